@@ -1,0 +1,101 @@
+# metascope — GNU make build. `make run` and `make test` install what is missing
+# (as root, through apt-get) before building; see tools/deps.sh.
+
+PREFIX  ?= /usr/local
+CC      ?= gcc
+MARCH   ?= -march=native
+OPT     ?= -O2
+BUILD   ?= build
+SAN     ?=
+
+PKGS_BUILD := gcc make pkg-config libopenblas-dev liblz4-dev libpcre2-dev \
+              libjson-c-dev libyaml-dev libncurses-dev libreadline-dev
+PKGS_TEST  := libcmocka-dev tmux
+PKGS_FUZZ  := clang libclang-rt-14-dev
+PKGS_TOOLS := python3-torch python3-numpy python3-regex
+
+LIBS_PC := openblas liblz4 libpcre2-8 json-c yaml-0.1
+PC_CFLAGS = $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
+PC_LIBS   = $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
+TUI_LIBS  = $(shell pkg-config --libs ncursesw readline 2>/dev/null || echo -lncursesw -lreadline)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CFLAGS  ?= $(OPT) -g $(MARCH)
+CFLAGS  += -DMS_ASSETS_DIR=\"$(abspath assets)\" -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
+           -Iengine $(PC_CFLAGS) $(SAN)
+LDFLAGS += $(SAN)
+LDLIBS  := $(PC_LIBS) -lm -lpthread
+
+ENGINE_SRC := $(wildcard engine/*.c)
+TUI_SRC    := $(wildcard tui/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+TUI_OBJ    := $(TUI_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BIN        := $(BUILD)/metascope
+LIB        := $(BUILD)/libmsengine.a
+
+.PHONY: all deps deps-test deps-fuzz deps-tools run test unit e2e asan fuzz bench \
+        install clean
+
+all: $(BIN) $(UNIT_BIN)
+
+deps:
+	@sh tools/deps.sh $(PKGS_BUILD)
+deps-test: deps
+	@sh tools/deps.sh $(PKGS_TEST)
+deps-fuzz:
+	@sh tools/deps.sh $(PKGS_FUZZ)
+deps-tools:
+	@sh tools/deps.sh $(PKGS_TOOLS)
+
+$(BUILD)/%.o: %.c $(wildcard engine/*.h tui/*.h) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD):
+	@mkdir -p $(BUILD)
+
+$(LIB): $(ENGINE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(TUI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(TUI_OBJ) $(LIB) $(TUI_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	./$(BIN)
+
+# Every suite (cmocka unit tests, shell end-to-end tests); the last line is
+# "N passed, N failed" and the exit status is non-zero on any failure.
+test: deps-test
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/run.sh
+
+# The same suites under AddressSanitizer + UBSan, in a separate build tree.
+asan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  BUILD=build-asan sh tests/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps deps-fuzz
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: deps deps-tools
+	@$(MAKE) --no-print-directory $(BIN)
+	@sh bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/metascope
+	install -m 644 man/metascope.1 $(DESTDIR)$(PREFIX)/share/man/man1/metascope.1
+
+clean:
+	rm -rf build build-asan build-fuzz

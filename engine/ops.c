@@ -1,0 +1,104 @@
+/* ops.c — OpenBLAS wrappers and elementwise kernels (accumulating in double
+ * where a long sum would otherwise lose precision). */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+int openblas_get_num_procs(void);
+
+void ms_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : openblas_get_num_procs()); }
+int ms_get_threads(void) { return openblas_get_num_threads(); }
+
+void linear(float *y, const float *x, const float *w, const float *b, int T, int in, int out) {
+    if (T == 1) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 0.0f, y, 1);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, out, in, 1.0f, x, in, w, in, 0.0f,
+                    y, out);
+    }
+    if (b)
+        for (int t = 0; t < T; t++)
+            for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
+}
+
+void gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_nn(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                ldc);
+}
+
+void rmsnorm(float *y, const float *x, const float *w, int T, int d, float eps) {
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
+        double ss = 0;
+        for (int i = 0; i < d; i++) ss += (double)xr[i] * xr[i];
+        float r = (float)(1.0 / sqrt(ss / d + eps));
+        for (int i = 0; i < d; i++) yr[i] = xr[i] * r * w[i];
+    }
+}
+
+void layernorm(float *y, const float *x, const float *w, const float *b, int T, int d, float eps) {
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * d;
+        float *yr = y + (size_t)t * d;
+        double m = 0, v = 0;
+        for (int i = 0; i < d; i++) m += xr[i];
+        m /= d;
+        for (int i = 0; i < d; i++) v += ((double)xr[i] - m) * ((double)xr[i] - m);
+        float r = (float)(1.0 / sqrt(v / d + eps)), mf = (float)m;
+        for (int i = 0; i < d; i++) yr[i] = (xr[i] - mf) * r * w[i] + (b ? b[i] : 0.0f);
+    }
+}
+
+double softmax(float *x, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        s += x[i];
+    }
+    float inv = (float)(1.0 / s);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+    return mx + log(s);
+}
+
+double log_softmax_at(const float *x, int n, int i) {
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    double s = 0;
+    for (int j = 0; j < n; j++) s += exp((double)x[j] - mx);
+    return (double)x[i] - mx - log(s);
+}
+
+float silu(float x) { return x / (1.0f + expf(-x)); }
+
+float gelu_tanh(float x) {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+float dot(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+float l2norm(const float *a, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (double)a[i] * a[i];
+    return (float)sqrt(s);
+}
+
+void axpy(float *y, float a, const float *x, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}

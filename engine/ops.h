@@ -1,0 +1,36 @@
+/* ops.h — dense math over OpenBLAS plus the small elementwise kernels the
+ * models share. Matrices are row-major f32; weights are stored [out, in] so a
+ * linear layer is y = x W^T (+ b). */
+#ifndef MS_OPS_H
+#define MS_OPS_H
+
+#include <stddef.h>
+
+/* OpenBLAS thread count (n <= 0 means all cores). */
+void ms_set_threads(int n);
+int ms_get_threads(void);
+
+/* Y[T, out] = X[T, in] W[out, in]^T (+ b[out] when b != NULL). Uses sgemv for
+ * T == 1 and sgemm otherwise. */
+void linear(float *y, const float *x, const float *w, const float *b, int T, int in, int out);
+/* C[M,N] = alpha * A[M,K] B[N,K]^T + beta * C, with leading dimensions. */
+void gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+/* C[M,N] = alpha * A[M,K] B[K,N] + beta * C, with leading dimensions. */
+void gemm_nn(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+             float beta, float *C, int ldc);
+
+/* Row-wise norms over T rows of width d. b may be NULL (no bias). */
+void rmsnorm(float *y, const float *x, const float *w, int T, int d, float eps);
+void layernorm(float *y, const float *x, const float *w, const float *b, int T, int d, float eps);
+/* In-place softmax of n values; returns log of the normaliser (logsumexp). */
+double softmax(float *x, int n);
+/* log-softmax value of x[i] over n values. */
+double log_softmax_at(const float *x, int n, int i);
+float silu(float x);
+float gelu_tanh(float x);
+float dot(const float *a, const float *b, int n);
+float l2norm(const float *a, int n);
+void axpy(float *y, float a, const float *x, int n);
+
+#endif

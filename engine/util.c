@@ -1,0 +1,199 @@
+/* util.c — checked allocation, the error slot, whole-file and atomic I/O. */
+#include "util.h"
+#include "lz4file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static _Noreturn void oom(size_t n) {
+    fprintf(stderr, "error: out of memory allocating %zu bytes\n", n);
+    exit(3);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xcalloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) oom(count * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n) {
+    char *d = xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+size_t xmul(size_t a, size_t b) {
+    if (b && a > SIZE_MAX / b) oom(SIZE_MAX);
+    return a * b;
+}
+
+static _Thread_local char err_buf[1024];
+
+int ms_seterr(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    va_end(ap);
+    /* One line only: a message never spans lines. */
+    for (char *c = err_buf; *c; c++)
+        if (*c == '\n' || *c == '\r') *c = ' ';
+    return -1;
+}
+
+const char *ms_geterr(void) { return err_buf[0] ? err_buf : "unknown error"; }
+void ms_clearerr(void) { err_buf[0] = 0; }
+
+static int read_plain(const char *path, uint8_t **data, size_t *len) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ms_seterr("cannot open: %s (%s)", strerror(errno), path);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ms_seterr("not a regular file (%s)", path);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    uint8_t *buf = xmalloc(n + 1);
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            free(buf);
+            close(fd);
+            return ms_seterr("read failed: %s (%s)", r ? strerror(errno) : "short read", path);
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+int ms_read_file(const char *path, uint8_t **data, size_t *len) {
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (read_plain(path, &raw, &n)) return -1;
+    if (!ms_ends_with(path, ".lz4")) {
+        *data = raw;
+        *len = n;
+        return 0;
+    }
+    int rc = lz4_decompress_buf(raw, n, data, len, path);
+    free(raw);
+    return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int ms_write_file_atomic(const char *path, const void *data, size_t len) {
+    uint8_t *packed = NULL;
+    if (ms_ends_with(path, ".lz4")) {
+        if (lz4_compress_buf(data, len, &packed, &len, 9)) return -1;
+        data = packed;
+    }
+    size_t tl = strlen(path) + 32;
+    char *tmp = xmalloc(tl);
+    snprintf(tmp, tl, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd < 0) {
+        ms_seterr("cannot create: %s (%s)", strerror(errno), tmp);
+        goto done;
+    }
+    if (write_all(fd, data, len) || fsync(fd)) {
+        ms_seterr("write failed: %s (%s)", strerror(errno), tmp);
+        close(fd);
+        unlink(tmp);
+        goto done;
+    }
+    close(fd);
+    if (rename(tmp, path)) {
+        ms_seterr("cannot rename to %s: %s (%s)", path, strerror(errno), tmp);
+        unlink(tmp);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(tmp);
+    free(packed);
+    return rc;
+}
+
+bool ms_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool ms_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ms_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+char *ms_path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = xmalloc(a + b + 2);
+    memcpy(p, dir, a);
+    size_t o = a;
+    if (a && dir[a - 1] != '/') p[o++] = '/';
+    memcpy(p + o, name, b + 1);
+    return p;
+}
+
+const char *ms_basename(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+char *ms_find_file(const char *dir, const char *name) {
+    char *p = ms_path_join(dir, name);
+    if (ms_file_exists(p)) return p;
+    size_t n = strlen(p);
+    p = xrealloc(p, n + 5);
+    memcpy(p + n, ".lz4", 5);
+    if (ms_file_exists(p)) return p;
+    free(p);
+    return NULL;
+}
+
+double ms_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# run.sh — runs every suite: cmocka unit binaries (TAP output) and the shell
+# end-to-end scripts (which print TAP "ok"/"not ok" lines through tests/e2e/lib.sh).
+# Prints each suite's failures, then one closing line "N passed, N failed".
+BUILD=${BUILD:-build}
+export MS_BIN="$BUILD/metascope"
+pass=0; fail=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+run_suite() { # name, command...
+  name=$1; shift
+  "$@" >"$log" 2>&1
+  rc=$?
+  p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with status $rc" >>"$log"; fi
+  pass=$((pass + p)); fail=$((fail + f))
+  printf '%-28s %4d passed, %d failed\n' "$name" "$p" "$f"
+  [ "$f" -gt 0 ] && grep -E '^not ok |^# |ERROR|error|Sanitizer|runtime error' "$log" | head -40 | sed 's/^/    /'
+}
+for t in "$BUILD"/tests/test_*; do
+  [ -x "$t" ] || continue
+  CMOCKA_MESSAGE_OUTPUT=TAP run_suite "$(basename "$t")" "$t"
+done
+for s in tests/e2e/*.sh; do
+  case "$s" in */lib.sh) continue;; esac
+  run_suite "e2e/$(basename "$s" .sh)" sh "$s"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
