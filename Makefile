@@ -10,7 +10,7 @@ SAN     ?=
 
 PKGS_BUILD := gcc make pkg-config libopenblas-dev liblz4-dev libpcre2-dev \
               libjson-c-dev libyaml-dev libncurses-dev libreadline-dev
-PKGS_TEST  := libcmocka-dev tmux
+PKGS_TEST  := libcmocka-dev tmux lz4 groff-base
 PKGS_FUZZ  := clang libclang-rt-14-dev
 PKGS_TOOLS := python3-torch python3-numpy python3-regex
 

@@ -10,11 +10,11 @@ run_suite() { # name, command...
   name=$1; shift
   "$@" >"$log" 2>&1
   rc=$?
-  p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
+  p=$(grep -ac '^ok ' "$log"); f=$(grep -ac '^not ok ' "$log")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; echo "not ok - $name exited with status $rc" >>"$log"; fi
   pass=$((pass + p)); fail=$((fail + f))
   printf '%-28s %4d passed, %d failed\n' "$name" "$p" "$f"
-  [ "$f" -gt 0 ] && grep -E '^not ok |^# |ERROR|error|Sanitizer|runtime error' "$log" | head -40 | sed 's/^/    /'
+  [ "$f" -gt 0 ] && grep -aE '^not ok |^# |Sanitizer|runtime error' "$log" | head -40 | sed 's/^/    /'
 }
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue

@@ -1,0 +1,716 @@
+/* commands.c — the command language: parsing a line into words and running
+ * the handlers. Every handler prints plain aligned text, or one JSON object per
+ * command when the session is in JSON mode. Errors return -1 with a one-line
+ * message "<what> (<command>)". */
+#include "ops.h"
+#include "session.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_WORDS 64
+
+/* ------------------------------------------------------------ parsing */
+
+/* Reads one word at *p: a "quoted string" with \" \\ \n \t \xHH escapes, or a
+ * run of non-space bytes. Returns a malloc'd word, or NULL at end of line. */
+static char *next_word(const char **p, int *err) {
+    const char *s = *p;
+    while (*s && isspace((unsigned char)*s)) s++;
+    if (!*s) return *p = s, NULL;
+    size_t cap = strlen(s) + 1, n = 0;
+    char *w = xmalloc(cap);
+    if (*s == '"') {
+        s++;
+        while (*s && *s != '"') {
+            if (*s == '\\' && s[1]) {
+                s++;
+                char c = *s++;
+                if (c == 'n') w[n++] = '\n';
+                else if (c == 't') w[n++] = '\t';
+                else if (c == 'r') w[n++] = '\r';
+                else if (c == 'x' && isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1])) {
+                    char hex[3] = {s[0], s[1], 0};
+                    w[n++] = (char)strtol(hex, NULL, 16);
+                    s += 2;
+                } else w[n++] = c;
+            } else w[n++] = *s++;
+        }
+        if (*s != '"') *err = 1;
+        else s++;
+    } else {
+        while (*s && !isspace((unsigned char)*s)) w[n++] = *s++;
+    }
+    w[n] = 0;
+    *p = s;
+    return w;
+}
+
+typedef struct {
+    int argc;
+    char *argv[MAX_WORDS];
+    const char *rest; /* raw text after the command word */
+} words;
+
+static int split(words *w, const char *line) {
+    memset(w, 0, sizeof *w);
+    const char *p = line;
+    int err = 0;
+    char *x;
+    while ((x = next_word(&p, &err))) {
+        if (w->argc == MAX_WORDS) {
+            free(x);
+            return ms_seterr("too many words (at most %d)", MAX_WORDS);
+        }
+        w->argv[w->argc++] = x;
+        if (w->argc == 1) {
+            w->rest = p;
+            while (*w->rest && isspace((unsigned char)*w->rest)) w->rest++;
+        }
+    }
+    if (err) return ms_seterr("unterminated quote (%s)", w->argc ? w->argv[0] : "line");
+    return 0;
+}
+
+static void free_words(words *w) {
+    for (int i = 0; i < w->argc; i++) free(w->argv[i]);
+}
+
+/* The text argument of prompt/nll/tokens: one quoted word is unquoted,
+ * anything else is taken verbatim (trailing blanks trimmed). */
+static char *text_arg(const words *w) {
+    if (w->argc == 2 && w->rest[0] == '"') return xstrdup(w->argv[1]);
+    size_t n = strlen(w->rest);
+    while (n && isspace((unsigned char)w->rest[n - 1])) n--;
+    return xstrndup(w->rest, n);
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out, const char *cmd) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi)
+        return ms_seterr("'%s' is not an integer in %ld..%ld (%s)", s, lo, hi, cmd);
+    *out = v;
+    return 0;
+}
+
+static int parse_float(const char *s, double lo, double hi, double *out, const char *cmd) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || end == s || !(v >= lo && v <= hi))
+        return ms_seterr("'%s' is not a number in %g..%g (%s)", s, lo, hi, cmd);
+    *out = v;
+    return 0;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static int need_model(session *S, const char *cmd) {
+    if (!S->has_model) return ms_seterr("no model loaded; use 'load model PATH' (%s)", cmd);
+    if (!S->model.tok && strcmp(cmd, "status")) return ms_seterr("the model folder has no tokenizer (%s)", cmd);
+    return 0;
+}
+
+static void emit_json(session *S, json_object *o) {
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    sess_printf(S, "%s\n", s);
+    json_object_put(o);
+}
+
+/* Length of the valid UTF-8 sequence at b (no overlongs, no surrogates, at
+ * most U+10FFFF), or 0 when the byte there starts none. */
+static int utf8_len(const unsigned char *b, size_t n) {
+    unsigned char c = b[0];
+    int len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : (c >> 4) == 14 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (!len || (size_t)len > n) return 0;
+    for (int k = 1; k < len; k++)
+        if ((b[k] >> 6) != 2) return 0;
+    if (len == 3 && ((c == 0xe0 && b[1] < 0xa0) || (c == 0xed && b[1] >= 0xa0))) return 0;
+    if (len == 4 && ((c == 0xf0 && b[1] < 0x90) || (c == 0xf4 && b[1] >= 0x90))) return 0;
+    return len;
+}
+
+/* Printable form of token bytes: control bytes and invalid UTF-8 as escapes. */
+static void escape_bytes(const char *b, size_t n, char *out, size_t cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 5 < cap;) {
+        unsigned char c = (unsigned char)b[i];
+        int len = utf8_len((const unsigned char *)b + i, n - i);
+        const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : c == '\\' ? "\\\\" : NULL;
+        if (len == 1 && e) {
+            o += (size_t)snprintf(out + o, cap - o, "%s", e);
+        } else if (len > 1 || (len == 1 && c >= 0x20 && c != 0x7f)) {
+            if (o + (size_t)len >= cap) break;
+            memcpy(out + o, b + i, (size_t)len);
+            o += (size_t)len;
+            i += (size_t)len;
+            continue;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+        }
+        i++;
+    }
+    out[o < cap ? o : cap - 1] = 0;
+}
+
+/* A JSON string of bytes that may not be valid UTF-8 (a token can hold part of
+ * a character): invalid sequences become U+FFFD so every consumer can parse it.
+ * The exact bytes stay recoverable from the token ids printed beside it. */
+static json_object *json_text(const char *b, size_t n) {
+    char *out = xmalloc(3 * n + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        int len = utf8_len((const unsigned char *)b + i, n - i);
+        if (len) {
+            memcpy(out + o, b + i, (size_t)len);
+            o += (size_t)len;
+            i += (size_t)len;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    json_object *j = json_object_new_string_len(out, (int)o);
+    free(out);
+    return j;
+}
+
+static void token_text(const session *S, int id, char *out, size_t cap) {
+    size_t n;
+    const char *b = tok_bytes(S->model.tok, id, &n);
+    if (!b) snprintf(out, cap, "<%d>", id);
+    else escape_bytes(b, n, out, cap);
+}
+
+static bool use_bos(const session *S) {
+    if (S->model.c.bos_id < 0) return false;
+    return S->bos == 1 || (S->bos == -1 && S->model.c.arch == ARCH_LLAMA);
+}
+
+/* Encode text, prepending BOS when the session uses it. */
+static int encode(session *S, const char *text, int **ids, int *n) {
+    int *raw, nr;
+    if (tok_encode(S->model.tok, text, strlen(text), &raw, &nr)) return -1;
+    int b = use_bos(S) ? 1 : 0;
+    *ids = xmalloc(sizeof(int) * (size_t)(nr + b + 1));
+    if (b) (*ids)[0] = S->model.c.bos_id;
+    memcpy(*ids + b, raw, sizeof(int) * (size_t)nr);
+    *n = nr + b;
+    free(raw);
+    return 0;
+}
+
+static bool cancelled(session *S) { return S->cancel && *S->cancel; }
+
+/* Top-k indices of x by value (k small), descending. */
+static int top_indices(const float *x, int n, int k, int *idx, bool by_abs) {
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        float v = by_abs ? fabsf(x[i]) : x[i];
+        int j = m < k ? m++ : k;
+        if (j == k && v <= (by_abs ? fabsf(x[idx[k - 1]]) : x[idx[k - 1]])) continue;
+        if (j == k) j = k - 1;
+        while (j > 0 && v > (by_abs ? fabsf(x[idx[j - 1]]) : x[idx[j - 1]])) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = i;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int cmd_load(session *S, words *w) {
+    if (w->argc != 3) return ms_seterr("usage: load model PATH (load)");
+    if (strcmp(w->argv[1], "model") != 0)
+        return ms_seterr("cannot load '%s': only 'model' is supported so far (load)", w->argv[1]);
+    if (sess_load_model(S, w->argv[2])) return -1;
+    const tf_config *c = &S->model.c;
+    if (S->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("load"));
+        json_object_object_add(o, "path", json_object_new_string(w->argv[2]));
+        json_object_object_add(o, "arch", json_object_new_string(c->arch == ARCH_LLAMA ? "llama" : "gpt2"));
+        json_object_object_add(o, "layers", json_object_new_int(c->n_layers));
+        json_object_object_add(o, "d_model", json_object_new_int(c->d_model));
+        json_object_object_add(o, "vocab", json_object_new_int(c->vocab));
+        json_object_object_add(o, "params", json_object_new_int64((int64_t)S->model.n_params));
+        emit_json(S, o);
+    } else {
+        sess_printf(S, "loaded %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, %.2fM params\n",
+                    w->argv[2], c->arch == ARCH_LLAMA ? "llama" : "gpt2", c->n_layers, c->d_model, c->n_heads,
+                    c->n_kv_heads, c->vocab, S->model.n_params / 1e6);
+    }
+    if (S->prompt) { /* re-tokenize the prompt for the new vocabulary */
+        free(S->prompt_ids);
+        S->prompt_ids = NULL;
+        S->n_prompt = 0;
+        if (S->model.tok && encode(S, S->prompt, &S->prompt_ids, &S->n_prompt)) return -1;
+    }
+    return 0;
+}
+
+/* Runs the prompt from an empty cache; logits of the last position end up in
+ * S->st.logits. */
+static int run_prompt(session *S, const char *cmd) {
+    if (!S->n_prompt) return ms_seterr("no prompt; use 'prompt TEXT' (%s)", cmd);
+    tf_state_reset(&S->st);
+    return tf_forward(&S->model, &S->st, S->prompt_ids, S->n_prompt, LOGITS_LAST, NULL);
+}
+
+static int cmd_prompt(session *S, words *w) {
+    if (need_model(S, "prompt")) return -1;
+    char *text = text_arg(w);
+    int *ids, n;
+    if (encode(S, text, &ids, &n)) {
+        free(text);
+        return -1;
+    }
+    if (n == 0) {
+        free(text);
+        free(ids);
+        return ms_seterr("empty prompt (prompt)");
+    }
+    free(S->prompt);
+    free(S->prompt_ids);
+    S->prompt = text;
+    S->prompt_ids = ids;
+    S->n_prompt = n;
+    if (run_prompt(S, "prompt")) return -1;
+    int V = S->model.c.vocab, top[5];
+    float *p = xmalloc(sizeof(float) * (size_t)V);
+    memcpy(p, S->st.logits, sizeof(float) * (size_t)V);
+    softmax(p, V);
+    int k = top_indices(p, V, 5, top, false);
+    char piece[128];
+    if (S->json) {
+        json_object *o = json_object_new_object(), *toks = json_object_new_array(), *nx = json_object_new_array();
+        json_object_object_add(o, "cmd", json_object_new_string("prompt"));
+        for (int i = 0; i < n; i++) json_object_array_add(toks, json_object_new_int(ids[i]));
+        json_object_object_add(o, "tokens", toks);
+        for (int i = 0; i < k; i++) {
+            json_object *e = json_object_new_object();
+            size_t len;
+            const char *b = tok_bytes(S->model.tok, top[i], &len);
+            json_object_object_add(e, "id", json_object_new_int(top[i]));
+            json_object_object_add(e, "text", json_text(b ? b : "", b ? len : 0));
+            json_object_object_add(e, "p", json_object_new_double(p[top[i]]));
+            json_object_array_add(nx, e);
+        }
+        json_object_object_add(o, "next", nx);
+        emit_json(S, o);
+    } else {
+        sess_printf(S, "prompt: %d tokens; next:", n);
+        for (int i = 0; i < k; i++) {
+            token_text(S, top[i], piece, sizeof piece);
+            sess_printf(S, " \"%s\" %.1f%%", piece, 100.0 * p[top[i]]);
+        }
+        sess_printf(S, "\n");
+    }
+    free(p);
+    return 0;
+}
+
+static int cmd_tokens(session *S, words *w) {
+    if (need_model(S, "tokens")) return -1;
+    int *ids, n;
+    if (w->argc > 1) {
+        char *text = text_arg(w);
+        int rc = encode(S, text, &ids, &n);
+        free(text);
+        if (rc) return -1;
+    } else {
+        if (!S->n_prompt) return ms_seterr("no prompt and no text given (tokens)");
+        ids = xmalloc(sizeof(int) * (size_t)S->n_prompt);
+        memcpy(ids, S->prompt_ids, sizeof(int) * (size_t)S->n_prompt);
+        n = S->n_prompt;
+    }
+    char piece[128];
+    json_object *arr = S->json ? json_object_new_array() : NULL;
+    for (int i = 0; i < n; i++) {
+        token_text(S, ids[i], piece, sizeof piece);
+        if (arr) {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "pos", json_object_new_int(i));
+            json_object_object_add(e, "id", json_object_new_int(ids[i]));
+            json_object_object_add(e, "text", json_object_new_string(piece));
+            json_object_array_add(arr, e);
+        } else sess_printf(S, "%5d %7d  \"%s\"\n", i, ids[i], piece);
+    }
+    if (arr) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("tokens"));
+        json_object_object_add(o, "tokens", arr);
+        emit_json(S, o);
+    }
+    free(ids);
+    return 0;
+}
+
+static int cmd_gen(session *S, words *w) {
+    if (need_model(S, "gen")) return -1;
+    long n = S->gen_tokens;
+    if (w->argc > 2) return ms_seterr("usage: gen [N] (gen)");
+    if (w->argc == 2 && parse_int(w->argv[1], 1, 100000, &n, "gen")) return -1;
+    double t0 = ms_now();
+    if (run_prompt(S, "gen")) return -1;
+    double t1 = ms_now();
+    int *out = xmalloc(sizeof(int) * (size_t)n), k = 0;
+    int rc = 0;
+    bool stream = !S->json;
+    while (k < n && !cancelled(S)) {
+        int id = sample_next(&S->smp, S->st.logits, &S->scfg, &S->rng);
+        out[k++] = id;
+        if (id == S->model.c.eos_id) break;
+        if (stream) {
+            size_t len;
+            const char *b = tok_bytes(S->model.tok, id, &len);
+            if (b && S->out) S->out(S->out_ctx, b, len);
+        }
+        if (k == n) break;
+        if (S->st.pos >= S->st.max_seq) break; /* context full: stop, keep what we have */
+        if ((rc = tf_forward(&S->model, &S->st, &id, 1, LOGITS_LAST, NULL))) break;
+    }
+    double t2 = ms_now();
+    if (!rc && S->json) {
+        char *text;
+        size_t len;
+        tok_decode(S->model.tok, out, k, &text, &len);
+        json_object *o = json_object_new_object(), *ids = json_object_new_array();
+        json_object_object_add(o, "cmd", json_object_new_string("gen"));
+        json_object_object_add(o, "prompt", json_text(S->prompt, strlen(S->prompt)));
+        json_object_object_add(o, "text", json_text(text, len));
+        for (int i = 0; i < k; i++) json_object_array_add(ids, json_object_new_int(out[i]));
+        json_object_object_add(o, "tokens", ids);
+        json_object_object_add(o, "prefill_ms", json_object_new_double(1e3 * (t1 - t0)));
+        json_object_object_add(o, "decode_tok_s", json_object_new_double(k > 1 ? (k - 1) / (t2 - t1) : 0));
+        json_object_object_add(o, "cancelled", json_object_new_boolean(cancelled(S)));
+        emit_json(S, o);
+        free(text);
+    } else if (!rc) sess_printf(S, "\n");
+    free(out);
+    return rc;
+}
+
+static int cmd_layer(session *S, words *w) {
+    if (need_model(S, "layer")) return -1;
+    long l = S->layer;
+    if (w->argc > 2) return ms_seterr("usage: layer [L] (layer)");
+    if (w->argc == 2 && parse_int(w->argv[1], 0, S->model.c.n_layers - 1, &l, "layer")) return -1;
+    S->layer = (int)l;
+    if (S->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("layer"));
+        json_object_object_add(o, "layer", json_object_new_int(S->layer));
+        emit_json(S, o);
+    } else sess_printf(S, "layer %d of %d\n", S->layer, S->model.c.n_layers);
+    return 0;
+}
+
+typedef struct {
+    float *buf; /* [n, d] */
+    int d;
+} capture;
+
+static void capture_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
+    capture *c = ctx;
+    memcpy(c->buf + (size_t)pos0 * dim, x, sizeof(float) * (size_t)n * dim);
+}
+
+static int cmd_acts(session *S, words *w) {
+    if (need_model(S, "acts")) return -1;
+    if (w->argc > 1) return ms_seterr("usage: acts (acts)");
+    int d = S->model.c.d_model, n = S->n_prompt;
+    if (!n) return ms_seterr("no prompt; use 'prompt TEXT' (acts)");
+    capture cap = {xmalloc(sizeof(float) * (size_t)n * d), d};
+    int saved = S->st.nhooks;
+    tf_add_hook(&S->st, (tf_hook){HOOK_RESID, S->layer, capture_hook, &cap});
+    int rc = run_prompt(S, "acts");
+    S->st.nhooks = saved;
+    if (rc) {
+        free(cap.buf);
+        return -1;
+    }
+    char piece[128];
+    json_object *arr = S->json ? json_object_new_array() : NULL;
+    if (!arr) sess_printf(S, "layer %d residual stream\n  pos  token                 norm  top dims (dim:value)\n", S->layer);
+    for (int t = 0; t < n; t++) {
+        const float *h = cap.buf + (size_t)t * d;
+        int top[3], k = top_indices(h, d, 3, top, true);
+        token_text(S, S->prompt_ids[t], piece, sizeof piece);
+        float norm = l2norm(h, d);
+        if (arr) {
+            json_object *e = json_object_new_object(), *td = json_object_new_array();
+            json_object_object_add(e, "pos", json_object_new_int(t));
+            json_object_object_add(e, "token", json_object_new_string(piece));
+            json_object_object_add(e, "norm", json_object_new_double(norm));
+            for (int i = 0; i < k; i++) {
+                json_object *p = json_object_new_array();
+                json_object_array_add(p, json_object_new_int(top[i]));
+                json_object_array_add(p, json_object_new_double(h[top[i]]));
+                json_object_array_add(td, p);
+            }
+            json_object_object_add(e, "top", td);
+            json_object_array_add(arr, e);
+        } else {
+            char quoted[160];
+            snprintf(quoted, sizeof quoted, "\"%s\"", piece);
+            sess_printf(S, "%5d  %-18s %8.3f ", t, quoted, norm);
+            for (int i = 0; i < k; i++) sess_printf(S, " %5d:%+.3f", top[i], h[top[i]]);
+            sess_printf(S, "\n");
+        }
+    }
+    if (arr) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("acts"));
+        json_object_object_add(o, "layer", json_object_new_int(S->layer));
+        json_object_object_add(o, "tokens", arr);
+        emit_json(S, o);
+    }
+    free(cap.buf);
+    return 0;
+}
+
+static int cmd_nll(session *S, words *w) {
+    if (need_model(S, "nll")) return -1;
+    char *text = w->argc > 1 ? text_arg(w) : xstrdup(S->prompt ? S->prompt : "");
+    int *ids, n;
+    int rc = encode(S, text, &ids, &n);
+    free(text);
+    if (rc) return -1;
+    if (n < 2) {
+        free(ids);
+        return ms_seterr("need at least 2 tokens to score (nll)");
+    }
+    if (n > S->st.max_seq) {
+        free(ids);
+        return ms_seterr("text has %d tokens, the context holds %d (nll)", n, S->st.max_seq);
+    }
+    float *nll = xmalloc(sizeof(float) * (size_t)n);
+    if (tf_nll(&S->model, &S->st, ids, n, nll)) {
+        free(ids);
+        free(nll);
+        return -1;
+    }
+    double sum = 0;
+    for (int i = 0; i < n - 1; i++) sum += nll[i];
+    double mean = sum / (n - 1);
+    char piece[128];
+    if (S->json) {
+        json_object *o = json_object_new_object(), *arr = json_object_new_array();
+        json_object_object_add(o, "cmd", json_object_new_string("nll"));
+        for (int i = 0; i < n - 1; i++) {
+            json_object *e = json_object_new_object();
+            token_text(S, ids[i + 1], piece, sizeof piece);
+            json_object_object_add(e, "pos", json_object_new_int(i + 1));
+            json_object_object_add(e, "token", json_object_new_string(piece));
+            json_object_object_add(e, "nll", json_object_new_double(nll[i]));
+            json_object_array_add(arr, e);
+        }
+        json_object_object_add(o, "tokens", arr);
+        json_object_object_add(o, "mean_nll", json_object_new_double(mean));
+        json_object_object_add(o, "ppl", json_object_new_double(exp(mean)));
+        emit_json(S, o);
+    } else {
+        sess_printf(S, "  pos  token                  nll (nats)\n");
+        for (int i = 0; i < n - 1; i++) {
+            char quoted[160];
+            token_text(S, ids[i + 1], piece, sizeof piece);
+            snprintf(quoted, sizeof quoted, "\"%s\"", piece);
+            sess_printf(S, "%5d  %-20s %8.4f\n", i + 1, quoted, nll[i]);
+        }
+        sess_printf(S, "mean nll %.4f nats over %d tokens, perplexity %.3f\n", mean, n - 1, exp(mean));
+    }
+    free(ids);
+    free(nll);
+    return 0;
+}
+
+static int set_key(session *S, const char *key, const char *val) {
+    double f;
+    long i;
+    if (!strcmp(key, "temperature")) {
+        if (parse_float(val, 0, 100, &f, "set temperature")) return -1;
+        S->scfg.temperature = (float)f;
+    } else if (!strcmp(key, "top_k")) {
+        if (parse_int(val, 0, 1 << 24, &i, "set top_k")) return -1;
+        S->scfg.top_k = (int)i;
+    } else if (!strcmp(key, "top_p")) {
+        if (parse_float(val, 0.0001, 1, &f, "set top_p")) return -1;
+        S->scfg.top_p = (float)f;
+    } else if (!strcmp(key, "seed")) {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(val, &end, 10);
+        if (errno || *end || end == val || val[0] == '-') return ms_seterr("'%s' is not a seed (set seed)", val);
+        S->seed = s;
+        rng_seed(&S->rng, s);
+    } else if (!strcmp(key, "gen")) {
+        if (parse_int(val, 1, 100000, &i, "set gen")) return -1;
+        S->gen_tokens = (int)i;
+    } else if (!strcmp(key, "threads")) {
+        if (parse_int(val, 1, 1024, &i, "set threads")) return -1;
+        ms_set_threads((int)i);
+        S->threads = (int)i;
+    } else if (!strcmp(key, "ctx")) {
+        if (parse_int(val, 1, 1 << 20, &i, "set ctx")) return -1;
+        S->ctx = (int)i;
+        if (S->has_model) {
+            tf_state_free(&S->st);
+            tf_state_init(&S->st, &S->model, S->ctx);
+        }
+    } else if (!strcmp(key, "bos")) {
+        if (!strcmp(val, "on")) S->bos = 1;
+        else if (!strcmp(val, "off")) S->bos = 0;
+        else if (!strcmp(val, "auto")) S->bos = -1;
+        else return ms_seterr("bos takes on, off or auto (set bos)");
+        if (S->has_model && S->model.tok && S->prompt) {
+            free(S->prompt_ids);
+            if (encode(S, S->prompt, &S->prompt_ids, &S->n_prompt)) return -1;
+        }
+    } else if (!strcmp(key, "json")) {
+        if (!strcmp(val, "on")) S->json = true;
+        else if (!strcmp(val, "off")) S->json = false;
+        else return ms_seterr("json takes on or off (set json)");
+    } else {
+        return ms_seterr("unknown setting '%s'; see 'help set' (set)", key);
+    }
+    return 0;
+}
+
+static int cmd_set(session *S, words *w) {
+    if (w->argc != 3) return ms_seterr("usage: set KEY VALUE (set)");
+    if (set_key(S, w->argv[1], w->argv[2])) return -1;
+    if (S->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("set"));
+        json_object_object_add(o, "key", json_object_new_string(w->argv[1]));
+        json_object_object_add(o, "value", json_object_new_string(w->argv[2]));
+        emit_json(S, o);
+    } else sess_printf(S, "%s = %s\n", w->argv[1], w->argv[2]);
+    return 0;
+}
+
+static int cmd_status(session *S, words *w) {
+    const tf_config *c = &S->model.c;
+    const char *bos = S->bos == 1 ? "on" : S->bos == 0 ? "off" : "auto";
+    if (S->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("status"));
+        json_object_object_add(o, "model", S->has_model ? json_object_new_string(S->model.path) : NULL);
+        if (S->has_model) {
+            json_object_object_add(o, "arch", json_object_new_string(c->arch == ARCH_LLAMA ? "llama" : "gpt2"));
+            json_object_object_add(o, "layers", json_object_new_int(c->n_layers));
+            json_object_object_add(o, "layer", json_object_new_int(S->layer));
+            json_object_object_add(o, "ctx", json_object_new_int(S->st.max_seq));
+        }
+        json_object_object_add(o, "temperature", json_object_new_double(S->scfg.temperature));
+        json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
+        json_object_object_add(o, "top_p", json_object_new_double(S->scfg.top_p));
+        json_object_object_add(o, "seed", json_object_new_int64((int64_t)S->seed));
+        json_object_object_add(o, "gen", json_object_new_int(S->gen_tokens));
+        json_object_object_add(o, "threads", json_object_new_int(S->threads));
+        json_object_object_add(o, "bos", json_object_new_string(bos));
+        emit_json(S, o);
+        return 0;
+    }
+    if (S->has_model)
+        sess_printf(S, "model    %s (%s, %d layers, d_model %d, vocab %d, %.2fM params)\nlayer    %d\nctx      %d\n",
+                    S->model.path, c->arch == ARCH_LLAMA ? "llama" : "gpt2", c->n_layers, c->d_model, c->vocab,
+                    S->model.n_params / 1e6, S->layer, S->st.max_seq);
+    else sess_printf(S, "model    (none)\n");
+    sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens\nthreads  %d\nbos      %s\n",
+                S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens, S->threads, bos);
+    if (S->prompt) sess_printf(S, "prompt   %d tokens\n", S->n_prompt);
+    return 0;
+}
+
+static const sess_cmd_info CMDS[] = {
+    {"load", "load model PATH", "Load a Hugging Face model folder (GPT-2 or Llama family)."},
+    {"prompt", "prompt TEXT", "Set the prompt, run it, and show the next-token prediction."},
+    {"tokens", "tokens [TEXT]", "Show how TEXT (default: the prompt) is tokenized."},
+    {"gen", "gen [N]", "Continue the prompt by N tokens (default: set gen) with the sampling settings."},
+    {"layer", "layer [L]", "Select (or show) the block whose residual-stream output is inspected."},
+    {"acts", "acts", "Per-token residual norms and the largest dimensions at the current layer."},
+    {"nll", "nll [TEXT]", "Per-token negative log-likelihood (nats) of TEXT (default: the prompt)."},
+    {"set", "set KEY VALUE",
+     "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
+     "threads, ctx (KV cache length), bos (on|off|auto), json (on|off)."},
+    {"status", "status", "Show the loaded model and the settings."},
+    {"help", "help [CMD]", "List the commands, or describe one."},
+    {"quit", "quit", "Leave metascope."},
+};
+
+const sess_cmd_info *sess_commands(int *n) {
+    *n = (int)(sizeof CMDS / sizeof *CMDS);
+    return CMDS;
+}
+
+static int cmd_help(session *S, words *w) {
+    int n;
+    const sess_cmd_info *c = sess_commands(&n);
+    for (int i = 0; i < n; i++) {
+        if (w->argc > 1 && strcmp(w->argv[1], c[i].name)) continue;
+        if (w->argc > 1) sess_printf(S, "%s\n  %s\n", c[i].synopsis, c[i].help);
+        else sess_printf(S, "  %-18s %s\n", c[i].synopsis, c[i].help);
+        if (w->argc > 1) return 0;
+    }
+    if (w->argc > 1) return ms_seterr("no such command '%s' (help)", w->argv[1]);
+    return 0;
+}
+
+static int cmd_quit(session *S, words *w) {
+    S->quit = true;
+    return 0;
+}
+
+typedef int (*handler)(session *, words *);
+static const struct { const char *name; handler fn; } TABLE[] = {
+    {"load", cmd_load}, {"prompt", cmd_prompt}, {"tokens", cmd_tokens}, {"gen", cmd_gen},
+    {"layer", cmd_layer}, {"acts", cmd_acts}, {"nll", cmd_nll}, {"set", cmd_set},
+    {"status", cmd_status}, {"help", cmd_help}, {"quit", cmd_quit}, {"exit", cmd_quit},
+};
+
+int sess_exec(session *S, const char *line) {
+    words w;
+    int rc = split(&w, line);
+    if (!rc && w.argc > 0 && w.argv[0][0] != '#') {
+        rc = -2;
+        for (size_t i = 0; i < sizeof TABLE / sizeof *TABLE; i++)
+            if (!strcmp(w.argv[0], TABLE[i].name)) {
+                rc = TABLE[i].fn(S, &w);
+                break;
+            }
+        if (rc == -2) rc = ms_seterr("unknown command '%s'; try 'help' (command)", w.argv[0]);
+    }
+    free_words(&w);
+    return rc;
+}
+
+int sess_exec_multi(session *S, const char *line) {
+    const char *s = line;
+    while (*s && !S->quit) {
+        const char *p = s;
+        bool q = false;
+        for (; *p && (q || *p != ';'); p++) {
+            if (q && *p == '\\' && p[1]) p++;
+            else if (*p == '"') q = !q;
+        }
+        char *cmd = xstrndup(s, (size_t)(p - s));
+        int rc = sess_exec(S, cmd);
+        free(cmd);
+        if (rc) return -1;
+        s = *p ? p + 1 : p;
+    }
+    return 0;
+}

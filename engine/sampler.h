@@ -1,0 +1,25 @@
+/* sampler.h — next-token choice from logits: greedy, temperature, top-k, top-p. */
+#ifndef MS_SAMPLER_H
+#define MS_SAMPLER_H
+
+#include "rng.h"
+
+typedef struct {
+    float temperature; /* 0 = greedy */
+    int top_k;         /* 0 = off */
+    float top_p;       /* 1 = off */
+} sampler_cfg;
+
+typedef struct {
+    int *idx;   /* scratch [vocab] */
+    float *p;   /* scratch [vocab] */
+    int vocab;
+} sampler;
+
+void sampler_init(sampler *s, int vocab);
+void sampler_free(sampler *s);
+int argmax(const float *x, int n);
+/* logits are not modified. */
+int sample_next(sampler *s, const float *logits, const sampler_cfg *cfg, rng_t *rng);
+
+#endif

@@ -1,0 +1,58 @@
+/* session.h — the state a user works in and the command interpreter over it.
+ * Batch mode and the explorer both drive a session through sess_exec(); what a
+ * command prints goes through the session's output callback. No terminal code. */
+#ifndef MS_SESSION_H
+#define MS_SESSION_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rng.h"
+#include "sampler.h"
+#include "transformer.h"
+
+typedef void (*sess_out_fn)(void *ctx, const char *text, size_t len);
+
+typedef struct session {
+    tf_model model;
+    bool has_model;
+    tf_state st;
+    sampler smp;
+    sampler_cfg scfg;
+    rng_t rng;
+    unsigned long long seed;
+    int layer;       /* residual hook layer, default the middle block */
+    int gen_tokens;  /* default N for `gen` */
+    int ctx;         /* KV cache length (0 = model maximum, capped at 2048) */
+    int threads;
+    int bos;         /* 1 prepend BOS, 0 never, -1 auto (Llama with a BOS id) */
+    bool json;
+    char *prompt;
+    int *prompt_ids; /* BOS included when used */
+    int n_prompt;
+    sess_out_fn out;
+    void *out_ctx;
+    volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
+    bool quit;
+} session;
+
+void sess_init(session *S, sess_out_fn out, void *out_ctx);
+void sess_free(session *S);
+/* Execute one command line (no ';' splitting). Returns 0, or -1 with
+ * ms_geterr() describing the problem. */
+int sess_exec(session *S, const char *line);
+/* Execute a line of ';'-separated commands (quotes protect ';'); stops at the
+ * first error. */
+int sess_exec_multi(session *S, const char *line);
+int sess_load_model(session *S, const char *dir);
+/* Formatted output through the callback. */
+void sess_printf(session *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Command names and one-line synopses, for help and completion. */
+typedef struct {
+    const char *name, *synopsis, *help;
+} sess_cmd_info;
+const sess_cmd_info *sess_commands(int *n);
+
+#endif

@@ -1,0 +1,99 @@
+/* transformer.h — GPT-2 and Llama-family inference with a KV cache and hooks.
+ *
+ * Weights live in memory as f32, every linear layer stored [out, in]; GPT-2's
+ * Conv1D [in, out] weights are transposed at load. q/k/v are fused into one
+ * matrix (one GEMM per layer), as are Llama's gate/up projections. */
+#ifndef MS_TRANSFORMER_H
+#define MS_TRANSFORMER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tokenizer.h"
+
+typedef enum { ARCH_LLAMA, ARCH_GPT2 } tf_arch;
+
+typedef struct {
+    tf_arch arch;
+    int d_model, n_layers, n_heads, n_kv_heads, head_dim, d_ff, vocab, max_seq;
+    float norm_eps;
+    double rope_theta;
+    bool tied;
+    /* rope_scaling type llama3 */
+    bool rope_llama3;
+    double rs_factor, rs_low, rs_high;
+    int rs_orig_max;
+    int bos_id, eos_id; /* -1 when unknown */
+} tf_config;
+
+typedef struct {
+    float *norm1_w, *norm1_b;  /* b: GPT-2 only */
+    float *wqkv, *bqkv;        /* [q_dim + 2 kv_dim, d] */
+    float *wo, *bo;            /* [d, q_dim] */
+    float *norm2_w, *norm2_b;
+    float *w_in, *b_in;        /* Llama: [2 d_ff, d] (gate rows, then up); GPT-2: [d_ff, d] */
+    float *w_down, *b_down;    /* [d, d_ff] */
+} tf_layer;
+
+typedef struct {
+    tf_config c;
+    float *embed;      /* [vocab, d] */
+    float *pos_embed;  /* GPT-2: [max_seq, d] */
+    float *norm_w, *norm_b;
+    float *lm_head;    /* [vocab, d]; == embed when tied */
+    tf_layer *layers;
+    float *inv_freq;   /* Llama: [head_dim / 2] after rope scaling */
+    tokenizer *tok;    /* may be NULL for a weights-only folder */
+    char *path;
+    size_t n_params;
+} tf_model;
+
+/* Load a Hugging Face folder: config.json, model.safetensors (or sharded with
+ * model.safetensors.index.json; any of them may carry a .lz4 suffix), tokenizer
+ * files when present. */
+int tf_load(tf_model *m, const char *dir);
+void tf_free(tf_model *m);
+int tf_q_dim(const tf_config *c);
+int tf_kv_dim(const tf_config *c);
+
+/* Hooks see the rows of one forward call: n tokens at positions pos0..pos0+n-1,
+ * x is [n, dim] and may be modified (resid) or only read (mlp). */
+typedef enum { HOOK_RESID, HOOK_MLP } tf_hook_kind;
+typedef void (*tf_hook_fn)(void *ctx, int layer, int pos0, int n, float *x, int dim);
+typedef struct {
+    tf_hook_kind kind;
+    int layer;
+    tf_hook_fn fn;
+    void *ctx;
+} tf_hook;
+#define TF_MAX_HOOKS 8
+
+typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } tf_logits_mode;
+
+/* Per-sequence state: KV cache and scratch. */
+typedef struct {
+    int max_seq, pos, cap; /* pos = tokens in the cache; cap = rows per chunk */
+    float *k, *v;          /* [layers][max_seq][kv_dim] */
+    float *x, *xn, *qkv, *att, *hb, *hb2, *scores;
+    float *logits;         /* [cap or 1, vocab] */
+    tf_hook hooks[TF_MAX_HOOKS];
+    int nhooks;
+} tf_state;
+
+int tf_state_init(tf_state *s, const tf_model *m, int max_seq);
+void tf_state_free(tf_state *s);
+void tf_state_reset(tf_state *s);
+int tf_add_hook(tf_state *s, tf_hook h);
+void tf_clear_hooks(tf_state *s);
+
+/* Runs n tokens after the cached ones. Logits: LOGITS_LAST fills s->logits
+ * with the last row; LOGITS_ALL writes [n, vocab] into `all` (caller-sized).
+ * Fails (with a message) when the context would overflow. */
+int tf_forward(const tf_model *m, tf_state *s, const int *tokens, int n, tf_logits_mode mode,
+               float *all);
+
+/* Per-token NLL (nats) of tokens[1..n-1] given their prefixes, on a fresh
+ * state (hooks from s are kept). out has n-1 entries. */
+int tf_nll(const tf_model *m, tf_state *s, const int *tokens, int n, float *out);
+
+#endif

@@ -1,0 +1,73 @@
+#!/bin/sh
+# batch.sh — batch mode as a user scripts it: -c, script files, stdin, --json,
+# and the one-line errors with exit status 2.
+. tests/e2e/lib.sh
+G=tests/fixtures/models/gpt2_tiny
+L=tests/fixtures/models/llama_tiny
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+expect_out "--version" '^metascope [0-9]+\.[0-9]+\.[0-9]+$' $MS --version
+expect_out "--help lists -c" '-c CMDS' $MS --help
+expect_out "help lists commands" 'prompt TEXT' $MS --no-model -c help
+expect_out "help CMD" 'set KEY VALUE' $MS --no-model -c 'help set'
+expect_out "load model" 'loaded .*gpt2, 3 layers, d_model 64' $MS --no-model -c "load model $G"
+expect_out "prompt shows next tokens" 'prompt: [0-9]+ tokens; next: ".*" [0-9.]+%' $MS --model $G -c 'prompt Hello world'
+expect_out "tokens table" '^ +0 +[0-9]+  "' $MS --model $L -c 'tokens Hello'
+expect_out "llama prepends BOS" '"<\|begin_of_text\|>"' $MS --model $L -c 'tokens Hi'
+expect_out "bos off" '^ +0 +[0-9]+  "H' $MS --model $L -c 'set bos off; tokens Hi'
+expect_out "acts table" 'layer 1 residual stream' $MS --model $G -c 'prompt The cat; acts'
+expect_out "layer select" 'layer 2 of 3' $MS --model $G -c 'layer 2'
+expect_out "nll mean" 'mean nll [0-9.]+ nats over [0-9]+ tokens' $MS --model $G -c 'nll the quick brown fox'
+expect_out "quoted text keeps ;" 'mean nll' $MS --model $G -c 'nll "a; b"'
+expect_out "set echoes" 'temperature = 0' $MS --model $G -c 'set temperature 0'
+expect_out "status" 'sampling temperature 0.8' $MS --model $G -c status
+
+# Greedy generation is deterministic; seeded sampling is reproducible.
+a=$($MS --model $G -c 'set temperature 0; prompt Once upon; gen 12')
+b=$($MS --model $G -c 'set temperature 0; prompt Once upon; gen 12')
+check "greedy gen deterministic" test "$a" = "$b"
+a=$($MS --model $L -c 'set seed 7; prompt Once; gen 16')
+b=$($MS --model $L -c 'set seed 7; prompt Once; gen 16')
+c=$($MS --model $L -c 'set seed 8; prompt Once; gen 16')
+check "seeded sampling reproducible" test "$a" = "$b"
+check "different seed differs" test "$a" != "$c"
+
+# JSON output: one object per command, parseable fields.
+expect_out "--json gen" '^\{"cmd":"gen",.*"tokens":\[[0-9,]+\]' $MS --json --model $G -c 'prompt Hi; gen 4'
+expect_out "--json nll" '"mean_nll":[0-9.]+' $MS --json --model $G -c 'nll hello there'
+expect_out "--json acts" '"cmd":"acts","layer":1' $MS --json --model $G -c 'prompt hey; acts'
+n=$($MS --json --model $G -c 'prompt a; layer 0; status' | wc -l)
+check "--json one line per command" test "$n" -eq 3
+
+# Script file and stdin.
+printf 'prompt Hello\n# a comment\n\nset temperature 0\ngen 3\n' > "$tmp/s.ms"
+expect_out "script file" 'prompt: [0-9]+ tokens' $MS --model $G "$tmp/s.ms"
+expect_out "commands on stdin" 'layer 0 of 3' sh -c "echo 'layer 0' | $MS --model $G"
+
+# Errors: one line, status 2, naming the command or file.
+expect_status "unknown command exits 2" 2 $MS --no-model -c frobnicate
+expect_out "unknown command message" "^error: unknown command 'frobnicate'" $MS --no-model -c frobnicate
+expect_out "no model message" "^error: no model loaded" $MS --no-model -c 'prompt hi'
+expect_status "bad layer exits 2" 2 $MS --model $G -c 'layer 9'
+expect_out "bad layer names range" "error: '9' is not an integer in 0..2 \(layer\)" $MS --model $G -c 'layer 9'
+expect_out "missing model folder" "error: not a model folder \(/nonexistent\)" $MS --model /nonexistent -c status
+expect_status "missing model exits 2" 2 $MS --model /nonexistent -c status
+expect_out "script error names line" "error: .* at $tmp/bad.ms:2" sh -c "printf 'status\nbogus\nstatus\n' > $tmp/bad.ms; $MS --no-model $tmp/bad.ms"
+expect_out "stops at first error" '^error' sh -c "$MS --no-model -c 'bogus; status' 2>&1 | head -1"
+expect_out "unterminated quote" 'unterminated quote' $MS --model $G -c 'nll "abc'
+expect_out "bad option" "unknown option '--frob'" $MS --frob
+expect_out "bad set key" "unknown setting 'colour'" $MS --no-model -c 'set colour red'
+mkdir -p "$tmp/m"; cp $G/* "$tmp/m/"; printf '{"model_type":"gpt2",' > "$tmp/m/config.json"
+expect_out "bad config json" "error: bad JSON: .*config.json" $MS --model "$tmp/m" -c status
+cp $G/config.json "$tmp/m/"; head -c 100 $G/model.safetensors > "$tmp/m/model.safetensors"
+expect_out "truncated safetensors" "error: header length .* exceeds file size .*model.safetensors" $MS --model "$tmp/m" -c status
+expect_status "errors never crash (exit 2, not a signal)" 2 $MS --model "$tmp/m" -c status
+
+# lz4-compressed folder loads transparently.
+mkdir -p "$tmp/z"; cp $G/config.json $G/vocab.json $G/merges.txt "$tmp/z/"
+if command -v lz4 >/dev/null 2>&1; then
+  lz4 -q $G/model.safetensors "$tmp/z/model.safetensors.lz4"
+  a=$($MS --model $G -c 'set temperature 0; prompt Hi; gen 5')
+  b=$($MS --model "$tmp/z" -c 'set temperature 0; prompt Hi; gen 5')
+  check "lz4 folder gives identical output" test "$a" = "$b"
+fi

@@ -1,0 +1,9 @@
+#!/bin/sh
+# install.sh — the man page renders without warnings and `make install` puts the
+# binary and the page under PREFIX.
+. tests/e2e/lib.sh
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+check "man page renders without warnings" sh -c '! groff -ww -man -Tutf8 man/metascope.1 2>&1 >/dev/null | grep .'
+check "make install" make -s install BUILD="${BUILD:-build}" DESTDIR="$tmp" PREFIX=/usr
+check "installed binary runs" "$tmp/usr/bin/metascope" --version
+check "installed man page" test -f "$tmp/usr/share/man/man1/metascope.1"

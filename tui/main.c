@@ -1,0 +1,153 @@
+/* main.c — metascope entry point: options, batch mode (-c, script file,
+ * commands on stdin), subcommands, and the interactive front end. */
+#include "bench.h"
+#include "frontend.h"
+#include "ops.h"
+#include "session.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef MS_ASSETS_DIR
+#define MS_ASSETS_DIR "assets"
+#endif
+
+static const char *USAGE =
+    "usage: metascope [OPTIONS] [SCRIPT]\n"
+    "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N]\n"
+    "\n"
+    "Explore a language model's activations. With no SCRIPT and no -c, commands are\n"
+    "read interactively on a terminal, or from standard input otherwise.\n"
+    "\n"
+    "options:\n"
+    "  -c CMDS         run ';'-separated commands, then exit\n"
+    "  --json          print one JSON object per command\n"
+    "  --model DIR     load this model folder at start (default: the bundled model)\n"
+    "  --no-model      start without a model\n"
+    "  --threads N     BLAS threads (default: all cores)\n"
+    "  -h, --help      this help\n"
+    "  -V, --version   print the version\n"
+    "\n"
+    "Type 'help' inside metascope for the commands. Errors print one line\n"
+    "'error: ...' and make batch mode exit with status 2.\n";
+
+static void out_stdout(void *ctx, const char *text, size_t len) {
+    (void)ctx;
+    fwrite(text, 1, len, stdout);
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "error: %s\n", what);
+    return 2;
+}
+
+/* Runs commands from a stream, one line each; stops at the first error. */
+static int run_stream(session *S, FILE *f, const char *name) {
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = 0;
+    while (!S->quit && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (sess_exec_multi(S, line)) {
+            fflush(stdout);
+            fprintf(stderr, "error: %s at %s:%d\n", ms_geterr(), name, lineno);
+            rc = 2;
+            break;
+        }
+    }
+    free(line);
+    return rc;
+}
+
+static const char *default_model(void) {
+    static char path[4096];
+    const char *assets = getenv("METASCOPE_ASSETS");
+    snprintf(path, sizeof path, "%s/model", assets && *assets ? assets : MS_ASSETS_DIR);
+    return ms_is_dir(path) ? path : NULL;
+}
+
+static int int_arg(const char *s, int lo, int hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || end == s || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int main_bench(int argc, char **argv) {
+    const char *model = NULL;
+    int prefill = 128, decode = 64, reps = 3, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int *target = !strcmp(a, "--prefill") ? &prefill : !strcmp(a, "--decode") ? &decode
+                    : !strcmp(a, "--reps") ? &reps : !strcmp(a, "--threads") ? &threads : NULL;
+        if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
+        else if (target && i + 1 < argc) {
+            if (int_arg(argv[++i], 1, 1 << 20, target)) return fail("bad number (bench)");
+        } else return fail("unknown bench option; see metascope --help (bench)");
+    }
+    if (!model) return fail("bench needs --model DIR (bench)");
+    ms_set_threads(threads);
+    bench_result r;
+    if (bench_lm(model, prefill, decode, reps, &r)) return fail(ms_geterr());
+    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d}\n", r.prefill_tok_s,
+           r.decode_tok_s, ms_get_threads());
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "bench")) return main_bench(argc - 1, argv + 1);
+    const char *cmds = NULL, *script = NULL, *model = NULL;
+    bool json = false, no_model = false;
+    int threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-c") && i + 1 < argc) cmds = argv[++i];
+        else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(a, "--no-model")) no_model = true;
+        else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            if (int_arg(argv[++i], 1, 1024, &threads)) return fail("--threads needs a positive integer (options)");
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf("metascope %s\n", MS_VERSION);
+            return 0;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "error: unknown option '%s' (see metascope --help)\n", a);
+            return 2;
+        } else if (!script) script = a;
+        else return fail("more than one script given (options)");
+    }
+    if (threads) ms_set_threads(threads);
+    session S;
+    sess_init(&S, out_stdout, NULL);
+    S.json = json;
+    if (!model && !no_model) model = default_model();
+    int rc = 0;
+    if (model && sess_load_model(&S, model)) rc = fail(ms_geterr());
+    else if (cmds) {
+        if (sess_exec_multi(&S, cmds)) {
+            fflush(stdout);
+            rc = fail(ms_geterr());
+        }
+    } else if (script) {
+        FILE *f = fopen(script, "r");
+        if (!f) {
+            fprintf(stderr, "error: cannot open script (%s)\n", script);
+            rc = 2;
+        } else {
+            rc = run_stream(&S, f, script);
+            fclose(f);
+        }
+    } else if (isatty(0) && isatty(1)) rc = repl_run(&S);
+    else rc = run_stream(&S, stdin, "stdin");
+    fflush(stdout);
+    sess_free(&S);
+    return rc;
+}
