@@ -4,7 +4,7 @@
 PREFIX  ?= /usr/local
 CC      ?= gcc
 MARCH   ?= -march=native
-OPT     ?= -O2
+OPT     ?= -O3
 BUILD   ?= build
 SAN     ?=
 

@@ -537,8 +537,8 @@ static int cmd_nll(session *S, words *w) {
 }
 
 static int set_key(session *S, const char *key, const char *val) {
-    double f;
-    long i;
+    double f = 0;
+    long i = 0;
     if (!strcmp(key, "temperature")) {
         if (parse_float(val, 0, 100, &f, "set temperature")) return -1;
         S->scfg.temperature = (float)f;

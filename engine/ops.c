@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
@@ -78,6 +80,39 @@ double log_softmax_at(const float *x, int n, int i) {
     double s = 0;
     for (int j = 0; j < n; j++) s += exp((double)x[j] - mx);
     return (double)x[i] - mx - log(s);
+}
+
+/* exp(x) by range reduction x = n ln2 + r and a degree-6 polynomial for
+ * exp(r) (Cephes' expf coefficients); branch-free so loops over it vectorise. */
+static inline float exp_poly(float x) {
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    /* round to nearest by the 1.5*2^23 trick: floorf would block vectorisation */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+void gelu_tanh_vec(float *y, const float *x, size_t n) {
+    /* 0.5 x (1 + tanh u) = x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) */
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float u = 1.5957691216057308f * (v + 0.044715f * v * v * v);
+        y[i] = v / (1.0f + exp_poly(-u));
+    }
+}
+
+void swiglu_vec(float *y, const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = gate[i] / (1.0f + exp_poly(-gate[i])) * up[i];
 }
 
 float silu(float x) { return x / (1.0f + expf(-x)); }

@@ -29,6 +29,9 @@ double softmax(float *x, int n);
 double log_softmax_at(const float *x, int n, int i);
 float silu(float x);
 float gelu_tanh(float x);
+/* Vectorisable forms over arrays (a polynomial expf accurate to ~2 ulp): */
+void gelu_tanh_vec(float *y, const float *x, size_t n);          /* y = gelu(x) */
+void swiglu_vec(float *y, const float *gate, const float *up, size_t n); /* silu(gate)*up */
 float dot(const float *a, const float *b, int n);
 float l2norm(const float *a, int n);
 void axpy(float *y, float a, const float *x, int n);

@@ -22,21 +22,30 @@ extern const char *TOK_GPT2_REGEX;
  * merges.txt (each also found with a ".lz4" suffix). */
 tokenizer *tok_load_dir(const char *dir);
 /* HF tokenizer.json (model.type BPE; merges as "a b" strings or [a,b] pairs;
- * added_tokens; ByteLevel or Sequence[Split, ByteLevel] pre-tokenizer). */
+ * added_tokens; ByteLevel or Sequence[Split, ByteLevel] pre-tokenizer).
+ * Anything else that would change the ids (a normalizer, add_prefix_space,
+ * other pre-tokenizers) is refused with an error rather than approximated.
+ * BOS comes from a TemplateProcessing post-processor or a known name
+ * (<|begin_of_text|>, <s>, <|endoftext|>...), EOS from a known name; with
+ * neither, the first special added token is both. */
 tokenizer *tok_load_hf_json(const char *path);
 tokenizer *tok_load_hf_json_mem(const char *json, size_t len, const char *name);
-/* GPT-2 vocab.json + merges.txt (first line "#version..." is skipped). */
+/* GPT-2 vocab.json + merges.txt (first line "#version..." is skipped). Vocab
+ * entries that no byte and no merge produces (<|endoftext|>, <s>...) become
+ * special added tokens. */
 tokenizer *tok_load_gpt2(const char *vocab_path, const char *merges_path);
 void tok_free(tokenizer *t);
 
 int tok_vocab_size(const tokenizer *t);
-/* Encode len bytes; *ids is malloc'd. Never fails on any input bytes. */
+/* Encode len bytes; *ids is malloc'd. Never fails on any input bytes. No BOS
+ * is added. Safe to call from several threads on one tokenizer. */
 int tok_encode(const tokenizer *t, const char *text, size_t len, int **ids, int *n);
 /* Decode to bytes (malloc'd, NUL-terminated one past *len). Unknown ids fail. */
 int tok_decode(const tokenizer *t, const int *ids, int n, char **out, size_t *len);
 /* The bytes one token stands for (not NUL-terminated); NULL if id invalid. */
 const char *tok_bytes(const tokenizer *t, int id, size_t *len);
-/* Token id of an exact vocabulary string (in byte-unicode form), or -1. */
+/* Token id of an exact vocabulary string (in byte-unicode form) or of an
+ * added token's content, or -1. */
 int tok_lookup(const tokenizer *t, const char *piece);
 /* Special token ids, -1 when the tokenizer has none. */
 int tok_bos(const tokenizer *t);

@@ -126,7 +126,7 @@ static int load_gpt2_layer(loader *L, const tf_config *c, int i, tf_layer *ly) {
     return 0;
 }
 
-static void rope_freqs(tf_model *m) {
+void tf_rope_init(tf_model *m) {
     const tf_config *c = &m->c;
     int half = c->head_dim / 2;
     m->inv_freq = xmalloc(sizeof(float) * (size_t)half);
@@ -157,7 +157,7 @@ static int load_weights(tf_model *m, const st_set *set, const char *dir) {
         else TRY(m->lm_head = load(&L, "lm_head.weight", c->vocab, d, false));
         for (int i = 0; i < c->n_layers; i++)
             if (load_llama_layer(&L, c, i, &m->layers[i])) return -1;
-        rope_freqs(m);
+        tf_rope_init(m);
     } else {
         if (!find(&L, "wte.weight", NULL)) L.prefix = "transformer.";
         TRY(m->embed = load(&L, "wte.weight", c->vocab, d, false));
@@ -209,18 +209,20 @@ int tf_load(tf_model *m, const char *dir) {
 }
 
 void tf_free(tf_model *m) {
-    if (m->layers)
+    if (m->layers && !m->flat)
         for (int i = 0; i < m->c.n_layers; i++) {
             tf_layer *l = &m->layers[i];
             float *ps[] = {l->norm1_w, l->norm1_b, l->wqkv, l->bqkv, l->wo, l->bo, l->norm2_w,
                            l->norm2_b, l->w_in, l->b_in, l->w_down, l->b_down};
             for (size_t j = 0; j < sizeof ps / sizeof *ps; j++) free(ps[j]);
         }
-    if (m->lm_head != m->embed) free(m->lm_head);
-    free(m->embed);
-    free(m->pos_embed);
-    free(m->norm_w);
-    free(m->norm_b);
+    if (!m->flat) {
+        if (m->lm_head != m->embed) free(m->lm_head);
+        free(m->embed);
+        free(m->pos_embed);
+        free(m->norm_w);
+        free(m->norm_b);
+    }
     free(m->layers);
     free(m->inv_freq);
     free(m->path);
@@ -343,8 +345,8 @@ static void block(const tf_model *m, tf_state *s, int l, int T, int pos0) {
     linear(s->hb, s->xn, ly->w_in, ly->b_in, T, d, llama ? 2 * ff : ff);
     for (int t = 0; t < T; t++) {
         float *h = s->hb + (size_t)t * (llama ? 2 * ff : ff), *o = s->hb2 + (size_t)t * ff;
-        if (llama) for (int i = 0; i < ff; i++) o[i] = silu(h[i]) * h[ff + i];
-        else for (int i = 0; i < ff; i++) o[i] = gelu_tanh(h[i]);
+        if (llama) swiglu_vec(o, h, h + ff, (size_t)ff);
+        else gelu_tanh_vec(o, h, (size_t)ff);
     }
     run_hooks(s, HOOK_MLP, l, pos0, T, s->hb2, ff);
     linear(s->xn, s->hb2, ly->w_down, ly->b_down, T, ff, d);

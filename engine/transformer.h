@@ -46,6 +46,7 @@ typedef struct {
     tokenizer *tok;    /* may be NULL for a weights-only folder */
     char *path;
     size_t n_params;
+    bool flat;         /* weights point into one caller-owned buffer (training) */
 } tf_model;
 
 /* Load a Hugging Face folder: config.json, model.safetensors (or sharded with
@@ -53,6 +54,29 @@ typedef struct {
  * files when present. */
 int tf_load(tf_model *m, const char *dir);
 void tf_free(tf_model *m);
+/* Training layout (Llama family): every weight in one flat f32 buffer, in the
+ * order embed [V,d]; per layer norm1_w [d], wqkv [q+2kv, d], wo [d, q],
+ * norm2_w [d], w_in [2 d_ff, d], w_down [d, d_ff]; norm_w [d]; lm_head [V,d]
+ * when untied. Gradients use the same layout, so one tf_model view over a
+ * gradient buffer addresses each weight's gradient by the same field. */
+size_t tf_flat_size(const tf_config *c);
+/* Points m's weights into flat (tf_flat_size floats, caller-owned); computes
+ * the RoPE table. m->tok and m->path are left NULL. */
+void tf_bind_flat(tf_model *m, const tf_config *c, float *flat);
+/* The flat buffer's tensors in order: name (HF spelling for fused tensors is
+ * produced by tf_save_hf), offset, size, and whether weight decay applies. */
+typedef struct {
+    char name[64];
+    size_t offset, size;
+    bool decay;
+} tf_segment;
+int tf_flat_segments(const tf_config *c, tf_segment *seg, int max);
+/* Writes config.json + model.safetensors (HF Llama names, q/k/v and gate/up
+ * unfused; f32, or f16 storage when half is true) into dir, atomically.
+ * The tokenizer is saved too when m->tok is set. */
+int tf_save_hf(const tf_model *m, const char *dir, bool half);
+/* RoPE inverse frequencies (with llama3 scaling) into m->inv_freq. */
+void tf_rope_init(tf_model *m);
 int tf_q_dim(const tf_config *c);
 int tf_kv_dim(const tf_config *c);
 

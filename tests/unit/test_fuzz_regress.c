@@ -46,13 +46,23 @@ static void tok_one(const uint8_t *data, size_t n) {
         return;
     }
     static const char text[] = "Hello, world! \xf0\x9f\x99\x82 \xff\xfe end\n";
+    bool complete = true; /* round trips need a token for every byte */
+    for (size_t i = 0; i < sizeof text - 1 && complete; i++) {
+        int *one, k1;
+        if (tok_encode(t, text + i, 1, &one, &k1) == 0) {
+            complete = k1 > 0;
+            free(one);
+        }
+    }
     int *ids, k;
     if (tok_encode(t, text, sizeof text - 1, &ids, &k) == 0) {
         char *out;
         size_t len;
         if (tok_decode(t, ids, k, &out, &len) == 0) {
-            assert_int_equal(len, sizeof text - 1);
-            assert_memory_equal(out, text, len);
+            if (complete) {
+                assert_int_equal(len, sizeof text - 1);
+                assert_memory_equal(out, text, len);
+            }
             free(out);
         }
         free(ids);
