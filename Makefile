@@ -35,8 +35,8 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN        := $(BUILD)/metascope
 LIB        := $(BUILD)/libmsengine.a
 
-.PHONY: all deps deps-test deps-fuzz deps-tools run test unit e2e asan fuzz bench \
-        install clean
+.PHONY: all deps deps-test deps-fuzz deps-tools deps-assets run test asan fuzz bench \
+        assets install clean
 
 all: $(BIN) $(UNIT_BIN)
 
@@ -48,6 +48,8 @@ deps-fuzz:
 	@sh tools/deps.sh $(PKGS_FUZZ)
 deps-tools:
 	@sh tools/deps.sh $(PKGS_TOOLS)
+deps-assets:
+	@sh tools/deps.sh $$(grep -v '^#' tools/corpus_packages.txt)
 
 $(BUILD)/%.o: %.c $(wildcard engine/*.h tui/*.h) | $(BUILD)
 	@mkdir -p $(dir $@)
@@ -91,6 +93,12 @@ fuzz: deps deps-fuzz
 bench: deps deps-tools
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh bench/run.sh
+
+# Rebuild the default assets (corpus, tokenizer, model) from Debian packages;
+# resumes an interrupted training run. About an hour on 2 cores.
+assets: deps deps-assets
+	@$(MAKE) --no-print-directory $(BIN)
+	@sh tools/make_assets.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

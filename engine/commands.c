@@ -357,6 +357,22 @@ static int cmd_tokens(session *S, words *w) {
     return 0;
 }
 
+/* Re-runs the last half-context of prompt + generated tokens so generation can
+ * go on past the context length; leaves logits for the next token. */
+static int slide_context(session *S, const int *gen, int k) {
+    int keep = S->st.max_seq / 2, total = S->n_prompt + k;
+    if (keep > total) keep = total;
+    int *buf = xmalloc(sizeof(int) * (size_t)keep);
+    for (int i = 0; i < keep; i++) {
+        int j = total - keep + i;
+        buf[i] = j < S->n_prompt ? S->prompt_ids[j] : gen[j - S->n_prompt];
+    }
+    tf_state_reset(&S->st);
+    int rc = tf_forward(&S->model, &S->st, buf, keep, LOGITS_LAST, NULL);
+    free(buf);
+    return rc;
+}
+
 static int cmd_gen(session *S, words *w) {
     if (need_model(S, "gen")) return -1;
     long n = S->gen_tokens;
@@ -378,7 +394,10 @@ static int cmd_gen(session *S, words *w) {
             if (b && S->out) S->out(S->out_ctx, b, len);
         }
         if (k == n) break;
-        if (S->st.pos >= S->st.max_seq) break; /* context full: stop, keep what we have */
+        if (S->st.pos >= S->st.max_seq) { /* context full: slide, keeping the latest half */
+            if ((rc = slide_context(S, out, k))) break;
+            continue;
+        }
         if ((rc = tf_forward(&S->model, &S->st, &id, 1, LOGITS_LAST, NULL))) break;
     }
     double t2 = ms_now();

@@ -11,10 +11,31 @@ void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 int openblas_get_num_procs(void);
 
-void ms_set_threads(int n) { openblas_set_num_threads(n > 0 ? n : openblas_get_num_procs()); }
-int ms_get_threads(void) { return openblas_get_num_threads(); }
+/* OpenBLAS threads pay off only for large products: for small ones the
+ * hand-off costs more than the work, and on a loaded machine a waiting worker
+ * can stall a tiny call for milliseconds. So each call picks 1 thread below
+ * ~1M multiply-adds and the configured count above. */
+static int g_threads, g_current;
+
+void ms_set_threads(int n) {
+    g_threads = n > 0 ? n : openblas_get_num_procs();
+    g_current = g_threads;
+    openblas_set_num_threads(g_threads);
+}
+
+int ms_get_threads(void) { return g_threads ? g_threads : openblas_get_num_threads(); }
+
+static void threads_for(double macs) {
+    if (!g_threads) g_threads = g_current = openblas_get_num_threads();
+    int want = macs < (double)(1 << 20) ? 1 : g_threads;
+    if (want != g_current) {
+        openblas_set_num_threads(want);
+        g_current = want;
+    }
+}
 
 void linear(float *y, const float *x, const float *w, const float *b, int T, int in, int out) {
+    threads_for((double)T * in * out);
     if (T == 1) {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 0.0f, y, 1);
     } else {
@@ -28,11 +49,13 @@ void linear(float *y, const float *x, const float *w, const float *b, int T, int
 
 void gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc) {
+    threads_for((double)M * N * K);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_nn(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc) {
+    threads_for((double)M * N * K);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                 ldc);
 }

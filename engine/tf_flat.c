@@ -136,7 +136,7 @@ static int write_config(const tf_model *m, const char *dir, bool half) {
     return rc;
 }
 
-int tf_save_hf(const tf_model *m, const char *dir, bool half) {
+int tf_save_hf(const tf_model *m, const char *dir, bool half, bool lz4) {
     const tf_config *c = &m->c;
     if (c->arch != ARCH_LLAMA) return ms_seterr("saving is implemented for the Llama family only (%s)", dir);
     if (!ms_is_dir(dir) && mkdir(dir, 0755)) return ms_seterr("cannot create folder (%s)", dir);
@@ -162,7 +162,7 @@ int tf_save_hf(const tf_model *m, const char *dir, bool half) {
     add(&w, "model.norm.weight", m->norm_w, d, 0);
     if (!c->tied) add(&w, "lm_head.weight", m->lm_head, c->vocab, d);
     const char *meta[] = {"format", "pt"};
-    char *path = ms_path_join(dir, "model.safetensors");
+    char *path = ms_path_join(dir, lz4 ? "model.safetensors.lz4" : "model.safetensors");
     int rc = st_write(path, w.t, w.n, meta, 1);
     free(path);
     for (int i = 0; i < w.nowned; i++) free(w.owned[i]);
@@ -170,7 +170,7 @@ int tf_save_hf(const tf_model *m, const char *dir, bool half) {
     free(w.t);
     if (!rc) rc = write_config(m, dir, half);
     if (!rc && m->tok) {
-        char *tp = ms_path_join(dir, "tokenizer.json");
+        char *tp = ms_path_join(dir, lz4 ? "tokenizer.json.lz4" : "tokenizer.json");
         rc = tok_save_hf_json(m->tok, tp);
         free(tp);
     }

@@ -72,9 +72,10 @@ typedef struct {
 } tf_segment;
 int tf_flat_segments(const tf_config *c, tf_segment *seg, int max);
 /* Writes config.json + model.safetensors (HF Llama names, q/k/v and gate/up
- * unfused; f32, or f16 storage when half is true) into dir, atomically.
+ * unfused; f32, or f16 storage when half is true) into dir, atomically; with
+ * lz4 the weights and tokenizer files get a .lz4 suffix and are compressed.
  * The tokenizer is saved too when m->tok is set. */
-int tf_save_hf(const tf_model *m, const char *dir, bool half);
+int tf_save_hf(const tf_model *m, const char *dir, bool half, bool lz4);
 /* RoPE inverse frequencies (with llama3 scaling) into m->inv_freq. */
 void tf_rope_init(tf_model *m);
 int tf_q_dim(const tf_config *c);

@@ -19,6 +19,19 @@ static void on_sigint(int sig) {
     g_cancel = 1;
 }
 
+/* Ctrl-C at the prompt: drop the line being edited and start a fresh one,
+ * as shells do. Runs from readline's event loop, not the signal handler. */
+static int on_rl_signal(void) {
+    if (g_cancel) {
+        g_cancel = 0;
+        rl_replace_line("", 0);
+        printf("\n");
+        rl_on_new_line();
+        rl_redisplay();
+    }
+    return 0;
+}
+
 static char *history_path(void) {
     const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
     char *base;
@@ -64,6 +77,7 @@ int repl_run(session *S) {
     if (hist) read_history(hist);
     rl_readline_name = "metascope";
     rl_attempted_completion_function = complete;
+    rl_signal_event_hook = on_rl_signal;
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);

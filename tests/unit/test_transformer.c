@@ -259,11 +259,54 @@ static void test_load_errors(void **st) {
     free(dir);
 }
 
+/* Saving (f32 and f16, plain and lz4) and loading again keeps the model. */
+static void test_save_roundtrip(void **st) {
+    (void)st;
+    tf_model a, b;
+    assert_int_equal(tf_load(&a, FIXTURES "/models/llama_bf16"), 0);
+    char dir[] = "/tmp/ms_save_XXXXXX", cmd[128];
+    assert_non_null(mkdtemp(dir));
+    int toks[6] = {5, 17, 200, 3, 99, 42};
+    tf_state s;
+    tf_state_init(&s, &a, 16);
+    float *la = malloc(sizeof(float) * 6 * a.c.vocab), *lb = malloc(sizeof(float) * 6 * a.c.vocab);
+    assert_int_equal(tf_forward(&a, &s, toks, 6, LOGITS_ALL, la), 0);
+    tf_state_free(&s);
+    for (int mode = 0; mode < 3; mode++) {
+        bool half = mode == 2, lz4 = mode >= 1;
+        assert_int_equal(tf_save_hf(&a, dir, half, lz4), 0);
+        assert_int_equal(tf_load(&b, dir), 0);
+        assert_int_equal(b.c.n_kv_heads, a.c.n_kv_heads);
+        assert_int_equal(b.c.head_dim, a.c.head_dim);
+        assert_int_equal(b.c.bos_id, a.c.bos_id);
+        assert_false(b.c.tied);
+        tf_state_init(&s, &b, 16);
+        assert_int_equal(tf_forward(&b, &s, toks, 6, LOGITS_ALL, lb), 0);
+        double e = rel_inf(lb, la, (size_t)6 * a.c.vocab);
+        if (half) assert_true(e < 1e-2); /* bf16 weights rounded to f16 */
+        else assert_true(e == 0);
+        int *ia, *ib, na, nb;
+        assert_int_equal(tok_encode(a.tok, "It's 42!", 8, &ia, &na), 0);
+        assert_int_equal(tok_encode(b.tok, "It's 42!", 8, &ib, &nb), 0);
+        assert_int_equal(na, nb);
+        assert_memory_equal(ia, ib, sizeof(int) * (size_t)na);
+        free(ia), free(ib);
+        tf_state_free(&s);
+        tf_free(&b);
+        snprintf(cmd, sizeof cmd, "rm -f %s/*", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    rmdir(dir);
+    free(la), free(lb);
+    tf_free(&a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_tiny),  cmocka_unit_test(test_llama_tiny_chunked),
         cmocka_unit_test(test_llama_bf16),  cmocka_unit_test(test_gpt2_tiny),
         cmocka_unit_test(test_config_flavours), cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_save_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

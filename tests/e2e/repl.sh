@@ -1,0 +1,39 @@
+#!/bin/sh
+# repl.sh — the interactive prompt driven through tmux on a private socket:
+# commands typed with send-keys, the screen read with capture-pane.
+. tests/e2e/lib.sh
+G=tests/fixtures/models/gpt2_tiny
+tmp=$(mktemp -d)
+sock="$tmp/tmux.sock"
+T="tmux -S $sock"
+cleanup() { $T kill-server 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+screen() { $T capture-pane -p -t ms; }
+wait_for() { # pattern: poll the screen for up to 10 s
+  i=0
+  while [ $i -lt 100 ]; do screen | grep -Eq -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
+  screen | sed 's/^/# /'; return 1
+}
+$T new-session -d -s ms -x 80 -y 24 \
+  "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $MS --model $G"
+check "prompt appears" wait_for 'metascope>'
+$T send-keys -t ms 'prompt Hello world' Enter
+check "prompt command output" wait_for 'prompt: [0-9]+ tokens; next:'
+$T send-keys -t ms 'frobnicate' Enter
+check "error shown, session continues" wait_for "error: unknown command 'frobnicate'"
+$T send-keys -t ms 'lay' Tab ' 0' Enter
+check "Tab completes commands" wait_for 'layer 0 of 3'
+$T send-keys -t ms 'gen 100000' Enter
+sleep 1
+$T send-keys -t ms C-c
+check "Ctrl-C cancels a long generation" wait_for '\(cancelled\)'
+$T send-keys -t ms 'status' Enter
+check "the session goes on after Ctrl-C" wait_for 'sampling temperature'
+$T send-keys -t ms 'half-typed line' C-c
+sleep 0.3
+$T send-keys -t ms 'layer 1' Enter
+check "Ctrl-C at the prompt drops the line" wait_for '^metascope> layer 1$'
+$T send-keys -t ms 'quit' Enter
+sleep 0.5
+check "quit ends the session" sh -c "! $T has-session -t ms 2>/dev/null"
+check "history saved" grep -q 'prompt Hello world' "$tmp/state/metascope/history"

@@ -1,0 +1,22 @@
+#!/bin/sh
+# make_assets.sh — rebuild everything under assets/ from Debian packages with
+# fixed seeds; each stage is skipped when its output exists, and training
+# resumes from its last checkpoint, so an interrupted run just continues.
+#   1. corpus      tools/build_corpus.py        -> assets/corpus/
+#   2. tokenizer   metascope train-bpe          -> assets/tokenizer.json
+#   3. model       metascope train-lm --resume  -> $WORK/ (checkpoints, loss.csv)
+#   4. packing     metascope pack-model --f16   -> assets/model/ (lz4)
+set -eu
+MS=${MS_BIN:-build/metascope}
+WORK=${WORK:-build/train-lm}
+CONFIG=${CONFIG:-assets/train-lm.json}
+if [ ! -f assets/corpus/MANIFEST.json ]; then
+  /usr/bin/python3 tools/build_corpus.py --out assets/corpus
+fi
+if [ ! -f assets/tokenizer.json ]; then
+  $MS train-bpe --corpus assets/corpus --vocab 4096 --out assets/tokenizer.json
+fi
+$MS train-lm --config "$CONFIG" --out "$WORK" --resume
+cp "$WORK/loss.csv" assets/loss.csv
+$MS pack-model "$WORK/model" --out assets/model --f16
+$MS eval-lm assets/model --split test
