@@ -695,7 +695,7 @@ static void cache_put(tcache *c, const char *s, size_t n, uint64_t h, const int 
     if (!c->slot[i].klen) { /* another thread may have put it meanwhile */
         c->slot[i] = (cslot){h, (uint32_t)c->nkeys, (uint32_t)n, (uint32_t)c->nids, (uint32_t)k};
         memcpy(c->keys + c->nkeys, s, n);
-        memcpy(c->ids + c->nids, ids, k * sizeof(int));
+        if (k) memcpy(c->ids + c->nids, ids, k * sizeof(int));
         c->nkeys += n;
         c->nids += k;
         c->n++;
