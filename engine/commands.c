@@ -377,7 +377,7 @@ static int cmd_gen(session *S, words *w) {
     if (need_model(S, "gen")) return -1;
     long n = S->gen_tokens;
     if (w->argc > 2) return ms_seterr("usage: gen [N] (gen)");
-    if (w->argc == 2 && parse_int(w->argv[1], 1, 100000, &n, "gen")) return -1;
+    if (w->argc == 2 && parse_int(w->argv[1], 1, 1000000, &n, "gen")) return -1;
     double t0 = ms_now();
     if (run_prompt(S, "gen")) return -1;
     double t1 = ms_now();
@@ -387,7 +387,7 @@ static int cmd_gen(session *S, words *w) {
     while (k < n && !cancelled(S)) {
         int id = sample_next(&S->smp, S->st.logits, &S->scfg, &S->rng);
         out[k++] = id;
-        if (id == S->model.c.eos_id) break;
+        if (S->stop_at_eos && id == S->model.c.eos_id) break;
         if (stream) {
             size_t len;
             const char *b = tok_bytes(S->model.tok, id, &len);
@@ -575,7 +575,7 @@ static int set_key(session *S, const char *key, const char *val) {
         S->seed = s;
         rng_seed(&S->rng, s);
     } else if (!strcmp(key, "gen")) {
-        if (parse_int(val, 1, 100000, &i, "set gen")) return -1;
+        if (parse_int(val, 1, 1000000, &i, "set gen")) return -1;
         S->gen_tokens = (int)i;
     } else if (!strcmp(key, "threads")) {
         if (parse_int(val, 1, 1024, &i, "set threads")) return -1;
@@ -597,6 +597,10 @@ static int set_key(session *S, const char *key, const char *val) {
             free(S->prompt_ids);
             if (encode(S, S->prompt, &S->prompt_ids, &S->n_prompt)) return -1;
         }
+    } else if (!strcmp(key, "eos")) {
+        if (!strcmp(val, "stop")) S->stop_at_eos = true;
+        else if (!strcmp(val, "ignore")) S->stop_at_eos = false;
+        else return ms_seterr("eos takes stop or ignore (set eos)");
     } else if (!strcmp(key, "json")) {
         if (!strcmp(val, "on")) S->json = true;
         else if (!strcmp(val, "off")) S->json = false;
@@ -640,6 +644,7 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "gen", json_object_new_int(S->gen_tokens));
         json_object_object_add(o, "threads", json_object_new_int(S->threads));
         json_object_object_add(o, "bos", json_object_new_string(bos));
+        json_object_object_add(o, "eos", json_object_new_string(S->stop_at_eos ? "stop" : "ignore"));
         emit_json(S, o);
         return 0;
     }
@@ -648,8 +653,9 @@ static int cmd_status(session *S, words *w) {
                     S->model.path, c->arch == ARCH_LLAMA ? "llama" : "gpt2", c->n_layers, c->d_model, c->vocab,
                     S->model.n_params / 1e6, S->layer, S->st.max_seq);
     else sess_printf(S, "model    (none)\n");
-    sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens\nthreads  %d\nbos      %s\n",
-                S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens, S->threads, bos);
+    sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
+                "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
+                S->stop_at_eos ? "stop" : "go on", S->threads, bos);
     if (S->prompt) sess_printf(S, "prompt   %d tokens\n", S->n_prompt);
     return 0;
 }
@@ -664,7 +670,8 @@ static const sess_cmd_info CMDS[] = {
     {"nll", "nll [TEXT]", "Per-token negative log-likelihood (nats) of TEXT (default: the prompt)."},
     {"set", "set KEY VALUE",
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
-     "threads, ctx (KV cache length), bos (on|off|auto), json (on|off)."},
+     "threads, ctx (KV cache length), bos (on|off|auto), eos (stop|ignore: whether gen ends at "
+     "end-of-text), json (on|off)."},
     {"status", "status", "Show the loaded model and the settings."},
     {"help", "help [CMD]", "List the commands, or describe one."},
     {"quit", "quit", "Leave metascope."},

@@ -18,6 +18,7 @@ void sess_init(session *S, sess_out_fn out, void *out_ctx) {
     rng_seed(&S->rng, S->seed);
     S->gen_tokens = 32;
     S->bos = -1;
+    S->stop_at_eos = true;
     S->threads = ms_get_threads();
 }
 

@@ -27,6 +27,7 @@ typedef struct session {
     int ctx;         /* KV cache length (0 = model maximum, capped at 2048) */
     int threads;
     int bos;         /* 1 prepend BOS, 0 never, -1 auto (Llama with a BOS id) */
+    bool stop_at_eos; /* gen ends at the end-of-text token */
     bool json;
     char *prompt;
     int *prompt_ids; /* BOS included when used */

@@ -1,9 +1,9 @@
 /* main.c — metascope entry point: options, batch mode (-c, script file,
  * commands on stdin), subcommands, and the interactive front end. */
-#include "bench.h"
 #include "frontend.h"
 #include "ops.h"
 #include "session.h"
+#include "subcommands.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -18,6 +18,11 @@
 static const char *USAGE =
     "usage: metascope [OPTIONS] [SCRIPT]\n"
     "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N]\n"
+    "       metascope bench --train CONFIG [--steps N] [--threads N]\n"
+    "       metascope train-bpe [--corpus DIR] [--vocab N] --out tokenizer.json\n"
+    "       metascope train-lm --config FILE --out DIR [--resume] [--max-steps N] [--threads N]\n"
+    "       metascope eval-lm DIR [--split train|valid|test] [--corpus DIR] [--json]\n"
+    "       metascope pack-model SRC --out DST [--f16] [--no-lz4]\n"
     "\n"
     "Explore a language model's activations. With no SCRIPT and no -c, commands are\n"
     "read interactively on a terminal, or from standard input otherwise.\n"
@@ -78,29 +83,9 @@ static int int_arg(const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
-static int main_bench(int argc, char **argv) {
-    const char *model = NULL;
-    int prefill = 128, decode = 64, reps = 3, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int *target = !strcmp(a, "--prefill") ? &prefill : !strcmp(a, "--decode") ? &decode
-                    : !strcmp(a, "--reps") ? &reps : !strcmp(a, "--threads") ? &threads : NULL;
-        if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
-        else if (target && i + 1 < argc) {
-            if (int_arg(argv[++i], 1, 1 << 20, target)) return fail("bad number (bench)");
-        } else return fail("unknown bench option; see metascope --help (bench)");
-    }
-    if (!model) return fail("bench needs --model DIR (bench)");
-    ms_set_threads(threads);
-    bench_result r;
-    if (bench_lm(model, prefill, decode, reps, &r)) return fail(ms_geterr());
-    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d}\n", r.prefill_tok_s,
-           r.decode_tok_s, ms_get_threads());
-    return 0;
-}
-
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "bench")) return main_bench(argc - 1, argv + 1);
+    int sub = run_subcommand(argc, argv);
+    if (sub >= 0) return sub;
     const char *cmds = NULL, *script = NULL, *model = NULL;
     bool json = false, no_model = false;
     int threads = 0;

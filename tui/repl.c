@@ -80,6 +80,7 @@ int repl_run(session *S) {
     rl_signal_event_hook = on_rl_signal;
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART; /* a write to the terminal must not fail with EINTR */
     sigaction(SIGINT, &sa, NULL);
     S->cancel = &g_cancel;
     printf("metascope %s — type 'help' for commands, 'quit' or Ctrl-D to leave.\n", MS_VERSION);

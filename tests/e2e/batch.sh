@@ -71,3 +71,7 @@ if command -v lz4 >/dev/null 2>&1; then
   b=$($MS --model "$tmp/z" -c 'set temperature 0; prompt Hi; gen 5')
   check "lz4 folder gives identical output" test "$a" = "$b"
 fi
+
+# set eos ignore: gen produces exactly N tokens even past end-of-text.
+n=$($MS --json --model $G -c 'set eos ignore; set temperature 0; prompt Hi; gen 300' | sed -n 's/.*"tokens":\[\([0-9,]*\)\].*/\1/p' | tr ',' '\n' | wc -l)
+check "eos ignore gives exactly N tokens (sliding past the context)" test "$n" -eq 300

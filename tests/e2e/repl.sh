@@ -23,7 +23,7 @@ $T send-keys -t ms 'frobnicate' Enter
 check "error shown, session continues" wait_for "error: unknown command 'frobnicate'"
 $T send-keys -t ms 'lay' Tab ' 0' Enter
 check "Tab completes commands" wait_for 'layer 0 of 3'
-$T send-keys -t ms 'gen 100000' Enter
+$T send-keys -t ms 'set eos ignore' Enter 'gen 1000000' Enter
 sleep 1
 $T send-keys -t ms C-c
 check "Ctrl-C cancels a long generation" wait_for '\(cancelled\)'

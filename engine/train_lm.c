@@ -1,0 +1,481 @@
+/* train_lm.c — the language-model training loop and its checkpoints. */
+#include "train_lm.h"
+#include "corpus.h"
+#include "optim.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "transformer_train.h"
+#include "util.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void train_cfg_defaults(train_cfg *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->corpus, sizeof c->corpus, "assets/corpus");
+    snprintf(c->tokenizer, sizeof c->tokenizer, "assets/tokenizer.json");
+    tf_config *m = &c->model;
+    m->arch = ARCH_LLAMA;
+    m->d_model = 256, m->n_layers = 6, m->n_heads = 8, m->n_kv_heads = 4, m->head_dim = 32;
+    m->d_ff = 768, m->max_seq = 256, m->norm_eps = 1e-5f, m->rope_theta = 10000, m->tied = true;
+    m->bos_id = m->eos_id = -1;
+    c->batch = 16, c->accum = 1, c->steps = 2000, c->warmup = 100;
+    c->lr = 2e-3f, c->warm_start = 0.01f, c->final_lr = 0.1f, c->weight_decay = 0.1f, c->clip = 1.0f;
+    c->beta1 = 0.9f, c->beta2 = 0.95f, c->eps = 1e-8f, c->init_std = 0.02f;
+    c->seed = 1;
+    c->ckpt_minutes = 3;
+    c->eval_every = 250, c->eval_batches = 8, c->log_every = 50;
+}
+
+static int jint(json_object *o, const char *k, long lo, long hi, long *out, const char *path) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return 0;
+    if (!json_object_is_type(v, json_type_int)) return ms_seterr("'%s' must be an integer (%s)", k, path);
+    long x = (long)json_object_get_int64(v);
+    if (x < lo || x > hi) return ms_seterr("'%s' = %ld outside %ld..%ld (%s)", k, x, lo, hi, path);
+    *out = x;
+    return 0;
+}
+
+static int jnum(json_object *o, const char *k, double lo, double hi, double *out, const char *path) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return 0;
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+        return ms_seterr("'%s' must be a number (%s)", k, path);
+    double x = json_object_get_double(v);
+    if (!(x >= lo && x <= hi)) return ms_seterr("'%s' = %g outside %g..%g (%s)", k, x, lo, hi, path);
+    *out = x;
+    return 0;
+}
+
+static int jstr(json_object *o, const char *k, char *dst, size_t cap, const char *path) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return 0;
+    if (!json_object_is_type(v, json_type_string) || (size_t)json_object_get_string_len(v) >= cap)
+        return ms_seterr("'%s' must be a string shorter than %zu bytes (%s)", k, cap, path);
+    snprintf(dst, cap, "%s", json_object_get_string(v));
+    return 0;
+}
+
+int train_cfg_load(train_cfg *c, const char *path) {
+    train_cfg_defaults(c);
+    uint8_t *buf;
+    size_t n;
+    if (ms_read_file(path, &buf, &n)) return -1;
+    json_tokener *tok = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tok, (const char *)buf, (int)n);
+    enum json_tokener_error err = json_tokener_get_error(tok);
+    json_tokener_free(tok);
+    free(buf);
+    if (!o || err != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return ms_seterr("bad JSON: %s (%s)", o ? "not an object" : json_tokener_error_desc(err), path);
+    }
+    tf_config *m = &c->model;
+    long d = m->d_model, L = m->n_layers, H = m->n_heads, KV = m->n_kv_heads, ff = m->d_ff, T = m->max_seq;
+    long B = c->batch, A = c->accum, S = c->steps, W = c->warmup, ev = c->eval_every, eb = c->eval_batches;
+    long lg = c->log_every, seed = (long)c->seed;
+    double lr = c->lr, ws = c->warm_start, fl = c->final_lr, wd = c->weight_decay, clip = c->clip;
+    double b1 = c->beta1, b2 = c->beta2, eps = c->eps, std = c->init_std, ck = c->ckpt_minutes;
+    double theta = m->rope_theta;
+    int rc = jstr(o, "corpus", c->corpus, sizeof c->corpus, path) ||
+             jstr(o, "tokenizer", c->tokenizer, sizeof c->tokenizer, path) ||
+             jint(o, "d_model", 8, 8192, &d, path) || jint(o, "n_layers", 1, 256, &L, path) ||
+             jint(o, "n_heads", 1, 256, &H, path) || jint(o, "n_kv_heads", 1, 256, &KV, path) ||
+             jint(o, "d_ff", 8, 65536, &ff, path) || jint(o, "ctx", 2, 65536, &T, path) ||
+             jint(o, "batch", 1, 4096, &B, path) || jint(o, "accum", 1, 4096, &A, path) ||
+             jint(o, "steps", 1, 100000000, &S, path) || jint(o, "warmup", 0, 100000000, &W, path) ||
+             jint(o, "eval_every", 0, 100000000, &ev, path) || jint(o, "eval_batches", 1, 100000, &eb, path) ||
+             jint(o, "log_every", 1, 100000000, &lg, path) || jint(o, "seed", 0, 1L << 62, &seed, path) ||
+             jnum(o, "lr", 0, 10, &lr, path) || jnum(o, "warm_start", 0, 1, &ws, path) ||
+             jnum(o, "final_lr", 0, 1, &fl, path) || jnum(o, "weight_decay", 0, 10, &wd, path) ||
+             jnum(o, "clip", 0, 1e9, &clip, path) || jnum(o, "beta1", 0, 1, &b1, path) ||
+             jnum(o, "beta2", 0, 1, &b2, path) || jnum(o, "eps", 0, 1, &eps, path) ||
+             jnum(o, "init_std", 0, 10, &std, path) || jnum(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) ||
+             jnum(o, "rope_theta", 2, 1e9, &theta, path);
+    json_object_put(o);
+    if (rc) return -1;
+    if (d % H || H % KV) return ms_seterr("d_model must divide by n_heads and n_heads by n_kv_heads (%s)", path);
+    if ((d / H) % 2) return ms_seterr("head dimension must be even (%s)", path);
+    m->d_model = (int)d, m->n_layers = (int)L, m->n_heads = (int)H, m->n_kv_heads = (int)KV;
+    m->head_dim = (int)(d / H), m->d_ff = (int)ff, m->max_seq = (int)T, m->rope_theta = theta;
+    c->batch = (int)B, c->accum = (int)A, c->steps = S, c->warmup = W, c->eval_every = (int)ev;
+    c->eval_batches = (int)eb, c->log_every = (int)lg, c->seed = (uint64_t)seed;
+    c->lr = (float)lr, c->warm_start = (float)ws, c->final_lr = (float)fl, c->weight_decay = (float)wd;
+    c->clip = (float)clip, c->beta1 = (float)b1, c->beta2 = (float)b2, c->eps = (float)eps;
+    c->init_std = (float)std, c->ckpt_minutes = ck;
+    return 0;
+}
+
+/* ------------------------------------------------------------ state */
+
+typedef struct {
+    train_cfg cfg;
+    tokenizer *tok;
+    int *train, *valid;
+    size_t ntrain, nvalid;
+    float *params, *grads;
+    size_t n;
+    tf_model m, g;
+    adamw_state opt;
+    adamw_range *ranges;
+    int nranges;
+    rng_t rng;
+    double elapsed; /* training seconds over all runs */
+    tf_train_ws *ws;
+    int *batch;
+} trainer;
+
+static void init_params(trainer *t) {
+    const tf_config *c = &t->cfg.model;
+    rng_t r;
+    rng_seed(&r, t->cfg.seed ^ 0x5eed);
+    int ns = tf_flat_segments(c, NULL, 0);
+    tf_segment *seg = xmalloc(sizeof(tf_segment) * (size_t)ns);
+    tf_flat_segments(c, seg, ns);
+    /* Normal(0, std) matrices; residual-output projections scaled by
+     * 1/sqrt(2 layers) (GPT-2); norm weights 1. */
+    float proj = t->cfg.init_std / sqrtf(2.0f * c->n_layers);
+    for (int i = 0; i < ns; i++) {
+        float *p = t->params + seg[i].offset;
+        bool is_norm = !seg[i].decay, out = strstr(seg[i].name, ".wo") || strstr(seg[i].name, "w_down");
+        for (size_t j = 0; j < seg[i].size; j++)
+            p[j] = is_norm ? 1.0f : rng_normal(&r) * (out ? proj : t->cfg.init_std);
+    }
+    free(seg);
+}
+
+static int trainer_init(trainer *t, const train_cfg *cfg) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    tf_config *c = &t->cfg.model;
+    if (!(t->tok = tok_load_hf_json(cfg->tokenizer))) return -1;
+    c->vocab = tok_vocab_size(t->tok);
+    c->bos_id = tok_bos(t->tok);
+    c->eos_id = tok_eos(t->tok);
+    corpus_split tr, va;
+    if (corpus_load(&tr, cfg->corpus, "train")) return -1;
+    int rc = corpus_tokenize(&tr, t->tok, c->eos_id, &t->train, &t->ntrain);
+    corpus_free(&tr);
+    if (rc || corpus_load(&va, cfg->corpus, "valid")) return -1;
+    rc = corpus_tokenize(&va, t->tok, c->eos_id, &t->valid, &t->nvalid);
+    corpus_free(&va);
+    if (rc) return -1;
+    size_t need = (size_t)c->max_seq + 1;
+    if (t->ntrain < need * 2 || t->nvalid < need)
+        return ms_seterr("corpus too small for context %d (%s)", c->max_seq, cfg->corpus);
+    t->n = tf_flat_size(c);
+    t->params = xmalloc(sizeof(float) * t->n);
+    t->grads = xmalloc(sizeof(float) * t->n);
+    tf_bind_flat(&t->m, c, t->params);
+    tf_bind_flat(&t->g, c, t->grads);
+    adamw_init(&t->opt, t->n);
+    int ns = tf_flat_segments(c, NULL, 0);
+    tf_segment *seg = xmalloc(sizeof(tf_segment) * (size_t)ns);
+    tf_flat_segments(c, seg, ns);
+    t->ranges = xmalloc(sizeof(adamw_range) * (size_t)ns);
+    for (int i = 0; i < ns; i++) t->ranges[i] = (adamw_range){seg[i].offset, seg[i].size, seg[i].decay};
+    t->nranges = ns;
+    free(seg);
+    rng_seed(&t->rng, cfg->seed);
+    init_params(t);
+    t->ws = tf_train_ws_new(c, cfg->batch, c->max_seq);
+    t->batch = xmalloc(sizeof(int) * (size_t)cfg->batch * (need));
+    return 0;
+}
+
+static void trainer_free(trainer *t) {
+    if (t->ws) tf_train_ws_free(t->ws);
+    tf_free(&t->m);
+    tf_free(&t->g);
+    adamw_free(&t->opt);
+    if (t->tok) tok_free(t->tok);
+    free(t->train), free(t->valid), free(t->params), free(t->grads), free(t->ranges), free(t->batch);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+static int save_ckpt(trainer *t, const char *out) {
+    const tf_config *c = &t->cfg.model;
+    int64_t n = (int64_t)t->n, step = t->opt.step;
+    char steps[32], el[32], shape[128];
+    snprintf(steps, sizeof steps, "%ld", t->opt.step);
+    snprintf(el, sizeof el, "%.3f", t->elapsed);
+    snprintf(shape, sizeof shape, "%d,%d,%d,%d,%d,%d,%d", c->vocab, c->d_model, c->n_layers, c->n_heads,
+             c->n_kv_heads, c->d_ff, c->max_seq);
+    st_wtensor w[] = {
+        {"params", ST_F32, 1, {n}, t->params}, {"adam_m", ST_F32, 1, {n}, t->opt.m},
+        {"adam_v", ST_F32, 1, {n}, t->opt.v},  {"rng", ST_U64, 1, {4}, t->rng.s},
+        {"step", ST_I64, 1, {1}, &step},
+    };
+    const char *meta[] = {"step", steps, "elapsed", el, "shape", shape};
+    char *p = ms_path_join(out, "ckpt.safetensors");
+    int rc = st_write(p, w, 5, meta, 3);
+    free(p);
+    return rc;
+}
+
+static int load_ckpt(trainer *t, const char *out) {
+    char *p = ms_path_join(out, "ckpt.safetensors");
+    st_file f;
+    int rc = st_open(&f, p);
+    free(p);
+    if (rc) return -1;
+    const tf_config *c = &t->cfg.model;
+    char shape[128];
+    snprintf(shape, sizeof shape, "%d,%d,%d,%d,%d,%d,%d", c->vocab, c->d_model, c->n_layers, c->n_heads,
+             c->n_kv_heads, c->d_ff, c->max_seq);
+    const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed");
+    const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
+    const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step");
+    if (!have || strcmp(have, shape)) rc = ms_seterr("checkpoint was made for another model shape (%s)", f.path);
+    else if (!P || !M || !V || !R || !S || P->dtype != ST_F32 || P->numel != t->n || M->numel != t->n ||
+             V->numel != t->n || M->dtype != ST_F32 || V->dtype != ST_F32 || R->dtype != ST_U64 || R->numel != 4 ||
+             S->dtype != ST_I64 || S->numel != 1)
+        rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
+    else {
+        memcpy(t->params, P->data, P->nbytes);
+        memcpy(t->opt.m, M->data, M->nbytes);
+        memcpy(t->opt.v, V->data, V->nbytes);
+        memcpy(t->rng.s, R->data, 32);
+        int64_t step;
+        memcpy(&step, S->data, 8);
+        t->opt.step = (long)step;
+        t->elapsed = el ? atof(el) : 0;
+    }
+    st_close(&f);
+    return rc;
+}
+
+/* Keeps the rows of loss.csv up to `step` (a resumed run rewrites the rest). */
+static FILE *open_log(const char *out, long step, bool resume) {
+    char *p = ms_path_join(out, "loss.csv");
+    uint8_t *old = NULL;
+    size_t n = 0;
+    if (resume && ms_file_exists(p)) ms_read_file(p, &old, &n);
+    FILE *f = fopen(p, "w");
+    free(p);
+    if (!f) {
+        free(old);
+        return NULL;
+    }
+    fprintf(f, "step,lr,train_loss,grad_norm,val_loss,tokens,seconds\n");
+    for (char *line = old ? strchr((char *)old, '\n') : NULL; line && *line;) {
+        char *next = strchr(line + 1, '\n');
+        if (!next) break;
+        long s = strtol(line + 1, NULL, 10);
+        if (s >= 1 && s <= step) fwrite(line + 1, 1, (size_t)(next - line), f);
+        line = next;
+    }
+    free(old);
+    fflush(f);
+    return f;
+}
+
+/* ------------------------------------------------------------ loop */
+
+static void sample_batch(trainer *t) {
+    int T = t->cfg.model.max_seq;
+    for (int b = 0; b < t->cfg.batch; b++) {
+        size_t start = (size_t)rng_below(&t->rng, t->ntrain - (size_t)T - 1);
+        memcpy(t->batch + (size_t)b * (T + 1), t->train + start, sizeof(int) * (size_t)(T + 1));
+    }
+}
+
+/* Held-out loss over fixed, evenly spaced windows of the validation stream. */
+static float val_loss(trainer *t) {
+    int T = t->cfg.model.max_seq, B = t->cfg.batch;
+    size_t span = t->nvalid - (size_t)T - 1;
+    int total = t->cfg.eval_batches * B;
+    double sum = 0;
+    for (int e = 0; e < t->cfg.eval_batches; e++) {
+        for (int b = 0; b < B; b++) {
+            size_t start = span * (size_t)(e * B + b) / (size_t)total;
+            memcpy(t->batch + (size_t)b * (T + 1), t->valid + start, sizeof(int) * (size_t)(T + 1));
+        }
+        sum += tf_train_loss(&t->m, t->ws, t->batch, B, T);
+    }
+    return (float)(sum / t->cfg.eval_batches);
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+    int m = (int)(s / 60);
+    snprintf(buf, n, "%d:%02d", m, (int)(s - 60 * m));
+}
+
+static int export_model(trainer *t, const char *out) {
+    char *dir = ms_path_join(out, "model");
+    t->m.tok = t->tok;
+    int rc = tf_save_hf(&t->m, dir, false, false);
+    t->m.tok = NULL;
+    free(dir);
+    return rc;
+}
+
+int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opts *o) {
+    if (!ms_is_dir(out) && mkdir(out, 0755)) return ms_seterr("cannot create folder (%s)", out);
+    trainer t;
+    if (trainer_init(&t, cfg)) {
+        trainer_free(&t);
+        return -1;
+    }
+    char *ck = ms_path_join(out, "ckpt.safetensors");
+    bool have = ms_file_exists(ck);
+    free(ck);
+    if (resume && have && load_ckpt(&t, out)) {
+        trainer_free(&t);
+        return -1;
+    }
+    FILE *log = open_log(out, t.opt.step, resume && have);
+    if (!log) {
+        trainer_free(&t);
+        return ms_seterr("cannot write loss.csv (%s)", out);
+    }
+    const tf_config *c = &t.cfg.model;
+    int T = c->max_seq, B = cfg->batch;
+    adamw_cfg ac = {cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay};
+    fprintf(o->log, "train-lm: %.2fM params, %zu train / %zu valid tokens, %ld steps of %d x %d x %d tokens%s\n",
+            t.n / 1e6, t.ntrain, t.nvalid, cfg->steps, cfg->accum, B, T,
+            t.opt.step ? " (resumed)" : "");
+    double last_ckpt = ms_now(), run_start = ms_now(), el0 = t.elapsed;
+    long run_steps = 0, step0 = t.opt.step;
+    int rc = 0;
+    while (t.opt.step < cfg->steps) {
+        double t0 = ms_now();
+        float lr = lr_cosine(t.opt.step, cfg->steps, cfg->warmup, cfg->lr, cfg->warm_start, cfg->final_lr);
+        memset(t.grads, 0, sizeof(float) * t.n);
+        double loss = 0;
+        for (int a = 0; a < cfg->accum; a++) {
+            sample_batch(&t);
+            loss += tf_train_fwd_bwd(&t.m, &t.g, t.ws, t.batch, B, T, 1.0f / cfg->accum);
+        }
+        loss /= cfg->accum;
+        double gn = cfg->clip > 0 ? clip_grad_norm(t.grads, t.n, cfg->clip) : 0;
+        adamw_step(&t.opt, t.params, t.grads, &ac, lr, t.ranges, t.nranges);
+        t.elapsed += ms_now() - t0;
+        run_steps++;
+        long s = t.opt.step;
+        float vl = NAN;
+        if ((cfg->eval_every && s % cfg->eval_every == 0) || s == cfg->steps) vl = val_loss(&t);
+        char vbuf[32] = "";
+        if (!isnan(vl)) snprintf(vbuf, sizeof vbuf, "%.6f", vl);
+        fprintf(log, "%ld,%.6g,%.6f,%.4f,%s,%ld,%.1f\n", s, lr, loss, gn, vbuf, (long)s * cfg->accum * B * T,
+                t.elapsed);
+        fflush(log);
+        if (!isfinite(loss)) {
+            rc = ms_seterr("loss is not finite at step %ld; lower lr (train-lm)", s);
+            break;
+        }
+        double rate = (double)(s - step0) * cfg->accum * B * T / (t.elapsed - el0 + 1e-9);
+        double eta = (cfg->steps - s) * (t.elapsed - el0) / (double)(s - step0);
+        char e[16], tot[16];
+        fmt_time(e, sizeof e, eta);
+        fmt_time(tot, sizeof tot, t.elapsed);
+        if (o->tty)
+            fprintf(o->log, "\r\033[Kstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  ETA %s", s, cfg->steps,
+                    loss, lr, rate, tot, e);
+        if (!isnan(vl) || (!o->tty && s % cfg->log_every == 0))
+            fprintf(o->log, "%sstep %ld/%ld  loss %.4f  %s %.4f  lr %.2e  %.0f tok/s  %s elapsed  ETA %s\n",
+                    o->tty ? "\r\033[K" : "", s, cfg->steps, loss, isnan(vl) ? "gnorm" : "val", isnan(vl) ? gn : vl,
+                    lr, rate, tot, e);
+        fflush(o->log);
+        bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
+        if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
+            if ((rc = save_ckpt(&t, out))) break;
+            last_ckpt = ms_now();
+        }
+        if (stop) break;
+    }
+    if (o->tty) fprintf(o->log, "\n");
+    fclose(log);
+    if (!rc && t.opt.step == cfg->steps) {
+        rc = export_model(&t, out);
+        if (!rc) fprintf(o->log, "train-lm: done in %.1f min of training (%.1f min this run); model in %s/model\n",
+                         t.elapsed / 60, (ms_now() - run_start) / 60, out);
+    }
+    trainer_free(&t);
+    return rc;
+}
+
+int bench_train(const train_cfg *cfg, int steps, double *tok_s) {
+    /* A synthetic token stream: throughput does not depend on the data. */
+    const tf_config *c0 = &cfg->model;
+    tf_config c = *c0;
+    if (c.vocab <= 0) c.vocab = 4096;
+    size_t n = tf_flat_size(&c);
+    float *p = xmalloc(sizeof(float) * n), *g = xcalloc(n, sizeof(float));
+    rng_t r;
+    rng_seed(&r, 1);
+    for (size_t i = 0; i < n; i++) p[i] = 0.02f * rng_normal(&r);
+    tf_model m, gm;
+    tf_bind_flat(&m, &c, p);
+    tf_bind_flat(&gm, &c, g);
+    adamw_state opt;
+    adamw_init(&opt, n);
+    adamw_range all = {0, n, true};
+    adamw_cfg ac = {0.9f, 0.95f, 1e-8f, 0.1f};
+    int B = cfg->batch, T = c.max_seq;
+    int *tok = xmalloc(sizeof(int) * (size_t)B * (T + 1));
+    for (int i = 0; i < B * (T + 1); i++) tok[i] = (int)rng_below(&r, (uint64_t)c.vocab);
+    tf_train_ws *ws = tf_train_ws_new(&c, B, T);
+    double best = 0;
+    for (int s = 0; s < steps + 1; s++) {
+        double t0 = ms_now();
+        memset(g, 0, sizeof(float) * n);
+        tf_train_fwd_bwd(&m, &gm, ws, tok, B, T, 1.0f);
+        clip_grad_norm(g, n, 1.0);
+        adamw_step(&opt, p, g, &ac, 1e-4f, &all, 1);
+        double rate = (double)B * T / (ms_now() - t0);
+        if (s > 0 && rate > best) best = rate; /* first step warms caches */
+    }
+    *tok_s = best;
+    tf_train_ws_free(ws);
+    tf_free(&m);
+    tf_free(&gm);
+    adamw_free(&opt);
+    free(p), free(g), free(tok);
+    return 0;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+int eval_lm(const tf_model *m, const char *corpus_dir, const char *split, lm_eval *r) {
+    memset(r, 0, sizeof *r);
+    if (!m->tok) return ms_seterr("the model has no tokenizer (eval-lm)");
+    corpus_split s;
+    if (corpus_load(&s, corpus_dir, split)) return -1;
+    int *ids;
+    size_t n;
+    int eos = m->c.eos_id;
+    int rc = corpus_tokenize(&s, m->tok, eos, &ids, &n);
+    /* Bytes as in "\n\n".join(texts): the separators stand for the EOS tokens. */
+    r->bytes = s.bytes + (s.n > 1 ? 2 * (size_t)(s.n - 1) : 0);
+    corpus_free(&s);
+    if (rc) return -1;
+    if (n > 0 && eos >= 0) n--; /* the final separator predicts nothing */
+    int T = m->c.max_seq < 1024 ? m->c.max_seq : 1024;
+    tf_state st;
+    tf_state_init(&st, m, T);
+    float *nll = xmalloc(sizeof(float) * (size_t)T);
+    double sum = 0;
+    /* Windows of T tokens overlapping by one: every token but the first is
+     * predicted exactly once. */
+    for (size_t at = 0; at + 1 < n && !rc; at += (size_t)T - 1) {
+        int len = (int)((n - at) < (size_t)T ? (n - at) : (size_t)T);
+        if (len < 2) break;
+        rc = tf_nll(m, &st, ids + at, len, nll);
+        for (int i = 0; i < len - 1; i++) sum += nll[i];
+        r->tokens += (size_t)len - 1;
+    }
+    free(nll);
+    free(ids);
+    tf_state_free(&st);
+    if (rc) return -1;
+    r->loss = sum / (double)r->tokens;
+    r->ppl = exp(r->loss);
+    r->bits_per_byte = sum / log(2.0) / (double)r->bytes;
+    return 0;
+}

@@ -1,0 +1,199 @@
+/* subcommands.c — bench, train-bpe, train-lm, eval-lm: option parsing and
+ * printing around the engine calls. */
+#include "subcommands.h"
+#include "bench.h"
+#include "corpus.h"
+#include "ops.h"
+#include "tokenizer.h"
+#include "train_lm.h"
+#include "transformer.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fail(const char *what) {
+    fprintf(stderr, "error: %s\n", what);
+    return 2;
+}
+
+/* Tiny option table: --name VALUE pairs and --flag switches. */
+typedef struct {
+    const char *name;
+    const char **str; /* string value */
+    int *num;         /* integer value */
+    int *flag;        /* switch */
+} opt;
+
+static int parse_opts(int argc, char **argv, opt *o, const char **positional, const char *cmd) {
+    for (int i = 1; i < argc; i++) {
+        opt *hit = NULL;
+        for (opt *p = o; p->name; p++)
+            if (!strcmp(argv[i], p->name)) hit = p;
+        if (!hit) {
+            if (positional && !*positional && argv[i][0] != '-') {
+                *positional = argv[i];
+                continue;
+            }
+            fprintf(stderr, "error: unknown option '%s' (%s; see metascope --help)\n", argv[i], cmd);
+            return -1;
+        }
+        if (hit->flag) {
+            *hit->flag = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "error: %s needs a value (%s)\n", argv[i], cmd);
+            return -1;
+        }
+        const char *v = argv[++i];
+        if (hit->str) *hit->str = v;
+        else {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (*end || end == v || x < 0 || x > (1L << 30)) {
+                fprintf(stderr, "error: %s needs a non-negative integer, not '%s' (%s)\n", argv[i - 1], v, cmd);
+                return -1;
+            }
+            *hit->num = (int)x;
+        }
+    }
+    return 0;
+}
+
+static int cmd_bench(int argc, char **argv) {
+    const char *model = NULL, *train = NULL;
+    int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5;
+    opt o[] = {{"--model", &model, 0, 0}, {"--train", &train, 0, 0}, {"--prefill", 0, &prefill, 0},
+               {"--decode", 0, &decode, 0}, {"--reps", 0, &reps, 0}, {"--threads", 0, &threads, 0},
+               {"--steps", 0, &steps, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "bench")) return 2;
+    ms_set_threads(threads);
+    if (train) {
+        train_cfg c;
+        double tok_s;
+        if (train_cfg_load(&c, train) || bench_train(&c, steps, &tok_s)) return fail(ms_geterr());
+        printf("{\"train_tok_s\": %.2f, \"threads\": %d}\n", tok_s, ms_get_threads());
+        return 0;
+    }
+    if (!model) return fail("bench needs --model DIR or --train CONFIG (bench)");
+    bench_result r;
+    if (bench_lm(model, prefill, decode, reps, &r)) return fail(ms_geterr());
+    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d}\n", r.prefill_tok_s,
+           r.decode_tok_s, ms_get_threads());
+    return 0;
+}
+
+static int cmd_train_bpe(int argc, char **argv) {
+    const char *corpus = "assets/corpus", *out = NULL;
+    int vocab = 4096;
+    opt o[] = {{"--corpus", &corpus, 0, 0}, {"--out", &out, 0, 0}, {"--vocab", 0, &vocab, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "train-bpe")) return 2;
+    if (!out) return fail("train-bpe needs --out FILE (train-bpe)");
+    if (vocab < 257) return fail("--vocab must exceed 256 (train-bpe)");
+    corpus_split s;
+    if (corpus_load(&s, corpus, "train")) return fail(ms_geterr());
+    /* Documents joined by blank lines, as the model sees them apart. */
+    size_t len = 0;
+    char *text = xmalloc(s.bytes + 2 * (size_t)s.n + 1);
+    for (int i = 0; i < s.n; i++) {
+        memcpy(text + len, s.docs[i].text, s.docs[i].len);
+        len += s.docs[i].len;
+        text[len++] = '\n';
+        text[len++] = '\n';
+    }
+    corpus_free(&s);
+    double t0 = ms_now();
+    const char *special[] = {"<|endoftext|>"};
+    tokenizer *t = bpe_train(text, len, vocab, special, 1);
+    free(text);
+    if (!t) return fail(ms_geterr());
+    int rc = tok_save_hf_json(t, out);
+    if (!rc) printf("train-bpe: %d tokens from %zu bytes in %.1f s -> %s\n", tok_vocab_size(t), len, ms_now() - t0, out);
+    tok_free(t);
+    return rc ? fail(ms_geterr()) : 0;
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_stop(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static int cmd_train_lm(int argc, char **argv) {
+    const char *config = NULL, *out = NULL;
+    int resume = 0, max_steps = 0, threads = 0;
+    opt o[] = {{"--config", &config, 0, 0}, {"--out", &out, 0, 0}, {"--resume", 0, 0, &resume},
+               {"--max-steps", 0, &max_steps, 0}, {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "train-lm")) return 2;
+    if (!config || !out) return fail("train-lm needs --config FILE and --out DIR (train-lm)");
+    ms_set_threads(threads);
+    train_cfg c;
+    if (train_cfg_load(&c, config)) return fail(ms_geterr());
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    train_opts to = {stderr, isatty(2), &g_stop, max_steps};
+    if (train_lm(&c, out, resume, &to)) return fail(ms_geterr());
+    if (g_stop) fprintf(stderr, "train-lm: stopped; checkpoint saved, continue with --resume\n");
+    return 0;
+}
+
+static int cmd_eval_lm(int argc, char **argv) {
+    const char *dir = NULL, *split = "test", *corpus = NULL;
+    int json = 0, threads = 0;
+    opt o[] = {{"--split", &split, 0, 0}, {"--corpus", &corpus, 0, 0}, {"--json", 0, 0, &json},
+               {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, &dir, "eval-lm")) return 2;
+    if (!dir) return fail("eval-lm needs a model folder (eval-lm)");
+    ms_set_threads(threads);
+    static char def[4096];
+    if (!corpus) {
+        const char *a = getenv("METASCOPE_ASSETS");
+        snprintf(def, sizeof def, "%s/corpus", a && *a ? a : MS_ASSETS_DIR);
+        corpus = def;
+    }
+    tf_model m;
+    if (tf_load(&m, dir)) return fail(ms_geterr());
+    lm_eval r;
+    int rc = eval_lm(&m, corpus, split, &r);
+    tf_free(&m);
+    if (rc) return fail(ms_geterr());
+    if (json)
+        printf("{\"split\": \"%s\", \"loss\": %.6f, \"bits_per_byte\": %.6f, \"perplexity\": %.4f, \"tokens\": %zu, "
+               "\"bytes\": %zu}\n", split, r.loss, r.bits_per_byte, r.ppl, r.tokens, r.bytes);
+    else
+        printf("%s split: loss %.4f nats/token, %.4f bits/byte, perplexity %.3f (%zu tokens, %zu bytes)\n", split,
+               r.loss, r.bits_per_byte, r.ppl, r.tokens, r.bytes);
+    return 0;
+}
+
+static int cmd_pack_model(int argc, char **argv) {
+    const char *src = NULL, *dst = NULL;
+    int f16 = 0, plain = 0;
+    opt o[] = {{"--out", &dst, 0, 0}, {"--f16", 0, 0, &f16}, {"--no-lz4", 0, 0, &plain}, {0}};
+    if (parse_opts(argc, argv, o, &src, "pack-model")) return 2;
+    if (!src || !dst) return fail("usage: pack-model SRC --out DST [--f16] [--no-lz4] (pack-model)");
+    tf_model m;
+    if (tf_load(&m, src)) return fail(ms_geterr());
+    int rc = tf_save_hf(&m, dst, f16, !plain);
+    tf_free(&m);
+    if (rc) return fail(ms_geterr());
+    printf("pack-model: %s -> %s (%s%s)\n", src, dst, f16 ? "f16" : "f32", plain ? "" : ", lz4");
+    return 0;
+}
+
+int run_subcommand(int argc, char **argv) {
+    if (argc < 2) return -1;
+    const char *c = argv[1];
+    if (!strcmp(c, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(c, "train-bpe")) return cmd_train_bpe(argc - 1, argv + 1);
+    if (!strcmp(c, "train-lm")) return cmd_train_lm(argc - 1, argv + 1);
+    if (!strcmp(c, "eval-lm")) return cmd_eval_lm(argc - 1, argv + 1);
+    if (!strcmp(c, "pack-model")) return cmd_pack_model(argc - 1, argv + 1);
+    return -1;
+}

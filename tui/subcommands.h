@@ -1,0 +1,8 @@
+/* subcommands.h — long-running batch subcommands (metascope NAME ...). */
+#ifndef MS_SUBCOMMANDS_H
+#define MS_SUBCOMMANDS_H
+
+/* Returns -1 when argv[1] names no subcommand, else the exit status. */
+int run_subcommand(int argc, char **argv);
+
+#endif
