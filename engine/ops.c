@@ -14,7 +14,7 @@ int openblas_get_num_procs(void);
 /* OpenBLAS threads pay off only for large products: for small ones the
  * hand-off costs more than the work, and on a loaded machine a waiting worker
  * can stall a tiny call for milliseconds. So each call picks 1 thread below
- * ~1M multiply-adds and the configured count above. */
+ * ~256k multiply-adds (1 MB of weights) and the configured count above. */
 static int g_threads, g_current;
 
 void ms_set_threads(int n) {
@@ -27,7 +27,7 @@ int ms_get_threads(void) { return g_threads ? g_threads : openblas_get_num_threa
 
 static void threads_for(double macs) {
     if (!g_threads) g_threads = g_current = openblas_get_num_threads();
-    int want = macs < (double)(1 << 20) ? 1 : g_threads;
+    int want = macs < (double)(1 << 18) ? 1 : g_threads;
     if (want != g_current) {
         openblas_set_num_threads(want);
         g_current = want;

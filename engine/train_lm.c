@@ -400,46 +400,6 @@ int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opt
     return rc;
 }
 
-int bench_train(const train_cfg *cfg, int steps, double *tok_s) {
-    /* A synthetic token stream: throughput does not depend on the data. */
-    const tf_config *c0 = &cfg->model;
-    tf_config c = *c0;
-    if (c.vocab <= 0) c.vocab = 4096;
-    size_t n = tf_flat_size(&c);
-    float *p = xmalloc(sizeof(float) * n), *g = xcalloc(n, sizeof(float));
-    rng_t r;
-    rng_seed(&r, 1);
-    for (size_t i = 0; i < n; i++) p[i] = 0.02f * rng_normal(&r);
-    tf_model m, gm;
-    tf_bind_flat(&m, &c, p);
-    tf_bind_flat(&gm, &c, g);
-    adamw_state opt;
-    adamw_init(&opt, n);
-    adamw_range all = {0, n, true};
-    adamw_cfg ac = {0.9f, 0.95f, 1e-8f, 0.1f};
-    int B = cfg->batch, T = c.max_seq;
-    int *tok = xmalloc(sizeof(int) * (size_t)B * (T + 1));
-    for (int i = 0; i < B * (T + 1); i++) tok[i] = (int)rng_below(&r, (uint64_t)c.vocab);
-    tf_train_ws *ws = tf_train_ws_new(&c, B, T);
-    double best = 0;
-    for (int s = 0; s < steps + 1; s++) {
-        double t0 = ms_now();
-        memset(g, 0, sizeof(float) * n);
-        tf_train_fwd_bwd(&m, &gm, ws, tok, B, T, 1.0f);
-        clip_grad_norm(g, n, 1.0);
-        adamw_step(&opt, p, g, &ac, 1e-4f, &all, 1);
-        double rate = (double)B * T / (ms_now() - t0);
-        if (s > 0 && rate > best) best = rate; /* first step warms caches */
-    }
-    *tok_s = best;
-    tf_train_ws_free(ws);
-    tf_free(&m);
-    tf_free(&gm);
-    adamw_free(&opt);
-    free(p), free(g), free(tok);
-    return 0;
-}
-
 /* ------------------------------------------------------------ evaluation */
 
 int eval_lm(const tf_model *m, const char *corpus_dir, const char *split, lm_eval *r) {

@@ -47,7 +47,4 @@ typedef struct {
  * windows of the model's context overlapping by one token. */
 int eval_lm(const tf_model *m, const char *corpus_dir, const char *split, lm_eval *r);
 
-/* Training throughput of the configured model: fwd+bwd+AdamW tokens/s. */
-int bench_train(const train_cfg *c, int steps, double *tok_s);
-
 #endif

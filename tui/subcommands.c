@@ -6,6 +6,7 @@
 #include "ops.h"
 #include "tokenizer.h"
 #include "train_lm.h"
+#include "transformer_train.h"
 #include "transformer.h"
 #include "util.h"
 
@@ -74,9 +75,14 @@ static int cmd_bench(int argc, char **argv) {
     ms_set_threads(threads);
     if (train) {
         train_cfg c;
-        double tok_s;
-        if (train_cfg_load(&c, train) || bench_train(&c, steps, &tok_s)) return fail(ms_geterr());
-        printf("{\"train_tok_s\": %.2f, \"threads\": %d}\n", tok_s, ms_get_threads());
+        tf_train_bench_result r;
+        if (train_cfg_load(&c, train)) return fail(ms_geterr());
+        if (c.model.vocab <= 0) c.model.vocab = 4096; /* the tokenizer is not read */
+        if (tf_train_bench(&c.model, c.batch, c.model.max_seq, steps, &r)) return fail(ms_geterr());
+        printf("{\"train_tok_s\": %.2f, \"fwd_bwd_tok_s\": %.2f, \"gemm_gflops\": %.1f, \"dense_gflops\": %.1f, "
+               "\"attn_gflops\": %.1f, \"peak_gflops\": %.1f, \"gemm_share\": %.3f, \"threads\": %d}\n",
+               c.batch * c.model.max_seq / (r.step_s + r.opt_s), r.tok_s, r.gemm_gflops, r.dense_gflops,
+               r.attn_gflops, r.peak_gflops, r.gemm_share, ms_get_threads());
         return 0;
     }
     if (!model) return fail("bench needs --model DIR or --train CONFIG (bench)");

@@ -1,15 +1,17 @@
 #!/bin/sh
-# run.sh SECONDS — build each libFuzzer harness with clang (ASan + UBSan) and
+# run.sh SECONDS [HARNESS...] — build each libFuzzer harness (default: all) with clang (ASan + UBSan) and
 # run it for SECONDS. Crashing inputs are copied to tests/fixtures/fuzz/NAME/,
 # where the unit tests replay them for ever after.
 set -u
 secs=${1:-60}
+[ $# -gt 0 ] && shift
+harnesses=${*:-safetensors tokenizer_json commands}
 out=build-fuzz
 mkdir -p "$out"
 flags="-g -O1 -std=c17 -D_GNU_SOURCE -Iengine $(pkg-config --cflags openblas json-c libpcre2-8) -fsanitize=fuzzer,address,undefined"
 libs="$(pkg-config --libs openblas json-c libpcre2-8 liblz4) -lm"
 status=0
-for h in safetensors tokenizer_json commands; do
+for h in $harnesses; do
   echo "== fuzz_$h: building"
   clang $flags tests/fuzz/fuzz_$h.c engine/*.c -o "$out/fuzz_$h" $libs || { status=1; continue; }
   mkdir -p "$out/corpus/$h" "$out/crash/$h"
