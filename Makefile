@@ -21,7 +21,7 @@ TUI_LIBS  = $(shell pkg-config --libs ncursesw readline 2>/dev/null || echo -lnc
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 CFLAGS  ?= $(OPT) -g $(MARCH)
-CFLAGS  += -DMS_ASSETS_DIR=\"$(abspath assets)\" -std=c17 -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
+CFLAGS  += -DMS_ASSETS_DIR=\"$(abspath assets)\" -std=c17 -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
            -Iengine $(PC_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
 LDLIBS  := $(PC_LIBS) -lm -lpthread

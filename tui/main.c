@@ -44,6 +44,23 @@ static void out_stdout(void *ctx, const char *text, size_t len) {
     fwrite(text, 1, len, stdout);
 }
 
+/* On a terminal, generated text must not drive it: a model can emit ESC
+ * sequences or other control bytes that would move the cursor, switch
+ * character sets or hide later output. They are shown as \xHH instead;
+ * newlines and tabs pass. Pipes and files get the exact bytes. */
+static void out_terminal(void *ctx, const char *text, size_t len) {
+    (void)ctx;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t') continue;
+        fwrite(text + start, 1, i - start, stdout);
+        fprintf(stdout, "\\x%02x", c);
+        start = i + 1;
+    }
+    fwrite(text + start, 1, len - start, stdout);
+}
+
 static int fail(const char *what) {
     fprintf(stderr, "error: %s\n", what);
     return 2;
@@ -111,7 +128,7 @@ int main(int argc, char **argv) {
     }
     if (threads) ms_set_threads(threads);
     session S;
-    sess_init(&S, out_stdout, NULL);
+    sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);
     S.json = json;
     if (!model && !no_model) model = default_model();
     int rc = 0;

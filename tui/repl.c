@@ -87,6 +87,10 @@ int repl_run(session *S) {
     if (!S->has_model) printf("No model loaded: use 'load model PATH'.\n");
     char *line;
     while (!S->quit && (line = readline("metascope> "))) {
+        /* readline may leave its own SIGINT handler in place between calls
+         * (it only records the signal until the next call): commands need
+         * ours, so Ctrl-C reaches a running generation at once. */
+        sigaction(SIGINT, &sa, NULL);
         g_cancel = 0;
         if (*line) {
             add_history(line);

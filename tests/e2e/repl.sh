@@ -9,9 +9,9 @@ T="tmux -S $sock"
 cleanup() { $T kill-server 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 screen() { $T capture-pane -p -t ms; }
-wait_for() { # pattern: poll the screen for up to 10 s
+wait_for() { # pattern [seconds]: poll the screen for up to 10 s (or the given time)
   i=0
-  while [ $i -lt 100 ]; do screen | grep -Eq -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
+  while [ $i -lt $((${2:-10} * 10)) ]; do screen | grep -Eq -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
   screen | sed 's/^/# /'; return 1
 }
 $T new-session -d -s ms -x 80 -y 24 \
@@ -26,7 +26,9 @@ check "Tab completes commands" wait_for 'layer 0 of 3'
 $T send-keys -t ms 'set eos ignore' Enter 'gen 1000000' Enter
 sleep 1
 $T send-keys -t ms C-c
-check "Ctrl-C cancels a long generation" wait_for '\(cancelled\)'
+# tmux may lag behind the flood of generated text on a loaded machine, so the
+# key can take a while to arrive: allow 60 s.
+check "Ctrl-C cancels a long generation" wait_for '\(cancelled\)' 60
 $T send-keys -t ms 'status' Enter
 check "the session goes on after Ctrl-C" wait_for 'sampling temperature'
 $T send-keys -t ms 'half-typed line' C-c
