@@ -15,7 +15,10 @@ int bench_lm(const char *dir, int prefill, int decode, int reps, bench_result *r
         return ms_seterr("prefill + decode exceed the model's %d positions (bench)", m.c.max_seq);
     }
     tf_state s;
-    tf_state_init(&s, &m, prefill + decode);
+    if (tf_state_init(&s, &m, prefill + decode)) {
+        tf_free(&m);
+        return -1;
+    }
     int *tok = xmalloc(sizeof(int) * (size_t)prefill);
     rng_t rng;
     rng_seed(&rng, 42);

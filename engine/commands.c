@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_WORDS 64
-
 /* ------------------------------------------------------------ parsing */
 
 /* Reads one word at *p: a "quoted string" with \" \\ \n \t \xHH escapes, or a
@@ -53,8 +51,8 @@ static char *next_word(const char **p, int *err) {
 }
 
 typedef struct {
-    int argc;
-    char *argv[MAX_WORDS];
+    int argc, cap;
+    char **argv;
     const char *rest; /* raw text after the command word */
 } words;
 
@@ -64,9 +62,9 @@ static int split(words *w, const char *line) {
     int err = 0;
     char *x;
     while ((x = next_word(&p, &err))) {
-        if (w->argc == MAX_WORDS) {
-            free(x);
-            return ms_seterr("too many words (at most %d)", MAX_WORDS);
+        if (w->argc == w->cap) {
+            w->cap = w->cap ? 2 * w->cap : 8;
+            w->argv = xrealloc(w->argv, sizeof(char *) * (size_t)w->cap);
         }
         w->argv[w->argc++] = x;
         if (w->argc == 1) {
@@ -80,6 +78,7 @@ static int split(words *w, const char *line) {
 
 static void free_words(words *w) {
     for (int i = 0; i < w->argc; i++) free(w->argv[i]);
+    free(w->argv);
 }
 
 /* The text argument of prompt/nll/tokens: one quoted word is unquoted,
@@ -119,23 +118,14 @@ static int need_model(session *S, const char *cmd) {
     return 0;
 }
 
+/* A JSON number, or null when not finite (json-c would print NaN, which is
+ * not JSON). */
+static json_object *jdouble(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+
 static void emit_json(session *S, json_object *o) {
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     sess_printf(S, "%s\n", s);
     json_object_put(o);
-}
-
-/* Length of the valid UTF-8 sequence at b (no overlongs, no surrogates, at
- * most U+10FFFF), or 0 when the byte there starts none. */
-static int utf8_len(const unsigned char *b, size_t n) {
-    unsigned char c = b[0];
-    int len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : (c >> 4) == 14 ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (!len || (size_t)len > n) return 0;
-    for (int k = 1; k < len; k++)
-        if ((b[k] >> 6) != 2) return 0;
-    if (len == 3 && ((c == 0xe0 && b[1] < 0xa0) || (c == 0xed && b[1] >= 0xa0))) return 0;
-    if (len == 4 && ((c == 0xf0 && b[1] < 0x90) || (c == 0xf4 && b[1] >= 0x90))) return 0;
-    return len;
 }
 
 /* Printable form of token bytes: control bytes and invalid UTF-8 as escapes. */
@@ -143,7 +133,7 @@ static void escape_bytes(const char *b, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 5 < cap;) {
         unsigned char c = (unsigned char)b[i];
-        int len = utf8_len((const unsigned char *)b + i, n - i);
+        int len = (int)ms_utf8_len((const uint8_t *)b + i, n - i);
         const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r" : c == '\\' ? "\\\\" : NULL;
         if (len == 1 && e) {
             o += (size_t)snprintf(out + o, cap - o, "%s", e);
@@ -168,7 +158,7 @@ static json_object *json_text(const char *b, size_t n) {
     char *out = xmalloc(3 * n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        int len = utf8_len((const unsigned char *)b + i, n - i);
+        int len = (int)ms_utf8_len((const uint8_t *)b + i, n - i);
         if (len) {
             memcpy(out + o, b + i, (size_t)len);
             o += (size_t)len;
@@ -189,24 +179,6 @@ static void token_text(const session *S, int id, char *out, size_t cap) {
     const char *b = tok_bytes(S->model.tok, id, &n);
     if (!b) snprintf(out, cap, "<%d>", id);
     else escape_bytes(b, n, out, cap);
-}
-
-static bool use_bos(const session *S) {
-    if (S->model.c.bos_id < 0) return false;
-    return S->bos == 1 || (S->bos == -1 && S->model.c.arch == ARCH_LLAMA);
-}
-
-/* Encode text, prepending BOS when the session uses it. */
-static int encode(session *S, const char *text, int **ids, int *n) {
-    int *raw, nr;
-    if (tok_encode(S->model.tok, text, strlen(text), &raw, &nr)) return -1;
-    int b = use_bos(S) ? 1 : 0;
-    *ids = xmalloc(sizeof(int) * (size_t)(nr + b + 1));
-    if (b) (*ids)[0] = S->model.c.bos_id;
-    memcpy(*ids + b, raw, sizeof(int) * (size_t)nr);
-    *n = nr + b;
-    free(raw);
-    return 0;
 }
 
 static bool cancelled(session *S) { return S->cancel && *S->cancel; }
@@ -251,42 +223,16 @@ static int cmd_load(session *S, words *w) {
                     w->argv[2], c->arch == ARCH_LLAMA ? "llama" : "gpt2", c->n_layers, c->d_model, c->n_heads,
                     c->n_kv_heads, c->vocab, S->model.n_params / 1e6);
     }
-    if (S->prompt) { /* re-tokenize the prompt for the new vocabulary */
-        free(S->prompt_ids);
-        S->prompt_ids = NULL;
-        S->n_prompt = 0;
-        if (S->model.tok && encode(S, S->prompt, &S->prompt_ids, &S->n_prompt)) return -1;
-    }
     return 0;
-}
-
-/* Runs the prompt from an empty cache; logits of the last position end up in
- * S->st.logits. */
-static int run_prompt(session *S, const char *cmd) {
-    if (!S->n_prompt) return ms_seterr("no prompt; use 'prompt TEXT' (%s)", cmd);
-    tf_state_reset(&S->st);
-    return tf_forward(&S->model, &S->st, S->prompt_ids, S->n_prompt, LOGITS_LAST, NULL);
 }
 
 static int cmd_prompt(session *S, words *w) {
     if (need_model(S, "prompt")) return -1;
     char *text = text_arg(w);
-    int *ids, n;
-    if (encode(S, text, &ids, &n)) {
-        free(text);
-        return -1;
-    }
-    if (n == 0) {
-        free(text);
-        free(ids);
-        return ms_seterr("empty prompt (prompt)");
-    }
-    free(S->prompt);
-    free(S->prompt_ids);
-    S->prompt = text;
-    S->prompt_ids = ids;
-    S->n_prompt = n;
-    if (run_prompt(S, "prompt")) return -1;
+    int rc = sess_set_prompt(S, text, "prompt");
+    free(text);
+    if (rc || sess_run_prompt(S, "prompt")) return -1;
+    const int *ids = S->prompt_ids, n = S->n_prompt;
     int V = S->model.c.vocab, top[5];
     float *p = xmalloc(sizeof(float) * (size_t)V);
     memcpy(p, S->st.logits, sizeof(float) * (size_t)V);
@@ -304,7 +250,7 @@ static int cmd_prompt(session *S, words *w) {
             const char *b = tok_bytes(S->model.tok, top[i], &len);
             json_object_object_add(e, "id", json_object_new_int(top[i]));
             json_object_object_add(e, "text", json_text(b ? b : "", b ? len : 0));
-            json_object_object_add(e, "p", json_object_new_double(p[top[i]]));
+            json_object_object_add(e, "p", jdouble(p[top[i]]));
             json_object_array_add(nx, e);
         }
         json_object_object_add(o, "next", nx);
@@ -326,7 +272,7 @@ static int cmd_tokens(session *S, words *w) {
     int *ids, n;
     if (w->argc > 1) {
         char *text = text_arg(w);
-        int rc = encode(S, text, &ids, &n);
+        int rc = sess_encode(S, text, &ids, &n);
         free(text);
         if (rc) return -1;
     } else {
@@ -357,66 +303,29 @@ static int cmd_tokens(session *S, words *w) {
     return 0;
 }
 
-/* Re-runs the last half-context of prompt + generated tokens so generation can
- * go on past the context length; leaves logits for the next token. */
-static int slide_context(session *S, const int *gen, int k) {
-    int keep = S->st.max_seq / 2, total = S->n_prompt + k;
-    if (keep > total) keep = total;
-    int *buf = xmalloc(sizeof(int) * (size_t)keep);
-    for (int i = 0; i < keep; i++) {
-        int j = total - keep + i;
-        buf[i] = j < S->n_prompt ? S->prompt_ids[j] : gen[j - S->n_prompt];
-    }
-    tf_state_reset(&S->st);
-    int rc = tf_forward(&S->model, &S->st, buf, keep, LOGITS_LAST, NULL);
-    free(buf);
-    return rc;
-}
-
 static int cmd_gen(session *S, words *w) {
     if (need_model(S, "gen")) return -1;
     long n = S->gen_tokens;
     if (w->argc > 2) return ms_seterr("usage: gen [N] (gen)");
     if (w->argc == 2 && parse_int(w->argv[1], 1, 1000000, &n, "gen")) return -1;
-    double t0 = ms_now();
-    if (run_prompt(S, "gen")) return -1;
-    double t1 = ms_now();
-    int *out = xmalloc(sizeof(int) * (size_t)n), k = 0;
-    int rc = 0;
-    bool stream = !S->json;
-    while (k < n && !cancelled(S)) {
-        int id = sample_next(&S->smp, S->st.logits, &S->scfg, &S->rng);
-        out[k++] = id;
-        if (S->stop_at_eos && id == S->model.c.eos_id) break;
-        if (stream) {
-            size_t len;
-            const char *b = tok_bytes(S->model.tok, id, &len);
-            if (b && S->out) S->out(S->out_ctx, b, len);
-        }
-        if (k == n) break;
-        if (S->st.pos >= S->st.max_seq) { /* context full: slide, keeping the latest half */
-            if ((rc = slide_context(S, out, k))) break;
-            continue;
-        }
-        if ((rc = tf_forward(&S->model, &S->st, &id, 1, LOGITS_LAST, NULL))) break;
-    }
-    double t2 = ms_now();
-    if (!rc && S->json) {
-        char *text;
-        size_t len;
-        tok_decode(S->model.tok, out, k, &text, &len);
+    int *out = xmalloc(sizeof(int) * (size_t)n), k;
+    double pre, dec;
+    int rc = sess_generate(S, (int)n, out, &k, !S->json, &pre, &dec);
+    char *text = NULL;
+    size_t len = 0;
+    if (!rc && S->json && !(rc = tok_decode(S->model.tok, out, k, &text, &len))) {
         json_object *o = json_object_new_object(), *ids = json_object_new_array();
         json_object_object_add(o, "cmd", json_object_new_string("gen"));
         json_object_object_add(o, "prompt", json_text(S->prompt, strlen(S->prompt)));
         json_object_object_add(o, "text", json_text(text, len));
         for (int i = 0; i < k; i++) json_object_array_add(ids, json_object_new_int(out[i]));
         json_object_object_add(o, "tokens", ids);
-        json_object_object_add(o, "prefill_ms", json_object_new_double(1e3 * (t1 - t0)));
-        json_object_object_add(o, "decode_tok_s", json_object_new_double(k > 1 ? (k - 1) / (t2 - t1) : 0));
+        json_object_object_add(o, "prefill_ms", jdouble(1e3 * pre));
+        json_object_object_add(o, "decode_tok_s", jdouble(k > 1 ? (k - 1) / dec : 0));
         json_object_object_add(o, "cancelled", json_object_new_boolean(cancelled(S)));
         emit_json(S, o);
-        free(text);
     } else if (!rc) sess_printf(S, "\n");
+    free(text);
     free(out);
     return rc;
 }
@@ -453,8 +362,8 @@ static int cmd_acts(session *S, words *w) {
     if (!n) return ms_seterr("no prompt; use 'prompt TEXT' (acts)");
     capture cap = {xmalloc(sizeof(float) * (size_t)n * d), d};
     int saved = S->st.nhooks;
-    tf_add_hook(&S->st, (tf_hook){HOOK_RESID, S->layer, capture_hook, &cap});
-    int rc = run_prompt(S, "acts");
+    int rc = tf_add_hook(&S->st, (tf_hook){HOOK_RESID, S->layer, capture_hook, &cap});
+    if (!rc) rc = sess_run_prompt(S, "acts");
     S->st.nhooks = saved;
     if (rc) {
         free(cap.buf);
@@ -472,11 +381,11 @@ static int cmd_acts(session *S, words *w) {
             json_object *e = json_object_new_object(), *td = json_object_new_array();
             json_object_object_add(e, "pos", json_object_new_int(t));
             json_object_object_add(e, "token", json_object_new_string(piece));
-            json_object_object_add(e, "norm", json_object_new_double(norm));
+            json_object_object_add(e, "norm", jdouble(norm));
             for (int i = 0; i < k; i++) {
                 json_object *p = json_object_new_array();
                 json_object_array_add(p, json_object_new_int(top[i]));
-                json_object_array_add(p, json_object_new_double(h[top[i]]));
+                json_object_array_add(p, jdouble(h[top[i]]));
                 json_object_array_add(td, p);
             }
             json_object_object_add(e, "top", td);
@@ -504,7 +413,7 @@ static int cmd_nll(session *S, words *w) {
     if (need_model(S, "nll")) return -1;
     char *text = w->argc > 1 ? text_arg(w) : xstrdup(S->prompt ? S->prompt : "");
     int *ids, n;
-    int rc = encode(S, text, &ids, &n);
+    int rc = sess_encode(S, text, &ids, &n);
     free(text);
     if (rc) return -1;
     if (n < 2) {
@@ -533,12 +442,12 @@ static int cmd_nll(session *S, words *w) {
             token_text(S, ids[i + 1], piece, sizeof piece);
             json_object_object_add(e, "pos", json_object_new_int(i + 1));
             json_object_object_add(e, "token", json_object_new_string(piece));
-            json_object_object_add(e, "nll", json_object_new_double(nll[i]));
+            json_object_object_add(e, "nll", jdouble(nll[i]));
             json_object_array_add(arr, e);
         }
         json_object_object_add(o, "tokens", arr);
-        json_object_object_add(o, "mean_nll", json_object_new_double(mean));
-        json_object_object_add(o, "ppl", json_object_new_double(exp(mean)));
+        json_object_object_add(o, "mean_nll", jdouble(mean));
+        json_object_object_add(o, "ppl", jdouble(exp(mean)));
         emit_json(S, o);
     } else {
         sess_printf(S, "  pos  token                  nll (nats)\n");
@@ -583,19 +492,24 @@ static int set_key(session *S, const char *key, const char *val) {
         S->threads = (int)i;
     } else if (!strcmp(key, "ctx")) {
         if (parse_int(val, 1, 1 << 20, &i, "set ctx")) return -1;
-        S->ctx = (int)i;
-        if (S->has_model) {
+        if (S->has_model) { /* the old cache stays if the new one cannot be had */
+            tf_state st;
+            if (tf_state_init(&st, &S->model, (int)i)) return ms_seterr("%s (set ctx)", ms_geterr());
+            for (int h = 0; h < S->st.nhooks; h++) tf_add_hook(&st, S->st.hooks[h]);
             tf_state_free(&S->st);
-            tf_state_init(&S->st, &S->model, S->ctx);
+            S->st = st;
         }
+        S->ctx = (int)i;
     } else if (!strcmp(key, "bos")) {
         if (!strcmp(val, "on")) S->bos = 1;
         else if (!strcmp(val, "off")) S->bos = 0;
         else if (!strcmp(val, "auto")) S->bos = -1;
         else return ms_seterr("bos takes on, off or auto (set bos)");
         if (S->has_model && S->model.tok && S->prompt) {
-            free(S->prompt_ids);
-            if (encode(S, S->prompt, &S->prompt_ids, &S->n_prompt)) return -1;
+            char *text = xstrdup(S->prompt);
+            int rc = sess_set_prompt(S, text, "set bos");
+            free(text);
+            if (rc) return -1;
         }
     } else if (!strcmp(key, "eos")) {
         if (!strcmp(val, "stop")) S->stop_at_eos = true;
@@ -614,13 +528,17 @@ static int set_key(session *S, const char *key, const char *val) {
 static int cmd_set(session *S, words *w) {
     if (w->argc != 3) return ms_seterr("usage: set KEY VALUE (set)");
     if (set_key(S, w->argv[1], w->argv[2])) return -1;
+    char value[64];
+    snprintf(value, sizeof value, "%s", w->argv[2]);
+    if (!strcmp(w->argv[1], "ctx") && S->has_model) /* clamped to the model's maximum */
+        snprintf(value, sizeof value, "%d", S->st.max_seq);
     if (S->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("set"));
         json_object_object_add(o, "key", json_object_new_string(w->argv[1]));
-        json_object_object_add(o, "value", json_object_new_string(w->argv[2]));
+        json_object_object_add(o, "value", json_object_new_string(value));
         emit_json(S, o);
-    } else sess_printf(S, "%s = %s\n", w->argv[1], w->argv[2]);
+    } else sess_printf(S, "%s = %s\n", w->argv[1], value);
     return 0;
 }
 

@@ -94,6 +94,7 @@ static int parse_llama(tf_config *c, json_object *root, const char *name) {
     if (get_int(root, "head_dim", c->d_model / c->n_heads, &c->head_dim, name)) return -1;
     double eps;
     if (get_num(root, "rms_norm_eps", 1e-6, &eps, name)) return -1;
+    if (eps < 0 || eps > 1) return ms_seterr("config rms_norm_eps %g outside 0..1 (%s)", eps, name);
     c->norm_eps = (float)eps;
     json_object *ab = get(root, "attention_bias"), *mb = get(root, "mlp_bias");
     if ((ab && json_object_get_boolean(ab)) || (mb && json_object_get_boolean(mb)))
@@ -116,6 +117,7 @@ static int parse_gpt2(tf_config *c, json_object *root, const char *name) {
     c->head_dim = c->d_model / c->n_heads;
     double eps;
     if (get_num(root, "layer_norm_epsilon", 1e-5, &eps, name)) return -1;
+    if (eps < 0 || eps > 1) return ms_seterr("config layer_norm_epsilon %g outside 0..1 (%s)", eps, name);
     c->norm_eps = (float)eps;
     c->tied = true;
     json_object *act = get(root, "activation_function");

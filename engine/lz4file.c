@@ -24,10 +24,12 @@ int lz4_decompress_buf(const uint8_t *src, size_t n, uint8_t **out, size_t *outl
     }
     pos = hdr;
     if (info.contentSize > 0) {
-        if (info.contentSize > LZ4_MAX_OUT) {
+        /* lz4 expands at most ~255x: a larger declared size is a lie, and
+         * trusting it would allocate gigabytes for a 40-byte file. */
+        if (info.contentSize > LZ4_MAX_OUT || info.contentSize > 255 * (unsigned long long)n + 64) {
             LZ4F_freeDecompressionContext(dctx);
-            return ms_seterr("lz4 content size %llu too large (%s)",
-                             (unsigned long long)info.contentSize, name);
+            return ms_seterr("lz4 content size %llu impossible for %zu compressed bytes (%s)",
+                             (unsigned long long)info.contentSize, n, name);
         }
         cap = (size_t)info.contentSize + 1;
     }
@@ -78,7 +80,7 @@ int lz4_compress_buf(const uint8_t *src, size_t n, uint8_t **out, size_t *outlen
     size_t r = LZ4F_compressFrame(buf, cap, src, n, &prefs);
     if (LZ4F_isError(r)) {
         free(buf);
-        return ms_seterr("lz4 compression failed: %s", LZ4F_getErrorName(r));
+        return ms_seterr("lz4 compression failed: %s (lz4)", LZ4F_getErrorName(r));
     }
     *out = buf;
     *outlen = r;

@@ -286,8 +286,11 @@ float *st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *
 /* ---- sharded folders ---- */
 
 static int set_add(st_set *s, const char *dir, const char *file) {
-    for (int i = 0; i < s->nfiles; i++) /* already open? compare by basename */
-        if (strcmp(ms_basename(s->files[i].path), file) == 0) return 0;
+    for (int i = 0; i < s->nfiles; i++) { /* already open? (the file may carry .lz4) */
+        const char *have = ms_basename(s->files[i].path);
+        size_t n = strlen(file);
+        if (strncmp(have, file, n) == 0 && (have[n] == 0 || strcmp(have + n, ".lz4") == 0)) return 0;
+    }
     char *p = ms_find_file(dir, file);
     if (!p) {
         char *want = ms_path_join(dir, file);

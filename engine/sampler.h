@@ -19,7 +19,9 @@ typedef struct {
 void sampler_init(sampler *s, int vocab);
 void sampler_free(sampler *s);
 int argmax(const float *x, int n);
-/* logits are not modified. */
+/* Temperature softmax, then top-k, then top-p on the distribution
+ * renormalised after top-k (as Hugging Face does), then one draw. Non-finite
+ * logits fall back to the argmax. logits are not modified. */
 int sample_next(sampler *s, const float *logits, const sampler_cfg *cfg, rng_t *rng);
 
 #endif

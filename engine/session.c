@@ -4,6 +4,7 @@
 #include "ops.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ static void unload(session *S) {
     tf_state_free(&S->st);
     sampler_free(&S->smp);
     tf_free(&S->model);
+    free(S->unsampleable);
+    S->unsampleable = NULL;
     S->has_model = false;
     free(S->prompt_ids);
     S->prompt_ids = NULL;
@@ -63,8 +66,119 @@ int sess_load_model(session *S, const char *dir) {
     S->model = m;
     S->has_model = true;
     int ctx = S->ctx > 0 ? S->ctx : (m.c.max_seq < 2048 ? m.c.max_seq : 2048);
-    tf_state_init(&S->st, &S->model, ctx);
+    if (tf_state_init(&S->st, &S->model, ctx)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ms_geterr());
+        tf_free(&S->model);
+        S->has_model = false;
+        return ms_seterr("%s", msg);
+    }
     sampler_init(&S->smp, m.c.vocab);
     S->layer = m.c.n_layers / 2;
+    /* Embedding tables are often padded past the tokenizer: never sample
+     * an id that cannot be decoded. */
+    S->unsampleable = xcalloc((size_t)m.c.vocab, sizeof(bool));
+    for (int i = 0; i < m.c.vocab && m.tok; i++) {
+        size_t len;
+        S->unsampleable[i] = !tok_bytes(m.tok, i, &len);
+    }
+    /* Re-tokenize the prompt for the new vocabulary (dropped if it no longer fits). */
+    free(S->prompt_ids);
+    S->prompt_ids = NULL;
+    S->n_prompt = 0;
+    if (S->prompt && m.tok) {
+        char *text = S->prompt;
+        S->prompt = NULL;
+        if (sess_set_prompt(S, text, "load")) ms_clearerr();
+        free(text);
+    }
     return 0;
+}
+
+bool sess_use_bos(const session *S) {
+    if (S->model.c.bos_id < 0) return false;
+    return S->bos == 1 || (S->bos == -1 && S->model.c.arch == ARCH_LLAMA);
+}
+
+int sess_encode(session *S, const char *text, int **ids, int *n) {
+    int *raw, nr;
+    if (tok_encode(S->model.tok, text, strlen(text), &raw, &nr)) return -1;
+    int b = sess_use_bos(S) ? 1 : 0;
+    *ids = xmalloc(sizeof(int) * (size_t)(nr + b + 1));
+    if (b) (*ids)[0] = S->model.c.bos_id;
+    memcpy(*ids + b, raw, sizeof(int) * (size_t)nr);
+    *n = nr + b;
+    free(raw);
+    return 0;
+}
+
+int sess_set_prompt(session *S, const char *text, const char *cmd) {
+    int *ids, n;
+    if (sess_encode(S, text, &ids, &n)) return -1;
+    if (n == 0 || n > S->st.max_seq) {
+        free(ids);
+        if (n == 0) return ms_seterr("empty prompt (%s)", cmd);
+        return ms_seterr("prompt has %d tokens, the context holds %d; see 'set ctx' (%s)", n, S->st.max_seq, cmd);
+    }
+    char *copy = xstrdup(text);
+    free(S->prompt);
+    free(S->prompt_ids);
+    S->prompt = copy;
+    S->prompt_ids = ids;
+    S->n_prompt = n;
+    return 0;
+}
+
+int sess_run_prompt(session *S, const char *cmd) {
+    if (!S->n_prompt) return ms_seterr("no prompt; use 'prompt TEXT' (%s)", cmd);
+    tf_state_reset(&S->st);
+    if (tf_forward(&S->model, &S->st, S->prompt_ids, S->n_prompt, LOGITS_LAST, NULL))
+        return ms_seterr("%s (%s)", ms_geterr(), cmd);
+    return 0;
+}
+
+/* Re-runs the latest half-context of prompt + generated tokens (BOS kept
+ * first when the prompt has it) so generation can go on past the context. */
+static int slide_context(session *S, const int *gen, int k) {
+    int total = S->n_prompt + k, bos = sess_use_bos(S) ? 1 : 0;
+    int keep = S->st.max_seq / 2 > bos + 1 ? S->st.max_seq / 2 : bos + 1;
+    if (keep > total) keep = total;
+    int *buf = xmalloc(sizeof(int) * (size_t)keep);
+    if (bos) buf[0] = S->prompt_ids[0];
+    for (int i = bos; i < keep; i++) {
+        int j = total - keep + i;
+        buf[i] = j < S->n_prompt ? S->prompt_ids[j] : gen[j - S->n_prompt];
+    }
+    tf_state_reset(&S->st);
+    int rc = tf_forward(&S->model, &S->st, buf, keep, LOGITS_LAST, NULL);
+    free(buf);
+    return rc;
+}
+
+int sess_generate(session *S, int n, int *out, int *k, bool stream, double *prefill_s, double *decode_s) {
+    *k = 0;
+    double t0 = ms_now();
+    if (sess_run_prompt(S, "gen")) return -1;
+    double t1 = ms_now();
+    int rc = 0, V = S->model.c.vocab;
+    while (*k < n && !(S->cancel && *S->cancel)) {
+        float *lg = S->st.logits;
+        for (int i = 0; i < V; i++)
+            if (S->unsampleable[i]) lg[i] = -INFINITY;
+        int id = sample_next(&S->smp, lg, &S->scfg, &S->rng);
+        out[(*k)++] = id;
+        if (S->stop_at_eos && id == S->model.c.eos_id) break;
+        if (stream && S->out) {
+            size_t len;
+            const char *b = tok_bytes(S->model.tok, id, &len);
+            if (b) S->out(S->out_ctx, b, len);
+        }
+        if (*k == n) break;
+        if (S->st.pos >= S->st.max_seq) rc = slide_context(S, out, *k);
+        else rc = tf_forward(&S->model, &S->st, &id, 1, LOGITS_LAST, NULL);
+        if (rc) break;
+    }
+    if (prefill_s) *prefill_s = t1 - t0;
+    if (decode_s) *decode_s = ms_now() - t1;
+    return rc ? ms_seterr("%s (gen)", ms_geterr()) : 0;
 }

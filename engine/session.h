@@ -32,6 +32,7 @@ typedef struct session {
     char *prompt;
     int *prompt_ids; /* BOS included when used */
     int n_prompt;
+    bool *unsampleable; /* [vocab]: ids the tokenizer cannot decode (padding) */
     sess_out_fn out;
     void *out_ctx;
     volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
@@ -47,6 +48,22 @@ int sess_exec(session *S, const char *line);
  * first error. */
 int sess_exec_multi(session *S, const char *line);
 int sess_load_model(session *S, const char *dir);
+/* Whether the prompt starts with BOS (auto: Llama models with a BOS id). */
+bool sess_use_bos(const session *S);
+/* Tokenizes text (BOS prepended when used); *ids malloc'd. */
+int sess_encode(session *S, const char *text, int **ids, int *n);
+/* Sets the prompt (refused, keeping the old one, when it is empty or longer
+ * than the context) without running it. */
+int sess_set_prompt(session *S, const char *text, const char *cmd);
+/* Runs the prompt from an empty cache; the last position's logits end up in
+ * S->st.logits. */
+int sess_run_prompt(session *S, const char *cmd);
+/* Runs the prompt, then samples up to n tokens into out[n]: streams each
+ * token's bytes through the output callback when stream is set, stops at
+ * end-of-text (unless told not to), on cancel, or after n; slides the context
+ * (keeping BOS) when it fills. *k receives the count; seconds spent on the
+ * prompt and on decoding go to prefill_s / decode_s when not NULL. */
+int sess_generate(session *S, int n, int *out, int *k, bool stream, double *prefill_s, double *decode_s);
 /* Formatted output through the callback. */
 void sess_printf(session *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

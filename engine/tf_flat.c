@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int tf_flat_segments(const tf_config *c, tf_segment *seg, int max) {
     size_t d = (size_t)c->d_model, q = (size_t)tf_q_dim(c), kv = (size_t)tf_kv_dim(c), ff = (size_t)c->d_ff;
@@ -121,6 +122,15 @@ static int write_config(const tf_model *m, const char *dir, bool half) {
     json_object_object_add(o, "head_dim", json_object_new_int(c->head_dim));
     json_object_object_add(o, "rms_norm_eps", json_object_new_double(c->norm_eps));
     json_object_object_add(o, "rope_theta", json_object_new_double(c->rope_theta));
+    if (c->rope_llama3) {
+        json_object *rs = json_object_new_object();
+        json_object_object_add(rs, "rope_type", json_object_new_string("llama3"));
+        json_object_object_add(rs, "factor", json_object_new_double(c->rs_factor));
+        json_object_object_add(rs, "low_freq_factor", json_object_new_double(c->rs_low));
+        json_object_object_add(rs, "high_freq_factor", json_object_new_double(c->rs_high));
+        json_object_object_add(rs, "original_max_position_embeddings", json_object_new_int(c->rs_orig_max));
+        json_object_object_add(o, "rope_scaling", rs);
+    }
     json_object_object_add(o, "max_position_embeddings", json_object_new_int(c->max_seq));
     json_object_object_add(o, "vocab_size", json_object_new_int(c->vocab));
     json_object_object_add(o, "tie_word_embeddings", json_object_new_boolean(c->tied));
@@ -134,6 +144,16 @@ static int write_config(const tf_model *m, const char *dir, bool half) {
     free(path);
     json_object_put(o);
     return rc;
+}
+
+/* After writing name (or name.lz4) into dir, remove the other spelling so a
+ * stale file cannot shadow the new one when the folder is loaded. */
+static void drop_other(const char *dir, const char *name, bool lz4) {
+    char other[256];
+    snprintf(other, sizeof other, lz4 ? "%s" : "%s.lz4", name);
+    char *p = ms_path_join(dir, other);
+    unlink(p);
+    free(p);
 }
 
 int tf_save_hf(const tf_model *m, const char *dir, bool half, bool lz4) {
@@ -168,11 +188,14 @@ int tf_save_hf(const tf_model *m, const char *dir, bool half, bool lz4) {
     for (int i = 0; i < w.nowned; i++) free(w.owned[i]);
     free(w.owned);
     free(w.t);
+    if (!rc) drop_other(dir, "model.safetensors", lz4);
     if (!rc) rc = write_config(m, dir, half);
+    if (!rc) drop_other(dir, "config.json", false);
     if (!rc && m->tok) {
         char *tp = ms_path_join(dir, lz4 ? "tokenizer.json.lz4" : "tokenizer.json");
         rc = tok_save_hf_json(m->tok, tp);
         free(tp);
+        if (!rc) drop_other(dir, "tokenizer.json", lz4);
     }
     return rc;
 }

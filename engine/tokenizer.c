@@ -62,26 +62,6 @@ char *tok_bytes_to_piece(const char *s, size_t n, size_t *outlen) {
     return p;
 }
 
-/* Well-formed sequences per the Unicode standard (no overlongs, surrogates or
- * code points past U+10FFFF). */
-size_t tok_utf8_len(const uint8_t *s, size_t n) {
-    uint8_t c = s[0];
-    if (c < 0x80) return 1;
-    if (c < 0xC2) return 0;
-    if (c < 0xE0) return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (c < 0xF0) {
-        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
-        if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F)) return 0;
-        return 3;
-    }
-    if (c < 0xF5) {
-        if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80)
-            return 0;
-        if ((c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F)) return 0;
-        return 4;
-    }
-    return 0;
-}
 
 /* Bytes a vocabulary piece stands for. A piece with a character outside the
  * table stands for its own UTF-8 bytes (what HF's ByteLevel decoder does). */
@@ -90,7 +70,7 @@ static char *piece_to_bytes(const char *p, size_t n, uint32_t *outlen) {
     size_t k = 0;
     for (size_t i = 0; i < n;) {
         const uint8_t *u = (const uint8_t *)p + i;
-        size_t l = tok_utf8_len(u, n - i);
+        size_t l = ms_utf8_len(u, n - i);
         int byte = -1;
         if (l == 1) byte = cp_byte(u[0]);
         if (l == 2) byte = cp_byte((uint32_t)(u[0] & 0x1F) << 6 | (u[1] & 0x3F));
@@ -268,7 +248,7 @@ static void split_valid(const pretok *p, pcre2_match_data *md, const char *s, si
             done = pos = me;
         } else { /* empty match: step over one character; it joins the next gap */
             done = ms;
-            pos = ms + tok_utf8_len((const uint8_t *)s + ms, n - ms);
+            pos = ms + ms_utf8_len((const uint8_t *)s + ms, n - ms);
         }
     }
     if (done < n) fn(ctx, s + done, n - done);
@@ -279,14 +259,14 @@ void pretok_run(const pretok *p, const char *text, size_t len, pretok_fn fn, voi
     pcre2_match_data *md = p->re ? pcre2_match_data_create_from_pattern(p->re, NULL) : NULL;
     for (size_t i = 0; i < len;) {
         size_t j = i, k;
-        while (j < len && (k = tok_utf8_len(u + j, len - j))) j += k;
+        while (j < len && (k = ms_utf8_len(u + j, len - j))) j += k;
         if (j > i) {
             if (md) split_valid(p, md, text + i, j - i, fn, ctx);
             else fn(ctx, text + i, j - i);
             i = j;
             continue;
         }
-        while (j < len && !tok_utf8_len(u + j, len - j)) j++;
+        while (j < len && !ms_utf8_len(u + j, len - j)) j++;
         fn(ctx, text + i, j - i); /* a run of invalid bytes is one pre-token */
         i = j;
     }

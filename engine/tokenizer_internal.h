@@ -17,7 +17,6 @@ int tok_byte_cp(uint8_t b);
 /* Piece string (UTF-8 of the byte symbols) of n bytes; malloc'd, NUL-terminated. */
 char *tok_bytes_to_piece(const char *s, size_t n, size_t *outlen);
 /* Length of the well-formed UTF-8 character at s (1..4), 0 if none starts there. */
-size_t tok_utf8_len(const uint8_t *s, size_t n);
 
 /* ---- Pre-tokenizer: invalid-UTF-8 runs, then the regex on valid segments ---- */
 

@@ -124,6 +124,7 @@ typedef struct {
     adamw_range *ranges;
     int nranges;
     rng_t rng;
+    char signature[512]; /* everything that shapes the run: a resume must match */
     double elapsed; /* training seconds over all runs */
     tf_train_ws *ws;
     int *batch;
@@ -182,6 +183,15 @@ static int trainer_init(trainer *t, const train_cfg *cfg) {
     free(seg);
     rng_seed(&t->rng, cfg->seed);
     init_params(t);
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the training tokens */
+    for (size_t i = 0; i < t->ntrain; i++) h = (h ^ (uint64_t)(uint32_t)t->train[i]) * 1099511628211ull;
+    snprintf(t->signature, sizeof t->signature,
+             "v=%d d=%d L=%d H=%d KV=%d ff=%d T=%d theta=%g B=%d A=%d steps=%ld warm=%ld lr=%g ws=%g fl=%g "
+             "wd=%g clip=%g b1=%g b2=%g eps=%g std=%g seed=%llu data=%zu:%016llx",
+             c->vocab, c->d_model, c->n_layers, c->n_heads, c->n_kv_heads, c->d_ff, c->max_seq, c->rope_theta,
+             cfg->batch, cfg->accum, cfg->steps, cfg->warmup, cfg->lr, cfg->warm_start, cfg->final_lr,
+             cfg->weight_decay, cfg->clip, cfg->beta1, cfg->beta2, cfg->eps, cfg->init_std,
+             (unsigned long long)cfg->seed, t->ntrain, (unsigned long long)h);
     t->ws = tf_train_ws_new(c, cfg->batch, c->max_seq);
     t->batch = xmalloc(sizeof(int) * (size_t)cfg->batch * (need));
     return 0;
@@ -211,9 +221,9 @@ static int save_ckpt(trainer *t, const char *out) {
         {"adam_v", ST_F32, 1, {n}, t->opt.v},  {"rng", ST_U64, 1, {4}, t->rng.s},
         {"step", ST_I64, 1, {1}, &step},
     };
-    const char *meta[] = {"step", steps, "elapsed", el, "shape", shape};
+    const char *meta[] = {"step", steps, "elapsed", el, "shape", shape, "signature", t->signature};
     char *p = ms_path_join(out, "ckpt.safetensors");
-    int rc = st_write(p, w, 5, meta, 3);
+    int rc = st_write(p, w, 5, meta, 4);
     free(p);
     return rc;
 }
@@ -228,10 +238,12 @@ static int load_ckpt(trainer *t, const char *out) {
     char shape[128];
     snprintf(shape, sizeof shape, "%d,%d,%d,%d,%d,%d,%d", c->vocab, c->d_model, c->n_layers, c->n_heads,
              c->n_kv_heads, c->d_ff, c->max_seq);
-    const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed");
+    const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed"), *sig = st_meta(&f, "signature");
     const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
     const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step");
     if (!have || strcmp(have, shape)) rc = ms_seterr("checkpoint was made for another model shape (%s)", f.path);
+    else if (!sig || strcmp(sig, t->signature))
+        rc = ms_seterr("checkpoint was made with other settings, tokenizer or corpus; use a new --out (%s)", f.path);
     else if (!P || !M || !V || !R || !S || P->dtype != ST_F32 || P->numel != t->n || M->numel != t->n ||
              V->numel != t->n || M->dtype != ST_F32 || V->dtype != ST_F32 || R->dtype != ST_U64 || R->numel != 4 ||
              S->dtype != ST_I64 || S->numel != 1)
@@ -250,28 +262,34 @@ static int load_ckpt(trainer *t, const char *out) {
     return rc;
 }
 
-/* Keeps the rows of loss.csv up to `step` (a resumed run rewrites the rest). */
+/* Keeps the rows of loss.csv up to `step` (a resumed run rewrites the rest):
+ * the kept rows are written atomically, then the file is opened to append. */
 static FILE *open_log(const char *out, long step, bool resume) {
     char *p = ms_path_join(out, "loss.csv");
+    static const char header[] = "step,lr,train_loss,grad_norm,val_loss,tokens,seconds\n";
     uint8_t *old = NULL;
     size_t n = 0;
-    if (resume && ms_file_exists(p)) ms_read_file(p, &old, &n);
-    FILE *f = fopen(p, "w");
-    free(p);
-    if (!f) {
-        free(old);
+    if (resume && ms_file_exists(p) && ms_read_file(p, &old, &n)) {
+        free(p);
         return NULL;
     }
-    fprintf(f, "step,lr,train_loss,grad_norm,val_loss,tokens,seconds\n");
+    char *keep = xmalloc(n + sizeof header);
+    size_t k = sizeof header - 1;
+    memcpy(keep, header, k);
     for (char *line = old ? strchr((char *)old, '\n') : NULL; line && *line;) {
         char *next = strchr(line + 1, '\n');
-        if (!next) break;
+        if (!next) break; /* a half-written last row is dropped */
         long s = strtol(line + 1, NULL, 10);
-        if (s >= 1 && s <= step) fwrite(line + 1, 1, (size_t)(next - line), f);
+        if (s >= 1 && s <= step) {
+            memcpy(keep + k, line + 1, (size_t)(next - line));
+            k += (size_t)(next - line);
+        }
         line = next;
     }
     free(old);
-    fflush(f);
+    FILE *f = ms_write_file_atomic(p, keep, k) ? NULL : fopen(p, "a");
+    free(keep);
+    free(p);
     return f;
 }
 
@@ -412,13 +430,20 @@ int eval_lm(const tf_model *m, const char *corpus_dir, const char *split, lm_eva
     int eos = m->c.eos_id;
     int rc = corpus_tokenize(&s, m->tok, eos, &ids, &n);
     /* Bytes as in "\n\n".join(texts): the separators stand for the EOS tokens. */
-    r->bytes = s.bytes + (s.n > 1 ? 2 * (size_t)(s.n - 1) : 0);
+    r->bytes = s.bytes + (eos >= 0 && s.n > 1 ? 2 * (size_t)(s.n - 1) : 0);
     corpus_free(&s);
     if (rc) return -1;
     if (n > 0 && eos >= 0) n--; /* the final separator predicts nothing */
+    if (n < 2) {
+        free(ids);
+        return ms_seterr("the %s split has fewer than 2 tokens (eval-lm)", split);
+    }
     int T = m->c.max_seq < 1024 ? m->c.max_seq : 1024;
     tf_state st;
-    tf_state_init(&st, m, T);
+    if (tf_state_init(&st, m, T)) {
+        free(ids);
+        return -1;
+    }
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sum = 0;
     /* Windows of T tokens overlapping by one: every token but the first is

@@ -241,8 +241,17 @@ int tf_state_init(tf_state *s, const tf_model *m, int max_seq) {
     size_t kv = (size_t)c->n_layers * max_seq * tf_kv_dim(c), cap = (size_t)s->cap;
     int qkv = tf_q_dim(c) + 2 * tf_kv_dim(c);
     int wide = c->d_model > tf_q_dim(c) ? c->d_model : tf_q_dim(c);
-    s->k = xcalloc(kv, sizeof(float));
-    s->v = xcalloc(kv, sizeof(float));
+    /* The cache is the one large allocation a user controls (set ctx): fail
+     * with a message instead of exiting. */
+    s->k = calloc(kv, sizeof(float));
+    s->v = calloc(kv, sizeof(float));
+    if (!s->k || !s->v) {
+        free(s->k);
+        free(s->v);
+        s->k = s->v = NULL;
+        return ms_seterr("cannot allocate a %zu MB KV cache for %d positions (ctx)",
+                         kv * 2 * sizeof(float) >> 20, max_seq);
+    }
     s->x = xmalloc(cap * c->d_model * sizeof(float));
     s->xn = xmalloc(cap * wide * sizeof(float));
     s->qkv = xmalloc(cap * qkv * sizeof(float));
@@ -263,7 +272,7 @@ void tf_state_free(tf_state *s) {
 void tf_state_reset(tf_state *s) { s->pos = 0; }
 
 int tf_add_hook(tf_state *s, tf_hook h) {
-    if (s->nhooks >= TF_MAX_HOOKS) return ms_seterr("too many hooks (at most %d)", TF_MAX_HOOKS);
+    if (s->nhooks >= TF_MAX_HOOKS) return ms_seterr("too many hooks (at most %d) (hooks)", TF_MAX_HOOKS);
     s->hooks[s->nhooks++] = h;
     return 0;
 }
@@ -384,6 +393,7 @@ int tf_forward(const tf_model *m, tf_state *s, const int *tokens, int n, tf_logi
     if (n <= 0) return ms_seterr("nothing to run (forward)");
     if (s->pos + n > s->max_seq)
         return ms_seterr("context full: %d + %d tokens exceed %d (forward)", s->pos, n, s->max_seq);
+    s->call_end = s->pos + n;
     for (int i = 0; i < n; i += s->cap) {
         int T = n - i < s->cap ? n - i : s->cap;
         float *out = mode == LOGITS_ALL ? all + (size_t)i * m->c.vocab : NULL;

@@ -81,8 +81,10 @@ void tf_rope_init(tf_model *m);
 int tf_q_dim(const tf_config *c);
 int tf_kv_dim(const tf_config *c);
 
-/* Hooks see the rows of one forward call: n tokens at positions pos0..pos0+n-1,
- * x is [n, dim] and may be modified (resid) or only read (mlp). */
+/* Hooks see the rows of one chunk of a forward call (a long prompt is run in
+ * chunks of up to 256 rows): n tokens at positions pos0..pos0+n-1; x is
+ * [n, dim] and may be modified (resid) or only read (mlp). The forward call's
+ * last position is s->call_end - 1, for hooks that act only there. */
 typedef enum { HOOK_RESID, HOOK_MLP } tf_hook_kind;
 typedef void (*tf_hook_fn)(void *ctx, int layer, int pos0, int n, float *x, int dim);
 typedef struct {
@@ -98,6 +100,7 @@ typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } tf_logits_mode;
 /* Per-sequence state: KV cache and scratch. */
 typedef struct {
     int max_seq, pos, cap; /* pos = tokens in the cache; cap = rows per chunk */
+    int call_end;          /* position after the last token of the current forward call */
     float *k, *v;          /* [layers][max_seq][kv_dim] */
     float *x, *xn, *qkv, *att, *hb, *hb2, *scores;
     float *logits;         /* [cap or 1, vocab] */

@@ -52,6 +52,10 @@ const char *ms_basename(const char *path);
 /* If path exists, a copy of it; else if path+".lz4" exists, that; else NULL. */
 char *ms_find_file(const char *dir, const char *name);
 
+/* Length of the well-formed UTF-8 sequence at s (no overlongs, surrogates or
+ * code points past U+10FFFF), or 0 when none starts there. */
+size_t ms_utf8_len(const uint8_t *s, size_t n);
+
 /* Monotonic seconds. */
 double ms_now(void);
 

@@ -16,9 +16,10 @@ run_suite() { # name, command...
   printf '%-28s %4d passed, %d failed\n' "$name" "$p" "$f"
   [ "$f" -gt 0 ] && grep -aE '^not ok |^# |Sanitizer|runtime error' "$log" | head -40 | sed 's/^/    /'
 }
-for t in "$BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  CMOCKA_MESSAGE_OUTPUT=TAP run_suite "$(basename "$t")" "$t"
+for src in tests/unit/test_*.c; do # only suites that still have a source
+  t="$BUILD/tests/$(basename "$src" .c)"
+  if [ -x "$t" ]; then CMOCKA_MESSAGE_OUTPUT=TAP run_suite "$(basename "$t")" "$t"
+  else fail=$((fail + 1)); echo "$(basename "$t"): not built"; fi
 done
 for s in tests/e2e/*.sh; do
   case "$s" in */lib.sh) continue;; esac

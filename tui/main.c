@@ -52,10 +52,13 @@ static void out_terminal(void *ctx, const char *text, size_t len) {
     (void)ctx;
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if ((c >= 0x20 && c != 0x7f) || c == '\n' || c == '\t') continue;
+        unsigned char c = (unsigned char)text[i], c1 = i + 1 < len ? (unsigned char)text[i + 1] : 0;
+        bool c0 = c < 0x20 && c != '\n' && c != '\t';
+        bool c1ctl = c == 0xc2 && c1 >= 0x80 && c1 <= 0x9f; /* U+0080..U+009F, e.g. CSI */
+        if (!c0 && c != 0x7f && !c1ctl) continue;
         fwrite(text + start, 1, i - start, stdout);
-        fprintf(stdout, "\\x%02x", c);
+        if (c1ctl) fprintf(stdout, "\\u%04x", c1), i++;
+        else fprintf(stdout, "\\x%02x", c);
         start = i + 1;
     }
     fwrite(text + start, 1, len - start, stdout);
@@ -76,7 +79,7 @@ static int run_stream(session *S, FILE *f, const char *name) {
         line[strcspn(line, "\r\n")] = 0;
         if (sess_exec_multi(S, line)) {
             fflush(stdout);
-            fprintf(stderr, "error: %s at %s:%d\n", ms_geterr(), name, lineno);
+            fprintf(stderr, "error: %s [%s:%d]\n", ms_geterr(), name, lineno);
             rc = 2;
             break;
         }
@@ -108,7 +111,10 @@ int main(int argc, char **argv) {
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-c") && i + 1 < argc) cmds = argv[++i];
+        if (!strcmp(a, "-c")) {
+            if (i + 1 >= argc) return fail("-c needs a value (options)");
+            cmds = argv[++i];
+        }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(a, "--no-model")) no_model = true;
@@ -126,6 +132,7 @@ int main(int argc, char **argv) {
         } else if (!script) script = a;
         else return fail("more than one script given (options)");
     }
+    if (cmds && script) return fail("give either -c CMDS or a script, not both (options)");
     if (threads) ms_set_threads(threads);
     session S;
     sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);

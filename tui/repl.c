@@ -40,11 +40,12 @@ static char *history_path(void) {
     else return NULL;
     char *dir = ms_path_join(base, "metascope");
     free(base);
-    /* mkdir -p of the last two levels is enough for XDG layouts */
-    char *parent = xstrdup(dir);
-    *strrchr(parent, '/') = 0;
-    mkdir(parent, 0755);
-    free(parent);
+    for (char *p = dir + 1; *p; p++) /* mkdir -p: a fresh home lacks ~/.local */
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0755);
+            *p = '/';
+        }
     mkdir(dir, 0700);
     char *path = ms_path_join(dir, "history");
     free(dir);

@@ -145,7 +145,10 @@ static int cmd_train_lm(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     train_opts to = {stderr, isatty(2), &g_stop, max_steps};
     if (train_lm(&c, out, resume, &to)) return fail(ms_geterr());
-    if (g_stop) fprintf(stderr, "train-lm: stopped; checkpoint saved, continue with --resume\n");
+    if (g_stop) { /* not success: scripts (make assets) must not go on to pack a stale model */
+        fprintf(stderr, "train-lm: stopped; checkpoint saved, continue with --resume\n");
+        return 130;
+    }
     return 0;
 }
 

@@ -4,7 +4,7 @@
 . tests/e2e/lib.sh
 G=tests/fixtures/models/gpt2_tiny
 L=tests/fixtures/models/llama_tiny
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
 
 expect_out "--version" '^metascope [0-9]+\.[0-9]+\.[0-9]+$' $MS --version
 expect_out "--help lists -c" '-c CMDS' $MS --help
@@ -52,7 +52,7 @@ expect_status "bad layer exits 2" 2 $MS --model $G -c 'layer 9'
 expect_out "bad layer names range" "error: '9' is not an integer in 0..2 \(layer\)" $MS --model $G -c 'layer 9'
 expect_out "missing model folder" "error: not a model folder \(/nonexistent\)" $MS --model /nonexistent -c status
 expect_status "missing model exits 2" 2 $MS --model /nonexistent -c status
-expect_out "script error names line" "error: .* at $tmp/bad.ms:2" sh -c "printf 'status\nbogus\nstatus\n' > $tmp/bad.ms; $MS --no-model $tmp/bad.ms"
+expect_out "script error names line" "error: .* \\[$tmp/bad.ms:2\\]" sh -c "printf 'status\nbogus\nstatus\n' > $tmp/bad.ms; $MS --no-model $tmp/bad.ms"
 expect_out "stops at first error" '^error' sh -c "$MS --no-model -c 'bogus; status' 2>&1 | head -1"
 expect_out "unterminated quote" 'unterminated quote' $MS --model $G -c 'nll "abc'
 expect_out "bad option" "unknown option '--frob'" $MS --frob
@@ -75,3 +75,17 @@ fi
 # set eos ignore: gen produces exactly N tokens even past end-of-text.
 cnt=$($MS --json --model $G -c 'set eos ignore; set temperature 0; prompt Hi; gen 300' | grep '"cmd":"gen"' | sed -n 's/.*"tokens":\[\([0-9,]*\)\].*/\1/p' | tr ',' '\n' | wc -l)
 check "eos ignore gives exactly N tokens (sliding past the context)" test "$cnt" -eq 300
+
+# pack-model keeps what the model computes (llama3 rope scaling included).
+a=$($MS --model $L -c 'nll The quick brown fox jumps over the lazy dog')
+$MS pack-model $L --out "$tmp/packed" --no-lz4 >/dev/null
+b=$($MS --model "$tmp/packed" -c 'nll The quick brown fox jumps over the lazy dog')
+check "packed llama_tiny gives identical nll" test "$a" = "$b"
+$MS pack-model $L --out "$tmp/packed" >/dev/null
+check "repacking as lz4 removes the plain files" test ! -e "$tmp/packed/model.safetensors" -a -e "$tmp/packed/model.safetensors.lz4"
+long=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "hello world " }')
+expect_out "a line of 600 words" '^ +2098 +[0-9]+ ' $MS --model $G -c "tokens $long"
+expect_out "prompt longer than the context" "error: prompt has [0-9]+ tokens, the context holds 128" \
+  $MS --model $G -c "prompt $(awk 'BEGIN { for (i = 0; i < 900; i++) printf "hello world " }')"
+expect_out "set ctx reports the effective value" 'ctx = 128' $MS --model $G -c 'set ctx 999999'
+expect_out "-c needs a value" 'error: -c needs a value' $MS -c

@@ -2,11 +2,13 @@
 # TAP line; `expect_out NAME PATTERN CMD...` also greps CMD's output for PATTERN.
 MS=${MS_BIN:-build/metascope}
 n=0
+_out=$(mktemp)
+trap 'rm -f "$_out"' EXIT
 check() {
   name=$1; shift
   n=$((n + 1))
-  if "$@" >/tmp/ms_e2e_out.$$ 2>&1; then echo "ok $n - $name"
-  else echo "not ok $n - $name"; sed 's/^/# /' /tmp/ms_e2e_out.$$ | head -20; fi
+  if "$@" >"$_out" 2>&1; then echo "ok $n - $name"
+  else echo "not ok $n - $name"; sed 's/^/# /' "$_out" | head -20; fi
 }
 expect_out() { # name, extended regex, command...
   name=$1; pat=$2; shift 2

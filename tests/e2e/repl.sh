@@ -6,7 +6,7 @@ G=tests/fixtures/models/gpt2_tiny
 tmp=$(mktemp -d)
 sock="$tmp/tmux.sock"
 T="tmux -S $sock"
-cleanup() { $T kill-server 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { $T kill-server 2>/dev/null; rm -rf "$tmp" "$_out"; }
 trap cleanup EXIT
 screen() { $T capture-pane -p -t ms; }
 wait_for() { # pattern [seconds]: poll the screen for up to 10 s (or the given time)
@@ -24,7 +24,8 @@ check "error shown, session continues" wait_for "error: unknown command 'frobnic
 $T send-keys -t ms 'lay' Tab ' 0' Enter
 check "Tab completes commands" wait_for 'layer 0 of 3'
 $T send-keys -t ms 'set eos ignore' Enter 'gen 1000000' Enter
-sleep 1
+wait_for 'metascope> gen 1000000' >/dev/null # the line was read: Ctrl-C now hits the job
+sleep 0.5
 $T send-keys -t ms C-c
 # tmux may lag behind the flood of generated text on a loaded machine, so the
 # key can take a while to arrive: allow 60 s.
@@ -36,6 +37,6 @@ sleep 0.3
 $T send-keys -t ms 'layer 1' Enter
 check "Ctrl-C at the prompt drops the line" wait_for '^metascope> layer 1$'
 $T send-keys -t ms 'quit' Enter
-sleep 0.5
-check "quit ends the session" sh -c "! $T has-session -t ms 2>/dev/null"
+gone() { i=0; while $T has-session -t ms 2>/dev/null; do [ $i -ge 100 ] && return 1; sleep 0.1; i=$((i + 1)); done; }
+check "quit ends the session" gone
 check "history saved" grep -q 'prompt Hello world' "$tmp/state/metascope/history"

@@ -4,7 +4,7 @@
 # and bad configs.
 . tests/e2e/lib.sh
 CFG=tests/fixtures/train-tiny.json
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
 
 check "train-lm runs to the end" $MS train-lm --config $CFG --out "$tmp/a"
 check "exports an HF folder" test -f "$tmp/a/model/config.json" -a -f "$tmp/a/model/model.safetensors" -a -f "$tmp/a/model/tokenizer.json"
@@ -22,8 +22,11 @@ sed 's/"checkpoint_minutes": 100/"checkpoint_minutes": 0.002/; s/"steps": 40/"st
 check "uninterrupted 400 steps" $MS train-lm --config "$tmp/k.json" --out "$tmp/k1"
 $MS train-lm --config "$tmp/k.json" --out "$tmp/k2" 2>/dev/null &
 pid=$!
-sleep 1; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+i=0 # kill as soon as a checkpoint exists, mid-run
+while [ ! -f "$tmp/k2/ckpt.safetensors" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 check "killed run left a checkpoint" test -f "$tmp/k2/ckpt.safetensors"
+check "killed before the end" test ! -d "$tmp/k2/model"
 check "resume after SIGKILL" $MS train-lm --config "$tmp/k.json" --out "$tmp/k2" --resume
 check "killed+resumed model is bit-identical" cmp "$tmp/k1/model/model.safetensors" "$tmp/k2/model/model.safetensors"
 
@@ -46,3 +49,6 @@ expect_out "missing options" "needs --config FILE and --out DIR" $MS train-lm
 sed 's/"d_model": 32/"d_model": 48/' $CFG > "$tmp/other.json"
 expect_out "resume refuses another shape" "checkpoint was made for another model shape" \
   $MS train-lm --config "$tmp/other.json" --out "$tmp/b" --resume
+sed 's/"lr": 0.01/"lr": 0.02/' $CFG > "$tmp/lr.json"
+expect_out "resume refuses other settings" "checkpoint was made with other settings" \
+  $MS train-lm --config "$tmp/lr.json" --out "$tmp/b" --resume

@@ -148,6 +148,16 @@ static void test_sampler(void **st) {
     memcpy(probs, logits, sizeof probs);
     softmax(probs, 6);
     for (int i = 0; i < 6; i++) assert_true(fabs(counts[i] / 20000.0 - probs[i]) < 0.015);
+    /* Top-p applies to the distribution renormalised after top-k: with
+     * k = 2 the top token holds ~51% of the pair, so p 0.5 keeps it alone. */
+    float flat[6] = {3, 3.04f, 0, 0, 0, 0};
+    sampler_cfg kp = {1.0f, 2, 0.5f};
+    for (int i = 0; i < 200; i++) assert_int_equal(sample_next(&s, flat, &kp, &r), 1);
+    /* Non-finite logits never read outside the buffers (ASan) and fall back. */
+    float bad[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, inf[6] = {0, INFINITY, 0, 0, 0, 0};
+    int got = sample_next(&s, bad, &kp, &r);
+    assert_true(got >= 0 && got < 6);
+    assert_int_equal(sample_next(&s, inf, &full, &r), 1);
     /* Same seed, same sequence. */
     rng_t a, b;
     rng_seed(&a, 99);
