@@ -264,7 +264,7 @@ int tf_state_init(tf_state *s, const tf_model *m, int max_seq) {
 }
 
 void tf_state_free(tf_state *s) {
-    float *ps[] = {s->k, s->v, s->x, s->xn, s->qkv, s->att, s->hb, s->hb2, s->scores, s->logits};
+    float *ps[] = {s->k, s->v, s->x, s->xn, s->qkv, s->att, s->hb, s->hb2, s->scores, s->logits, s->chunk_logits};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) free(ps[i]);
     memset(s, 0, sizeof *s);
 }
@@ -406,7 +406,8 @@ int tf_nll(const tf_model *m, tf_state *s, const int *tokens, int n, float *out)
     if (n < 2) return ms_seterr("need at least 2 tokens to score (nll)");
     tf_state_reset(s);
     int V = m->c.vocab;
-    float *lg = xmalloc((size_t)s->cap * V * sizeof(float));
+    if (!s->chunk_logits) s->chunk_logits = xmalloc((size_t)s->cap * V * sizeof(float));
+    float *lg = s->chunk_logits;
     int rc = 0;
     for (int i = 0; i < n - 1 && !rc; i += s->cap) {
         int T = n - 1 - i < s->cap ? n - 1 - i : s->cap;
@@ -414,6 +415,5 @@ int tf_nll(const tf_model *m, tf_state *s, const int *tokens, int n, float *out)
         for (int t = 0; t < T && !rc; t++)
             out[i + t] = (float)-log_softmax_at(lg + (size_t)t * V, V, tokens[i + t + 1]);
     }
-    free(lg);
     return rc;
 }

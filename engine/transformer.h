@@ -103,7 +103,8 @@ typedef struct {
     int call_end;          /* position after the last token of the current forward call */
     float *k, *v;          /* [layers][max_seq][kv_dim] */
     float *x, *xn, *qkv, *att, *hb, *hb2, *scores;
-    float *logits;         /* [cap or 1, vocab] */
+    float *logits;         /* [vocab]: the last position's logits */
+    float *chunk_logits;   /* [cap, vocab], allocated by tf_nll on first use */
     tf_hook hooks[TF_MAX_HOOKS];
     int nhooks;
 } tf_state;

@@ -192,6 +192,15 @@ char *ms_find_file(const char *dir, const char *name) {
     return NULL;
 }
 
+#ifndef MS_ASSETS_DIR
+#define MS_ASSETS_DIR "assets"
+#endif
+
+const char *ms_assets_dir(void) {
+    const char *a = getenv("METASCOPE_ASSETS");
+    return a && *a ? a : MS_ASSETS_DIR;
+}
+
 double ms_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -56,6 +56,9 @@ char *ms_find_file(const char *dir, const char *name);
  * code points past U+10FFFF), or 0 when none starts there. */
 size_t ms_utf8_len(const uint8_t *s, size_t n);
 
+/* The bundled assets folder: $METASCOPE_ASSETS, else the build's assets/. */
+const char *ms_assets_dir(void);
+
 /* Monotonic seconds. */
 double ms_now(void);
 

@@ -11,10 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef MS_ASSETS_DIR
-#define MS_ASSETS_DIR "assets"
-#endif
-
 static const char *USAGE =
     "usage: metascope [OPTIONS] [SCRIPT]\n"
     "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N]\n"
@@ -90,8 +86,7 @@ static int run_stream(session *S, FILE *f, const char *name) {
 
 static const char *default_model(void) {
     static char path[4096];
-    const char *assets = getenv("METASCOPE_ASSETS");
-    snprintf(path, sizeof path, "%s/model", assets && *assets ? assets : MS_ASSETS_DIR);
+    snprintf(path, sizeof path, "%s/model", ms_assets_dir());
     return ms_is_dir(path) ? path : NULL;
 }
 

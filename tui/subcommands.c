@@ -94,7 +94,9 @@ static int cmd_bench(int argc, char **argv) {
 }
 
 static int cmd_train_bpe(int argc, char **argv) {
-    const char *corpus = "assets/corpus", *out = NULL;
+    static char def[4096];
+    snprintf(def, sizeof def, "%s/corpus", ms_assets_dir());
+    const char *corpus = def, *out = NULL;
     int vocab = 4096;
     opt o[] = {{"--corpus", &corpus, 0, 0}, {"--out", &out, 0, 0}, {"--vocab", 0, &vocab, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "train-bpe")) return 2;
@@ -162,8 +164,7 @@ static int cmd_eval_lm(int argc, char **argv) {
     ms_set_threads(threads);
     static char def[4096];
     if (!corpus) {
-        const char *a = getenv("METASCOPE_ASSETS");
-        snprintf(def, sizeof def, "%s/corpus", a && *a ? a : MS_ASSETS_DIR);
+        snprintf(def, sizeof def, "%s/corpus", ms_assets_dir());
         corpus = def;
     }
     tf_model m;
