@@ -1,5 +1,6 @@
 /* hfconfig.c — config.json → tf_config with validation of every size. */
 #include "hfconfig.h"
+#include "jsonutil.h"
 #include "util.h"
 
 #include <json-c/json.h>
@@ -129,15 +130,12 @@ static int parse_gpt2(tf_config *c, json_object *root, const char *name) {
 
 int hf_config_parse(tf_config *c, const char *json, size_t len, const char *name) {
     memset(c, 0, sizeof *c);
-    json_tokener *tok = json_tokener_new();
-    json_object *root = json_tokener_parse_ex(tok, json, (int)(len > INT32_MAX ? INT32_MAX : len));
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
+    json_object *root = ms_json_parse(json, len, name);
     int rc;
-    if (!root || jerr != json_tokener_success || !json_object_is_type(root, json_type_object)) {
-        rc = ms_seterr("bad JSON: %s (%s)", root ? "not an object" : json_tokener_error_desc(jerr), name);
+    if (!root) return -1;
+    if (!json_object_is_type(root, json_type_object)) {
         json_object_put(root);
-        return rc;
+        return ms_seterr("config is not a JSON object (%s)", name);
     }
     json_object *mt = get(root, "model_type");
     const char *type = mt && json_object_is_type(mt, json_type_string) ? json_object_get_string(mt) : "";

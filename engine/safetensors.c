@@ -5,6 +5,7 @@
  * tensors must cover exactly (no holes, no overlap). */
 #include "safetensors.h"
 #include "half.h"
+#include "jsonutil.h"
 #include "util.h"
 
 #include <errno.h>
@@ -306,18 +307,9 @@ static int set_add(st_set *s, const char *dir, const char *file) {
 }
 
 static int set_from_index(st_set *s, const char *dir, const char *index) {
-    uint8_t *buf;
-    size_t n;
-    if (ms_read_file(index, &buf, &n)) return -1;
-    json_tokener *tok = json_tokener_new();
-    json_object *root = json_tokener_parse_ex(tok, (const char *)buf, (int)(n > INT32_MAX ? INT32_MAX : n));
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    json_tokener_free(tok);
-    free(buf);
-    json_object *wm;
+    json_object *root = ms_json_read(index), *wm;
     int rc = 0;
-    if (!root || jerr != json_tokener_success)
-        rc = ms_seterr("bad JSON: %s (%s)", json_tokener_error_desc(jerr), index);
+    if (!root) rc = -1;
     else if (!json_object_object_get_ex(root, "weight_map", &wm) || !json_object_is_type(wm, json_type_object))
         rc = ms_seterr("no weight_map object (%s)", index);
     else {

@@ -2,6 +2,7 @@
  * PCRE2 pre-tokenization, encoding and decoding. See tokenizer.h. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer.h"
+#include "jsonutil.h"
 #include "tokenizer_internal.h"
 #include "util.h"
 
@@ -781,46 +782,6 @@ static int jid(json_object *v, const char *what, const char *where, int *out) {
     return 0;
 }
 
-static json_object *parse_json(const char *buf, size_t len, const char *where) {
-    if (!len) {
-        ms_seterr("empty file (%s)", where);
-        return NULL;
-    }
-    if (len > INT_MAX) {
-        ms_seterr("JSON over 2 GiB (%s)", where);
-        return NULL;
-    }
-    json_tokener *tk = json_tokener_new();
-    json_object *o = json_tokener_parse_ex(tk, buf, (int)len);
-    enum json_tokener_error err = json_tokener_get_error(tk);
-    size_t end = json_tokener_get_parse_end(tk);
-    json_tokener_free(tk);
-    if (!o || err != json_tokener_success) {
-        json_object_put(o);
-        if (err == json_tokener_continue || err == json_tokener_success)
-            ms_seterr("truncated JSON (%s)", where);
-        else
-            ms_seterr("bad JSON at byte %zu: %s (%s)", end, json_tokener_error_desc(err), where);
-        return NULL;
-    }
-    while (end < len && strchr(" \t\r\n", buf[end]) && buf[end]) end++;
-    if (end < len) {
-        json_object_put(o);
-        ms_seterr("trailing data after JSON at byte %zu (%s)", end, where);
-        return NULL;
-    }
-    return o;
-}
-
-static json_object *read_json(const char *path) {
-    uint8_t *buf;
-    size_t len;
-    if (ms_read_file(path, &buf, &len)) return NULL;
-    json_object *o = parse_json((const char *)buf, len, path);
-    free(buf);
-    return o;
-}
-
 /* Largest id in a {piece: id} object, checking every entry. */
 static int vocab_max_id(json_object *v, const char *where, int *max) {
     struct json_object_iterator it = json_object_iter_begin(v), end = json_object_iter_end(v);
@@ -1099,7 +1060,7 @@ static tokenizer *load_hf(json_object *root, const char *where) {
 
 tokenizer *tok_load_hf_json_mem(const char *json, size_t len, const char *name) {
     if (!name) name = "tokenizer.json";
-    json_object *root = parse_json(json, len, name);
+    json_object *root = ms_json_parse(json, len, name);
     if (!root) return NULL;
     tokenizer *t = load_hf(root, name);
     json_object_put(root);
@@ -1107,7 +1068,7 @@ tokenizer *tok_load_hf_json_mem(const char *json, size_t len, const char *name) 
 }
 
 tokenizer *tok_load_hf_json(const char *path) {
-    json_object *root = read_json(path);
+    json_object *root = ms_json_read(path);
     if (!root) return NULL;
     tokenizer *t = load_hf(root, path);
     json_object_put(root);
@@ -1173,7 +1134,7 @@ static int gpt2_specials(tokenizer *t, const char *where) {
 }
 
 tokenizer *tok_load_gpt2(const char *vocab_path, const char *merges_path) {
-    json_object *v = read_json(vocab_path);
+    json_object *v = ms_json_read(vocab_path);
     if (!v) return NULL;
     tokenizer *t = NULL;
     int max = -1;

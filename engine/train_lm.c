@@ -1,6 +1,7 @@
 /* train_lm.c — the language-model training loop and its checkpoints. */
 #include "train_lm.h"
 #include "corpus.h"
+#include "jsonutil.h"
 #include "optim.h"
 #include "rng.h"
 #include "safetensors.h"
@@ -62,17 +63,11 @@ static int jstr(json_object *o, const char *k, char *dst, size_t cap, const char
 
 int train_cfg_load(train_cfg *c, const char *path) {
     train_cfg_defaults(c);
-    uint8_t *buf;
-    size_t n;
-    if (ms_read_file(path, &buf, &n)) return -1;
-    json_tokener *tok = json_tokener_new();
-    json_object *o = json_tokener_parse_ex(tok, (const char *)buf, (int)n);
-    enum json_tokener_error err = json_tokener_get_error(tok);
-    json_tokener_free(tok);
-    free(buf);
-    if (!o || err != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+    json_object *o = ms_json_read(path);
+    if (!o) return -1;
+    if (!json_object_is_type(o, json_type_object)) {
         json_object_put(o);
-        return ms_seterr("bad JSON: %s (%s)", o ? "not an object" : json_tokener_error_desc(err), path);
+        return ms_seterr("config is not a JSON object (%s)", path);
     }
     tf_config *m = &c->model;
     long d = m->d_model, L = m->n_layers, H = m->n_heads, KV = m->n_kv_heads, ff = m->d_ff, T = m->max_seq;

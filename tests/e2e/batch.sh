@@ -58,7 +58,7 @@ expect_out "unterminated quote" 'unterminated quote' $MS --model $G -c 'nll "abc
 expect_out "bad option" "unknown option '--frob'" $MS --frob
 expect_out "bad set key" "unknown setting 'colour'" $MS --no-model -c 'set colour red'
 mkdir -p "$tmp/m"; cp $G/* "$tmp/m/"; printf '{"model_type":"gpt2",' > "$tmp/m/config.json"
-expect_out "bad config json" "error: bad JSON: .*config.json" $MS --model "$tmp/m" -c status
+expect_out "bad config json" "error: truncated JSON \(.*config.json\)" $MS --model "$tmp/m" -c status
 cp $G/config.json "$tmp/m/"; head -c 100 $G/model.safetensors > "$tmp/m/model.safetensors"
 expect_out "truncated safetensors" "error: header length .* exceeds file size .*model.safetensors" $MS --model "$tmp/m" -c status
 expect_status "errors never crash (exit 2, not a signal)" 2 $MS --model "$tmp/m" -c status

@@ -229,7 +229,7 @@ static void test_load_errors(void **st) {
     expect_load_error("/nonexistent/model", "not a model folder");
     char *dir = copy_fixture("gpt2_tiny"), cmd[600];
     put(dir, "config.json", "{\"model_type\": \"gpt2\", \"n_embd\": 64,");
-    expect_load_error(dir, "bad JSON");
+    expect_load_error(dir, "truncated JSON");
     put(dir, "config.json", "{\"model_type\": \"bert\"}");
     expect_load_error(dir, "unsupported model_type 'bert'");
     put(dir, "config.json", "{\"model_type\":\"gpt2\",\"n_embd\":80,\"n_layer\":3,\"n_head\":4,\"vocab_size\":300,\"n_positions\":128}");

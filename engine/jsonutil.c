@@ -1,0 +1,48 @@
+/* jsonutil.c — parsing a whole JSON document with json-c, with one-line
+ * errors that name the file and the byte. */
+#include "jsonutil.h"
+#include "util.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_object *ms_json_parse(const char *buf, size_t len, const char *where) {
+    if (!len) {
+        ms_seterr("empty file (%s)", where);
+        return NULL;
+    }
+    if (len > INT_MAX) {
+        ms_seterr("JSON over 2 GiB (%s)", where);
+        return NULL;
+    }
+    json_tokener *tk = json_tokener_new();
+    json_object *o = json_tokener_parse_ex(tk, buf, (int)len);
+    enum json_tokener_error err = json_tokener_get_error(tk);
+    size_t end = json_tokener_get_parse_end(tk);
+    json_tokener_free(tk);
+    if (!o || err != json_tokener_success) {
+        json_object_put(o);
+        if (err == json_tokener_continue || err == json_tokener_success)
+            ms_seterr("truncated JSON (%s)", where);
+        else
+            ms_seterr("bad JSON at byte %zu: %s (%s)", end, json_tokener_error_desc(err), where);
+        return NULL;
+    }
+    while (end < len && strchr(" \t\r\n", buf[end]) && buf[end]) end++;
+    if (end < len) {
+        json_object_put(o);
+        ms_seterr("trailing data after JSON at byte %zu (%s)", end, where);
+        return NULL;
+    }
+    return o;
+}
+
+json_object *ms_json_read(const char *path) {
+    uint8_t *buf;
+    size_t len;
+    if (ms_read_file(path, &buf, &len)) return NULL;
+    json_object *o = ms_json_parse((const char *)buf, len, path);
+    free(buf);
+    return o;
+}

@@ -1,0 +1,15 @@
+/* jsonutil.h — whole-document JSON parsing (json-c) for the engine's
+ * readers: config.json, tokenizer.json, shard indexes, training configs. */
+#ifndef MS_JSONUTIL_H
+#define MS_JSONUTIL_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+
+/* Parses buf as one JSON value followed only by blanks; NULL with a message
+ * naming `where` (empty, truncated, bad at byte N, trailing data). */
+json_object *ms_json_parse(const char *buf, size_t len, const char *where);
+/* Reads path (.lz4 decompressed) and parses it. */
+json_object *ms_json_read(const char *path);
+
+#endif
