@@ -5,11 +5,11 @@
 set -u
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-harnesses=${*:-safetensors tokenizer_json commands}
+harnesses=${*:-safetensors tokenizer_json commands torchpt}
 out=build-fuzz
 mkdir -p "$out"
-flags="-g -O1 -std=c17 -D_GNU_SOURCE -Iengine $(pkg-config --cflags openblas json-c libpcre2-8) -fsanitize=fuzzer,address,undefined"
-libs="$(pkg-config --libs openblas json-c libpcre2-8 liblz4) -lm"
+flags="-g -O1 -std=c17 -D_GNU_SOURCE -Iengine $(pkg-config --cflags openblas json-c libpcre2-8 yaml-0.1) -fsanitize=fuzzer,address,undefined"
+libs="$(pkg-config --libs openblas json-c libpcre2-8 liblz4 yaml-0.1) -lm"
 status=0
 for h in $harnesses; do
   echo "== fuzz_$h: building"

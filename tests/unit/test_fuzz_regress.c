@@ -6,6 +6,7 @@
 #include "safetensors.h"
 #include "session.h"
 #include "tokenizer.h"
+#include "torchpt.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -70,6 +71,12 @@ static void tok_one(const uint8_t *data, size_t n) {
     tok_free(t);
 }
 
+static void pt_one(const uint8_t *data, size_t n) {
+    pt_dict p;
+    if (pt_load_dict_mem(&p, data, n, "replay.pt") == 0) pt_free(&p);
+    else assert_non_null(strstr(ms_geterr(), "replay.pt"));
+}
+
 static session S;
 static void sink(void *ctx, const char *text, size_t len) { (void)ctx, (void)text, (void)len; }
 
@@ -103,11 +110,18 @@ static void test_command_inputs(void **st) {
     sess_free(&S);
 }
 
+static void test_torchpt_inputs(void **st) {
+    (void)st;
+    int n = replay_dir(FIXTURES "/fuzz/torchpt", pt_one) + replay_dir("tests/fuzz/seeds/torchpt", pt_one);
+    assert_true(n > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_safetensors_inputs),
         cmocka_unit_test(test_tokenizer_inputs),
         cmocka_unit_test(test_command_inputs),
+        cmocka_unit_test(test_torchpt_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
