@@ -11,8 +11,9 @@ int bench_lm(const char *dir, int prefill, int decode, int reps, bench_result *r
     tf_model m;
     if (tf_load(&m, dir)) return -1;
     if (prefill + decode > m.c.max_seq) {
+        ms_seterr("prefill + decode exceed the model's %d positions (bench)", m.c.max_seq);
         tf_free(&m);
-        return ms_seterr("prefill + decode exceed the model's %d positions (bench)", m.c.max_seq);
+        return -1;
     }
     tf_state s;
     if (tf_state_init(&s, &m, prefill + decode)) {

@@ -1,8 +1,10 @@
-/* subcommands.c — bench, train-bpe, train-lm, eval-lm: option parsing and
+/* subcommands.c — bench, train-bpe, train-lm, harvest, train-glp, eval-lm: option parsing and
  * printing around the engine calls. */
 #include "subcommands.h"
 #include "bench.h"
 #include "corpus.h"
+#include "glp_train.h"
+#include "harvest.h"
 #include "ops.h"
 #include "tokenizer.h"
 #include "train_lm.h"
@@ -154,6 +156,53 @@ static int cmd_train_lm(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_harvest(int argc, char **argv) {
+    static char def[4096];
+    snprintf(def, sizeof def, "%s/corpus", ms_assets_dir());
+    const char *model = NULL, *out = NULL, *split = "train", *corpus = def;
+    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0;
+    opt o[] = {{"--model", &model, 0, 0}, {"--out", &out, 0, 0}, {"--split", &split, 0, 0},
+               {"--corpus", &corpus, 0, 0}, {"--layer", 0, &layer, 0}, {"--tokens", 0, &tokens, 0},
+               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "harvest")) return 2;
+    if (!model || !out) return fail("harvest needs --model DIR and --out DIR (harvest)");
+    if (shard < 1) return fail("--shard-tokens must be positive (harvest)");
+    ms_set_threads(threads);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop};
+    harvest_result r;
+    if (harvest(&ho, &r)) return g_stop ? (fail(ms_geterr()), 130) : fail(ms_geterr());
+    fprintf(stderr, "harvest: %ld rows of layer %d (d %d) in %ld shards; %ld computed in %.1f s (%.0f rows/s) -> %s\n",
+            r.rows, r.layer, r.d, r.shards, r.computed_rows, r.seconds, r.computed_rows / (r.seconds + 1e-9), out);
+    return 0;
+}
+
+static int cmd_train_glp(int argc, char **argv) {
+    const char *config = NULL, *out = NULL, *acts = NULL;
+    int resume = 0, max_steps = 0, threads = 0;
+    opt o[] = {{"--acts", &acts, 0, 0}, {"--config", &config, 0, 0}, {"--out", &out, 0, 0},
+               {"--resume", 0, 0, &resume}, {"--max-steps", 0, &max_steps, 0}, {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "train-glp")) return 2;
+    if (!acts || !config || !out) return fail("train-glp needs --acts DIR, --config FILE and --out DIR (train-glp)");
+    ms_set_threads(threads);
+    glp_train_cfg c;
+    if (glp_train_cfg_load(&c, config)) return fail(ms_geterr());
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    glp_train_opts to = {stderr, isatty(2), &g_stop, max_steps};
+    if (glp_train(&c, acts, out, resume, &to)) return fail(ms_geterr());
+    if (g_stop) {
+        fprintf(stderr, "train-glp: stopped; checkpoint saved, continue with --resume\n");
+        return 130;
+    }
+    return 0;
+}
+
 static int cmd_eval_lm(int argc, char **argv) {
     const char *dir = NULL, *split = "test", *corpus = NULL;
     int json = 0, threads = 0;
@@ -204,6 +253,8 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "train-bpe")) return cmd_train_bpe(argc - 1, argv + 1);
     if (!strcmp(c, "train-lm")) return cmd_train_lm(argc - 1, argv + 1);
     if (!strcmp(c, "eval-lm")) return cmd_eval_lm(argc - 1, argv + 1);
+    if (!strcmp(c, "harvest")) return cmd_harvest(argc - 1, argv + 1);
+    if (!strcmp(c, "train-glp")) return cmd_train_glp(argc - 1, argv + 1);
     if (!strcmp(c, "pack-model")) return cmd_pack_model(argc - 1, argv + 1);
     return -1;
 }

@@ -1,0 +1,16 @@
+/* glp_folder.h — a GLP checkpoint folder as published: config.yaml,
+ * final.safetensors (reference tensor names, "denoiser." prefix optional) and
+ * the normalizer in rep_statistics.pt (torch.save) or, as metascope writes it,
+ * rep_statistics.safetensors. Any file may carry a .lz4 suffix. */
+#ifndef MS_GLP_FOLDER_H
+#define MS_GLP_FOLDER_H
+
+#include "glp.h"
+#include "glpconfig.h"
+
+/* Loads dir into m (and its config into fc). d_model / d_mlp missing from
+ * config.yaml are read from the weight shapes. Statistics of shape [L, d]
+ * (multi-layer checkpoints) use row stats_row (-1: refuse, naming L). */
+int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stats_row);
+
+#endif

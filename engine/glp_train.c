@@ -1,0 +1,463 @@
+/* glp_train.c — the GLP training loop, its checkpoints and the exported folder. */
+#include "glp_train.h"
+#include "glp.h"
+#include "half.h"
+#include "harvest.h"
+#include "jsonutil.h"
+#include "optim.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "util.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void glp_train_defaults(glp_train_cfg *c) {
+    memset(c, 0, sizeof *c);
+    c->n_layers = 3, c->batch = 4096, c->steps = 5000;
+    c->lr = 5e-5f, c->warmup = 0.01f, c->warm_start = 0.01f, c->final_lr = 0.1f;
+    c->weight_decay = 0.01f, c->clip = 1.0f, c->beta1 = 0.9f, c->beta2 = 0.999f, c->eps = 1e-8f; /* torch AdamW */
+    c->seed = 1, c->ckpt_minutes = 3, c->heldout = 0.02;
+    c->eval_every = 250, c->eval_rows = 16384, c->log_every = 50;
+}
+
+/* ------------------------------------------------------------ config */
+
+static int jint(json_object *o, const char *k, long lo, long hi, long *out, const char *path) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return 0;
+    if (!json_object_is_type(v, json_type_int)) return ms_seterr("'%s' must be an integer (%s)", k, path);
+    long x = (long)json_object_get_int64(v);
+    if (x < lo || x > hi) return ms_seterr("'%s' = %ld outside %ld..%ld (%s)", k, x, lo, hi, path);
+    *out = x;
+    return 0;
+}
+
+static int jnum(json_object *o, const char *k, double lo, double hi, double *out, const char *path) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v)) return 0;
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+        return ms_seterr("'%s' must be a number (%s)", k, path);
+    double x = json_object_get_double(v);
+    if (!(x >= lo && x <= hi)) return ms_seterr("'%s' = %g outside %g..%g (%s)", k, x, lo, hi, path);
+    *out = x;
+    return 0;
+}
+
+/* Every key must be known: a misspelt key would silently train the default. */
+static int check_keys(json_object *o, const char *path) {
+    static const char *known[] = {"d_model", "d_mlp", "n_layers", "batch", "steps", "lr", "warmup",
+                                  "warm_start", "final_lr", "weight_decay", "clip", "beta1", "beta2", "eps",
+                                  "seed", "checkpoint_minutes", "heldout", "eval_every", "eval_rows",
+                                  "log_every", "model_name", NULL};
+    json_object_object_foreach(o, key, val) {
+        (void)val;
+        const char **k = known;
+        while (*k && strcmp(*k, key)) k++;
+        if (!*k) return ms_seterr("unknown key '%s' (%s)", key, path);
+    }
+    return 0;
+}
+
+int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
+    glp_train_defaults(c);
+    json_object *o = ms_json_read(path), *v;
+    if (!o) return -1;
+    if (!json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return ms_seterr("config is not a JSON object (%s)", path);
+    }
+    long dm = 0, dh = 0, L = c->n_layers, B = c->batch, S = c->steps, seed = (long)c->seed;
+    long ev = c->eval_every, er = c->eval_rows, lg = c->log_every;
+    double lr = c->lr, wu = c->warmup, ws = c->warm_start, fl = c->final_lr, wd = c->weight_decay;
+    double clip = c->clip, b1 = c->beta1, b2 = c->beta2, eps = c->eps, ck = c->ckpt_minutes, ho = c->heldout;
+    int rc = check_keys(o, path) || jint(o, "d_model", 1, 65536, &dm, path) || jint(o, "d_mlp", 1, 262144, &dh, path) ||
+             jint(o, "n_layers", 1, 256, &L, path) || jint(o, "batch", 1, 1 << 20, &B, path) ||
+             jint(o, "steps", 1, 1000000000, &S, path) || jint(o, "seed", 0, 1L << 62, &seed, path) ||
+             jint(o, "eval_every", 0, 1000000000, &ev, path) || jint(o, "eval_rows", 1, 1 << 24, &er, path) ||
+             jint(o, "log_every", 1, 1000000000, &lg, path) || jnum(o, "lr", 0, 10, &lr, path) ||
+             jnum(o, "warmup", 0, 1, &wu, path) || jnum(o, "warm_start", 0, 1, &ws, path) ||
+             jnum(o, "final_lr", 0, 1, &fl, path) || jnum(o, "weight_decay", 0, 10, &wd, path) ||
+             jnum(o, "clip", 0, 1e9, &clip, path) || jnum(o, "beta1", 0, 1, &b1, path) ||
+             jnum(o, "beta2", 0, 1, &b2, path) || jnum(o, "eps", 0, 1, &eps, path) ||
+             jnum(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) || jnum(o, "heldout", 0, 0.5, &ho, path);
+    if (!rc && json_object_object_get_ex(o, "model_name", &v)) {
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= (int)sizeof c->model_name)
+            rc = ms_seterr("'model_name' must be a string shorter than %zu bytes (%s)", sizeof c->model_name, path);
+        else snprintf(c->model_name, sizeof c->model_name, "%s", json_object_get_string(v));
+    }
+    json_object_put(o);
+    if (rc) return -1;
+    c->d_model = (int)dm, c->d_mlp = (int)dh, c->n_layers = (int)L, c->batch = (int)B, c->steps = S;
+    c->seed = (uint64_t)seed, c->eval_every = (int)ev, c->eval_rows = (int)er, c->log_every = (int)lg;
+    c->lr = (float)lr, c->warmup = (float)wu, c->warm_start = (float)ws, c->final_lr = (float)fl;
+    c->weight_decay = (float)wd, c->clip = (float)clip, c->beta1 = (float)b1, c->beta2 = (float)b2;
+    c->eps = (float)eps, c->ckpt_minutes = ck, c->heldout = ho;
+    return 0;
+}
+
+/* ------------------------------------------------------------ state */
+
+typedef struct {
+    glp_train_cfg cfg;
+    harvest_info info;
+    glp_config gc;
+    glp_model m;
+    glp_work *w;
+    float *data; /* [rows, d] normalized; the last nheld rows are held out */
+    long rows, ntrain, nheld;
+    float *xb, *eps, *u; /* one batch */
+    adamw_state opt;
+    adamw_range *ranges;
+    int nranges;
+    rng_t rng;
+    long warmup;
+    char signature[768];
+    double elapsed;
+} gtrainer;
+
+static void gtrainer_free(gtrainer *t) {
+    if (t->w) glp_work_free(t->w);
+    if (t->m.flat) glp_free(&t->m);
+    harvest_info_free(&t->info);
+    adamw_free(&t->opt);
+    free(t->data), free(t->xb), free(t->eps), free(t->u), free(t->ranges);
+}
+
+/* All shards as f32 in one buffer (the f16 → f32 conversion is exact). */
+static int load_rows(gtrainer *t, const char *dir) {
+    int d = t->info.d;
+    t->data = xmalloc(xmul(xmul(sizeof(float), (size_t)t->info.rows), (size_t)d));
+    long at = 0;
+    for (long k = 0; k < t->info.shards; k++) {
+        char *p = harvest_shard_path(dir, k);
+        st_file f;
+        int rc = st_open(&f, p);
+        if (!rc) {
+            const st_tensor *a = st_find(&f, "acts");
+            if (!a || a->dtype != ST_F16 || a->ndim != 2 || a->shape[1] != d || at + a->shape[0] > t->info.rows)
+                rc = ms_seterr("shard lacks acts F16 [n, %d] or holds more rows than the manifest (%s)", d, p);
+            else {
+                f16_to_f32_n(a->data, t->data + (size_t)at * d, a->numel);
+                at += (long)a->shape[0];
+            }
+            st_close(&f);
+        }
+        free(p);
+        if (rc) return -1;
+    }
+    if (at != t->info.rows)
+        return ms_seterr("shards hold %ld rows, the manifest says %ld (%s)", at, t->info.rows, dir);
+    t->rows = at;
+    return 0;
+}
+
+static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    if (harvest_info_load(&t->info, acts) || load_rows(t, acts)) return -1;
+    int d = t->info.d;
+    t->gc = (glp_config){d, cfg->d_model ? cfg->d_model : 2 * d, cfg->d_mlp ? cfg->d_mlp : 4 * d, cfg->n_layers, 0};
+    t->nheld = cfg->heldout > 0 ? (long)ceil(cfg->heldout * (double)t->rows) : 0;
+    t->ntrain = t->rows - t->nheld;
+    if (t->ntrain < 1) return ms_seterr("no training rows left after the held-out fraction (%s)", acts);
+    if (glp_init(&t->m, &t->gc)) return -1;
+    glp_set_stats(&t->m, t->info.mean, t->info.var);
+    glp_normalize(&t->m, t->data, t->data, (int)t->rows);
+    rng_t init;
+    rng_seed(&init, cfg->seed ^ 0x61b5eed);
+    glp_init_random(&t->m, &init);
+    rng_seed(&t->rng, cfg->seed);
+    if (!(t->w = glp_work_new(&t->gc, cfg->batch))) return -1;
+    size_t B = (size_t)cfg->batch;
+    t->xb = xmalloc(xmul(sizeof(float) * B, (size_t)d));
+    t->eps = xmalloc(xmul(sizeof(float) * B, (size_t)d));
+    t->u = xmalloc(sizeof(float) * B);
+    adamw_init(&t->opt, t->m.n_params);
+    int nt = glp_tensors(&t->gc, NULL, 0);
+    glp_tensor *gt = xmalloc(sizeof(glp_tensor) * (size_t)nt);
+    glp_tensors(&t->gc, gt, nt);
+    t->ranges = xmalloc(sizeof(adamw_range) * (size_t)nt);
+    for (int i = 0; i < nt; i++) t->ranges[i] = (adamw_range){gt[i].offset, gt[i].size, gt[i].decay};
+    t->nranges = nt;
+    free(gt);
+    t->warmup = (long)lround(cfg->warmup * (double)cfg->steps);
+    /* The statistics and row count stand in for the data (hashing every row
+     * would cost a pass over gigabytes). */
+    uint64_t h = 1469598103934665603ull;
+    const uint8_t *s[2] = {(const uint8_t *)t->info.mean, (const uint8_t *)t->info.var};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sizeof(float) * (size_t)d; i++) h = (h ^ s[k][i]) * 1099511628211ull;
+    snprintf(t->signature, sizeof t->signature,
+             "d=%d dm=%d mlp=%d L=%d B=%d steps=%ld warm=%ld lr=%g ws=%g fl=%g wd=%g clip=%g b1=%g b2=%g eps=%g "
+             "seed=%llu heldout=%g data=%ld:%016llx",
+             d, t->gc.d_model, t->gc.d_mlp, t->gc.n_layers, cfg->batch, cfg->steps, t->warmup, cfg->lr,
+             cfg->warm_start, cfg->final_lr, cfg->weight_decay, cfg->clip, cfg->beta1, cfg->beta2, cfg->eps,
+             (unsigned long long)cfg->seed, cfg->heldout, t->rows, (unsigned long long)h);
+    return 0;
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+static void shape_string(const gtrainer *t, char *buf, size_t n) {
+    snprintf(buf, n, "%d,%d,%d,%d", t->gc.d_input, t->gc.d_model, t->gc.d_mlp, t->gc.n_layers);
+}
+
+static int save_ckpt(gtrainer *t, const char *out) {
+    int64_t n = (int64_t)t->m.n_params, step = t->opt.step;
+    char steps[32], el[32], shape[128];
+    snprintf(steps, sizeof steps, "%ld", t->opt.step);
+    snprintf(el, sizeof el, "%.3f", t->elapsed);
+    shape_string(t, shape, sizeof shape);
+    st_wtensor w[] = {
+        {"params", ST_F32, 1, {n}, t->m.flat}, {"adam_m", ST_F32, 1, {n}, t->opt.m},
+        {"adam_v", ST_F32, 1, {n}, t->opt.v},  {"rng", ST_U64, 1, {4}, t->rng.s},
+        {"step", ST_I64, 1, {1}, &step},
+    };
+    const char *meta[] = {"step", steps, "elapsed", el, "shape", shape, "signature", t->signature};
+    char *p = ms_path_join(out, "ckpt.safetensors");
+    int rc = st_write(p, w, 5, meta, 4);
+    free(p);
+    return rc;
+}
+
+static int load_ckpt(gtrainer *t, const char *out) {
+    char *p = ms_path_join(out, "ckpt.safetensors");
+    st_file f;
+    int rc = st_open(&f, p);
+    free(p);
+    if (rc) return -1;
+    char shape[128];
+    shape_string(t, shape, sizeof shape);
+    size_t n = t->m.n_params;
+    const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed"), *sig = st_meta(&f, "signature");
+    const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
+    const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step");
+    if (!have || strcmp(have, shape)) rc = ms_seterr("checkpoint was made for another GLP shape (%s)", f.path);
+    else if (!sig || strcmp(sig, t->signature))
+        rc = ms_seterr("checkpoint was made with other settings or activations; use a new --out (%s)", f.path);
+    else if (!P || !M || !V || !R || !S || P->dtype != ST_F32 || P->numel != n || M->numel != n || V->numel != n ||
+             M->dtype != ST_F32 || V->dtype != ST_F32 || R->dtype != ST_U64 || R->numel != 4 || S->dtype != ST_I64 ||
+             S->numel != 1)
+        rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
+    else {
+        memcpy(t->m.flat, P->data, P->nbytes);
+        memcpy(t->opt.m, M->data, M->nbytes);
+        memcpy(t->opt.v, V->data, V->nbytes);
+        memcpy(t->rng.s, R->data, 32);
+        int64_t step;
+        memcpy(&step, S->data, 8);
+        t->opt.step = (long)step;
+        t->elapsed = el ? atof(el) : 0;
+    }
+    st_close(&f);
+    return rc;
+}
+
+/* loss.csv rows up to `step` are kept on resume (as train_lm). */
+static FILE *open_log(const char *out, long step, bool resume) {
+    char *p = ms_path_join(out, "loss.csv");
+    static const char header[] = "step,lr,train_loss,grad_norm,val_loss,rows,seconds\n";
+    uint8_t *old = NULL;
+    size_t n = 0;
+    if (resume && ms_file_exists(p) && ms_read_file(p, &old, &n)) {
+        free(p);
+        return NULL;
+    }
+    char *keep = xmalloc(n + sizeof header);
+    size_t k = sizeof header - 1;
+    memcpy(keep, header, k);
+    for (char *line = old ? strchr((char *)old, '\n') : NULL; line && *line;) {
+        char *next = strchr(line + 1, '\n');
+        if (!next) break; /* a half-written last row is dropped */
+        long s = strtol(line + 1, NULL, 10);
+        if (s >= 1 && s <= step) {
+            memcpy(keep + k, line + 1, (size_t)(next - line));
+            k += (size_t)(next - line);
+        }
+        line = next;
+    }
+    free(old);
+    FILE *f = ms_write_file_atomic(p, keep, k) ? NULL : fopen(p, "a");
+    free(keep);
+    free(p);
+    return f;
+}
+
+/* ------------------------------------------------------------ loop */
+
+/* Rows drawn with replacement from the training part; then u and ε, all from
+ * the run's RNG so a resume continues the same sequence. */
+static void draw_batch(gtrainer *t, rng_t *r, long first, long span, bool random_rows) {
+    int d = t->info.d, B = t->cfg.batch;
+    for (int b = 0; b < B; b++) {
+        long row = random_rows ? (long)rng_below(r, (uint64_t)span) : first + b;
+        memcpy(t->xb + (size_t)b * d, t->data + (size_t)row * d, sizeof(float) * (size_t)d);
+    }
+    for (int b = 0; b < B; b++) t->u[b] = rng_uniform(r);
+    for (size_t i = 0; i < (size_t)B * d; i++) t->eps[i] = rng_normal(r);
+}
+
+/* Held-out loss with u and ε from a fixed seed: the same draws every time,
+ * so the curve moves only with the weights. */
+static double held_loss(gtrainer *t) {
+    long n = t->nheld < t->cfg.eval_rows ? t->nheld : t->cfg.eval_rows;
+    if (n < 1) return NAN;
+    int d = t->info.d, B = t->cfg.batch;
+    rng_t r;
+    rng_seed(&r, 0xe7a1ull);
+    double sum = 0;
+    for (long at = 0; at < n; at += B) {
+        int m = (int)(n - at < B ? n - at : B);
+        long first = t->ntrain + at;
+        memcpy(t->xb, t->data + (size_t)first * d, sizeof(float) * (size_t)m * d);
+        for (int b = 0; b < m; b++) t->u[b] = rng_uniform(&r);
+        for (size_t i = 0; i < (size_t)m * d; i++) t->eps[i] = rng_normal(&r);
+        sum += glp_fm_loss(&t->m, t->w, t->xb, t->eps, t->u, m, -1, false) * m;
+    }
+    return sum / (double)n;
+}
+
+static void yaml_string(char *dst, size_t cap, const char *s) {
+    size_t k = 0;
+    dst[k++] = '"';
+    for (; *s && k + 3 < cap; s++) {
+        if (*s == '"' || *s == '\\') dst[k++] = '\\';
+        dst[k++] = (unsigned char)*s < 0x20 ? ' ' : *s;
+    }
+    dst[k++] = '"';
+    dst[k] = 0;
+}
+
+/* out/glp/: final.safetensors, config.yaml (published layout) and the
+ * normalizer as rep_statistics.safetensors: the reference's rep_statistics.pt
+ * is a torch pickle, which metascope only reads (engine/torchpt.h). */
+static int export_glp(gtrainer *t, const char *out) {
+    char *dir = ms_path_join(out, "glp");
+    int rc = 0;
+    if (!ms_is_dir(dir) && mkdir(dir, 0755)) rc = ms_seterr("cannot create folder (%s)", dir);
+    char *p = ms_path_join(dir, "final.safetensors");
+    if (!rc) rc = glp_save(&t->m, p);
+    free(p);
+    char name[600], yaml[2048];
+    yaml_string(name, sizeof name, t->cfg.model_name[0] ? t->cfg.model_name : t->info.model);
+    int len = snprintf(yaml, sizeof yaml,
+                       "model_name: %s\n"
+                       "glp_kwargs:\n"
+                       "  denoiser_config:\n"
+                       "    d_input: %d\n    d_model: %d\n    d_mlp: %d\n    n_layers: %d\n"
+                       "    multi_layer_n_layers: null\n"
+                       "  tracedict_config:\n"
+                       "    layer_prefix: model.layers\n    layers: [%d]\n    retain: output\n",
+                       name, t->gc.d_input, t->gc.d_model, t->gc.d_mlp, t->gc.n_layers, t->info.layer);
+    p = ms_path_join(dir, "config.yaml");
+    if (!rc) rc = ms_write_file_atomic(p, yaml, (size_t)len);
+    free(p);
+    p = ms_path_join(dir, "rep_statistics.safetensors");
+    st_wtensor w[] = {{"mean", ST_F32, 1, {t->info.d}, t->info.mean}, {"var", ST_F32, 1, {t->info.d}, t->info.var}};
+    if (!rc) rc = st_write(p, w, 2, NULL, 0);
+    free(p);
+    free(dir);
+    return rc;
+}
+
+static void fmt_time(char *buf, size_t n, double s) {
+    int m = (int)(s / 60);
+    snprintf(buf, n, "%d:%02d", m, (int)(s - 60 * m));
+}
+
+/* One optimizer step; returns the batch loss (NaN on error). */
+static double train_step(gtrainer *t, float lr, double *gn) {
+    const glp_train_cfg *c = &t->cfg;
+    adamw_cfg ac = {c->beta1, c->beta2, c->eps, c->weight_decay};
+    glp_zero_grad(&t->m);
+    draw_batch(t, &t->rng, 0, t->ntrain, true);
+    double loss = glp_fm_loss(&t->m, t->w, t->xb, t->eps, t->u, c->batch, -1, true);
+    *gn = c->clip > 0 ? clip_grad_norm(t->m.grad, t->m.n_params, c->clip) : 0;
+    adamw_step(&t->opt, t->m.flat, t->m.grad, &ac, lr, t->ranges, t->nranges);
+    return loss;
+}
+
+static void progress(gtrainer *t, const glp_train_opts *o, long s, long step0, double el0, double loss, double gn,
+                     double vl, float lr) {
+    const glp_train_cfg *c = &t->cfg;
+    double rate = (double)(s - step0) * c->batch / (t->elapsed - el0 + 1e-9);
+    double eta = (c->steps - s) * (t->elapsed - el0) / (double)(s - step0);
+    char e[16], tot[16];
+    fmt_time(e, sizeof e, eta);
+    fmt_time(tot, sizeof tot, t->elapsed);
+    if (o->tty)
+        fprintf(o->log, "\r\033[Kstep %ld/%ld  loss %.4f  lr %.2e  %.0f rows/s  %s elapsed  ETA %s", s, c->steps, loss,
+                lr, rate, tot, e);
+    if (!isnan(vl) || (!o->tty && s % c->log_every == 0))
+        fprintf(o->log, "%sstep %ld/%ld  loss %.4f  %s %.4f  lr %.2e  %.0f rows/s  %s elapsed  ETA %s\n",
+                o->tty ? "\r\033[K" : "", s, c->steps, loss, isnan(vl) ? "gnorm" : "val", isnan(vl) ? gn : vl, lr,
+                rate, tot, e);
+    fflush(o->log);
+}
+
+int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool resume, const glp_train_opts *o) {
+    if (!ms_is_dir(out) && mkdir(out, 0755)) return ms_seterr("cannot create folder (%s)", out);
+    gtrainer t;
+    if (gtrainer_init(&t, cfg, acts)) {
+        gtrainer_free(&t);
+        return -1;
+    }
+    char *ck = ms_path_join(out, "ckpt.safetensors");
+    bool have = ms_file_exists(ck);
+    free(ck);
+    if (resume && have && load_ckpt(&t, out)) {
+        gtrainer_free(&t);
+        return -1;
+    }
+    FILE *log = open_log(out, t.opt.step, resume && have);
+    if (!log) {
+        gtrainer_free(&t);
+        return ms_seterr("cannot write loss.csv (%s)", out);
+    }
+    fprintf(o->log, "train-glp: %.2fM params (d %d, %d x %d/%d), %ld train / %ld held-out rows, %ld steps of %d%s\n",
+            t.m.n_params / 1e6, t.gc.d_input, t.gc.n_layers, t.gc.d_model, t.gc.d_mlp, t.ntrain, t.nheld,
+            cfg->steps, cfg->batch, t.opt.step ? " (resumed)" : "");
+    double last_ckpt = ms_now(), el0 = t.elapsed;
+    long run_steps = 0, step0 = t.opt.step;
+    int rc = 0;
+    while (t.opt.step < cfg->steps) {
+        double t0 = ms_now(), gn;
+        float lr = lr_cosine(t.opt.step, cfg->steps, t.warmup, cfg->lr, cfg->warm_start, cfg->final_lr);
+        double loss = train_step(&t, lr, &gn);
+        t.elapsed += ms_now() - t0;
+        run_steps++;
+        long s = t.opt.step;
+        if (!isfinite(loss)) {
+            rc = ms_seterr("loss is not finite at step %ld; lower lr (train-glp)", s);
+            break;
+        }
+        double vl = NAN;
+        if ((cfg->eval_every && s % cfg->eval_every == 0) || s == cfg->steps) vl = held_loss(&t);
+        char vbuf[32] = "";
+        if (!isnan(vl)) snprintf(vbuf, sizeof vbuf, "%.6f", vl);
+        fprintf(log, "%ld,%.6g,%.6f,%.4f,%s,%ld,%.1f\n", s, lr, loss, gn, vbuf, s * cfg->batch, t.elapsed);
+        fflush(log);
+        progress(&t, o, s, step0, el0, loss, gn, vl, lr);
+        bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
+        if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
+            if ((rc = save_ckpt(&t, out))) break;
+            last_ckpt = ms_now();
+        }
+        if (stop) break;
+    }
+    if (o->tty) fprintf(o->log, "\n");
+    fclose(log);
+    if (!rc && t.opt.step == cfg->steps) {
+        rc = export_glp(&t, out);
+        if (!rc)
+            fprintf(o->log, "train-glp: done in %.1f min of training, %.0f rows/s this run; GLP in %s/glp\n",
+                    t.elapsed / 60, run_steps ? (double)run_steps * cfg->batch / (t.elapsed - el0 + 1e-9) : 0.0,
+                    out);
+    }
+    gtrainer_free(&t);
+    return rc;
+}

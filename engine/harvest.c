@@ -1,0 +1,334 @@
+/* harvest.c — residual activations over a corpus split, into f16 shards. */
+#include "harvest.h"
+#include "corpus.h"
+#include "half.h"
+#include "jsonutil.h"
+#include "safetensors.h"
+#include "transformer.h"
+#include "util.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HARVEST_MAX_WINDOW 1024 /* as eval_lm: bounds the KV cache of long-context models */
+
+char *harvest_shard_path(const char *dir, long k) {
+    char name[64];
+    snprintf(name, sizeof name, "shard-%05ld.safetensors.lz4", k);
+    return ms_path_join(dir, name);
+}
+
+/* The rows of one window's forward pass land here (hook context). */
+typedef struct {
+    float *buf; /* [T, d] */
+    int d;
+} capture;
+
+static void capture_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
+    capture *c = ctx;
+    memcpy(c->buf + (size_t)pos0 * c->d, x, sizeof(float) * (size_t)n * (size_t)dim);
+}
+
+typedef struct {
+    const harvest_opts *o;
+    tf_model m;
+    tf_state st;
+    capture cap;
+    int *ids, *docs; /* token stream and each token's document */
+    size_t n;
+    int T, d, layer;
+    long rows, S, nshards;
+    char signature[1024];
+    /* one shard's buffers, reused */
+    uint16_t *acts;
+    int32_t *tok, *doc, *pos;
+} harvester;
+
+static void harvester_free(harvester *h) {
+    if (h->st.x) tf_state_free(&h->st);
+    tf_free(&h->m);
+    free(h->ids), free(h->docs), free(h->cap.buf), free(h->acts), free(h->tok), free(h->doc), free(h->pos);
+}
+
+/* Rows the stream holds: T-1 per full window, len-1 for the last partial one. */
+static long available_rows(size_t n, int T) {
+    size_t full = n / (size_t)T, rem = n % (size_t)T;
+    return (long)(full * (size_t)(T - 1) + (rem > 1 ? rem - 1 : 0));
+}
+
+static int harvester_init(harvester *h, const harvest_opts *o) {
+    memset(h, 0, sizeof *h);
+    h->o = o;
+    if (tf_load(&h->m, o->model)) return -1;
+    if (!h->m.tok) return ms_seterr("the model folder has no tokenizer (%s)", o->model);
+    const tf_config *c = &h->m.c;
+    h->layer = o->layer < 0 ? c->n_layers / 2 : o->layer;
+    if (h->layer >= c->n_layers)
+        return ms_seterr("layer %d outside 0..%d (%s)", h->layer, c->n_layers - 1, o->model);
+    h->d = c->d_model;
+    h->T = c->max_seq < HARVEST_MAX_WINDOW ? c->max_seq : HARVEST_MAX_WINDOW;
+    if (h->T < 2) return ms_seterr("model context %d is too short to harvest (%s)", c->max_seq, o->model);
+    corpus_split s;
+    if (corpus_load(&s, o->corpus, o->split)) return -1;
+    int rc = corpus_tokenize(&s, h->m.tok, c->eos_id, &h->ids, &h->n);
+    corpus_free(&s);
+    if (rc) return -1;
+    long avail = available_rows(h->n, h->T);
+    if (avail < 1) return ms_seterr("the %s split is too short to harvest (%s)", o->split, o->corpus);
+    h->rows = o->tokens > 0 && o->tokens < avail ? o->tokens : avail;
+    h->S = o->shard_rows > 0 ? o->shard_rows : 262144;
+    h->nshards = (h->rows + h->S - 1) / h->S;
+    /* The EOS closing a document belongs to it; the next token starts the next. */
+    h->docs = xmalloc(sizeof(int) * (h->n ? h->n : 1));
+    int doc = 0;
+    uint64_t hash = 1469598103934665603ull;
+    for (size_t i = 0; i < h->n; i++) {
+        h->docs[i] = doc;
+        if (h->ids[i] == c->eos_id) doc++;
+        hash = (hash ^ (uint64_t)(uint32_t)h->ids[i]) * 1099511628211ull;
+    }
+    snprintf(h->signature, sizeof h->signature, "model=%s layer=%d d=%d T=%d split=%s shard_rows=%ld data=%zu:%016llx",
+             o->model, h->layer, h->d, h->T, o->split, h->S, h->n, (unsigned long long)hash);
+    if (tf_state_init(&h->st, &h->m, h->T)) return -1;
+    h->cap = (capture){xmalloc(xmul(sizeof(float) * (size_t)h->T, (size_t)h->d)), h->d};
+    if (tf_add_hook(&h->st, (tf_hook){HOOK_RESID, h->layer, capture_hook, &h->cap})) return -1;
+    size_t S = (size_t)(h->S < h->rows ? h->S : h->rows);
+    h->acts = xmalloc(xmul(sizeof(uint16_t) * S, (size_t)h->d));
+    h->tok = xmalloc(sizeof(int32_t) * S), h->doc = xmalloc(sizeof(int32_t) * S), h->pos = xmalloc(sizeof(int32_t) * S);
+    return 0;
+}
+
+/* A finished shard from an earlier run counts only if it was made by the same
+ * model, layer, window, split and data, with the expected row count. */
+static int shard_done(harvester *h, long k, long want, bool *done) {
+    char *p = harvest_shard_path(h->o->out, k);
+    *done = false;
+    if (!ms_file_exists(p)) {
+        free(p);
+        return 0;
+    }
+    st_file f;
+    int rc = st_open(&f, p);
+    if (!rc) {
+        const char *sig = st_meta(&f, "signature");
+        const st_tensor *a = st_find(&f, "acts");
+        if (!sig || strcmp(sig, h->signature))
+            rc = ms_seterr("shard was harvested with another model, layer or corpus; use a new --out (%s)", p);
+        else if (!a || a->dtype != ST_F16 || a->ndim != 2 || a->shape[0] != want || a->shape[1] != h->d)
+            rc = ms_seterr("shard has the wrong size for this run; use a new --out (%s)", p);
+        else *done = true;
+        st_close(&f);
+    }
+    free(p);
+    return rc;
+}
+
+/* Runs the windows covering rows [a, b) and stores them at the shard's start. */
+static int harvest_rows(harvester *h, long a, long b, long *done_rows, double t0) {
+    int T = h->T, d = h->d;
+    long r = a;
+    while (r < b) {
+        long w = r / (T - 1);
+        int off = (int)(r % (T - 1));
+        size_t start = (size_t)w * (size_t)T;
+        size_t len = h->n - start < (size_t)T ? h->n - start : (size_t)T;
+        long take = b - r < (long)len - 1 - off ? b - r : (long)len - 1 - off;
+        tf_state_reset(&h->st);
+        /* Causal: tokens after the last kept row cannot change it. */
+        if (tf_forward(&h->m, &h->st, h->ids + start, off + 1 + (int)take, LOGITS_NONE, NULL)) return -1;
+        for (long j = 0; j < take; j++) {
+            size_t at = start + (size_t)off + 1 + (size_t)j, row = (size_t)(r - a + j);
+            const float *x = h->cap.buf + (size_t)(off + 1 + j) * d;
+            uint16_t *y = h->acts + row * d;
+            for (int i = 0; i < d; i++) y[i] = f32_to_f16(x[i]);
+            h->tok[row] = h->ids[at], h->doc[row] = h->docs[at], h->pos[row] = off + 1 + (int)j;
+        }
+        r += take;
+        *done_rows += take;
+        if (h->o->tty) {
+            double el = ms_now() - t0;
+            fprintf(h->o->log, "\r\033[Kharvest: %ld/%ld rows  %.0f rows/s", r, h->rows,
+                    *done_rows / (el + 1e-9));
+            fflush(h->o->log);
+        }
+        if (h->o->stop && *h->o->stop) return 1;
+    }
+    return 0;
+}
+
+static int write_shard(harvester *h, long k, long nrows) {
+    char *p = harvest_shard_path(h->o->out, k);
+    char layer[16];
+    snprintf(layer, sizeof layer, "%d", h->layer);
+    st_wtensor t[] = {
+        {"acts", ST_F16, 2, {nrows, h->d}, h->acts}, {"tokens", ST_I32, 1, {nrows}, h->tok},
+        {"doc", ST_I32, 1, {nrows}, h->doc},          {"pos", ST_I32, 1, {nrows}, h->pos},
+    };
+    const char *meta[] = {"signature", h->signature, "layer", layer};
+    int rc = st_write(p, t, 4, meta, 2);
+    free(p);
+    return rc;
+}
+
+/* Mean and population variance over every stored row (the f16 values the
+ * trainer will see), in double with a per-dimension shift against cancellation. */
+static int write_stats(harvester *h) {
+    int d = h->d;
+    double *sum = xcalloc((size_t)d * 3, sizeof(double)), *sq = sum + d, *shift = sum + 2 * d;
+    enum { CHUNK = 4096 };
+    float *buf = xmalloc(sizeof(float) * CHUNK * (size_t)d);
+    long total = 0;
+    int rc = 0;
+    for (long k = 0; k < h->nshards && !rc; k++) {
+        char *p = harvest_shard_path(h->o->out, k);
+        st_file f;
+        rc = st_open(&f, p);
+        free(p);
+        if (rc) break;
+        const st_tensor *a = st_find(&f, "acts");
+        long n = a ? (long)a->shape[0] : 0;
+        for (long r0 = 0; r0 < n; r0 += CHUNK) {
+            long m = n - r0 < CHUNK ? n - r0 : CHUNK;
+            f16_to_f32_n(a->data + (size_t)r0 * d * 2, buf, (size_t)m * d);
+            if (total == 0)
+                for (int i = 0; i < d; i++) shift[i] = buf[i];
+            for (long j = 0; j < m; j++)
+                for (int i = 0; i < d; i++) {
+                    double x = buf[(size_t)j * d + i] - shift[i];
+                    sum[i] += x, sq[i] += x * x;
+                }
+            total += m;
+        }
+        st_close(&f);
+    }
+    free(buf);
+    float *mean = xmalloc(sizeof(float) * 2 * (size_t)d), *var = mean + d;
+    for (int i = 0; i < d && total; i++) {
+        double mu = sum[i] / total;
+        mean[i] = (float)(shift[i] + mu);
+        var[i] = (float)fmax(sq[i] / total - mu * mu, 0);
+    }
+    free(sum);
+    if (!rc) {
+        char *p = ms_path_join(h->o->out, "stats.safetensors");
+        st_wtensor t[] = {{"mean", ST_F32, 1, {d}, mean}, {"var", ST_F32, 1, {d}, var}};
+        rc = st_write(p, t, 2, NULL, 0);
+        free(p);
+    }
+    free(mean);
+    return rc;
+}
+
+static int write_manifest(harvester *h) {
+    json_object *o = json_object_new_object(), *sh = json_object_new_array();
+    json_object_object_add(o, "model", json_object_new_string(h->o->model));
+    json_object_object_add(o, "layer", json_object_new_int(h->layer));
+    json_object_object_add(o, "d", json_object_new_int(h->d));
+    json_object_object_add(o, "split", json_object_new_string(h->o->split));
+    json_object_object_add(o, "window", json_object_new_int(h->T));
+    json_object_object_add(o, "shard_rows", json_object_new_int64(h->S));
+    json_object_object_add(o, "rows", json_object_new_int64(h->rows));
+    for (long k = 0; k < h->nshards; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "shard-%05ld.safetensors.lz4", k);
+        json_object_array_add(sh, json_object_new_string(name));
+    }
+    json_object_object_add(o, "shards", sh);
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *p = ms_path_join(h->o->out, "manifest.json");
+    char *text = xmalloc(strlen(s) + 2);
+    size_t len = (size_t)sprintf(text, "%s\n", s);
+    int rc = ms_write_file_atomic(p, text, len);
+    free(text), free(p);
+    json_object_put(o);
+    return rc;
+}
+
+int harvest(const harvest_opts *o, harvest_result *r) {
+    memset(r, 0, sizeof *r);
+    if (!ms_is_dir(o->out) && mkdir(o->out, 0755)) return ms_seterr("cannot create folder (%s)", o->out);
+    char *first = harvest_shard_path(o->out, 0);
+    bool exists = ms_file_exists(first);
+    free(first);
+    if (exists && !o->resume) return ms_seterr("folder already holds shards; use --resume or a new --out (%s)", o->out);
+    harvester h;
+    if (harvester_init(&h, o)) {
+        harvester_free(&h);
+        return -1;
+    }
+    r->layer = h.layer, r->d = h.d, r->rows = h.rows, r->shards = h.nshards;
+    fprintf(o->log, "harvest: layer %d, d %d, %ld rows in %ld shards from %zu %s tokens (windows of %d)\n", h.layer,
+            h.d, h.rows, h.nshards, h.n, o->split, h.T);
+    double t0 = ms_now();
+    int rc = 0;
+    for (long k = 0; k < h.nshards && !rc; k++) {
+        long a = k * h.S, b = a + h.S < h.rows ? a + h.S : h.rows;
+        bool done;
+        if ((rc = shard_done(&h, k, b - a, &done)) || done) continue;
+        rc = harvest_rows(&h, a, b, &r->computed_rows, t0);
+        if (rc == 1) break; /* stopped: the partial shard is not written */
+        if (!rc) rc = write_shard(&h, k, b - a);
+    }
+    r->seconds = ms_now() - t0;
+    if (o->tty) fprintf(o->log, "\n");
+    bool stopped = rc == 1;
+    if (!rc) rc = write_stats(&h);
+    if (!rc) rc = write_manifest(&h);
+    harvester_free(&h);
+    if (stopped) return ms_seterr("stopped; finished shards kept, continue with --resume (%s)", o->out);
+    return rc;
+}
+
+/* ------------------------------------------------------------ reading back */
+
+static int json_long(json_object *o, const char *k, long *v, const char *path) {
+    json_object *x;
+    if (!json_object_object_get_ex(o, k, &x) || !json_object_is_type(x, json_type_int))
+        return ms_seterr("manifest lacks integer '%s' (%s)", k, path);
+    *v = (long)json_object_get_int64(x);
+    return 0;
+}
+
+int harvest_info_load(harvest_info *h, const char *dir) {
+    memset(h, 0, sizeof *h);
+    char *p = ms_path_join(dir, "manifest.json");
+    json_object *o = ms_json_read(p), *x;
+    long layer = 0, d = 0;
+    int rc = o ? 0 : -1;
+    if (!rc && !json_object_is_type(o, json_type_object)) rc = ms_seterr("manifest is not a JSON object (%s)", p);
+    if (!rc) rc = json_long(o, "layer", &layer, p) || json_long(o, "d", &d, p) || json_long(o, "rows", &h->rows, p) ||
+                  json_long(o, "shard_rows", &h->shard_rows, p);
+    if (!rc && (d < 1 || d > 65536 || layer < 0 || h->rows < 1 || h->shard_rows < 1))
+        rc = ms_seterr("manifest has an out-of-range layer, d, rows or shard_rows (%s)", p);
+    if (!rc && json_object_object_get_ex(o, "model", &x) && json_object_is_type(x, json_type_string))
+        snprintf(h->model, sizeof h->model, "%s", json_object_get_string(x));
+    if (o) json_object_put(o);
+    free(p);
+    if (rc) return -1;
+    h->layer = (int)layer, h->d = (int)d;
+    h->shards = (h->rows + h->shard_rows - 1) / h->shard_rows;
+    p = ms_path_join(dir, "stats.safetensors");
+    st_file f;
+    if (st_open(&f, p)) {
+        free(p);
+        return -1;
+    }
+    int64_t shape[1] = {d};
+    h->mean = st_load_f32(&f, "mean", 1, shape);
+    h->var = h->mean ? st_load_f32(&f, "var", 1, shape) : NULL;
+    st_close(&f);
+    if (!h->var) {
+        rc = ms_seterr("stats lack mean/var of size %ld (%s)", d, p);
+        harvest_info_free(h);
+    }
+    free(p);
+    return rc;
+}
+
+void harvest_info_free(harvest_info *h) {
+    free(h->mean), free(h->var);
+    h->mean = h->var = NULL;
+}

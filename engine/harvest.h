@@ -1,0 +1,58 @@
+/* harvest.h — residual-stream activations of a model over a corpus split,
+ * written as shards for GLP (and SAE) training.
+ *
+ * The split is tokenized as train_lm does (documents joined by EOS) and cut
+ * into consecutive windows of the model context. Every token of a window but
+ * its first is kept: position 0 sees no context and its residual is an
+ * outlier the prior should not model. Row r therefore comes from window
+ * r / (T-1) at position 1 + r % (T-1), which makes shards reproducible and
+ * lets a resumed run skip the shards already written.
+ *
+ * out/shard-NNNNN.safetensors.lz4: acts F16 [n, d], tokens / doc / pos I32 [n]
+ *   (doc = index of the document in the split, pos = position in the window)
+ * out/stats.safetensors: mean, var F32 [d] (double sums over every stored
+ *   row, as stored in f16; population variance)
+ * out/manifest.json: model, layer, d, split, shard_rows, rows, shards. */
+#ifndef MS_HARVEST_H
+#define MS_HARVEST_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef struct {
+    const char *model;  /* HF folder */
+    const char *corpus; /* folder with <split>.jsonl(.lz4) */
+    const char *split;
+    const char *out;
+    int layer;          /* < 0: the middle block, n_layers / 2 */
+    long tokens;        /* rows wanted (capped at what the split holds) */
+    long shard_rows;
+    bool resume;        /* keep finished shards; otherwise refuse a non-empty out */
+    FILE *log;
+    bool tty;
+    volatile sig_atomic_t *stop;
+} harvest_opts;
+
+typedef struct {
+    long rows, shards, computed_rows; /* computed: rows run through the model this call */
+    int layer, d;
+    double seconds;
+} harvest_result;
+
+int harvest(const harvest_opts *o, harvest_result *r);
+
+/* Reads a harvest folder's manifest fields and its statistics. mean/var are
+ * malloc'd (d each). */
+typedef struct {
+    char model[1024];
+    int layer, d;
+    long rows, shards, shard_rows;
+    float *mean, *var;
+} harvest_info;
+int harvest_info_load(harvest_info *h, const char *dir);
+void harvest_info_free(harvest_info *h);
+/* Path of shard k (malloc'd). */
+char *harvest_shard_path(const char *dir, long k);
+
+#endif

@@ -1,0 +1,53 @@
+#!/bin/sh
+# glp.sh — harvest activations from a tiny trained model, train a tiny GLP on
+# them: the loss falls below the zero predictor's 2, a stopped and resumed run
+# ends bit-for-bit where an uninterrupted one ends, the exported folder is
+# complete, and bad configs or folders fail with one line and status 2.
+. tests/e2e/lib.sh
+CFG=tests/fixtures/glp-tiny.json
+CORPUS=tests/fixtures/corpus_tiny
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+
+check "train a tiny LM" $MS train-lm --config tests/fixtures/train-tiny.json --out "$tmp/lm"
+expect_out "harvest 3000 rows" 'harvest: 3000 rows of layer 1 \(d 32\) in 3 shards.* rows/s' \
+  $MS harvest --model "$tmp/lm/model" --corpus $CORPUS --tokens 3000 --shard-tokens 1000 --out "$tmp/acts"
+check "shards, stats and manifest" test -f "$tmp/acts/shard-00002.safetensors.lz4" -a -f "$tmp/acts/stats.safetensors" \
+  -a -f "$tmp/acts/manifest.json"
+check "manifest names the layer and rows" grep -q '"rows":3000' "$tmp/acts/manifest.json"
+cp "$tmp/acts/shard-00001.safetensors.lz4" "$tmp/shard1"
+rm "$tmp/acts/shard-00001.safetensors.lz4"
+expect_out "resume harvests only the missing shard" '1000 computed' \
+  $MS harvest --model "$tmp/lm/model" --corpus $CORPUS --tokens 3000 --shard-tokens 1000 --out "$tmp/acts" --resume
+check "re-harvested shard is identical" cmp "$tmp/shard1" "$tmp/acts/shard-00001.safetensors.lz4"
+expect_status "harvest into a used folder without --resume" 2 \
+  $MS harvest --model "$tmp/lm/model" --corpus $CORPUS --tokens 3000 --out "$tmp/acts"
+expect_out "harvest refuses a layer past the model" 'error: layer 7 outside 0\.\.1' \
+  $MS harvest --model "$tmp/lm/model" --corpus $CORPUS --layer 7 --out "$tmp/acts7"
+
+check "train-glp runs to the end" $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/a"
+check "loss.csv has a row per step" test "$(grep -c '^[0-9]' "$tmp/a/loss.csv")" -eq 50
+check "train and held-out loss fall below 2" awk -F, 'END {exit !($3 < 2 && $5 != "" && $5 < 2)}' "$tmp/a/loss.csv"
+check "GLP folder complete" test -f "$tmp/a/glp/final.safetensors" -a -f "$tmp/a/glp/config.yaml" \
+  -a -f "$tmp/a/glp/rep_statistics.safetensors"
+check "config.yaml in the published layout" grep -q '^    layers: \[1\]' "$tmp/a/glp/config.yaml"
+
+check "stop after 17 steps" $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/b" --max-steps 17
+check "checkpoint written, no GLP yet" test -f "$tmp/b/ckpt.safetensors" -a ! -d "$tmp/b/glp"
+check "resume" $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/b" --resume
+check "resumed GLP is bit-identical" cmp "$tmp/a/glp/final.safetensors" "$tmp/b/glp/final.safetensors"
+check "resumed loss curve identical" sh -c "cut -d, -f1-5 $tmp/a/loss.csv > $tmp/la; cut -d, -f1-5 $tmp/b/loss.csv > $tmp/lb; cmp $tmp/la $tmp/lb"
+
+printf '{"lr": "fast"}' > "$tmp/bad1.json"
+expect_out "bad type config" "^error: 'lr' must be a number .*bad1.json\)$" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/bad1.json" --out "$tmp/x"
+expect_status "bad type exits 2" 2 $MS train-glp --acts "$tmp/acts" --config "$tmp/bad1.json" --out "$tmp/x"
+printf '{"stpes": 10}' > "$tmp/bad2.json"
+expect_out "unknown key" "error: unknown key 'stpes' .*bad2.json" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/bad2.json" --out "$tmp/x"
+printf '{"steps": 10,' > "$tmp/bad3.json"
+expect_status "bad JSON exits 2" 2 $MS train-glp --acts "$tmp/acts" --config "$tmp/bad3.json" --out "$tmp/x"
+expect_out "missing options" "needs --acts DIR, --config FILE and --out DIR" $MS train-glp
+expect_out "not a harvest folder" "error: .*manifest.json" $MS train-glp --acts "$tmp/lm" --config $CFG --out "$tmp/x"
+sed 's/"lr": 0.003/"lr": 0.002/' $CFG > "$tmp/lr.json"
+expect_out "resume refuses other settings" "checkpoint was made with other settings" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/lr.json" --out "$tmp/b" --resume
