@@ -203,9 +203,25 @@ static int top_indices(const float *x, int n, int k, int *idx, bool by_abs) {
 /* ------------------------------------------------------------ commands */
 
 static int cmd_load(session *S, words *w) {
-    if (w->argc != 3) return ms_seterr("usage: load model PATH (load)");
+    if (w->argc != 3) return ms_seterr("usage: load model|glp PATH (load)");
+    if (strcmp(w->argv[1], "glp") == 0) {
+        if (sess_load_glp(S, w->argv[2])) return -1;
+        const glp_config *g = &S->glp.c;
+        if (S->json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "cmd", json_object_new_string("load"));
+            json_object_object_add(o, "glp", json_object_new_string(w->argv[2]));
+            json_object_object_add(o, "layer", json_object_new_int(S->layer));
+            json_object_object_add(o, "blocks", json_object_new_int(g->n_layers));
+            json_object_object_add(o, "d_mlp", json_object_new_int(g->d_mlp));
+            emit_json(S, o);
+        } else
+            sess_printf(S, "loaded GLP %s: layer %d, d_input %d, d_model %d, %d blocks of %d meta-neurons, %.2fM params\n",
+                        w->argv[2], S->layer, g->d_input, g->d_model, g->n_layers, g->d_mlp, S->glp.n_params / 1e6);
+        return 0;
+    }
     if (strcmp(w->argv[1], "model") != 0)
-        return ms_seterr("cannot load '%s': only 'model' is supported so far (load)", w->argv[1]);
+        return ms_seterr("cannot load '%s': model and glp are supported so far (load)", w->argv[1]);
     if (sess_load_model(S, w->argv[2])) return -1;
     const tf_config *c = &S->model.c;
     if (S->json) {
@@ -409,6 +425,121 @@ static int cmd_acts(session *S, words *w) {
     return 0;
 }
 
+/* A unit: resid:I (residual dimension at the current layer), mlp:L:I (MLP
+ * neuron of block L), meta:B:I (GLP meta-neuron of denoiser block B). */
+typedef enum { UNIT_RESID, UNIT_MLP, UNIT_META } unit_kind;
+typedef struct {
+    unit_kind kind;
+    int a, b;
+} unit;
+
+static int parse_unit(session *S, const char *text, unit *u, const char *cmd) {
+    int a, b;
+    char junk;
+    const tf_config *c = &S->model.c;
+    if (sscanf(text, "resid:%d%c", &a, &junk) == 1) {
+        if (a < 0 || a >= c->d_model) return ms_seterr("resid dimension %d outside 0..%d (%s)", a, c->d_model - 1, cmd);
+        *u = (unit){UNIT_RESID, a, 0};
+    } else if (sscanf(text, "mlp:%d:%d%c", &a, &b, &junk) == 2) {
+        if (a < 0 || a >= c->n_layers || b < 0 || b >= c->d_ff)
+            return ms_seterr("mlp:%d:%d outside mlp:0..%d:0..%d (%s)", a, b, c->n_layers - 1, c->d_ff - 1, cmd);
+        *u = (unit){UNIT_MLP, a, b};
+    } else if (sscanf(text, "meta:%d:%d%c", &a, &b, &junk) == 2) {
+        if (!S->has_glp) return ms_seterr("no GLP loaded; use 'load glp PATH' (%s)", cmd);
+        const glp_config *g = &S->glp.c;
+        if (a < 0 || a >= g->n_layers || b < 0 || b >= g->d_mlp)
+            return ms_seterr("meta:%d:%d outside meta:0..%d:0..%d (%s)", a, b, g->n_layers - 1, g->d_mlp - 1, cmd);
+        *u = (unit){UNIT_META, a, b};
+    } else {
+        return ms_seterr("'%s' is not a unit: resid:I, mlp:L:I or meta:B:I (%s)", text, cmd);
+    }
+    return 0;
+}
+
+typedef struct {
+    float *buf;
+    int width;
+} rows_capture;
+
+static void rows_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
+    rows_capture *c = ctx;
+    memcpy(c->buf + (size_t)pos0 * dim, x, sizeof(float) * (size_t)n * dim);
+}
+
+/* Per-token values of a unit over the prompt, into vals[n_prompt]. Meta-
+ * neurons see each token's residual normalized and noised to sigma 0.1 with
+ * noise from a fixed seed, so the same prompt always gives the same values. */
+static int unit_values(session *S, const unit *u, float *vals, const char *cmd) {
+    int n = S->n_prompt, layer = u->kind == UNIT_MLP ? u->a : u->kind == UNIT_META ? sess_glp_layer(S) : S->layer;
+    int width = u->kind == UNIT_MLP ? S->model.c.d_ff : S->model.c.d_model;
+    rows_capture cap = {xmalloc(sizeof(float) * (size_t)n * width), width};
+    int saved = S->st.nhooks;
+    int rc = tf_add_hook(&S->st, (tf_hook){u->kind == UNIT_MLP ? HOOK_MLP : HOOK_RESID, layer, rows_hook, &cap});
+    if (!rc) rc = sess_run_prompt(S, cmd);
+    S->st.nhooks = saved;
+    if (!rc && u->kind != UNIT_META)
+        for (int t = 0; t < n; t++) vals[t] = cap.buf[(size_t)t * width + (u->kind == UNIT_MLP ? u->b : u->a)];
+    if (!rc && u->kind == UNIT_META) {
+        const glp_config *g = &S->glp.c;
+        float *x = xmalloc(sizeof(float) * (size_t)n * width), *eps = xmalloc(sizeof(float) * (size_t)n * width);
+        float *meta = xmalloc(sizeof(float) * (size_t)g->n_layers * n * g->d_mlp);
+        rng_t r;
+        rng_seed(&r, 0x6d657461); /* "meta" */
+        for (size_t i = 0; i < (size_t)n * width; i++) eps[i] = rng_normal(&r);
+        glp_normalize(&S->glp, x, cap.buf, n);
+        rc = glp_meta_neurons(&S->glp, S->glp_work, meta, x, eps, n, -1);
+        for (int t = 0; !rc && t < n; t++) vals[t] = meta[((size_t)u->a * n + t) * g->d_mlp + u->b];
+        free(x), free(eps), free(meta);
+    }
+    free(cap.buf);
+    return rc;
+}
+
+static int cmd_show(session *S, words *w) {
+    const char *cmd = w->argv[0];
+    if (need_model(S, cmd)) return -1;
+    if (w->argc != 2) return ms_seterr("usage: %s UNIT (%s)", cmd, cmd);
+    if (!S->n_prompt) return ms_seterr("no prompt; use 'prompt TEXT' (%s)", cmd);
+    unit u = {UNIT_RESID, 0, 0};
+    if (parse_unit(S, w->argv[1], &u, cmd)) return -1;
+    float *v = xmalloc(sizeof(float) * (size_t)S->n_prompt);
+    if (unit_values(S, &u, v, cmd)) {
+        free(v);
+        return -1;
+    }
+    float mx = 0;
+    for (int t = 0; t < S->n_prompt; t++) mx = fabsf(v[t]) > mx ? fabsf(v[t]) : mx;
+    char piece[128];
+    json_object *arr = S->json ? json_object_new_array() : NULL;
+    if (!arr) sess_printf(S, "%s over the prompt (max |value| %.4g)\n", w->argv[1], mx);
+    for (int t = 0; t < S->n_prompt; t++) {
+        token_text(S, S->prompt_ids[t], piece, sizeof piece);
+        if (arr) {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "pos", json_object_new_int(t));
+            json_object_object_add(e, "token", json_object_new_string(piece));
+            json_object_object_add(e, "value", jdouble(v[t]));
+            json_object_array_add(arr, e);
+            continue;
+        }
+        char quoted[160], bar[32];
+        int len = mx > 0 ? (int)lrintf(24.0f * fabsf(v[t]) / mx) : 0;
+        memset(bar, v[t] < 0 ? '-' : '#', (size_t)len);
+        bar[len] = 0;
+        snprintf(quoted, sizeof quoted, "\"%s\"", piece);
+        sess_printf(S, "%5d  %-18s %+10.4f  %s\n", t, quoted, v[t], bar);
+    }
+    if (arr) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("show"));
+        json_object_object_add(o, "unit", json_object_new_string(w->argv[1]));
+        json_object_object_add(o, "tokens", arr);
+        emit_json(S, o);
+    }
+    free(v);
+    return 0;
+}
+
 static int cmd_nll(session *S, words *w) {
     if (need_model(S, "nll")) return -1;
     char *text = w->argc > 1 ? text_arg(w) : xstrdup(S->prompt ? S->prompt : "");
@@ -555,6 +686,7 @@ static int cmd_status(session *S, words *w) {
             json_object_object_add(o, "layer", json_object_new_int(S->layer));
             json_object_object_add(o, "ctx", json_object_new_int(S->st.max_seq));
         }
+        json_object_object_add(o, "glp", S->has_glp ? json_object_new_string(S->glp_path) : NULL);
         json_object_object_add(o, "temperature", json_object_new_double(S->scfg.temperature));
         json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
         json_object_object_add(o, "top_p", json_object_new_double(S->scfg.top_p));
@@ -571,6 +703,9 @@ static int cmd_status(session *S, words *w) {
                     S->model.path, c->arch == ARCH_LLAMA ? "llama" : "gpt2", c->n_layers, c->d_model, c->vocab,
                     S->model.n_params / 1e6, S->layer, S->st.max_seq);
     else sess_printf(S, "model    (none)\n");
+    if (S->has_glp)
+        sess_printf(S, "glp      %s (layer %d, %d blocks x %d meta-neurons)\n", S->glp_path, sess_glp_layer(S),
+                    S->glp.c.n_layers, S->glp.c.d_mlp);
     sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
                 "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
                 S->stop_at_eos ? "stop" : "go on", S->threads, bos);
@@ -579,12 +714,18 @@ static int cmd_status(session *S, words *w) {
 }
 
 static const sess_cmd_info CMDS[] = {
-    {"load", "load model PATH", "Load a Hugging Face model folder (GPT-2 or Llama family)."},
+    {"load", "load model|glp PATH",
+     "Load a Hugging Face model folder (GPT-2 or Llama family), or a GLP folder (config.yaml, "
+     "final.safetensors, rep_statistics.pt) for the model's activations."},
     {"prompt", "prompt TEXT", "Set the prompt, run it, and show the next-token prediction."},
     {"tokens", "tokens [TEXT]", "Show how TEXT (default: the prompt) is tokenized."},
     {"gen", "gen [N]", "Continue the prompt by N tokens (default: set gen) with the sampling settings."},
     {"layer", "layer [L]", "Select (or show) the block whose residual-stream output is inspected."},
     {"acts", "acts", "Per-token residual norms and the largest dimensions at the current layer."},
+    {"show", "show UNIT",
+     "Per-token values over the prompt of a unit: resid:I (residual dimension at the current layer), "
+     "mlp:L:I (MLP neuron of block L), meta:B:I (GLP meta-neuron of block B, input noised to sigma 0.1). "
+     "'neuron UNIT' is the same."},
     {"nll", "nll [TEXT]", "Per-token negative log-likelihood (nats) of TEXT (default: the prompt)."},
     {"set", "set KEY VALUE",
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
@@ -622,6 +763,7 @@ typedef int (*handler)(session *, words *);
 static const struct { const char *name; handler fn; } TABLE[] = {
     {"load", cmd_load}, {"prompt", cmd_prompt}, {"tokens", cmd_tokens}, {"gen", cmd_gen},
     {"layer", cmd_layer}, {"acts", cmd_acts}, {"nll", cmd_nll}, {"set", cmd_set},
+    {"show", cmd_show}, {"neuron", cmd_show},
     {"status", cmd_status}, {"help", cmd_help}, {"quit", cmd_quit}, {"exit", cmd_quit},
 };
 

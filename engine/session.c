@@ -1,6 +1,7 @@
 /* session.c — session state: model loading, the prompt, output helpers. The
  * command handlers live in commands.c. */
 #include "session.h"
+#include "glp_folder.h"
 #include "ops.h"
 #include "util.h"
 
@@ -36,7 +37,45 @@ static void unload(session *S) {
     S->n_prompt = 0;
 }
 
+static void unload_glp(session *S) {
+    if (!S->has_glp) return;
+    glp_free(&S->glp);
+    glp_work_free(S->glp_work);
+    S->glp_work = NULL;
+    free(S->glp_path);
+    S->glp_path = NULL;
+    S->has_glp = false;
+}
+
+int sess_glp_layer(const session *S) { return S->glp_cfg.n_hook_layers > 0 ? S->glp_cfg.layers[0] : -1; }
+
+int sess_load_glp(session *S, const char *dir) {
+    glp_model g;
+    glp_file_config fc;
+    if (glp_load_folder(&g, &fc, dir, -1)) return -1;
+    int layer = fc.n_hook_layers > 0 ? fc.layers[0] : -1;
+    const char *why = NULL;
+    if (!S->has_model) why = "load a model first";
+    else if (fc.d_input != S->model.c.d_model) why = "its d_input differs from the model's d_model";
+    else if (layer < 0 || layer >= S->model.c.n_layers) why = "its layer is not one of the model's";
+    else if (fc.multi_layer_n_layers > 1) why = "multi-layer GLPs are not supported yet";
+    if (why) {
+        ms_seterr("GLP (d_input %d, layer %d) does not fit: %s (%s)", fc.d_input, layer, why, dir);
+        glp_free(&g);
+        return -1;
+    }
+    unload_glp(S);
+    S->glp = g;
+    S->glp_cfg = fc;
+    S->glp_work = glp_work_new(&g.c, 256);
+    S->glp_path = xstrdup(dir);
+    S->has_glp = true;
+    S->layer = layer;
+    return 0;
+}
+
 void sess_free(session *S) {
+    unload_glp(S);
     unload(S);
     free(S->prompt);
     S->prompt = NULL;
@@ -62,6 +101,7 @@ void sess_printf(session *S, const char *fmt, ...) {
 int sess_load_model(session *S, const char *dir) {
     tf_model m;
     if (tf_load(&m, dir)) return -1; /* the old model stays loaded on failure */
+    unload_glp(S); /* a GLP models one model's activations */
     unload(S);
     S->model = m;
     S->has_model = true;

@@ -10,6 +10,8 @@
 
 #include "rng.h"
 #include "sampler.h"
+#include "glp.h"
+#include "glpconfig.h"
 #include "transformer.h"
 
 typedef void (*sess_out_fn)(void *ctx, const char *text, size_t len);
@@ -33,6 +35,11 @@ typedef struct session {
     int *prompt_ids; /* BOS included when used */
     int n_prompt;
     bool *unsampleable; /* [vocab]: ids the tokenizer cannot decode (padding) */
+    glp_model glp;      /* the generative meta-model of one layer's residuals */
+    glp_file_config glp_cfg;
+    glp_work *glp_work;
+    bool has_glp;
+    char *glp_path;
     sess_out_fn out;
     void *out_ctx;
     volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
@@ -48,6 +55,11 @@ int sess_exec(session *S, const char *line);
  * first error. */
 int sess_exec_multi(session *S, const char *line);
 int sess_load_model(session *S, const char *dir);
+/* Loads a GLP folder; its d_input must match the model's d_model, and the
+ * session's layer moves to the GLP's layer. */
+int sess_load_glp(session *S, const char *dir);
+/* The layer a loaded GLP models (its config's first hook layer). */
+int sess_glp_layer(const session *S);
 /* Whether the prompt starts with BOS (auto: Llama models with a BOS id). */
 bool sess_use_bos(const session *S);
 /* Tokenizes text (BOS prepended when used); *ids malloc'd. */

@@ -51,3 +51,21 @@ expect_out "not a harvest folder" "error: .*manifest.json" $MS train-glp --acts 
 sed 's/"lr": 0.003/"lr": 0.002/' $CFG > "$tmp/lr.json"
 expect_out "resume refuses other settings" "checkpoint was made with other settings" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/lr.json" --out "$tmp/b" --resume
+
+# The trained GLP in a session: load it beside its model, read meta-neurons.
+expect_out "load glp" 'loaded GLP .*: layer 1, d_input 32, d_model 64, 2 blocks of 128 meta-neurons' \
+  $MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp"
+expect_out "show meta-neuron" '^ +[0-9]+  ".*" +[-+][0-9.]+ ' \
+  $MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp; prompt The cat; show meta:1:5"
+a=$($MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp; prompt The cat; show meta:1:5")
+b=$($MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp; prompt The cat; show meta:1:5")
+check "meta-neuron values are reproducible" test "$a" = "$b"
+expect_out "status names the GLP" "glp +$tmp/a/glp \(layer 1, 2 blocks x 128" \
+  $MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp; status"
+expect_out "meta unit out of range" "error: meta:2:0 outside meta:0..1:0..127 \(show\)" \
+  $MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp; prompt x; show meta:2:0"
+expect_out "a GLP of another width is refused" "does not fit: its d_input differs" \
+  $MS --model tests/fixtures/models/gpt2_tiny -c "load glp $tmp/a/glp"
+expect_out "meta needs a GLP" "no GLP loaded" $MS --model "$tmp/lm/model" -c "prompt x; show meta:0:0"
+expect_out "show mlp neuron" 'mlp:1:3 over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; show mlp:1:3"
+expect_out "show resid" 'resid:3 over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; neuron resid:3"
