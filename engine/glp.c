@@ -2,6 +2,7 @@
  * the flow-matching loss, normalizer, Euler sampler, SDEdit projection,
  * checkpoint load/save under the reference tensor names. */
 #include "glp.h"
+#include "half.h"
 
 #include "ops.h"
 #include "safetensors.h"
@@ -195,18 +196,24 @@ int glp_load(glp_model *m, const char *dir, const glp_config *c) {
     return rc;
 }
 
-int glp_save(const glp_model *m, const char *path) {
+int glp_save(const glp_model *m, const char *path) { return glp_save_as(m, path, false); }
+
+int glp_save_as(const glp_model *m, const char *path, bool half) {
     int n;
     glp_tensor *t = all_tensors(&m->c, &n);
     st_wtensor *w = xcalloc((size_t)n, sizeof *w);
+    uint16_t *h = half ? xmalloc(sizeof(uint16_t) * m->n_params) : NULL;
+    for (size_t i = 0; h && i < m->n_params; i++) h[i] = f32_to_f16(m->flat[i]);
     for (int k = 0; k < n; k++) {
-        w[k].name = t[k].name, w[k].dtype = ST_F32, w[k].data = m->flat + t[k].offset;
+        w[k].name = t[k].name;
+        w[k].dtype = half ? ST_F16 : ST_F32;
+        w[k].data = half ? (const void *)(h + t[k].offset) : (const void *)(m->flat + t[k].offset);
         w[k].ndim = t[k].cols ? 2 : 1;
         w[k].shape[0] = t[k].rows, w[k].shape[1] = t[k].cols;
     }
     const char *meta[] = {"format", "pt"};
     int rc = st_write(path, w, n, meta, 1);
-    free(w), free(t);
+    free(w), free(t), free(h);
     return rc;
 }
 

@@ -73,6 +73,9 @@ int glp_load(glp_model *m, const char *dir, const glp_config *c);
 int glp_load_file(glp_model *m, const char *path, const glp_config *c);
 /* Writes the weights as F32 under the reference names (no prefix). */
 int glp_save(const glp_model *m, const char *path);
+/* The same, in f16 when half (loading widens back to f32); ".lz4" paths are
+ * compressed. */
+int glp_save_as(const glp_model *m, const char *path, bool half);
 
 /* x = (h - mean)/sqrt(var + 1e-12); h = x sqrt(var) + mean. In place allowed. */
 void glp_normalize(const glp_model *m, float *x, const float *h, int N);

@@ -3,6 +3,8 @@
 #include "subcommands.h"
 #include "bench.h"
 #include "corpus.h"
+#include "safetensors.h"
+#include "glp_folder.h"
 #include "glp_train.h"
 #include "harvest.h"
 #include "ops.h"
@@ -13,6 +15,7 @@
 #include "util.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +249,35 @@ static int cmd_pack_model(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_pack_glp(int argc, char **argv) {
+    const char *src = NULL, *dst = NULL;
+    int f16 = 0;
+    opt o[] = {{"--out", &dst, 0, 0}, {"--f16", 0, 0, &f16}, {0}};
+    if (parse_opts(argc, argv, o, &src, "pack-glp")) return 2;
+    if (!src || !dst) return fail("usage: pack-glp SRC --out DST [--f16] (pack-glp)");
+    glp_model m;
+    glp_file_config fc;
+    if (glp_load_folder(&m, &fc, src, -1)) return fail(ms_geterr());
+    if (!ms_is_dir(dst) && mkdir(dst, 0755)) {
+        glp_free(&m);
+        return fail("cannot create the output folder (pack-glp)");
+    }
+    /* Weights (lz4, f16 on request) and statistics; config.yaml copied as is. */
+    char *w = ms_path_join(dst, "final.safetensors.lz4"), *st = ms_path_join(dst, "rep_statistics.safetensors");
+    char *cy = ms_find_file(src, "config.yaml"), *cd = ms_path_join(dst, "config.yaml");
+    int64_t d = m.c.d_input;
+    st_wtensor stats[] = {{"mean", ST_F32, 1, {d}, m.mean}, {"var", ST_F32, 1, {d}, m.var}};
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = glp_save_as(&m, w, f16) || st_write(st, stats, 2, NULL, 0) || ms_read_file(cy, &buf, &n) ||
+             ms_write_file_atomic(cd, buf, n);
+    free(buf), free(w), free(st), free(cy), free(cd);
+    glp_free(&m);
+    if (rc) return fail(ms_geterr());
+    printf("pack-glp: %s -> %s (%s, lz4)\n", src, dst, f16 ? "f16" : "f32");
+    return 0;
+}
+
 int run_subcommand(int argc, char **argv) {
     if (argc < 2) return -1;
     const char *c = argv[1];
@@ -256,5 +288,6 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "harvest")) return cmd_harvest(argc - 1, argv + 1);
     if (!strcmp(c, "train-glp")) return cmd_train_glp(argc - 1, argv + 1);
     if (!strcmp(c, "pack-model")) return cmd_pack_model(argc - 1, argv + 1);
+    if (!strcmp(c, "pack-glp")) return cmd_pack_glp(argc - 1, argv + 1);
     return -1;
 }

@@ -69,3 +69,12 @@ expect_out "a GLP of another width is refused" "does not fit: its d_input differ
 expect_out "meta needs a GLP" "no GLP loaded" $MS --model "$tmp/lm/model" -c "prompt x; show meta:0:0"
 expect_out "show mlp neuron" 'mlp:1:3 over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; show mlp:1:3"
 expect_out "show resid" 'resid:3 over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; neuron resid:3"
+
+# pack-glp: lz4 (and f16) folders load and give the same (f32) meta-neurons.
+check "pack-glp f32" $MS pack-glp "$tmp/a/glp" --out "$tmp/p32"
+check "pack-glp f16" $MS pack-glp "$tmp/a/glp" --out "$tmp/p16" --f16
+check "packed weights are lz4" test -f "$tmp/p16/final.safetensors.lz4" -a -f "$tmp/p16/rep_statistics.safetensors"
+c=$($MS --model "$tmp/lm/model" -c "load glp $tmp/p32; prompt The cat; show meta:1:5" | tail -n +2)
+a2=$(printf '%s\n' "$a" | tail -n +2)
+check "f32 pack gives identical meta-neurons" test "$a2" = "$c"
+expect_out "f16 pack loads" 'meta:1:5 over the prompt' $MS --model "$tmp/lm/model" -c "load glp $tmp/p16; prompt The cat; show meta:1:5"
