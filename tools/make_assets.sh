@@ -6,10 +6,13 @@
 #   2. tokenizer   metascope train-bpe          -> assets/tokenizer.json
 #   3. model       metascope train-lm --resume  -> $WORK/ (checkpoints, loss.csv)
 #   4. packing     metascope pack-model --f16   -> assets/model/ (lz4)
+#   5. activations metascope harvest --resume   -> $GLPWORK/acts (2.5M rows of layer 3)
+#   6. GLP         metascope train-glp --resume -> $GLPWORK/train, packed to assets/glp/
 set -eu
 MS=${MS_BIN:-build/metascope}
 WORK=${WORK:-build/train-lm}
 CONFIG=${CONFIG:-assets/train-lm.json}
+GLPWORK=${GLPWORK:-build/glp-work}
 if [ ! -f assets/corpus/MANIFEST.json ]; then
   /usr/bin/python3 tools/build_corpus.py --out assets/corpus
 fi
@@ -20,3 +23,7 @@ $MS train-lm --config "$CONFIG" --out "$WORK" --resume
 cp "$WORK/loss.csv" assets/loss.csv
 $MS pack-model "$WORK/model" --out assets/model --f16
 $MS eval-lm assets/model --split test
+$MS harvest --model assets/model --layer 3 --tokens 2500000 --out "$GLPWORK/acts" --resume
+$MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp.json --out "$GLPWORK/train" --resume
+cp "$GLPWORK/train/loss.csv" assets/glp-loss.csv
+$MS pack-glp "$GLPWORK/train/glp" --out assets/glp --f16

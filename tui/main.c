@@ -136,9 +136,13 @@ int main(int argc, char **argv) {
     session S;
     sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);
     S.json = json;
-    if (!model && !no_model) model = default_model();
+    bool bundled = !model && !no_model;
+    if (bundled) model = default_model();
     int rc = 0;
+    char glp[4096];
+    snprintf(glp, sizeof glp, "%s/glp", ms_assets_dir());
     if (model && sess_load_model(&S, model)) rc = fail(ms_geterr());
+    else if (model && bundled && ms_is_dir(glp) && sess_load_glp(&S, glp)) rc = fail(ms_geterr());
     else if (cmds) {
         if (sess_exec_multi(&S, cmds)) {
             fflush(stdout);
