@@ -99,8 +99,7 @@ int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stat
     free(cfg);
     if (rc || infer_widths(fc, dir)) return -1;
     glp_config c = {fc->d_input, fc->d_model, fc->d_mlp, fc->n_layers, fc->multi_layer_n_layers};
-    if (glp_init(m, &c)) return -1;
-    if (glp_load(m, dir, &c)) {
+    if (glp_load(m, dir, &c)) { /* glp_load allocates the model */
         glp_free(m);
         return -1;
     }
