@@ -23,6 +23,7 @@ static const char *USAGE =
     "       metascope eval-lm DIR [--split train|valid|test] [--corpus DIR] [--json]\n"
     "       metascope pack-model SRC --out DST [--f16] [--no-lz4]\n"
     "       metascope pack-glp SRC --out DST [--f16]\n"
+    "       metascope eval-glp --acts DIR [--glp DIR] [--n N] [--steps S] [--json]\n"
     "\n"
     "Explore a language model's activations. With no SCRIPT and no -c, commands are\n"
     "read interactively on a terminal, or from standard input otherwise.\n"

@@ -78,3 +78,12 @@ c=$($MS --model "$tmp/lm/model" -c "load glp $tmp/p32; prompt The cat; show meta
 a2=$(printf '%s\n' "$a" | tail -n +2)
 check "f32 pack gives identical meta-neurons" test "$a2" = "$c"
 expect_out "f16 pack loads" 'meta:1:5 over the prompt' $MS --model "$tmp/lm/model" -c "load glp $tmp/p16; prompt The cat; show meta:1:5"
+
+# eval-glp: held-out loss and Fréchet distances with floor and Gaussian baseline.
+expect_out "eval-glp report" 'GLP samples \(8 Euler steps\) +[0-9.]+' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8
+expect_out "eval-glp --json" '"fd_floor": [0-9.]+, "fd_gaussian": [0-9.]+' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8 --json
+expect_out "eval-glp needs enough rows" 'fewer than the 6000 needed' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 3000
+expect_out "eval-glp needs --acts" 'needs --acts DIR' $MS eval-glp

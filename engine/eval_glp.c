@@ -1,0 +1,100 @@
+/* eval_glp.c — held-out diffusion loss and Fréchet distances of a GLP. */
+#include "eval_glp.h"
+#include "frechet.h"
+#include "harvest.h"
+#include "rng.h"
+#include "safetensors.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The last `want` rows of the harvest, in order, into X [want, d]. */
+static int last_rows(const char *dir, const harvest_info *h, long want, float *X) {
+    long have = 0;
+    for (long k = h->shards - 1; k >= 0 && have < want; k--) {
+        char *p = harvest_shard_path(dir, k);
+        st_file f;
+        int rc = st_open(&f, p);
+        free(p);
+        if (rc) return -1;
+        const st_tensor *t = st_find(&f, "acts");
+        if (!t || t->ndim != 2 || t->shape[1] != h->d) {
+            st_close(&f);
+            return ms_seterr("shard %ld lacks an acts tensor of width %d (%s)", k, h->d, dir);
+        }
+        long rows = (long)t->shape[0], take = want - have < rows ? want - have : rows;
+        float *all = xmalloc(sizeof(float) * (size_t)rows * h->d);
+        rc = st_to_f32(&f, t, all, t->numel);
+        st_close(&f);
+        if (!rc) memcpy(X + (size_t)(want - have - take) * h->d, all + (size_t)(rows - take) * h->d,
+                        sizeof(float) * (size_t)take * h->d);
+        free(all);
+        if (rc) return -1;
+        have += take;
+    }
+    return have == want ? 0 : ms_seterr("the harvest has %ld rows, fewer than the %ld needed (%s)", have, want, dir);
+}
+
+static double fd_of(const float *X, const double *muA, const double *covA, long n, int d) {
+    double *mu = xmalloc(sizeof(double) * (size_t)d), *cov = xmalloc(sizeof(double) * (size_t)d * d);
+    double fd = gauss_fit(X, n, d, mu, cov) ? -1 : frechet_distance(mu, cov, muA, covA, d);
+    free(mu), free(cov);
+    return fd;
+}
+
+int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, eval_glp_result *r) {
+    memset(r, 0, sizeof *r);
+    harvest_info h;
+    if (harvest_info_load(&h, acts_dir)) return -1;
+    int d = m->c.d_input;
+    long n = o->n;
+    int rc = 0;
+    if (h.d != d) rc = ms_seterr("harvest width %d differs from the GLP's d_input %d (%s)", h.d, d, acts_dir);
+    size_t nd = (size_t)n * d;
+    float *raw = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *X = rc ? NULL : xmalloc(sizeof(float) * 3 * nd);
+    if (!rc) rc = last_rows(acts_dir, &h, 2 * n, raw);
+    harvest_info_free(&h);
+    if (rc) {
+        free(raw), free(X);
+        return -1;
+    }
+    float *B = X, *A = X + nd, *G = X + 2 * nd;
+    glp_normalize(m, X, raw, (int)(2 * n)); /* B then A */
+    free(raw);
+    rng_t rng;
+    rng_seed(&rng, o->seed);
+    /* Held-out loss on A with fixed uniforms and noise, in workspace-sized chunks. */
+    glp_work *w = glp_work_new(&m->c, 1024);
+    float *eps = xmalloc(sizeof(float) * 1024 * (size_t)d), *u = xmalloc(sizeof(float) * 1024);
+    double sum = 0;
+    for (long r0 = 0; r0 < n && !rc; r0 += 1024) {
+        int k = (int)(n - r0 < 1024 ? n - r0 : 1024);
+        for (size_t i = 0; i < (size_t)k * d; i++) eps[i] = rng_normal(&rng);
+        for (int i = 0; i < k; i++) u[i] = rng_uniform(&rng);
+        double l = glp_fm_loss((glp_model *)m, w, A + (size_t)r0 * d, eps, u, k, -1, false);
+        if (isnan(l)) rc = -1;
+        sum += l * k;
+    }
+    free(eps), free(u);
+    r->heldout_loss = sum / (double)n;
+    /* Samples from pure noise. */
+    for (size_t i = 0; !rc && i < nd; i++) G[i] = rng_normal(&rng);
+    if (!rc) rc = glp_sample(m, w, G, (int)n, o->steps, -1);
+    glp_work_free(w);
+    double *muA = xmalloc(sizeof(double) * (size_t)d), *covA = xmalloc(sizeof(double) * (size_t)d * d);
+    double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
+    if (!rc) rc = gauss_fit(A, n, d, muA, covA) || gauss_fit(B, n, d, muB, covB) ? -1 : 0;
+    if (!rc) {
+        r->fd_glp = fd_of(G, muA, covA, n, d);
+        r->fd_floor = frechet_distance(muB, covB, muA, covA, d);
+        rc = gauss_sample(G, n, d, muB, covB, &rng); /* the baseline reuses G's memory */
+        if (!rc) r->fd_gauss = fd_of(G, muA, covA, n, d);
+        if (r->fd_glp < 0 || r->fd_floor < 0 || r->fd_gauss < 0) rc = -1;
+    }
+    free(muA), free(covA), free(muB), free(covB), free(X);
+    r->n = n;
+    r->d = d;
+    return rc;
+}

@@ -1,0 +1,31 @@
+/* eval_glp.h — how well a GLP models held-out activations: its diffusion
+ * loss, and the Fréchet distance of its samples to real rows next to the
+ * real-vs-real floor and a Gaussian with the real mean and covariance. */
+#ifndef MS_EVAL_GLP_H
+#define MS_EVAL_GLP_H
+
+#include <stdint.h>
+
+#include "glp.h"
+
+typedef struct {
+    long n;        /* rows per set */
+    int steps;     /* Euler steps for sampling */
+    uint64_t seed;
+} eval_glp_opts;
+
+typedef struct {
+    double heldout_loss; /* flow-matching MSE on set A (fixed u, eps) */
+    double fd_glp;       /* FD(GLP samples, A) */
+    double fd_floor;     /* FD(B, A): two real sets */
+    double fd_gauss;     /* FD(N(mean_B, cov_B) samples, A) */
+    long n;
+    int d;
+} eval_glp_result;
+
+/* Real rows are the last 2n of the harvest in acts_dir (A: the last n, B: the
+ * n before), rows that train-glp holds out when its heldout fraction covers
+ * them. All distances are in the GLP's normalized space. */
+int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, eval_glp_result *r);
+
+#endif
