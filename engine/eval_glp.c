@@ -1,5 +1,6 @@
 /* eval_glp.c — held-out diffusion loss and Fréchet distances of a GLP. */
 #include "eval_glp.h"
+#include "corpus.h"
 #include "frechet.h"
 #include "harvest.h"
 #include "rng.h"
@@ -96,5 +97,95 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
     free(muA), free(covA), free(muB), free(covB), free(X);
     r->n = n;
     r->d = d;
+    return rc;
+}
+
+/* ---- ΔLM loss ---- */
+
+typedef enum { DLM_CLEAN, DLM_GLP, DLM_NOISE } dlm_mode;
+
+typedef struct {
+    const glp_model *g;
+    glp_work *w;
+    dlm_mode mode;
+    rng_t rng;      /* reseeded per window so both edits see the same noise */
+    float *buf;     /* [rows, d] */
+    double change;  /* sum over rows of |P(h) - h| / |h| */
+    long rows;
+} dlm_ctx;
+
+static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
+    dlm_ctx *c = ctx;
+    if (c->mode == DLM_CLEAN) return;
+    int skip = pos0 == 0 ? 1 : 0; /* position 0 stays as it is */
+    int k = n - skip;
+    if (k <= 0) return;
+    float *h = x + (size_t)skip * d;
+    memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
+    glp_project(c->g, c->w, c->buf, k, 0.5f, 20, -1, NULL, &c->rng);
+    for (int r = 0; r < k; r++) {
+        float *row = h + (size_t)r * d, *p = c->buf + (size_t)r * d;
+        double dn = 0, hn = 0;
+        for (int i = 0; i < d; i++) dn += (double)(p[i] - row[i]) * (p[i] - row[i]), hn += (double)row[i] * row[i];
+        if (c->mode == DLM_GLP) {
+            c->change += sqrt(dn / (hn > 0 ? hn : 1));
+            c->rows++;
+            memcpy(row, p, sizeof(float) * (size_t)d);
+        } else { /* Gaussian direction, the projection's distance */
+            double zn = 0;
+            for (int i = 0; i < d; i++) {
+                p[i] = rng_normal(&c->rng);
+                zn += (double)p[i] * p[i];
+            }
+            float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
+            for (int i = 0; i < d; i++) row[i] += s * p[i];
+        }
+    }
+}
+
+int eval_delta_lm(const tf_model *lm, const glp_model *g, int layer, const char *corpus_dir, const char *split,
+                  int windows, uint64_t seed, delta_lm_result *r) {
+    memset(r, 0, sizeof *r);
+    if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
+    if (g->c.d_input != lm->c.d_model) return ms_seterr("GLP width %d differs from the model's %d (delta-lm)",
+                                                        g->c.d_input, lm->c.d_model);
+    corpus_split cs;
+    if (corpus_load(&cs, corpus_dir, split)) return -1;
+    int *ids;
+    size_t n;
+    int rc = corpus_tokenize(&cs, lm->tok, lm->c.eos_id, &ids, &n);
+    corpus_free(&cs);
+    if (rc) return -1;
+    int T = lm->c.max_seq < 256 ? lm->c.max_seq : 256;
+    tf_state st;
+    if (tf_state_init(&st, lm, T)) {
+        free(ids);
+        return -1;
+    }
+    dlm_ctx c = {g, glp_work_new(&g->c, T), DLM_CLEAN, {{0}}, xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), 0, 0};
+    tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
+    float *nll = xmalloc(sizeof(float) * (size_t)T);
+    double sums[3] = {0};
+    long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
+    if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
+    for (long wi = 0; wi < nwin && !rc; wi++) {
+        const int *win = ids + (size_t)wi * ((n - (size_t)T) / (size_t)(nwin > 1 ? nwin - 1 : 1));
+        for (int mode = 0; mode < 3 && !rc; mode++) {
+            c.mode = (dlm_mode)mode;
+            rng_seed(&c.rng, seed + (uint64_t)wi);
+            rc = tf_nll(lm, &st, win, T, nll);
+            for (int t = 0; t < T - 1 && !rc; t++) sums[mode] += nll[t];
+        }
+        r->tokens += T - 1;
+    }
+    if (!rc) {
+        r->clean = sums[0] / (double)r->tokens;
+        r->glp = sums[1] / (double)r->tokens;
+        r->noise = sums[2] / (double)r->tokens;
+        r->rel_change = c.rows ? c.change / (double)c.rows : 0;
+    }
+    glp_work_free(c.w);
+    free(c.buf), free(nll), free(ids);
+    tf_state_free(&st);
     return rc;
 }

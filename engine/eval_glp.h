@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "glp.h"
+#include "transformer.h"
 
 typedef struct {
     long n;        /* rows per set */
@@ -27,5 +28,19 @@ typedef struct {
  * n before), rows that train-glp holds out when its heldout fraction covers
  * them. All distances are in the GLP's normalized space. */
 int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, eval_glp_result *r);
+
+/* ΔLM loss: mean next-token loss on `windows` held-out windows of the corpus
+ * split with layer `layer`'s residual (every position but the first)
+ * replaced by its on-manifold projection (u 0.5, 20 steps), minus the clean
+ * loss; beside it the increase from adding Gaussian noise of the same norm
+ * as each row's projection change. */
+typedef struct {
+    double clean, glp, noise; /* mean NLL (nats) */
+    double rel_change;        /* mean |P(h) - h| / |h| */
+    long tokens;
+} delta_lm_result;
+
+int eval_delta_lm(const tf_model *lm, const glp_model *g, int layer, const char *corpus_dir, const char *split,
+                  int windows, uint64_t seed, delta_lm_result *r);
 
 #endif

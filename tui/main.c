@@ -24,6 +24,7 @@ static const char *USAGE =
     "       metascope pack-model SRC --out DST [--f16] [--no-lz4]\n"
     "       metascope pack-glp SRC --out DST [--f16]\n"
     "       metascope eval-glp --acts DIR [--glp DIR] [--n N] [--steps S] [--json]\n"
+    "       metascope eval-glp --delta-lm [--glp DIR] [--model DIR] [--corpus DIR] [--windows N]\n"
     "\n"
     "Explore a language model's activations. With no SCRIPT and no -c, commands are\n"
     "read interactively on a terminal, or from standard input otherwise.\n"

@@ -87,3 +87,5 @@ expect_out "eval-glp --json" '"fd_floor": [0-9.]+, "fd_gaussian": [0-9.]+' \
 expect_out "eval-glp needs enough rows" 'fewer than the 6000 needed' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 3000
 expect_out "eval-glp needs --acts" 'needs --acts DIR' $MS eval-glp
+expect_out "eval-glp --delta-lm" 'GLP projection \(u 0.5, 20 steps\) +[-+][0-9.]+' \
+  $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 4
