@@ -1,5 +1,6 @@
 /* glp_train.c — the GLP training loop, its checkpoints and the exported folder. */
 #include "glp_train.h"
+#include "checkpoint.h"
 #include "glp.h"
 #include "half.h"
 #include "harvest.h"
@@ -206,85 +207,21 @@ static void shape_string(const gtrainer *t, char *buf, size_t n) {
     snprintf(buf, n, "%d,%d,%d,%d", t->gc.d_input, t->gc.d_model, t->gc.d_mlp, t->gc.n_layers);
 }
 
+static ckpt_view ckpt_of(gtrainer *t, char *shape, size_t cap) {
+    shape_string(t, shape, cap);
+    return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "GLP"};
+}
+
 static int save_ckpt(gtrainer *t, const char *out) {
-    int64_t n = (int64_t)t->m.n_params, step = t->opt.step;
-    char steps[32], el[32], shape[128];
-    snprintf(steps, sizeof steps, "%ld", t->opt.step);
-    snprintf(el, sizeof el, "%.3f", t->elapsed);
-    shape_string(t, shape, sizeof shape);
-    st_wtensor w[] = {
-        {"params", ST_F32, 1, {n}, t->m.flat}, {"adam_m", ST_F32, 1, {n}, t->opt.m},
-        {"adam_v", ST_F32, 1, {n}, t->opt.v},  {"rng", ST_U64, 1, {4}, t->rng.s},
-        {"step", ST_I64, 1, {1}, &step},
-    };
-    const char *meta[] = {"step", steps, "elapsed", el, "shape", shape, "signature", t->signature};
-    char *p = ms_path_join(out, "ckpt.safetensors");
-    int rc = st_write(p, w, 5, meta, 4);
-    free(p);
-    return rc;
+    char shape[128];
+    ckpt_view v = ckpt_of(t, shape, sizeof shape);
+    return ckpt_save(&v, out);
 }
 
 static int load_ckpt(gtrainer *t, const char *out) {
-    char *p = ms_path_join(out, "ckpt.safetensors");
-    st_file f;
-    int rc = st_open(&f, p);
-    free(p);
-    if (rc) return -1;
     char shape[128];
-    shape_string(t, shape, sizeof shape);
-    size_t n = t->m.n_params;
-    const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed"), *sig = st_meta(&f, "signature");
-    const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
-    const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step");
-    if (!have || strcmp(have, shape)) rc = ms_seterr("checkpoint was made for another GLP shape (%s)", f.path);
-    else if (!sig || strcmp(sig, t->signature))
-        rc = ms_seterr("checkpoint was made with other settings or activations; use a new --out (%s)", f.path);
-    else if (!P || !M || !V || !R || !S || P->dtype != ST_F32 || P->numel != n || M->numel != n || V->numel != n ||
-             M->dtype != ST_F32 || V->dtype != ST_F32 || R->dtype != ST_U64 || R->numel != 4 || S->dtype != ST_I64 ||
-             S->numel != 1)
-        rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
-    else {
-        memcpy(t->m.flat, P->data, P->nbytes);
-        memcpy(t->opt.m, M->data, M->nbytes);
-        memcpy(t->opt.v, V->data, V->nbytes);
-        memcpy(t->rng.s, R->data, 32);
-        int64_t step;
-        memcpy(&step, S->data, 8);
-        t->opt.step = (long)step;
-        t->elapsed = el ? atof(el) : 0;
-    }
-    st_close(&f);
-    return rc;
-}
-
-/* loss.csv rows up to `step` are kept on resume (as train_lm). */
-static FILE *open_log(const char *out, long step, bool resume) {
-    char *p = ms_path_join(out, "loss.csv");
-    static const char header[] = "step,lr,train_loss,grad_norm,val_loss,rows,seconds\n";
-    uint8_t *old = NULL;
-    size_t n = 0;
-    if (resume && ms_file_exists(p) && ms_read_file(p, &old, &n)) {
-        free(p);
-        return NULL;
-    }
-    char *keep = xmalloc(n + sizeof header);
-    size_t k = sizeof header - 1;
-    memcpy(keep, header, k);
-    for (char *line = old ? strchr((char *)old, '\n') : NULL; line && *line;) {
-        char *next = strchr(line + 1, '\n');
-        if (!next) break; /* a half-written last row is dropped */
-        long s = strtol(line + 1, NULL, 10);
-        if (s >= 1 && s <= step) {
-            memcpy(keep + k, line + 1, (size_t)(next - line));
-            k += (size_t)(next - line);
-        }
-        line = next;
-    }
-    free(old);
-    FILE *f = ms_write_file_atomic(p, keep, k) ? NULL : fopen(p, "a");
-    free(keep);
-    free(p);
-    return f;
+    ckpt_view v = ckpt_of(t, shape, sizeof shape);
+    return ckpt_load(&v, out);
 }
 
 /* ------------------------------------------------------------ loop */
@@ -413,7 +350,7 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         gtrainer_free(&t);
         return -1;
     }
-    FILE *log = open_log(out, t.opt.step, resume && have);
+    FILE *log = ckpt_open_log(out, "step,lr,train_loss,grad_norm,val_loss,rows,seconds\n", t.opt.step, resume && have);
     if (!log) {
         gtrainer_free(&t);
         return ms_seterr("cannot write loss.csv (%s)", out);

@@ -1,0 +1,85 @@
+/* checkpoint.c — resumable training state (see checkpoint.h). */
+#include "checkpoint.h"
+#include "safetensors.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ckpt_save(const ckpt_view *c, const char *out) {
+    int64_t n = (int64_t)c->opt->n, step = c->opt->step;
+    char steps[32], el[32];
+    snprintf(steps, sizeof steps, "%ld", c->opt->step);
+    snprintf(el, sizeof el, "%.3f", *c->elapsed);
+    st_wtensor w[] = {
+        {"params", ST_F32, 1, {n}, c->params}, {"adam_m", ST_F32, 1, {n}, c->opt->m},
+        {"adam_v", ST_F32, 1, {n}, c->opt->v}, {"rng", ST_U64, 1, {4}, c->rng->s},
+        {"step", ST_I64, 1, {1}, &step},
+    };
+    const char *meta[] = {"step", steps, "elapsed", el, "shape", c->shape, "signature", c->signature};
+    char *p = ms_path_join(out, "ckpt.safetensors");
+    int rc = st_write(p, w, 5, meta, 4);
+    free(p);
+    return rc;
+}
+
+static bool sized(const st_tensor *t, st_dtype dt, size_t n) { return t && t->dtype == dt && t->numel == n; }
+
+int ckpt_load(const ckpt_view *c, const char *out) {
+    char *p = ms_path_join(out, "ckpt.safetensors");
+    st_file f;
+    int rc = st_open(&f, p);
+    free(p);
+    if (rc) return -1;
+    size_t n = c->opt->n;
+    const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed"), *sig = st_meta(&f, "signature");
+    const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
+    const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step");
+    if (!have || strcmp(have, c->shape))
+        rc = ms_seterr("checkpoint was made for another %s shape (%s)", c->what, f.path);
+    else if (!sig || strcmp(sig, c->signature))
+        rc = ms_seterr("checkpoint was made with other settings, tokenizer or data; use a new --out (%s)", f.path);
+    else if (!sized(P, ST_F32, n) || !sized(M, ST_F32, n) || !sized(V, ST_F32, n) || !sized(R, ST_U64, 4) ||
+             !sized(S, ST_I64, 1))
+        rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
+    else {
+        memcpy(c->params, P->data, P->nbytes);
+        memcpy(c->opt->m, M->data, M->nbytes);
+        memcpy(c->opt->v, V->data, V->nbytes);
+        memcpy(c->rng->s, R->data, 32);
+        int64_t step;
+        memcpy(&step, S->data, 8);
+        c->opt->step = (long)step;
+        *c->elapsed = el ? atof(el) : 0;
+    }
+    st_close(&f);
+    return rc;
+}
+
+FILE *ckpt_open_log(const char *out, const char *header, long step, bool resume) {
+    char *p = ms_path_join(out, "loss.csv");
+    uint8_t *old = NULL;
+    size_t n = 0, hl = strlen(header);
+    if (resume && ms_file_exists(p) && ms_read_file(p, &old, &n)) {
+        free(p);
+        return NULL;
+    }
+    char *keep = xmalloc(n + hl + 1);
+    size_t k = hl;
+    memcpy(keep, header, k);
+    for (char *line = old ? strchr((char *)old, '\n') : NULL; line && *line;) {
+        char *next = strchr(line + 1, '\n');
+        if (!next) break; /* a half-written last row is dropped */
+        long s = strtol(line + 1, NULL, 10);
+        if (s >= 1 && s <= step) {
+            memcpy(keep + k, line + 1, (size_t)(next - line));
+            k += (size_t)(next - line);
+        }
+        line = next;
+    }
+    free(old);
+    FILE *f = ms_write_file_atomic(p, keep, k) ? NULL : fopen(p, "a");
+    free(keep);
+    free(p);
+    return f;
+}

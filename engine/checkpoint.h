@@ -1,0 +1,32 @@
+/* checkpoint.h — what a resumable training run keeps (train-lm, train-glp):
+ * out/ckpt.safetensors with the parameters, AdamW moments, RNG state and step,
+ * plus a shape string and a signature of everything that shapes the run (a
+ * resume must match both), written atomically; and out/loss.csv, truncated
+ * to the checkpoint's step on resume. */
+#ifndef MS_CHECKPOINT_H
+#define MS_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "optim.h"
+#include "rng.h"
+
+typedef struct {
+    float *params;     /* n floats */
+    adamw_state *opt;  /* moments (n each) and step */
+    rng_t *rng;
+    double *elapsed;   /* training seconds over all runs */
+    const char *shape, *signature;
+    const char *what;  /* "model", "GLP": for messages */
+} ckpt_view;
+
+int ckpt_save(const ckpt_view *c, const char *out);
+/* Fills the view from out/ckpt.safetensors after checking shape, signature
+ * and every tensor's size. */
+int ckpt_load(const ckpt_view *c, const char *out);
+/* loss.csv with `header` (one line, with its newline): on resume the rows up
+ * to `step` are kept (atomically rewritten), then the file is opened to append. */
+FILE *ckpt_open_log(const char *out, const char *header, long step, bool resume);
+
+#endif
