@@ -95,7 +95,7 @@ bench: deps deps-tools
 	@sh bench/run.sh
 
 # Rebuild the default assets (corpus, tokenizer, model) from Debian packages;
-# resumes an interrupted training run. About an hour on 2 cores.
+# resumes an interrupted run. About 80 minutes on 2 cores (model, then GLP).
 assets: deps deps-assets
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh tools/make_assets.sh
