@@ -27,27 +27,6 @@ void glp_train_defaults(glp_train_cfg *c) {
 
 /* ------------------------------------------------------------ config */
 
-static int jint(json_object *o, const char *k, long lo, long hi, long *out, const char *path) {
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v)) return 0;
-    if (!json_object_is_type(v, json_type_int)) return ms_seterr("'%s' must be an integer (%s)", k, path);
-    long x = (long)json_object_get_int64(v);
-    if (x < lo || x > hi) return ms_seterr("'%s' = %ld outside %ld..%ld (%s)", k, x, lo, hi, path);
-    *out = x;
-    return 0;
-}
-
-static int jnum(json_object *o, const char *k, double lo, double hi, double *out, const char *path) {
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v)) return 0;
-    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-        return ms_seterr("'%s' must be a number (%s)", k, path);
-    double x = json_object_get_double(v);
-    if (!(x >= lo && x <= hi)) return ms_seterr("'%s' = %g outside %g..%g (%s)", k, x, lo, hi, path);
-    *out = x;
-    return 0;
-}
-
 /* Every key must be known: a misspelt key would silently train the default. */
 static int check_keys(json_object *o, const char *path) {
     static const char *known[] = {"d_model", "d_mlp", "n_layers", "batch", "steps", "lr", "warmup",
@@ -75,16 +54,16 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     long ev = c->eval_every, er = c->eval_rows, lg = c->log_every;
     double lr = c->lr, wu = c->warmup, ws = c->warm_start, fl = c->final_lr, wd = c->weight_decay;
     double clip = c->clip, b1 = c->beta1, b2 = c->beta2, eps = c->eps, ck = c->ckpt_minutes, ho = c->heldout;
-    int rc = check_keys(o, path) || jint(o, "d_model", 1, 65536, &dm, path) || jint(o, "d_mlp", 1, 262144, &dh, path) ||
-             jint(o, "n_layers", 1, 256, &L, path) || jint(o, "batch", 1, 1 << 20, &B, path) ||
-             jint(o, "steps", 1, 1000000000, &S, path) || jint(o, "seed", 0, 1L << 62, &seed, path) ||
-             jint(o, "eval_every", 0, 1000000000, &ev, path) || jint(o, "eval_rows", 1, 1 << 24, &er, path) ||
-             jint(o, "log_every", 1, 1000000000, &lg, path) || jnum(o, "lr", 0, 10, &lr, path) ||
-             jnum(o, "warmup", 0, 1, &wu, path) || jnum(o, "warm_start", 0, 1, &ws, path) ||
-             jnum(o, "final_lr", 0, 1, &fl, path) || jnum(o, "weight_decay", 0, 10, &wd, path) ||
-             jnum(o, "clip", 0, 1e9, &clip, path) || jnum(o, "beta1", 0, 1, &b1, path) ||
-             jnum(o, "beta2", 0, 1, &b2, path) || jnum(o, "eps", 0, 1, &eps, path) ||
-             jnum(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) || jnum(o, "heldout", 0, 0.5, &ho, path);
+    int rc = check_keys(o, path) || ms_json_int(o, "d_model", 1, 65536, &dm, path) || ms_json_int(o, "d_mlp", 1, 262144, &dh, path) ||
+             ms_json_int(o, "n_layers", 1, 256, &L, path) || ms_json_int(o, "batch", 1, 1 << 20, &B, path) ||
+             ms_json_int(o, "steps", 1, 1000000000, &S, path) || ms_json_int(o, "seed", 0, 1L << 62, &seed, path) ||
+             ms_json_int(o, "eval_every", 0, 1000000000, &ev, path) || ms_json_int(o, "eval_rows", 1, 1 << 24, &er, path) ||
+             ms_json_int(o, "log_every", 1, 1000000000, &lg, path) || ms_json_num(o, "lr", 0, 10, &lr, path) ||
+             ms_json_num(o, "warmup", 0, 1, &wu, path) || ms_json_num(o, "warm_start", 0, 1, &ws, path) ||
+             ms_json_num(o, "final_lr", 0, 1, &fl, path) || ms_json_num(o, "weight_decay", 0, 10, &wd, path) ||
+             ms_json_num(o, "clip", 0, 1e9, &clip, path) || ms_json_num(o, "beta1", 0, 1, &b1, path) ||
+             ms_json_num(o, "beta2", 0, 1, &b2, path) || ms_json_num(o, "eps", 0, 1, &eps, path) ||
+             ms_json_num(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) || ms_json_num(o, "heldout", 0, 0.5, &ho, path);
     if (!rc && json_object_object_get_ex(o, "model_name", &v)) {
         if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= (int)sizeof c->model_name)
             rc = ms_seterr("'model_name' must be a string shorter than %zu bytes (%s)", sizeof c->model_name, path);

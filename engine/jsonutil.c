@@ -46,3 +46,24 @@ json_object *ms_json_read(const char *path) {
     free(buf);
     return o;
 }
+
+int ms_json_int(json_object *o, const char *key, long lo, long hi, long *out, const char *where) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v)) return 0;
+    if (!json_object_is_type(v, json_type_int)) return ms_seterr("'%s' must be an integer (%s)", key, where);
+    long x = (long)json_object_get_int64(v);
+    if (x < lo || x > hi) return ms_seterr("'%s' = %ld outside %ld..%ld (%s)", key, x, lo, hi, where);
+    *out = x;
+    return 0;
+}
+
+int ms_json_num(json_object *o, const char *key, double lo, double hi, double *out, const char *where) {
+    json_object *v;
+    if (!json_object_object_get_ex(o, key, &v)) return 0;
+    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+        return ms_seterr("'%s' must be a number (%s)", key, where);
+    double x = json_object_get_double(v);
+    if (!(x >= lo && x <= hi)) return ms_seterr("'%s' = %g outside %g..%g (%s)", key, x, lo, hi, where);
+    *out = x;
+    return 0;
+}

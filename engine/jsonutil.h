@@ -12,4 +12,10 @@ json_object *ms_json_parse(const char *buf, size_t len, const char *where);
 /* Reads path (.lz4 decompressed) and parses it. */
 json_object *ms_json_read(const char *path);
 
+/* Optional typed fields of an object: a missing key leaves *out untouched
+ * and succeeds; a wrong type or a value outside [lo, hi] fails with a
+ * message naming the key and `where`. */
+int ms_json_int(json_object *o, const char *key, long lo, long hi, long *out, const char *where);
+int ms_json_num(json_object *o, const char *key, double lo, double hi, double *out, const char *where);
+
 #endif

@@ -32,27 +32,6 @@ void train_cfg_defaults(train_cfg *c) {
     c->eval_every = 250, c->eval_batches = 8, c->log_every = 50;
 }
 
-static int jint(json_object *o, const char *k, long lo, long hi, long *out, const char *path) {
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v)) return 0;
-    if (!json_object_is_type(v, json_type_int)) return ms_seterr("'%s' must be an integer (%s)", k, path);
-    long x = (long)json_object_get_int64(v);
-    if (x < lo || x > hi) return ms_seterr("'%s' = %ld outside %ld..%ld (%s)", k, x, lo, hi, path);
-    *out = x;
-    return 0;
-}
-
-static int jnum(json_object *o, const char *k, double lo, double hi, double *out, const char *path) {
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v)) return 0;
-    if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-        return ms_seterr("'%s' must be a number (%s)", k, path);
-    double x = json_object_get_double(v);
-    if (!(x >= lo && x <= hi)) return ms_seterr("'%s' = %g outside %g..%g (%s)", k, x, lo, hi, path);
-    *out = x;
-    return 0;
-}
-
 static int jstr(json_object *o, const char *k, char *dst, size_t cap, const char *path) {
     json_object *v;
     if (!json_object_object_get_ex(o, k, &v)) return 0;
@@ -79,19 +58,19 @@ int train_cfg_load(train_cfg *c, const char *path) {
     double theta = m->rope_theta;
     int rc = jstr(o, "corpus", c->corpus, sizeof c->corpus, path) ||
              jstr(o, "tokenizer", c->tokenizer, sizeof c->tokenizer, path) ||
-             jint(o, "d_model", 8, 8192, &d, path) || jint(o, "n_layers", 1, 256, &L, path) ||
-             jint(o, "n_heads", 1, 256, &H, path) || jint(o, "n_kv_heads", 1, 256, &KV, path) ||
-             jint(o, "d_ff", 8, 65536, &ff, path) || jint(o, "ctx", 2, 65536, &T, path) ||
-             jint(o, "batch", 1, 4096, &B, path) || jint(o, "accum", 1, 4096, &A, path) ||
-             jint(o, "steps", 1, 100000000, &S, path) || jint(o, "warmup", 0, 100000000, &W, path) ||
-             jint(o, "eval_every", 0, 100000000, &ev, path) || jint(o, "eval_batches", 1, 100000, &eb, path) ||
-             jint(o, "log_every", 1, 100000000, &lg, path) || jint(o, "seed", 0, 1L << 62, &seed, path) ||
-             jnum(o, "lr", 0, 10, &lr, path) || jnum(o, "warm_start", 0, 1, &ws, path) ||
-             jnum(o, "final_lr", 0, 1, &fl, path) || jnum(o, "weight_decay", 0, 10, &wd, path) ||
-             jnum(o, "clip", 0, 1e9, &clip, path) || jnum(o, "beta1", 0, 1, &b1, path) ||
-             jnum(o, "beta2", 0, 1, &b2, path) || jnum(o, "eps", 0, 1, &eps, path) ||
-             jnum(o, "init_std", 0, 10, &std, path) || jnum(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) ||
-             jnum(o, "rope_theta", 2, 1e9, &theta, path);
+             ms_json_int(o, "d_model", 8, 8192, &d, path) || ms_json_int(o, "n_layers", 1, 256, &L, path) ||
+             ms_json_int(o, "n_heads", 1, 256, &H, path) || ms_json_int(o, "n_kv_heads", 1, 256, &KV, path) ||
+             ms_json_int(o, "d_ff", 8, 65536, &ff, path) || ms_json_int(o, "ctx", 2, 65536, &T, path) ||
+             ms_json_int(o, "batch", 1, 4096, &B, path) || ms_json_int(o, "accum", 1, 4096, &A, path) ||
+             ms_json_int(o, "steps", 1, 100000000, &S, path) || ms_json_int(o, "warmup", 0, 100000000, &W, path) ||
+             ms_json_int(o, "eval_every", 0, 100000000, &ev, path) || ms_json_int(o, "eval_batches", 1, 100000, &eb, path) ||
+             ms_json_int(o, "log_every", 1, 100000000, &lg, path) || ms_json_int(o, "seed", 0, 1L << 62, &seed, path) ||
+             ms_json_num(o, "lr", 0, 10, &lr, path) || ms_json_num(o, "warm_start", 0, 1, &ws, path) ||
+             ms_json_num(o, "final_lr", 0, 1, &fl, path) || ms_json_num(o, "weight_decay", 0, 10, &wd, path) ||
+             ms_json_num(o, "clip", 0, 1e9, &clip, path) || ms_json_num(o, "beta1", 0, 1, &b1, path) ||
+             ms_json_num(o, "beta2", 0, 1, &b2, path) || ms_json_num(o, "eps", 0, 1, &eps, path) ||
+             ms_json_num(o, "init_std", 0, 10, &std, path) || ms_json_num(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) ||
+             ms_json_num(o, "rope_theta", 2, 1e9, &theta, path);
     json_object_put(o);
     if (rc) return -1;
     if (d % H || H % KV) return ms_seterr("d_model must divide by n_heads and n_heads by n_kv_heads (%s)", path);
