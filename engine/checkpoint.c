@@ -83,3 +83,13 @@ FILE *ckpt_open_log(const char *out, const char *header, long step, bool resume)
     free(p);
     return f;
 }
+
+FILE *ckpt_start(const ckpt_view *c, const char *out, const char *header, bool resume) {
+    char *ck = ms_path_join(out, "ckpt.safetensors");
+    bool have = resume && ms_file_exists(ck);
+    free(ck);
+    if (have && ckpt_load(c, out)) return NULL;
+    FILE *log = ckpt_open_log(out, header, c->opt->step, have);
+    if (!log) ms_seterr("cannot write loss.csv (%s)", out);
+    return log;
+}

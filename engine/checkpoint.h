@@ -29,4 +29,8 @@ int ckpt_load(const ckpt_view *c, const char *out);
  * to `step` are kept (atomically rewritten), then the file is opened to append. */
 FILE *ckpt_open_log(const char *out, const char *header, long step, bool resume);
 
+/* Start of a run in out/: with resume and an existing checkpoint, loads it
+ * into the view; then opens loss.csv (see ckpt_open_log). NULL on error. */
+FILE *ckpt_start(const ckpt_view *c, const char *out, const char *header, bool resume);
+
 #endif

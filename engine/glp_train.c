@@ -197,12 +197,6 @@ static int save_ckpt(gtrainer *t, const char *out) {
     return ckpt_save(&v, out);
 }
 
-static int load_ckpt(gtrainer *t, const char *out) {
-    char shape[128];
-    ckpt_view v = ckpt_of(t, shape, sizeof shape);
-    return ckpt_load(&v, out);
-}
-
 /* ------------------------------------------------------------ loop */
 
 /* Rows drawn with replacement from the training part; then u and ε, all from
@@ -322,17 +316,12 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         gtrainer_free(&t);
         return -1;
     }
-    char *ck = ms_path_join(out, "ckpt.safetensors");
-    bool have = ms_file_exists(ck);
-    free(ck);
-    if (resume && have && load_ckpt(&t, out)) {
-        gtrainer_free(&t);
-        return -1;
-    }
-    FILE *log = ckpt_open_log(out, "step,lr,train_loss,grad_norm,val_loss,rows,seconds\n", t.opt.step, resume && have);
+    char shape[128];
+    ckpt_view view = ckpt_of(&t, shape, sizeof shape);
+    FILE *log = ckpt_start(&view, out, "step,lr,train_loss,grad_norm,val_loss,rows,seconds\n", resume);
     if (!log) {
         gtrainer_free(&t);
-        return ms_seterr("cannot write loss.csv (%s)", out);
+        return -1;
     }
     fprintf(o->log, "train-glp: %.2fM params (d %d, %d x %d/%d), %ld train / %ld held-out rows, %ld steps of %d%s\n",
             t.m.n_params / 1e6, t.gc.d_input, t.gc.n_layers, t.gc.d_model, t.gc.d_mlp, t.ntrain, t.nheld,

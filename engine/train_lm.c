@@ -197,12 +197,6 @@ static int save_ckpt(trainer *t, const char *out) {
     return ckpt_save(&v, out);
 }
 
-static int load_ckpt(trainer *t, const char *out) {
-    char shape[128];
-    ckpt_view v = ckpt_of(t, shape, sizeof shape);
-    return ckpt_load(&v, out);
-}
-
 /* ------------------------------------------------------------ loop */
 
 static void sample_batch(trainer *t) {
@@ -250,17 +244,12 @@ int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opt
         trainer_free(&t);
         return -1;
     }
-    char *ck = ms_path_join(out, "ckpt.safetensors");
-    bool have = ms_file_exists(ck);
-    free(ck);
-    if (resume && have && load_ckpt(&t, out)) {
-        trainer_free(&t);
-        return -1;
-    }
-    FILE *log = ckpt_open_log(out, "step,lr,train_loss,grad_norm,val_loss,tokens,seconds\n", t.opt.step, resume && have);
+    char shape[128];
+    ckpt_view view = ckpt_of(&t, shape, sizeof shape);
+    FILE *log = ckpt_start(&view, out, "step,lr,train_loss,grad_norm,val_loss,tokens,seconds\n", resume);
     if (!log) {
         trainer_free(&t);
-        return ms_seterr("cannot write loss.csv (%s)", out);
+        return -1;
     }
     const tf_config *c = &t.cfg.model;
     int T = c->max_seq, B = cfg->batch;
