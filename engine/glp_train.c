@@ -191,12 +191,6 @@ static ckpt_view ckpt_of(gtrainer *t, char *shape, size_t cap) {
     return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "GLP"};
 }
 
-static int save_ckpt(gtrainer *t, const char *out) {
-    char shape[128];
-    ckpt_view v = ckpt_of(t, shape, sizeof shape);
-    return ckpt_save(&v, out);
-}
-
 /* ------------------------------------------------------------ loop */
 
 /* Rows drawn with replacement from the training part; then u and ε, all from
@@ -349,7 +343,7 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         progress(&t, o, s, step0, el0, loss, gn, vl, lr);
         bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
         if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
-            if ((rc = save_ckpt(&t, out))) break;
+            if ((rc = ckpt_save(&view, out))) break;
             last_ckpt = ms_now();
         }
         if (stop) break;

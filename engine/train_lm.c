@@ -191,12 +191,6 @@ static ckpt_view ckpt_of(trainer *t, char *shape, size_t cap) {
     return (ckpt_view){t->params, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "model"};
 }
 
-static int save_ckpt(trainer *t, const char *out) {
-    char shape[128];
-    ckpt_view v = ckpt_of(t, shape, sizeof shape);
-    return ckpt_save(&v, out);
-}
-
 /* ------------------------------------------------------------ loop */
 
 static void sample_batch(trainer *t) {
@@ -301,7 +295,7 @@ int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opt
         fflush(o->log);
         bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
         if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
-            if ((rc = save_ckpt(&t, out))) break;
+            if ((rc = ckpt_save(&view, out))) break;
             last_ckpt = ms_now();
         }
         if (stop) break;
