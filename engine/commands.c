@@ -2,13 +2,12 @@
  * the handlers. Every handler prints plain aligned text, or one JSON object per
  * command when the session is in JSON mode. Errors return -1 with a one-line
  * message "<what> (<command>)". */
+#include "cmd.h"
 #include "ops.h"
-#include "session.h"
 #include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,13 +49,7 @@ static char *next_word(const char **p, int *err) {
     return w;
 }
 
-typedef struct {
-    int argc, cap;
-    char **argv;
-    const char *rest; /* raw text after the command word */
-} words;
-
-static int split(words *w, const char *line) {
+static int cmd_split(words *w, const char *line) {
     memset(w, 0, sizeof *w);
     const char *p = line;
     int err = 0;
@@ -76,21 +69,21 @@ static int split(words *w, const char *line) {
     return 0;
 }
 
-static void free_words(words *w) {
+static void cmd_free_words(words *w) {
     for (int i = 0; i < w->argc; i++) free(w->argv[i]);
     free(w->argv);
 }
 
 /* The text argument of prompt/nll/tokens: one quoted word is unquoted,
  * anything else is taken verbatim (trailing blanks trimmed). */
-static char *text_arg(const words *w) {
+char *cmd_text_arg(const words *w) {
     if (w->argc == 2 && w->rest[0] == '"') return xstrdup(w->argv[1]);
     size_t n = strlen(w->rest);
     while (n && isspace((unsigned char)w->rest[n - 1])) n--;
     return xstrndup(w->rest, n);
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out, const char *cmd) {
+int cmd_parse_int(const char *s, long lo, long hi, long *out, const char *cmd) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -100,7 +93,7 @@ static int parse_int(const char *s, long lo, long hi, long *out, const char *cmd
     return 0;
 }
 
-static int parse_float(const char *s, double lo, double hi, double *out, const char *cmd) {
+int cmd_parse_float(const char *s, double lo, double hi, double *out, const char *cmd) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -112,7 +105,7 @@ static int parse_float(const char *s, double lo, double hi, double *out, const c
 
 /* ------------------------------------------------------------ helpers */
 
-static int need_model(session *S, const char *cmd) {
+int cmd_need_model(session *S, const char *cmd) {
     if (!S->has_model) return ms_seterr("no model loaded; use 'load model PATH' (%s)", cmd);
     if (!S->model.tok && strcmp(cmd, "status")) return ms_seterr("the model folder has no tokenizer (%s)", cmd);
     return 0;
@@ -120,16 +113,16 @@ static int need_model(session *S, const char *cmd) {
 
 /* A JSON number, or null when not finite (json-c would print NaN, which is
  * not JSON). */
-static json_object *jdouble(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+json_object *cmd_jdouble(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
 
-static void emit_json(session *S, json_object *o) {
+void cmd_emit_json(session *S, json_object *o) {
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     sess_printf(S, "%s\n", s);
     json_object_put(o);
 }
 
 /* Printable form of token bytes: control bytes and invalid UTF-8 as escapes. */
-static void escape_bytes(const char *b, size_t n, char *out, size_t cap) {
+void cmd_escape_bytes(const char *b, size_t n, char *out, size_t cap) {
     size_t o = 0;
     for (size_t i = 0; i < n && o + 5 < cap;) {
         unsigned char c = (unsigned char)b[i];
@@ -154,7 +147,7 @@ static void escape_bytes(const char *b, size_t n, char *out, size_t cap) {
 /* A JSON string of bytes that may not be valid UTF-8 (a token can hold part of
  * a character): invalid sequences become U+FFFD so every consumer can parse it.
  * The exact bytes stay recoverable from the token ids printed beside it. */
-static json_object *json_text(const char *b, size_t n) {
+json_object *cmd_json_text(const char *b, size_t n) {
     char *out = xmalloc(3 * n + 1);
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -174,17 +167,17 @@ static json_object *json_text(const char *b, size_t n) {
     return j;
 }
 
-static void token_text(const session *S, int id, char *out, size_t cap) {
+void cmd_token_text(const session *S, int id, char *out, size_t cap) {
     size_t n;
     const char *b = tok_bytes(S->model.tok, id, &n);
     if (!b) snprintf(out, cap, "<%d>", id);
-    else escape_bytes(b, n, out, cap);
+    else cmd_escape_bytes(b, n, out, cap);
 }
 
-static bool cancelled(session *S) { return S->cancel && *S->cancel; }
+bool cmd_cancelled(session *S) { return S->cancel && *S->cancel; }
 
 /* Top-k indices of x by value (k small), descending. */
-static int top_indices(const float *x, int n, int k, int *idx, bool by_abs) {
+int cmd_top_indices(const float *x, int n, int k, int *idx, bool by_abs) {
     int m = 0;
     for (int i = 0; i < n; i++) {
         float v = by_abs ? fabsf(x[i]) : x[i];
@@ -214,7 +207,7 @@ static int cmd_load(session *S, words *w) {
             json_object_object_add(o, "layer", json_object_new_int(S->layer));
             json_object_object_add(o, "blocks", json_object_new_int(g->n_layers));
             json_object_object_add(o, "d_mlp", json_object_new_int(g->d_mlp));
-            emit_json(S, o);
+            cmd_emit_json(S, o);
         } else
             sess_printf(S, "loaded GLP %s: layer %d, d_input %d, d_model %d, %d blocks of %d meta-neurons, %.2fM params\n",
                         w->argv[2], S->layer, g->d_input, g->d_model, g->n_layers, g->d_mlp, S->glp.n_params / 1e6);
@@ -233,7 +226,7 @@ static int cmd_load(session *S, words *w) {
         json_object_object_add(o, "d_model", json_object_new_int(c->d_model));
         json_object_object_add(o, "vocab", json_object_new_int(c->vocab));
         json_object_object_add(o, "params", json_object_new_int64((int64_t)S->model.n_params));
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     } else {
         sess_printf(S, "loaded %s: %s, %d layers, d_model %d, %d heads (%d kv), vocab %d, %.2fM params\n",
                     w->argv[2], c->arch == ARCH_LLAMA ? "llama" : "gpt2", c->n_layers, c->d_model, c->n_heads,
@@ -243,8 +236,8 @@ static int cmd_load(session *S, words *w) {
 }
 
 static int cmd_prompt(session *S, words *w) {
-    if (need_model(S, "prompt")) return -1;
-    char *text = text_arg(w);
+    if (cmd_need_model(S, "prompt")) return -1;
+    char *text = cmd_text_arg(w);
     int rc = sess_set_prompt(S, text, "prompt");
     free(text);
     if (rc || sess_run_prompt(S, "prompt")) return -1;
@@ -253,7 +246,7 @@ static int cmd_prompt(session *S, words *w) {
     float *p = xmalloc(sizeof(float) * (size_t)V);
     memcpy(p, S->st.logits, sizeof(float) * (size_t)V);
     softmax(p, V);
-    int k = top_indices(p, V, 5, top, false);
+    int k = cmd_top_indices(p, V, 5, top, false);
     char piece[128];
     if (S->json) {
         json_object *o = json_object_new_object(), *toks = json_object_new_array(), *nx = json_object_new_array();
@@ -265,16 +258,16 @@ static int cmd_prompt(session *S, words *w) {
             size_t len;
             const char *b = tok_bytes(S->model.tok, top[i], &len);
             json_object_object_add(e, "id", json_object_new_int(top[i]));
-            json_object_object_add(e, "text", json_text(b ? b : "", b ? len : 0));
-            json_object_object_add(e, "p", jdouble(p[top[i]]));
+            json_object_object_add(e, "text", cmd_json_text(b ? b : "", b ? len : 0));
+            json_object_object_add(e, "p", cmd_jdouble(p[top[i]]));
             json_object_array_add(nx, e);
         }
         json_object_object_add(o, "next", nx);
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     } else {
         sess_printf(S, "prompt: %d tokens; next:", n);
         for (int i = 0; i < k; i++) {
-            token_text(S, top[i], piece, sizeof piece);
+            cmd_token_text(S, top[i], piece, sizeof piece);
             sess_printf(S, " \"%s\" %.1f%%", piece, 100.0 * p[top[i]]);
         }
         sess_printf(S, "\n");
@@ -284,10 +277,10 @@ static int cmd_prompt(session *S, words *w) {
 }
 
 static int cmd_tokens(session *S, words *w) {
-    if (need_model(S, "tokens")) return -1;
+    if (cmd_need_model(S, "tokens")) return -1;
     int *ids, n;
     if (w->argc > 1) {
-        char *text = text_arg(w);
+        char *text = cmd_text_arg(w);
         int rc = sess_encode(S, text, &ids, &n);
         free(text);
         if (rc) return -1;
@@ -300,7 +293,7 @@ static int cmd_tokens(session *S, words *w) {
     char piece[128];
     json_object *arr = S->json ? json_object_new_array() : NULL;
     for (int i = 0; i < n; i++) {
-        token_text(S, ids[i], piece, sizeof piece);
+        cmd_token_text(S, ids[i], piece, sizeof piece);
         if (arr) {
             json_object *e = json_object_new_object();
             json_object_object_add(e, "pos", json_object_new_int(i));
@@ -313,17 +306,17 @@ static int cmd_tokens(session *S, words *w) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("tokens"));
         json_object_object_add(o, "tokens", arr);
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     }
     free(ids);
     return 0;
 }
 
 static int cmd_gen(session *S, words *w) {
-    if (need_model(S, "gen")) return -1;
+    if (cmd_need_model(S, "gen")) return -1;
     long n = S->gen_tokens;
     if (w->argc > 2) return ms_seterr("usage: gen [N] (gen)");
-    if (w->argc == 2 && parse_int(w->argv[1], 1, 1000000, &n, "gen")) return -1;
+    if (w->argc == 2 && cmd_parse_int(w->argv[1], 1, 1000000, &n, "gen")) return -1;
     int *out = xmalloc(sizeof(int) * (size_t)n), k;
     double pre, dec;
     int rc = sess_generate(S, (int)n, out, &k, !S->json, &pre, &dec);
@@ -332,14 +325,14 @@ static int cmd_gen(session *S, words *w) {
     if (!rc && S->json && !(rc = tok_decode(S->model.tok, out, k, &text, &len))) {
         json_object *o = json_object_new_object(), *ids = json_object_new_array();
         json_object_object_add(o, "cmd", json_object_new_string("gen"));
-        json_object_object_add(o, "prompt", json_text(S->prompt, strlen(S->prompt)));
-        json_object_object_add(o, "text", json_text(text, len));
+        json_object_object_add(o, "prompt", cmd_json_text(S->prompt, strlen(S->prompt)));
+        json_object_object_add(o, "text", cmd_json_text(text, len));
         for (int i = 0; i < k; i++) json_object_array_add(ids, json_object_new_int(out[i]));
         json_object_object_add(o, "tokens", ids);
-        json_object_object_add(o, "prefill_ms", jdouble(1e3 * pre));
-        json_object_object_add(o, "decode_tok_s", jdouble(k > 1 ? (k - 1) / dec : 0));
-        json_object_object_add(o, "cancelled", json_object_new_boolean(cancelled(S)));
-        emit_json(S, o);
+        json_object_object_add(o, "prefill_ms", cmd_jdouble(1e3 * pre));
+        json_object_object_add(o, "decode_tok_s", cmd_jdouble(k > 1 ? (k - 1) / dec : 0));
+        json_object_object_add(o, "cancelled", json_object_new_boolean(cmd_cancelled(S)));
+        cmd_emit_json(S, o);
     } else if (!rc) sess_printf(S, "\n");
     free(text);
     free(out);
@@ -347,16 +340,16 @@ static int cmd_gen(session *S, words *w) {
 }
 
 static int cmd_layer(session *S, words *w) {
-    if (need_model(S, "layer")) return -1;
+    if (cmd_need_model(S, "layer")) return -1;
     long l = S->layer;
     if (w->argc > 2) return ms_seterr("usage: layer [L] (layer)");
-    if (w->argc == 2 && parse_int(w->argv[1], 0, S->model.c.n_layers - 1, &l, "layer")) return -1;
+    if (w->argc == 2 && cmd_parse_int(w->argv[1], 0, S->model.c.n_layers - 1, &l, "layer")) return -1;
     S->layer = (int)l;
     if (S->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("layer"));
         json_object_object_add(o, "layer", json_object_new_int(S->layer));
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     } else sess_printf(S, "layer %d of %d\n", S->layer, S->model.c.n_layers);
     return 0;
 }
@@ -372,7 +365,7 @@ static void capture_hook(void *ctx, int layer, int pos0, int n, float *x, int di
 }
 
 static int cmd_acts(session *S, words *w) {
-    if (need_model(S, "acts")) return -1;
+    if (cmd_need_model(S, "acts")) return -1;
     if (w->argc > 1) return ms_seterr("usage: acts (acts)");
     int d = S->model.c.d_model, n = S->n_prompt;
     if (!n) return ms_seterr("no prompt; use 'prompt TEXT' (acts)");
@@ -390,18 +383,18 @@ static int cmd_acts(session *S, words *w) {
     if (!arr) sess_printf(S, "layer %d residual stream\n  pos  token                 norm  top dims (dim:value)\n", S->layer);
     for (int t = 0; t < n; t++) {
         const float *h = cap.buf + (size_t)t * d;
-        int top[3], k = top_indices(h, d, 3, top, true);
-        token_text(S, S->prompt_ids[t], piece, sizeof piece);
+        int top[3], k = cmd_top_indices(h, d, 3, top, true);
+        cmd_token_text(S, S->prompt_ids[t], piece, sizeof piece);
         float norm = l2norm(h, d);
         if (arr) {
             json_object *e = json_object_new_object(), *td = json_object_new_array();
             json_object_object_add(e, "pos", json_object_new_int(t));
             json_object_object_add(e, "token", json_object_new_string(piece));
-            json_object_object_add(e, "norm", jdouble(norm));
+            json_object_object_add(e, "norm", cmd_jdouble(norm));
             for (int i = 0; i < k; i++) {
                 json_object *p = json_object_new_array();
                 json_object_array_add(p, json_object_new_int(top[i]));
-                json_object_array_add(p, jdouble(h[top[i]]));
+                json_object_array_add(p, cmd_jdouble(h[top[i]]));
                 json_object_array_add(td, p);
             }
             json_object_object_add(e, "top", td);
@@ -419,21 +412,13 @@ static int cmd_acts(session *S, words *w) {
         json_object_object_add(o, "cmd", json_object_new_string("acts"));
         json_object_object_add(o, "layer", json_object_new_int(S->layer));
         json_object_object_add(o, "tokens", arr);
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     }
     free(cap.buf);
     return 0;
 }
 
-/* A unit: resid:I (residual dimension at the current layer), mlp:L:I (MLP
- * neuron of block L), meta:B:I (GLP meta-neuron of denoiser block B). */
-typedef enum { UNIT_RESID, UNIT_MLP, UNIT_META } unit_kind;
-typedef struct {
-    unit_kind kind;
-    int a, b;
-} unit;
-
-static int parse_unit(session *S, const char *text, unit *u, const char *cmd) {
+int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd) {
     int a, b;
     char junk;
     const tf_config *c = &S->model.c;
@@ -466,44 +451,67 @@ static void rows_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) 
     memcpy(c->buf + (size_t)pos0 * dim, x, sizeof(float) * (size_t)n * dim);
 }
 
-/* Per-token values of a unit over the prompt, into vals[n_prompt]. Meta-
- * neurons see each token's residual normalized and noised to sigma 0.1 with
- * noise from a fixed seed, so the same prompt always gives the same values. */
-static int unit_values(session *S, const unit *u, float *vals, const char *cmd) {
-    int n = S->n_prompt, layer = u->kind == UNIT_MLP ? u->a : u->kind == UNIT_META ? sess_glp_layer(S) : S->layer;
-    int width = u->kind == UNIT_MLP ? S->model.c.d_ff : S->model.c.d_model;
-    rows_capture cap = {xmalloc(sizeof(float) * (size_t)n * width), width};
+/* Runs the prompt capturing layer `layer`'s rows (HOOK_MLP or HOOK_RESID)
+ * into buf[n_prompt, width]. */
+static int capture_rows(session *S, tf_hook_kind kind, int layer, float *buf, int width, const char *cmd) {
+    rows_capture cap = {buf, width};
     int saved = S->st.nhooks;
-    int rc = tf_add_hook(&S->st, (tf_hook){u->kind == UNIT_MLP ? HOOK_MLP : HOOK_RESID, layer, rows_hook, &cap});
+    int rc = tf_add_hook(&S->st, (tf_hook){kind, layer, rows_hook, &cap});
     if (!rc) rc = sess_run_prompt(S, cmd);
     S->st.nhooks = saved;
-    if (!rc && u->kind != UNIT_META)
-        for (int t = 0; t < n; t++) vals[t] = cap.buf[(size_t)t * width + (u->kind == UNIT_MLP ? u->b : u->a)];
-    if (!rc && u->kind == UNIT_META) {
-        const glp_config *g = &S->glp.c;
-        float *x = xmalloc(sizeof(float) * (size_t)n * width), *eps = xmalloc(sizeof(float) * (size_t)n * width);
-        float *meta = xmalloc(sizeof(float) * (size_t)g->n_layers * n * g->d_mlp);
+    return rc;
+}
+
+/* Meta-neurons see each token's residual normalized and noised to sigma 0.1
+ * with noise from a fixed seed, so the same prompt always gives the same
+ * values. */
+int cmd_prompt_meta(session *S, float **meta, const char *cmd) {
+    if (!S->has_glp) return ms_seterr("no GLP loaded; use 'load glp PATH' (%s)", cmd);
+    int n = S->n_prompt, d = S->model.c.d_model;
+    const glp_config *g = &S->glp.c;
+    float *h = xmalloc(sizeof(float) * (size_t)n * d), *eps = xmalloc(sizeof(float) * (size_t)n * d);
+    *meta = xmalloc(sizeof(float) * (size_t)g->n_layers * n * g->d_mlp);
+    int rc = capture_rows(S, HOOK_RESID, sess_glp_layer(S), h, d, cmd);
+    if (!rc) {
         rng_t r;
         rng_seed(&r, 0x6d657461); /* "meta" */
-        for (size_t i = 0; i < (size_t)n * width; i++) eps[i] = rng_normal(&r);
-        glp_normalize(&S->glp, x, cap.buf, n);
-        rc = glp_meta_neurons(&S->glp, S->glp_work, meta, x, eps, n, -1);
-        for (int t = 0; !rc && t < n; t++) vals[t] = meta[((size_t)u->a * n + t) * g->d_mlp + u->b];
-        free(x), free(eps), free(meta);
+        for (size_t i = 0; i < (size_t)n * d; i++) eps[i] = rng_normal(&r);
+        glp_normalize(&S->glp, h, h, n);
+        rc = glp_meta_neurons(&S->glp, S->glp_work, *meta, h, eps, n, -1);
     }
-    free(cap.buf);
+    free(h), free(eps);
+    if (rc) free(*meta), *meta = NULL;
+    return rc;
+}
+
+/* Per-token values of a unit over the prompt, into vals[n_prompt]. */
+int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd) {
+    int n = S->n_prompt;
+    if (u->kind == UNIT_META) {
+        float *meta;
+        if (cmd_prompt_meta(S, &meta, cmd)) return -1;
+        for (int t = 0; t < n; t++) vals[t] = meta[((size_t)u->a * n + t) * S->glp.c.d_mlp + u->b];
+        free(meta);
+        return 0;
+    }
+    bool mlp = u->kind == UNIT_MLP;
+    int width = mlp ? S->model.c.d_ff : S->model.c.d_model;
+    float *buf = xmalloc(sizeof(float) * (size_t)n * width);
+    int rc = capture_rows(S, mlp ? HOOK_MLP : HOOK_RESID, mlp ? u->a : S->layer, buf, width, cmd);
+    for (int t = 0; !rc && t < n; t++) vals[t] = buf[(size_t)t * width + (mlp ? u->b : u->a)];
+    free(buf);
     return rc;
 }
 
 static int cmd_show(session *S, words *w) {
     const char *cmd = w->argv[0];
-    if (need_model(S, cmd)) return -1;
+    if (cmd_need_model(S, cmd)) return -1;
     if (w->argc != 2) return ms_seterr("usage: %s UNIT (%s)", cmd, cmd);
     if (!S->n_prompt) return ms_seterr("no prompt; use 'prompt TEXT' (%s)", cmd);
     unit u = {UNIT_RESID, 0, 0};
-    if (parse_unit(S, w->argv[1], &u, cmd)) return -1;
+    if (cmd_parse_unit(S, w->argv[1], &u, cmd)) return -1;
     float *v = xmalloc(sizeof(float) * (size_t)S->n_prompt);
-    if (unit_values(S, &u, v, cmd)) {
+    if (cmd_unit_values(S, &u, v, cmd)) {
         free(v);
         return -1;
     }
@@ -513,12 +521,12 @@ static int cmd_show(session *S, words *w) {
     json_object *arr = S->json ? json_object_new_array() : NULL;
     if (!arr) sess_printf(S, "%s over the prompt (max |value| %.4g)\n", w->argv[1], mx);
     for (int t = 0; t < S->n_prompt; t++) {
-        token_text(S, S->prompt_ids[t], piece, sizeof piece);
+        cmd_token_text(S, S->prompt_ids[t], piece, sizeof piece);
         if (arr) {
             json_object *e = json_object_new_object();
             json_object_object_add(e, "pos", json_object_new_int(t));
             json_object_object_add(e, "token", json_object_new_string(piece));
-            json_object_object_add(e, "value", jdouble(v[t]));
+            json_object_object_add(e, "value", cmd_jdouble(v[t]));
             json_object_array_add(arr, e);
             continue;
         }
@@ -534,15 +542,15 @@ static int cmd_show(session *S, words *w) {
         json_object_object_add(o, "cmd", json_object_new_string("show"));
         json_object_object_add(o, "unit", json_object_new_string(w->argv[1]));
         json_object_object_add(o, "tokens", arr);
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     }
     free(v);
     return 0;
 }
 
 static int cmd_nll(session *S, words *w) {
-    if (need_model(S, "nll")) return -1;
-    char *text = w->argc > 1 ? text_arg(w) : xstrdup(S->prompt ? S->prompt : "");
+    if (cmd_need_model(S, "nll")) return -1;
+    char *text = w->argc > 1 ? cmd_text_arg(w) : xstrdup(S->prompt ? S->prompt : "");
     int *ids, n;
     int rc = sess_encode(S, text, &ids, &n);
     free(text);
@@ -570,21 +578,21 @@ static int cmd_nll(session *S, words *w) {
         json_object_object_add(o, "cmd", json_object_new_string("nll"));
         for (int i = 0; i < n - 1; i++) {
             json_object *e = json_object_new_object();
-            token_text(S, ids[i + 1], piece, sizeof piece);
+            cmd_token_text(S, ids[i + 1], piece, sizeof piece);
             json_object_object_add(e, "pos", json_object_new_int(i + 1));
             json_object_object_add(e, "token", json_object_new_string(piece));
-            json_object_object_add(e, "nll", jdouble(nll[i]));
+            json_object_object_add(e, "nll", cmd_jdouble(nll[i]));
             json_object_array_add(arr, e);
         }
         json_object_object_add(o, "tokens", arr);
-        json_object_object_add(o, "mean_nll", jdouble(mean));
-        json_object_object_add(o, "ppl", jdouble(exp(mean)));
-        emit_json(S, o);
+        json_object_object_add(o, "mean_nll", cmd_jdouble(mean));
+        json_object_object_add(o, "ppl", cmd_jdouble(exp(mean)));
+        cmd_emit_json(S, o);
     } else {
         sess_printf(S, "  pos  token                  nll (nats)\n");
         for (int i = 0; i < n - 1; i++) {
             char quoted[160];
-            token_text(S, ids[i + 1], piece, sizeof piece);
+            cmd_token_text(S, ids[i + 1], piece, sizeof piece);
             snprintf(quoted, sizeof quoted, "\"%s\"", piece);
             sess_printf(S, "%5d  %-20s %8.4f\n", i + 1, quoted, nll[i]);
         }
@@ -599,13 +607,13 @@ static int set_key(session *S, const char *key, const char *val) {
     double f = 0;
     long i = 0;
     if (!strcmp(key, "temperature")) {
-        if (parse_float(val, 0, 100, &f, "set temperature")) return -1;
+        if (cmd_parse_float(val, 0, 100, &f, "set temperature")) return -1;
         S->scfg.temperature = (float)f;
     } else if (!strcmp(key, "top_k")) {
-        if (parse_int(val, 0, 1 << 24, &i, "set top_k")) return -1;
+        if (cmd_parse_int(val, 0, 1 << 24, &i, "set top_k")) return -1;
         S->scfg.top_k = (int)i;
     } else if (!strcmp(key, "top_p")) {
-        if (parse_float(val, 0.0001, 1, &f, "set top_p")) return -1;
+        if (cmd_parse_float(val, 0.0001, 1, &f, "set top_p")) return -1;
         S->scfg.top_p = (float)f;
     } else if (!strcmp(key, "seed")) {
         char *end;
@@ -615,14 +623,14 @@ static int set_key(session *S, const char *key, const char *val) {
         S->seed = s;
         rng_seed(&S->rng, s);
     } else if (!strcmp(key, "gen")) {
-        if (parse_int(val, 1, 1000000, &i, "set gen")) return -1;
+        if (cmd_parse_int(val, 1, 1000000, &i, "set gen")) return -1;
         S->gen_tokens = (int)i;
     } else if (!strcmp(key, "threads")) {
-        if (parse_int(val, 1, 1024, &i, "set threads")) return -1;
+        if (cmd_parse_int(val, 1, 1024, &i, "set threads")) return -1;
         ms_set_threads((int)i);
         S->threads = (int)i;
     } else if (!strcmp(key, "ctx")) {
-        if (parse_int(val, 1, 1 << 20, &i, "set ctx")) return -1;
+        if (cmd_parse_int(val, 1, 1 << 20, &i, "set ctx")) return -1;
         if (S->has_model) { /* the old cache stays if the new one cannot be had */
             tf_state st;
             if (tf_state_init(&st, &S->model, (int)i)) return ms_seterr("%s (set ctx)", ms_geterr());
@@ -668,7 +676,7 @@ static int cmd_set(session *S, words *w) {
         json_object_object_add(o, "cmd", json_object_new_string("set"));
         json_object_object_add(o, "key", json_object_new_string(w->argv[1]));
         json_object_object_add(o, "value", json_object_new_string(value));
-        emit_json(S, o);
+        cmd_emit_json(S, o);
     } else sess_printf(S, "%s = %s\n", w->argv[1], value);
     return 0;
 }
@@ -695,7 +703,7 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "threads", json_object_new_int(S->threads));
         json_object_object_add(o, "bos", json_object_new_string(bos));
         json_object_object_add(o, "eos", json_object_new_string(S->stop_at_eos ? "stop" : "ignore"));
-        emit_json(S, o);
+        cmd_emit_json(S, o);
         return 0;
     }
     if (S->has_model)
@@ -731,6 +739,24 @@ static const sess_cmd_info CMDS[] = {
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
      "threads, ctx (KV cache length), bos (on|off|auto), eos (stop|ignore: whether gen ends at "
      "end-of-text), json (on|off)."},
+    {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
+     "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
+     "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
+     "or prompt A's mean residual minus prompt B's. Without arguments, list the vectors."},
+    {"steer", "steer [NAME ALPHA [glp [U]] | off]",
+     "Steer gen: h <- P(h + ALPHA*|h|*v) at the last position of every forward pass, |h| the layer's mean "
+     "residual norm; P is the GLP's on-manifold projection (noise to u = U, default 0.5, then 20-step Euler "
+     "to 0) when 'glp' is given, else the identity."},
+    {"compare", "compare NAME ALPHA... [--tokens N] [--samples K] [--u U] [--concept CAT]",
+     "For each ALPHA, continue the prompt steered plainly and with the GLP projection (same seeds): fluency "
+     "= mean NLL of the continuation under the unsteered model (lower is better), concept = fraction of its "
+     "words in the lexicon of the vector's category (or CAT). Continuations run the full N tokens "
+     "(end-of-text does not stop them)."},
+    {"sample", "sample N [--steps S] [--out FILE]",
+     "Draw N activations from the GLP (Euler sampler, S steps, default 100): norms and the tokens they "
+     "predict through the final norm and unembedding; --out writes them as safetensors."},
+    {"meta", "meta [top [K] [B]]",
+     "The K meta-neurons (default 10; of block B or all blocks) with the largest variance over the prompt."},
     {"status", "status", "Show the loaded model and the settings."},
     {"help", "help [CMD]", "List the commands, or describe one."},
     {"quit", "quit", "Leave metascope."},
@@ -763,13 +789,14 @@ typedef int (*handler)(session *, words *);
 static const struct { const char *name; handler fn; } TABLE[] = {
     {"load", cmd_load}, {"prompt", cmd_prompt}, {"tokens", cmd_tokens}, {"gen", cmd_gen},
     {"layer", cmd_layer}, {"acts", cmd_acts}, {"nll", cmd_nll}, {"set", cmd_set},
-    {"show", cmd_show}, {"neuron", cmd_show},
+    {"show", cmd_show}, {"neuron", cmd_show}, {"vec", cmd_vec}, {"steer", cmd_steer}, {"compare", cmd_compare},
+    {"sample", cmd_sample}, {"meta", cmd_meta},
     {"status", cmd_status}, {"help", cmd_help}, {"quit", cmd_quit}, {"exit", cmd_quit},
 };
 
 int sess_exec(session *S, const char *line) {
     words w;
-    int rc = split(&w, line);
+    int rc = cmd_split(&w, line);
     if (!rc && w.argc > 0 && w.argv[0][0] != '#') {
         rc = -2;
         for (size_t i = 0; i < sizeof TABLE / sizeof *TABLE; i++)
@@ -779,7 +806,7 @@ int sess_exec(session *S, const char *line) {
             }
         if (rc == -2) rc = ms_seterr("unknown command '%s'; try 'help' (command)", w.argv[0]);
     }
-    free_words(&w);
+    cmd_free_words(&w);
     return rc;
 }
 

@@ -22,10 +22,13 @@ void sess_init(session *S, sess_out_fn out, void *out_ctx) {
     S->bos = -1;
     S->stop_at_eos = true;
     S->threads = ms_get_threads();
+    S->steer.vec = -1;
+    S->mean_norm_layer = -1;
 }
 
 static void unload(session *S) {
     if (!S->has_model) return;
+    sess_clear_steering(S); /* vectors live in this model's residual space */
     tf_state_free(&S->st);
     sampler_free(&S->smp);
     tf_free(&S->model);
@@ -77,6 +80,10 @@ int sess_load_glp(session *S, const char *dir) {
 void sess_free(session *S) {
     unload_glp(S);
     unload(S);
+    for (int i = 0; i < S->n_lex; i++) lex_free(&S->lex[i]);
+    free(S->lex);
+    if (S->corpus) corpus_free(S->corpus);
+    free(S->corpus);
     free(S->prompt);
     S->prompt = NULL;
 }
@@ -195,8 +202,42 @@ static int slide_context(session *S, const int *gen, int k) {
     return rc;
 }
 
+static int generate(session *S, int n, int *out, int *k, bool stream, double *prefill_s, double *decode_s);
+
 int sess_generate(session *S, int n, int *out, int *k, bool stream, double *prefill_s, double *decode_s) {
+    return sess_generate_steered(S, n, out, k, stream, &S->steer, prefill_s, decode_s);
+}
+
+/* Installs the steering hook described by sp on S->st (h must outlive the
+ * generation). Returns 1 when a hook was added, 0 when none is needed. */
+static int add_steer_hook(session *S, const sess_steer *sp, steer_hook *h) {
+    if (!sp || sp->vec < 0) return 0;
+    if (sp->vec >= S->n_vecs) return ms_seterr("no such steering vector (gen)");
+    const steer_vec *v = &S->vecs[sp->vec];
+    double norm;
+    if (sess_mean_norm(S, v->layer, &norm, "gen")) return -1;
+    if (sp->glp && !S->has_glp) return ms_seterr("no GLP loaded for +GLP steering (gen)");
+    *h = (steer_hook){.v = v->v, .layer = v->layer, .d = v->d, .alpha = (float)(sp->ratio * norm),
+                      .glp = sp->glp ? &S->glp : NULL, .work = S->glp_work, .u = sp->u, .steps = sp->steps,
+                      .st = &S->st};
+    rng_seed(&h->rng, S->seed ^ 0x676c7070726f6aull); /* the same projection noise for every run */
+    if (tf_add_hook(&S->st, (tf_hook){HOOK_RESID, v->layer, steer_hook_fn, h})) return -1;
+    return 1;
+}
+
+int sess_generate_steered(session *S, int n, int *out, int *k, bool stream, const sess_steer *sp, double *prefill_s,
+                          double *decode_s) {
     *k = 0;
+    steer_hook hook;
+    int saved = S->st.nhooks, added = add_steer_hook(S, sp, &hook);
+    if (added < 0) return -1;
+    int rc = generate(S, n, out, k, stream, prefill_s, decode_s);
+    S->st.nhooks = saved;
+    if (!rc && added && hook.failed) rc = ms_seterr("%s (gen)", ms_geterr());
+    return rc;
+}
+
+static int generate(session *S, int n, int *out, int *k, bool stream, double *prefill_s, double *decode_s) {
     double t0 = ms_now();
     if (sess_run_prompt(S, "gen")) return -1;
     double t1 = ms_now();

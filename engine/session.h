@@ -12,7 +12,20 @@
 #include "sampler.h"
 #include "glp.h"
 #include "glpconfig.h"
+#include "lexicon.h"
+#include "steer.h"
 #include "transformer.h"
+
+/* What `steer` turns on for gen (and what compare varies): vector index
+ * (-1 = off), alpha as a ratio of the layer's mean residual norm, and the
+ * optional GLP projection (u, Euler steps). */
+typedef struct {
+    int vec;
+    double ratio;
+    bool glp;
+    float u;
+    int steps;
+} sess_steer;
 
 typedef void (*sess_out_fn)(void *ctx, const char *text, size_t len);
 
@@ -40,6 +53,14 @@ typedef struct session {
     glp_work *glp_work;
     bool has_glp;
     char *glp_path;
+    steer_vec *vecs;    /* named steering vectors of the loaded model */
+    int n_vecs;
+    sess_steer steer;   /* applied by gen */
+    corpus_split *corpus; /* the bundled corpus' train split, loaded on first need */
+    lexicon *lex;       /* concept lexicons built so far */
+    int n_lex;
+    double mean_norm;   /* mean residual norm at mean_norm_layer (-1: not yet) */
+    int mean_norm_layer;
     sess_out_fn out;
     void *out_ctx;
     volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
@@ -76,6 +97,24 @@ int sess_run_prompt(session *S, const char *cmd);
  * (keeping BOS) when it fills. *k receives the count; seconds spent on the
  * prompt and on decoding go to prefill_s / decode_s when not NULL. */
 int sess_generate(session *S, int n, int *out, int *k, bool stream, double *prefill_s, double *decode_s);
+/* The same with explicit steering (NULL or vec -1: none). */
+int sess_generate_steered(session *S, int n, int *out, int *k, bool stream, const sess_steer *sp, double *prefill_s,
+                          double *decode_s);
+
+/* ---- steering support (sess_steer.c) */
+/* The bundled corpus' train split (loaded once). */
+int sess_corpus(session *S, corpus_split **c, const char *cmd);
+/* The concept lexicon of a category (against another, or the rest: NULL). */
+const lexicon *sess_lexicon(session *S, const char *category, const char *against, const char *cmd);
+/* Mean residual norm at `layer` over positions >= 1 of 256 sampled training
+ * documents (cached): the unit of steering strength. */
+int sess_mean_norm(session *S, int layer, double *out, const char *cmd);
+/* The vector named `name`, or NULL. */
+steer_vec *sess_find_vec(session *S, const char *name);
+/* Adds (or replaces) a vector; takes ownership of v->v. */
+steer_vec *sess_put_vec(session *S, const steer_vec *v);
+void sess_clear_steering(session *S);
+
 /* Formatted output through the callback. */
 void sess_printf(session *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

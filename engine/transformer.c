@@ -382,8 +382,10 @@ static int forward_chunk(const tf_model *m, tf_state *s, const int *tok, int T, 
         memcpy(s->x + (size_t)t * d, m->embed + (size_t)tok[t] * d, sizeof(float) * d);
         if (m->pos_embed) axpy(s->x + (size_t)t * d, 1.0f, m->pos_embed + (size_t)(pos0 + t) * d, d);
     }
-    for (int l = 0; l < c->n_layers; l++) block(m, s, l, T, pos0);
+    int L = s->stop_layer > 0 && s->stop_layer < c->n_layers ? s->stop_layer : c->n_layers;
+    for (int l = 0; l < L; l++) block(m, s, l, T, pos0);
     s->pos += T;
+    if (L < c->n_layers) return 0;
     if (mode == LOGITS_ALL) final_logits(m, s, 0, T, all);
     else if (mode == LOGITS_LAST && last_chunk) final_logits(m, s, T - 1, 1, s->logits);
     return 0;
@@ -400,6 +402,15 @@ int tf_forward(const tf_model *m, tf_state *s, const int *tokens, int n, tf_logi
         if (forward_chunk(m, s, tokens + i, T, i + T == n, mode, out)) return -1;
     }
     return 0;
+}
+
+void tf_logit_lens(const tf_model *m, const float *h, int n, float *out) {
+    const tf_config *c = &m->c;
+    float *xn = xmalloc(sizeof(float) * (size_t)n * c->d_model);
+    if (c->arch == ARCH_LLAMA) rmsnorm(xn, h, m->norm_w, n, c->d_model, c->norm_eps);
+    else layernorm(xn, h, m->norm_w, m->norm_b, n, c->d_model, c->norm_eps);
+    linear(out, xn, m->lm_head, NULL, n, c->d_model, c->vocab);
+    free(xn);
 }
 
 int tf_nll(const tf_model *m, tf_state *s, const int *tokens, int n, float *out) {

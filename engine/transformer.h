@@ -101,6 +101,8 @@ typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } tf_logits_mode;
 typedef struct {
     int max_seq, pos, cap; /* pos = tokens in the cache; cap = rows per chunk */
     int call_end;          /* position after the last token of the current forward call */
+    int stop_layer;        /* > 0: run only blocks < stop_layer, no logits (for
+                              readers of an early layer; the cache is then partial) */
     float *k, *v;          /* [layers][max_seq][kv_dim] */
     float *x, *xn, *qkv, *att, *hb, *hb2, *scores;
     float *logits;         /* [vocab]: the last position's logits */
@@ -120,6 +122,10 @@ void tf_clear_hooks(tf_state *s);
  * Fails (with a message) when the context would overflow. */
 int tf_forward(const tf_model *m, tf_state *s, const int *tokens, int n, tf_logits_mode mode,
                float *all);
+
+/* "Logit lens": logits of residual rows h[n, d] through the final norm and
+ * the unembedding, into out[n, vocab]. */
+void tf_logit_lens(const tf_model *m, const float *h, int n, float *out);
 
 /* Per-token NLL (nats) of tokens[1..n-1] given their prefixes, on a fresh
  * state (hooks from s are kept). out has n-1 entries. */

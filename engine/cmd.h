@@ -1,0 +1,63 @@
+/* cmd.h — what the command handlers share (engine-internal): the parsed
+ * words of a line, argument parsing, JSON and token-text helpers, and units.
+ * The handlers live in commands.c (core), cmd_steer.c (steering vectors,
+ * steer, compare) and cmd_glp.c (sample, meta top). */
+#ifndef MS_CMD_H
+#define MS_CMD_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "session.h"
+
+typedef struct {
+    int argc, cap;
+    char **argv;
+    const char *rest; /* raw text after the command word */
+} words;
+
+/* The text argument of prompt/nll/tokens: one quoted word is unquoted,
+ * anything else is taken verbatim (trailing blanks trimmed). malloc'd. */
+char *cmd_text_arg(const words *w);
+/* Strict numbers in [lo, hi]; errors name the command. */
+int cmd_parse_int(const char *s, long lo, long hi, long *out, const char *cmd);
+int cmd_parse_float(const char *s, double lo, double hi, double *out, const char *cmd);
+int cmd_need_model(session *S, const char *cmd);
+/* A JSON number, or null when not finite. */
+json_object *cmd_jdouble(double x);
+/* Prints o as one line and releases it. */
+void cmd_emit_json(session *S, json_object *o);
+/* Printable form of bytes (control bytes and invalid UTF-8 escaped). */
+void cmd_escape_bytes(const char *b, size_t n, char *out, size_t cap);
+/* A JSON string of bytes that may not be valid UTF-8 (invalid → U+FFFD). */
+json_object *cmd_json_text(const char *b, size_t n);
+void cmd_token_text(const session *S, int id, char *out, size_t cap);
+bool cmd_cancelled(session *S);
+/* Top-k indices of x (by value or |value|), descending; returns the count. */
+int cmd_top_indices(const float *x, int n, int k, int *idx, bool by_abs);
+
+/* A unit: resid:I (residual dimension at the current layer), mlp:L:I (MLP
+ * neuron of block L), meta:B:I (GLP meta-neuron of denoiser block B). */
+typedef enum { UNIT_RESID, UNIT_MLP, UNIT_META } unit_kind;
+typedef struct {
+    unit_kind kind;
+    int a, b;
+} unit;
+
+int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd);
+/* Per-token values of a unit over the prompt, into vals[n_prompt]. */
+int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd);
+/* The prompt's residuals at the GLP's layer (rows[n_prompt, d], malloc'd)
+ * turned into meta-neurons [n_layers][n_prompt][d_mlp] (malloc'd), with the
+ * fixed-seed noise every meta-neuron display uses. */
+int cmd_prompt_meta(session *S, float **meta, const char *cmd);
+
+/* Handlers outside commands.c. */
+int cmd_vec(session *S, words *w);
+int cmd_steer(session *S, words *w);
+int cmd_compare(session *S, words *w);
+int cmd_sample(session *S, words *w);
+int cmd_meta(session *S, words *w);
+
+#endif
