@@ -38,8 +38,9 @@ bool cmd_cancelled(session *S);
 int cmd_top_indices(const float *x, int n, int k, int *idx, bool by_abs);
 
 /* A unit: resid:I (residual dimension at the current layer), mlp:L:I (MLP
- * neuron of block L), meta:B:I (GLP meta-neuron of denoiser block B). */
-typedef enum { UNIT_RESID, UNIT_MLP, UNIT_META } unit_kind;
+ * neuron of block L), meta:B:I (GLP meta-neuron of denoiser block B),
+ * sae:I (latent I of the loaded SAE). */
+typedef enum { UNIT_RESID, UNIT_MLP, UNIT_META, UNIT_SAE } unit_kind;
 typedef struct {
     unit_kind kind;
     int a, b;

@@ -196,7 +196,7 @@ int cmd_top_indices(const float *x, int n, int k, int *idx, bool by_abs) {
 /* ------------------------------------------------------------ commands */
 
 static int cmd_load(session *S, words *w) {
-    if (w->argc != 3) return ms_seterr("usage: load model|glp PATH (load)");
+    if (w->argc != 3) return ms_seterr("usage: load model|glp|sae PATH (load)");
     if (strcmp(w->argv[1], "glp") == 0) {
         if (sess_load_glp(S, w->argv[2])) return -1;
         const glp_config *g = &S->glp.c;
@@ -213,8 +213,26 @@ static int cmd_load(session *S, words *w) {
                         w->argv[2], S->layer, g->d_input, g->d_model, g->n_layers, g->d_mlp, S->glp.n_params / 1e6);
         return 0;
     }
+    if (strcmp(w->argv[1], "sae") == 0) {
+        if (sess_load_sae(S, w->argv[2])) return -1;
+        const sae_config *c = &S->sae.c;
+        const char *arch = c->arch == SAE_TOPK ? "topk" : c->arch == SAE_JUMPRELU ? "jumprelu" : "standard";
+        if (S->json) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "cmd", json_object_new_string("load"));
+            json_object_object_add(o, "sae", json_object_new_string(w->argv[2]));
+            json_object_object_add(o, "layer", json_object_new_int(S->sae.layer));
+            json_object_object_add(o, "latents", json_object_new_int(c->n_latents));
+            json_object_object_add(o, "arch", json_object_new_string(arch));
+            json_object_object_add(o, "k", json_object_new_int(c->k));
+            cmd_emit_json(S, o);
+        } else
+            sess_printf(S, "loaded SAE %s: layer %d, %d latents, %s%s%d\n", w->argv[2], S->sae.layer, c->n_latents,
+                        arch, c->arch == SAE_TOPK ? " k " : "", c->arch == SAE_TOPK ? c->k : 0);
+        return 0;
+    }
     if (strcmp(w->argv[1], "model") != 0)
-        return ms_seterr("cannot load '%s': model and glp are supported so far (load)", w->argv[1]);
+        return ms_seterr("cannot load '%s': model, glp or sae (load)", w->argv[1]);
     if (sess_load_model(S, w->argv[2])) return -1;
     const tf_config *c = &S->model.c;
     if (S->json) {
@@ -435,8 +453,13 @@ int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd) {
         if (a < 0 || a >= g->n_layers || b < 0 || b >= g->d_mlp)
             return ms_seterr("meta:%d:%d outside meta:0..%d:0..%d (%s)", a, b, g->n_layers - 1, g->d_mlp - 1, cmd);
         *u = (unit){UNIT_META, a, b};
+    } else if (sscanf(text, "sae:%d%c", &a, &junk) == 1) {
+        if (!S->has_sae) return ms_seterr("no SAE loaded; use 'load sae PATH' (%s)", cmd);
+        if (a < 0 || a >= S->sae.c.n_latents)
+            return ms_seterr("sae:%d outside sae:0..%d (%s)", a, S->sae.c.n_latents - 1, cmd);
+        *u = (unit){UNIT_SAE, a, 0};
     } else {
-        return ms_seterr("'%s' is not a unit: resid:I, mlp:L:I or meta:B:I (%s)", text, cmd);
+        return ms_seterr("'%s' is not a unit: resid:I, mlp:L:I, meta:B:I or sae:I (%s)", text, cmd);
     }
     return 0;
 }
@@ -484,6 +507,16 @@ int cmd_prompt_meta(session *S, float **meta, const char *cmd) {
     return rc;
 }
 
+/* Latent i of the SAE over the prompt (its exact code, dense). */
+static int prompt_sae_values(session *S, int i, float *vals, const char *cmd) {
+    int n = S->n_prompt, d = S->model.c.d_model, L = S->sae.c.n_latents;
+    float *h = xmalloc(sizeof(float) * (size_t)n * d), *z = xmalloc(sizeof(float) * (size_t)n * L);
+    int rc = capture_rows(S, HOOK_RESID, S->sae.layer, h, d, cmd) || sae_encode_dense(&S->sae, S->sae_work, h, n, z);
+    for (int t = 0; !rc && t < n; t++) vals[t] = z[(size_t)t * L + i];
+    free(h), free(z);
+    return rc;
+}
+
 /* Per-token values of a unit over the prompt, into vals[n_prompt]. */
 int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd) {
     int n = S->n_prompt;
@@ -494,6 +527,7 @@ int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd) {
         free(meta);
         return 0;
     }
+    if (u->kind == UNIT_SAE) return prompt_sae_values(S, u->a, vals, cmd);
     bool mlp = u->kind == UNIT_MLP;
     int width = mlp ? S->model.c.d_ff : S->model.c.d_model;
     float *buf = xmalloc(sizeof(float) * (size_t)n * width);
@@ -695,6 +729,7 @@ static int cmd_status(session *S, words *w) {
             json_object_object_add(o, "ctx", json_object_new_int(S->st.max_seq));
         }
         json_object_object_add(o, "glp", S->has_glp ? json_object_new_string(S->glp_path) : NULL);
+        json_object_object_add(o, "sae", S->has_sae ? json_object_new_string(S->sae_path) : NULL);
         json_object_object_add(o, "temperature", json_object_new_double(S->scfg.temperature));
         json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
         json_object_object_add(o, "top_p", json_object_new_double(S->scfg.top_p));
@@ -714,6 +749,8 @@ static int cmd_status(session *S, words *w) {
     if (S->has_glp)
         sess_printf(S, "glp      %s (layer %d, %d blocks x %d meta-neurons)\n", S->glp_path, sess_glp_layer(S),
                     S->glp.c.n_layers, S->glp.c.d_mlp);
+    if (S->has_sae)
+        sess_printf(S, "sae      %s (layer %d, %d latents)\n", S->sae_path, S->sae.layer, S->sae.c.n_latents);
     sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
                 "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
                 S->stop_at_eos ? "stop" : "go on", S->threads, bos);
@@ -722,9 +759,10 @@ static int cmd_status(session *S, words *w) {
 }
 
 static const sess_cmd_info CMDS[] = {
-    {"load", "load model|glp PATH",
-     "Load a Hugging Face model folder (GPT-2 or Llama family), or a GLP folder (config.yaml, "
-     "final.safetensors, rep_statistics.pt) for the model's activations."},
+    {"load", "load model|glp|sae PATH",
+     "Load a Hugging Face model folder (GPT-2 or Llama family), a GLP folder (config.yaml, "
+     "final.safetensors, rep_statistics.pt) or an SAE folder (SAELens cfg.json + sae_weights.safetensors, "
+     "or EleutherAI sparsify) for the model's activations."},
     {"prompt", "prompt TEXT", "Set the prompt, run it, and show the next-token prediction."},
     {"tokens", "tokens [TEXT]", "Show how TEXT (default: the prompt) is tokenized."},
     {"gen", "gen [N]", "Continue the prompt by N tokens (default: set gen) with the sampling settings."},
@@ -732,7 +770,8 @@ static const sess_cmd_info CMDS[] = {
     {"acts", "acts", "Per-token residual norms and the largest dimensions at the current layer."},
     {"show", "show UNIT",
      "Per-token values over the prompt of a unit: resid:I (residual dimension at the current layer), "
-     "mlp:L:I (MLP neuron of block L), meta:B:I (GLP meta-neuron of block B, input noised to sigma 0.1). "
+     "mlp:L:I (MLP neuron of block L), meta:B:I (GLP meta-neuron of block B, input noised to sigma 0.1), "
+     "sae:I (SAE latent). "
      "'neuron UNIT' is the same."},
     {"nll", "nll [TEXT]", "Per-token negative log-likelihood (nats) of TEXT (default: the prompt)."},
     {"set", "set KEY VALUE",

@@ -50,6 +50,37 @@ static void unload_glp(session *S) {
     S->has_glp = false;
 }
 
+static void unload_sae(session *S) {
+    if (!S->has_sae) return;
+    sae_free(&S->sae);
+    sae_work_free(S->sae_work);
+    S->sae_work = NULL;
+    free(S->sae_path);
+    S->sae_path = NULL;
+    S->has_sae = false;
+}
+
+int sess_load_sae(session *S, const char *dir) {
+    if (!S->has_model) return ms_seterr("load a model first (%s)", dir);
+    sae_model m;
+    if (sae_load_folder(&m, dir, S->layer)) return -1;
+    if (m.layer < 0) m.layer = S->layer;
+    const char *why = NULL;
+    if (m.c.d_in != S->model.c.d_model) why = "its d_in differs from the model's d_model";
+    else if (m.layer >= S->model.c.n_layers) why = "its hook layer is not one of the model's";
+    if (why) {
+        ms_seterr("SAE (d_in %d, layer %d) does not fit: %s (%s)", m.c.d_in, m.layer, why, dir);
+        sae_free(&m);
+        return -1;
+    }
+    unload_sae(S);
+    S->sae = m;
+    S->sae_work = sae_work_new(&S->sae, 256);
+    S->sae_path = xstrdup(dir);
+    S->has_sae = true;
+    return 0;
+}
+
 int sess_glp_layer(const session *S) { return S->glp_cfg.n_hook_layers > 0 ? S->glp_cfg.layers[0] : -1; }
 
 int sess_load_glp(session *S, const char *dir) {
@@ -79,6 +110,7 @@ int sess_load_glp(session *S, const char *dir) {
 
 void sess_free(session *S) {
     unload_glp(S);
+    unload_sae(S);
     unload(S);
     for (int i = 0; i < S->n_lex; i++) lex_free(&S->lex[i]);
     free(S->lex);
@@ -108,7 +140,8 @@ void sess_printf(session *S, const char *fmt, ...) {
 int sess_load_model(session *S, const char *dir) {
     tf_model m;
     if (tf_load(&m, dir)) return -1; /* the old model stays loaded on failure */
-    unload_glp(S); /* a GLP models one model's activations */
+    unload_glp(S); /* a GLP or an SAE models one model's activations */
+    unload_sae(S);
     unload(S);
     S->model = m;
     S->has_model = true;

@@ -12,6 +12,7 @@
 #include "sampler.h"
 #include "glp.h"
 #include "glpconfig.h"
+#include "sae.h"
 #include "lexicon.h"
 #include "steer.h"
 #include "transformer.h"
@@ -53,6 +54,10 @@ typedef struct session {
     glp_work *glp_work;
     bool has_glp;
     char *glp_path;
+    sae_model sae;      /* a sparse autoencoder of one layer's residuals */
+    sae_work *sae_work;
+    bool has_sae;
+    char *sae_path;
     steer_vec *vecs;    /* named steering vectors of the loaded model */
     int n_vecs;
     sess_steer steer;   /* applied by gen */
@@ -79,6 +84,11 @@ int sess_load_model(session *S, const char *dir);
 /* Loads a GLP folder; its d_input must match the model's d_model, and the
  * session's layer moves to the GLP's layer. */
 int sess_load_glp(session *S, const char *dir);
+/* Loads an SAE folder (SAELens or sparsify layout; a sparsify parent folder
+ * is read at the current layer); its d_in must match the model's d_model and
+ * its hook must map to one of the model's blocks (a hook-less SAE is taken to
+ * read the current layer). */
+int sess_load_sae(session *S, const char *dir);
 /* The layer a loaded GLP models (its config's first hook layer). */
 int sess_glp_layer(const session *S);
 /* Whether the prompt starts with BOS (auto: Llama models with a BOS id). */
