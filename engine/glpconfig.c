@@ -1,6 +1,12 @@
 /* glpconfig.c — GLP config.yaml reader on libyaml's document API. The document
  * API keeps aliases as references to one node (no expansion), and we only walk
- * fixed key paths, so hostile YAML cannot make us loop or recurse deeply. */
+ * fixed key paths, so hostile YAML cannot make us loop or recurse deeply.
+ * libyaml's scanner costs time proportional to the flow nesting depth for every
+ * token (quadratic overall: 60 KB of '[' took ~10 s), and its loader looks up
+ * every anchor and alias in a list of all anchors (700 KB of them took 13 s).
+ * So a cheap event pass first rejects nesting deeper than GLP_MAX_YAML_DEPTH
+ * and more than GLP_MAX_YAML_ANCHORS anchors plus aliases (real configs have
+ * depth ~4 and none). */
 #include "glpconfig.h"
 
 #include "util.h"
@@ -124,14 +130,46 @@ static int read_config(ydoc *y, glp_file_config *c) {
     return 0;
 }
 
+#define GLP_MAX_YAML_DEPTH 64
+#define GLP_MAX_YAML_ANCHORS 1024
+
+/* Walks the first document's events and fails once collections nest deeper
+ * than GLP_MAX_YAML_DEPTH or anchors plus aliases exceed GLP_MAX_YAML_ANCHORS;
+ * syntax errors are left for the loader to report. */
+static int check_limits(const char *text, size_t n, const char *name) {
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p)) return ms_seterr("cannot start the YAML parser (%s)", name);
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
+    int depth = 0, anchors = 0, rc = 0;
+    for (yaml_event_t e; rc == 0 && yaml_parser_parse(&p, &e);) {
+        yaml_event_type_t t = e.type;
+        if ((t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) && ++depth > GLP_MAX_YAML_DEPTH)
+            rc = ms_seterr("YAML nested deeper than %d levels at line %zu (%s)", GLP_MAX_YAML_DEPTH, e.start_mark.line + 1, name);
+        if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) depth--;
+        bool anchored = t == YAML_ALIAS_EVENT || (t == YAML_SCALAR_EVENT && e.data.scalar.anchor) ||
+                        (t == YAML_SEQUENCE_START_EVENT && e.data.sequence_start.anchor) ||
+                        (t == YAML_MAPPING_START_EVENT && e.data.mapping_start.anchor);
+        if (!rc && anchored && ++anchors > GLP_MAX_YAML_ANCHORS)
+            rc = ms_seterr("YAML has more than %d anchors and aliases at line %zu (%s)", GLP_MAX_YAML_ANCHORS, e.start_mark.line + 1, name);
+        yaml_event_delete(&e);
+        if (t == YAML_DOCUMENT_END_EVENT || t == YAML_STREAM_END_EVENT) break; /* the loader reads one document */
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 int glp_config_load_mem(glp_file_config *c, const char *text, size_t n, const char *name) {
     memset(c, 0, sizeof *c);
+    if (check_limits(text, n, name)) return -1;
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p)) return ms_seterr("cannot start the YAML parser (%s)", name);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, n);
     ydoc y = {.name = name};
     if (!yaml_parser_load(&p, &y.doc)) {
-        int rc = ms_seterr("bad YAML at line %zu: %s (%s)", p.problem_mark.line + 1, p.problem ? p.problem : "parse error", name);
+        const char *what = p.problem ? p.problem : "parse error";
+        int rc = p.error == YAML_READER_ERROR /* encoding errors carry a byte offset, not a mark */
+                     ? ms_seterr("bad YAML at byte %zu: %s (%s)", p.problem_offset, what, name)
+                     : ms_seterr("bad YAML at line %zu: %s (%s)", p.problem_mark.line + 1, what, name);
         yaml_parser_delete(&p);
         return rc;
     }

@@ -5,7 +5,7 @@
 set -u
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-harnesses=${*:-safetensors tokenizer_json commands torchpt}
+harnesses=${*:-safetensors tokenizer_json commands torchpt glpconfig}
 out=build-fuzz
 mkdir -p "$out"
 flags="-g -O1 -std=c17 -D_GNU_SOURCE -Iengine $(pkg-config --cflags openblas json-c libpcre2-8 yaml-0.1) -fsanitize=fuzzer,address,undefined"

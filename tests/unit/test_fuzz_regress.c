@@ -3,6 +3,7 @@
  * entry points the harnesses use; each must fail or succeed cleanly. */
 #include "testutil.h"
 
+#include "glpconfig.h"
 #include "safetensors.h"
 #include "session.h"
 #include "tokenizer.h"
@@ -77,6 +78,20 @@ static void pt_one(const uint8_t *data, size_t n) {
     else assert_non_null(strstr(ms_geterr(), "replay.pt"));
 }
 
+static void glp_one(const uint8_t *data, size_t n) {
+    glp_file_config c;
+    if (glp_config_load_mem(&c, (const char *)data, n, "replay.yaml") == 0) {
+        assert_true(c.d_input > 0 && c.n_layers > 0);
+        assert_true(c.n_hook_layers >= 1 && c.n_hook_layers <= GLP_MAX_HOOK_LAYERS);
+        assert_non_null(memchr(c.model_name, 0, sizeof c.model_name));
+        assert_non_null(memchr(c.layer_prefix, 0, sizeof c.layer_prefix));
+        assert_non_null(memchr(c.retain, 0, sizeof c.retain));
+    } else {
+        assert_non_null(strstr(ms_geterr(), "replay.yaml"));
+        assert_int_equal(c.d_input, 0);
+    }
+}
+
 static session S;
 static void sink(void *ctx, const char *text, size_t len) { (void)ctx, (void)text, (void)len; }
 
@@ -116,12 +131,19 @@ static void test_torchpt_inputs(void **st) {
     assert_true(n > 0);
 }
 
+static void test_glpconfig_inputs(void **st) {
+    (void)st;
+    int n = replay_dir(FIXTURES "/fuzz/glpconfig", glp_one) + replay_dir("tests/fuzz/seeds/glpconfig", glp_one);
+    assert_true(n > 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_safetensors_inputs),
         cmocka_unit_test(test_tokenizer_inputs),
         cmocka_unit_test(test_command_inputs),
         cmocka_unit_test(test_torchpt_inputs),
+        cmocka_unit_test(test_glpconfig_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,12 +60,14 @@ static void expect_fail(const char *text, const char *needle) {
 
 #define DC "glp_kwargs:\n  denoiser_config:\n"
 #define TC "  tracedict_config:\n    layers: [1]\n"
+#define DEEP_N 20000
 
 static void test_bad(void **st) {
     (void)st;
     expect_fail("", "top level is not a mapping");
     expect_fail("a: [1, 2\n", "bad YAML");
     expect_fail("a: b: c\n", "bad YAML");
+    expect_fail("a: 1\nb: 2\nc: \xff\n", "bad YAML at byte 13: invalid leading UTF-8 octet");
     expect_fail("- 1\n- 2\n", "top level");
     expect_fail("model_name: x\n", "missing glp_kwargs");
     expect_fail("glp_kwargs: 3\n", "missing glp_kwargs");
@@ -93,6 +95,18 @@ static void test_bad(void **st) {
     for (int i = 0; i < 70; i++) strcat(big, i ? ",1" : "1");
     strcat(big, "]\n");
     expect_fail(big, "more than 64");
+    /* libyaml is quadratic in flow nesting depth and in anchors x aliases:
+     * both are bounded before the document is loaded. */
+    static char deep[DEEP_N * 2 + 256];
+    strcpy(deep, DC "    d_input: 8\n    n_layers: 2\n" TC "z: ");
+    size_t k = strlen(deep);
+    memset(deep + k, '[', DEEP_N), memset(deep + k + DEEP_N, ']', DEEP_N);
+    expect_fail(deep, "nested deeper than 64 levels");
+    static char anch[32768];
+    strcpy(anch, DC "    d_input: 8\n    n_layers: 2\n" TC "x: [&a 1");
+    for (int i = 0; i < 1100; i++) strcat(anch, ", *a");
+    strcat(anch, "]\n");
+    expect_fail(anch, "more than 1024 anchors and aliases");
     glp_file_config c;
     assert_int_equal(glp_config_load(&c, CFG "nope.yaml"), -1);
     assert_non_null(strstr(ms_geterr(), "nope.yaml"));
@@ -118,6 +132,15 @@ static void test_variants(void **st) {
     /* Interpolations elsewhere in the file are none of our business. */
     const char *z = "lr: ${oc.env:LR}\n" DC "    d_input: 8\n    n_layers: 2\n" TC;
     assert_int_equal(glp_config_load_mem(&c, z, strlen(z), "config.yaml"), 0);
+    /* Nesting up to the limit and a few hundred aliases are fine. */
+    char ok[8192] = DC "    d_input: 8\n    n_layers: 2\n" TC "z: ";
+    for (int i = 0; i < 63; i++) strcat(ok, "[");
+    for (int i = 0; i < 63; i++) strcat(ok, "]");
+    strcat(ok, "\nw: [&a 1");
+    for (int i = 0; i < 500; i++) strcat(ok, ",*a");
+    strcat(ok, "]\n");
+    assert_int_equal(glp_config_load_mem(&c, ok, strlen(ok), "config.yaml"), 0);
+    assert_int_equal(c.d_input, 8);
 }
 
 int main(void) {
