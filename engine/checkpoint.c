@@ -14,11 +14,11 @@ int ckpt_save(const ckpt_view *c, const char *out) {
     st_wtensor w[] = {
         {"params", ST_F32, 1, {n}, c->params}, {"adam_m", ST_F32, 1, {n}, c->opt->m},
         {"adam_v", ST_F32, 1, {n}, c->opt->v}, {"rng", ST_U64, 1, {4}, c->rng->s},
-        {"step", ST_I64, 1, {1}, &step},
+        {"step", ST_I64, 1, {1}, &step},   {"counters", ST_U64, 1, {(int64_t)c->n_counters}, c->counters},
     };
     const char *meta[] = {"step", steps, "elapsed", el, "shape", c->shape, "signature", c->signature};
     char *p = ms_path_join(out, "ckpt.safetensors");
-    int rc = st_write(p, w, 5, meta, 4);
+    int rc = st_write(p, w, c->n_counters ? 6 : 5, meta, 4);
     free(p);
     return rc;
 }
@@ -34,7 +34,7 @@ int ckpt_load(const ckpt_view *c, const char *out) {
     size_t n = c->opt->n;
     const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed"), *sig = st_meta(&f, "signature");
     const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
-    const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step");
+    const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step"), *K = st_find(&f, "counters");
     if (!have || strcmp(have, c->shape))
         rc = ms_seterr("checkpoint was made for another %s shape (%s)", c->what, f.path);
     else if (!sig || strcmp(sig, c->signature))
@@ -42,6 +42,8 @@ int ckpt_load(const ckpt_view *c, const char *out) {
     else if (!sized(P, ST_F32, n) || !sized(M, ST_F32, n) || !sized(V, ST_F32, n) || !sized(R, ST_U64, 4) ||
              !sized(S, ST_I64, 1))
         rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
+    else if (c->n_counters && !sized(K, ST_U64, c->n_counters))
+        rc = ms_seterr("checkpoint lacks or mis-sizes counters (%s)", f.path);
     else {
         memcpy(c->params, P->data, P->nbytes);
         memcpy(c->opt->m, M->data, M->nbytes);
@@ -51,6 +53,7 @@ int ckpt_load(const ckpt_view *c, const char *out) {
         memcpy(&step, S->data, 8);
         c->opt->step = (long)step;
         *c->elapsed = el ? atof(el) : 0;
+        if (c->n_counters) memcpy(c->counters, K->data, K->nbytes);
     }
     st_close(&f);
     return rc;

@@ -7,6 +7,7 @@
 #define MS_CHECKPOINT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "optim.h"
@@ -19,6 +20,8 @@ typedef struct {
     double *elapsed;   /* training seconds over all runs */
     const char *shape, *signature;
     const char *what;  /* "model", "GLP": for messages */
+    uint64_t *counters; /* optional extra state (the SAE's dead-latent ages) */
+    size_t n_counters;
 } ckpt_view;
 
 int ckpt_save(const ckpt_view *c, const char *out);

@@ -102,17 +102,39 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 /* ---- ΔLM loss ---- */
 
-typedef enum { DLM_CLEAN, DLM_GLP, DLM_NOISE } dlm_mode;
+typedef enum { DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE } dlm_mode;
 
 typedef struct {
     const glp_model *g;
     glp_work *w;
+    const sae_model *sae;
+    sae_work *sw;
     dlm_mode mode;
-    rng_t rng;      /* reseeded per window so both edits see the same noise */
+    rng_t rng;      /* reseeded per window so every edit sees the same noise */
     float *buf;     /* [rows, d] */
-    double change;  /* sum over rows of |P(h) - h| / |h| */
-    long rows;
+    double change[4]; /* per mode: sum over rows of |edit(h) - h| / |h| */
+    long rows[4];
 } dlm_ctx;
+
+/* The edit of one mode into buf[k, d] from rows h (noise: a Gaussian
+ * direction at the distance the reference edit moves each row, the GLP's
+ * projection when there is one, else the SAE's reconstruction). */
+static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
+    memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
+    bool glp = c->mode == DLM_GLP || (c->mode == DLM_NOISE && c->g);
+    if (glp) glp_project(c->g, c->w, c->buf, k, 0.5f, 20, -1, NULL, &c->rng);
+    else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
+    if (c->mode != DLM_NOISE) return;
+    for (int r = 0; r < k; r++) {
+        const float *row = h + (size_t)r * d;
+        float *p = c->buf + (size_t)r * d;
+        double dn = 0, zn = 0;
+        for (int i = 0; i < d; i++) dn += (double)(p[i] - row[i]) * (p[i] - row[i]);
+        for (int i = 0; i < d; i++) p[i] = rng_normal(&c->rng), zn += (double)p[i] * p[i];
+        float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
+        for (int i = 0; i < d; i++) p[i] = row[i] + s * p[i];
+    }
+}
 
 static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     dlm_ctx *c = ctx;
@@ -121,34 +143,25 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     int k = n - skip;
     if (k <= 0) return;
     float *h = x + (size_t)skip * d;
-    memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
-    glp_project(c->g, c->w, c->buf, k, 0.5f, 20, -1, NULL, &c->rng);
+    dlm_edit(c, h, k, d);
     for (int r = 0; r < k; r++) {
         float *row = h + (size_t)r * d, *p = c->buf + (size_t)r * d;
         double dn = 0, hn = 0;
         for (int i = 0; i < d; i++) dn += (double)(p[i] - row[i]) * (p[i] - row[i]), hn += (double)row[i] * row[i];
-        if (c->mode == DLM_GLP) {
-            c->change += sqrt(dn / (hn > 0 ? hn : 1));
-            c->rows++;
-            memcpy(row, p, sizeof(float) * (size_t)d);
-        } else { /* Gaussian direction, the projection's distance */
-            double zn = 0;
-            for (int i = 0; i < d; i++) {
-                p[i] = rng_normal(&c->rng);
-                zn += (double)p[i] * p[i];
-            }
-            float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
-            for (int i = 0; i < d; i++) row[i] += s * p[i];
-        }
+        c->change[c->mode] += sqrt(dn / (hn > 0 ? hn : 1));
+        c->rows[c->mode]++;
     }
+    memcpy(h, c->buf, sizeof(float) * (size_t)k * d);
 }
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, int layer, const char *corpus_dir, const char *split,
-                  int windows, uint64_t seed, delta_lm_result *r) {
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, int layer, const char *corpus_dir,
+                  const char *split, int windows, uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
+    r->glp = r->noise = r->sae = NAN;
     if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
-    if (g->c.d_input != lm->c.d_model) return ms_seterr("GLP width %d differs from the model's %d (delta-lm)",
-                                                        g->c.d_input, lm->c.d_model);
+    if (!g && !sae) return ms_seterr("nothing to evaluate: no GLP and no SAE (delta-lm)");
+    if ((g && g->c.d_input != lm->c.d_model) || (sae && sae->c.d_in != lm->c.d_model))
+        return ms_seterr("GLP or SAE width differs from the model's %d (delta-lm)", lm->c.d_model);
     corpus_split cs;
     if (corpus_load(&cs, corpus_dir, split)) return -1;
     int *ids;
@@ -162,15 +175,18 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, int layer, const char 
         free(ids);
         return -1;
     }
-    dlm_ctx c = {g, glp_work_new(&g->c, T), DLM_CLEAN, {{0}}, xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), 0, 0};
+    dlm_ctx c = {.g = g, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+                 .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model)};
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
-    double sums[3] = {0};
+    double sums[4] = {0};
+    bool on[4] = {true, g != NULL, true, sae != NULL};
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
     for (long wi = 0; wi < nwin && !rc; wi++) {
         const int *win = ids + (size_t)wi * ((n - (size_t)T) / (size_t)(nwin > 1 ? nwin - 1 : 1));
-        for (int mode = 0; mode < 3 && !rc; mode++) {
+        for (int mode = 0; mode < 4 && !rc; mode++) {
+            if (!on[mode]) continue;
             c.mode = (dlm_mode)mode;
             rng_seed(&c.rng, seed + (uint64_t)wi);
             rc = tf_nll(lm, &st, win, T, nll);
@@ -179,12 +195,14 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, int layer, const char 
         r->tokens += T - 1;
     }
     if (!rc) {
-        r->clean = sums[0] / (double)r->tokens;
-        r->glp = sums[1] / (double)r->tokens;
-        r->noise = sums[2] / (double)r->tokens;
-        r->rel_change = c.rows ? c.change / (double)c.rows : 0;
+        double tk = (double)r->tokens;
+        r->clean = sums[0] / tk;
+        r->noise = sums[2] / tk;
+        if (g) r->glp = sums[1] / tk, r->rel_change = c.change[1] / (double)(c.rows[1] ? c.rows[1] : 1);
+        if (sae) r->sae = sums[3] / tk, r->sae_rel_error = c.change[3] / (double)(c.rows[3] ? c.rows[3] : 1);
     }
-    glp_work_free(c.w);
+    if (c.w) glp_work_free(c.w);
+    if (c.sw) sae_work_free(c.sw);
     free(c.buf), free(nll), free(ids);
     tf_state_free(&st);
     return rc;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "glp.h"
+#include "sae.h"
 #include "transformer.h"
 
 typedef struct {
@@ -31,16 +32,18 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 /* ΔLM loss: mean next-token loss on `windows` held-out windows of the corpus
  * split with layer `layer`'s residual (every position but the first)
- * replaced by its on-manifold projection (u 0.5, 20 steps), minus the clean
- * loss; beside it the increase from adding Gaussian noise of the same norm
- * as each row's projection change. */
+ * replaced by its on-manifold projection (u 0.5, 20 steps) and, when an SAE
+ * is given, by its reconstruction, next to the clean loss and to adding
+ * Gaussian noise of the same norm as each row's GLP change (the SAE's error
+ * when there is no GLP). g or sae may be NULL (their results are NaN). */
 typedef struct {
-    double clean, glp, noise; /* mean NLL (nats) */
-    double rel_change;        /* mean |P(h) - h| / |h| */
+    double clean, glp, noise, sae; /* mean NLL (nats) */
+    double rel_change;             /* mean |P(h) - h| / |h| */
+    double sae_rel_error;          /* mean |SAE(h) - h| / |h| */
     long tokens;
 } delta_lm_result;
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, int layer, const char *corpus_dir, const char *split,
-                  int windows, uint64_t seed, delta_lm_result *r);
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, int layer, const char *corpus_dir,
+                  const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
 #endif

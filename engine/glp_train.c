@@ -107,38 +107,11 @@ static void gtrainer_free(gtrainer *t) {
     free(t->data), free(t->xb), free(t->eps), free(t->u), free(t->ranges);
 }
 
-/* All shards as f32 in one buffer (the f16 → f32 conversion is exact). */
-static int load_rows(gtrainer *t, const char *dir) {
-    int d = t->info.d;
-    t->data = xmalloc(xmul(xmul(sizeof(float), (size_t)t->info.rows), (size_t)d));
-    long at = 0;
-    for (long k = 0; k < t->info.shards; k++) {
-        char *p = harvest_shard_path(dir, k);
-        st_file f;
-        int rc = st_open(&f, p);
-        if (!rc) {
-            const st_tensor *a = st_find(&f, "acts");
-            if (!a || a->dtype != ST_F16 || a->ndim != 2 || a->shape[1] != d || at + a->shape[0] > t->info.rows)
-                rc = ms_seterr("shard lacks acts F16 [n, %d] or holds more rows than the manifest (%s)", d, p);
-            else {
-                f16_to_f32_n(a->data, t->data + (size_t)at * d, a->numel);
-                at += (long)a->shape[0];
-            }
-            st_close(&f);
-        }
-        free(p);
-        if (rc) return -1;
-    }
-    if (at != t->info.rows)
-        return ms_seterr("shards hold %ld rows, the manifest says %ld (%s)", at, t->info.rows, dir);
-    t->rows = at;
-    return 0;
-}
-
 static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
-    if (harvest_info_load(&t->info, acts) || load_rows(t, acts)) return -1;
+    if (harvest_info_load(&t->info, acts) || harvest_load_rows(acts, &t->info, &t->data)) return -1;
+    t->rows = t->info.rows;
     int d = t->info.d;
     t->gc = (glp_config){d, cfg->d_model ? cfg->d_model : 2 * d, cfg->d_mlp ? cfg->d_mlp : 4 * d, cfg->n_layers, 0};
     t->nheld = cfg->heldout > 0 ? (long)ceil(cfg->heldout * (double)t->rows) : 0;
@@ -188,7 +161,7 @@ static void shape_string(const gtrainer *t, char *buf, size_t n) {
 
 static ckpt_view ckpt_of(gtrainer *t, char *shape, size_t cap) {
     shape_string(t, shape, cap);
-    return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "GLP"};
+    return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "GLP", NULL, 0};
 }
 
 /* ------------------------------------------------------------ loop */

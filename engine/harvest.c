@@ -332,3 +332,32 @@ void harvest_info_free(harvest_info *h) {
     free(h->mean), free(h->var);
     h->mean = h->var = NULL;
 }
+
+int harvest_load_rows(const char *dir, const harvest_info *h, float **data) {
+    int d = h->d;
+    float *buf = xmalloc(xmul(xmul(sizeof(float), (size_t)h->rows), (size_t)d));
+    long at = 0;
+    for (long k = 0; k < h->shards; k++) {
+        char *p = harvest_shard_path(dir, k);
+        st_file f;
+        int rc = st_open(&f, p);
+        if (!rc) {
+            const st_tensor *a = st_find(&f, "acts");
+            if (!a || a->dtype != ST_F16 || a->ndim != 2 || a->shape[1] != d || at + a->shape[0] > h->rows)
+                rc = ms_seterr("shard lacks acts F16 [n, %d] or holds more rows than the manifest (%s)", d, p);
+            else {
+                f16_to_f32_n(a->data, buf + (size_t)at * d, a->numel);
+                at += (long)a->shape[0];
+            }
+            st_close(&f);
+        }
+        free(p);
+        if (rc) return free(buf), -1;
+    }
+    if (at != h->rows) {
+        free(buf);
+        return ms_seterr("shards hold %ld rows, the manifest says %ld (%s)", at, h->rows, dir);
+    }
+    *data = buf;
+    return 0;
+}

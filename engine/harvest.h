@@ -52,6 +52,9 @@ typedef struct {
 } harvest_info;
 int harvest_info_load(harvest_info *h, const char *dir);
 void harvest_info_free(harvest_info *h);
+/* Every row of every shard as f32 (the f16 → f32 conversion is exact) into
+ * *data [h->rows, h->d] (malloc'd); checks each shard against the manifest. */
+int harvest_load_rows(const char *dir, const harvest_info *h, float **data);
 /* Path of shard k (malloc'd). */
 char *harvest_shard_path(const char *dir, long k);
 

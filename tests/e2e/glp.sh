@@ -89,3 +89,31 @@ expect_out "eval-glp needs enough rows" 'fewer than the 6000 needed' \
 expect_out "eval-glp needs --acts" 'needs --acts DIR' $MS eval-glp
 expect_out "eval-glp --delta-lm" 'GLP projection \(u 0.5, 20 steps\) +[-+][0-9.]+' \
   $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 4
+
+# TopK SAE on the same activations: trains, resumes bit-for-bit, evaluates, and
+# loads beside its model; the ΔLM table puts it next to the GLP.
+SCFG=tests/fixtures/sae-tiny.json
+check "train-sae runs to the end" $MS train-sae --acts "$tmp/acts" --config $SCFG --out "$tmp/s1"
+check "SAE folder in the SAELens layout" test -f "$tmp/s1/sae/cfg.json" -a -f "$tmp/s1/sae/sae_weights.safetensors"
+check "held-out FVU below 1 at the end" awk -F, 'END {exit !($6 != "" && $6 < 1 && $7 <= 8)}' "$tmp/s1/loss.csv"
+check "stop after 13 steps" $MS train-sae --acts "$tmp/acts" --config $SCFG --out "$tmp/s2" --max-steps 13
+check "resume the SAE" $MS train-sae --acts "$tmp/acts" --config $SCFG --out "$tmp/s2" --resume
+check "resumed SAE is bit-identical" cmp "$tmp/s1/sae/sae_weights.safetensors" "$tmp/s2/sae/sae_weights.safetensors"
+expect_out "train-sae refuses k > latents" 'error: --k exceeds --latents' \
+  $MS train-sae --acts "$tmp/acts" --out "$tmp/s3" --latents 8 --k 9
+expect_out "eval-sae" '^on the last 3000 harvested rows: FVU [0-9.]+ \(normalized MSE\), MSE [0-9.e-]+, mean L0 [0-9.]+$' \
+  $MS eval-sae --sae "$tmp/s1/sae" --acts "$tmp/acts" --rows 3000
+expect_out "eval-sae dead fraction" '^dead latents \(never active in the last 3000 rows\): [0-9.]+%$' \
+  $MS eval-sae --sae "$tmp/s1/sae" --acts "$tmp/acts" --rows 3000
+expect_out "eval-sae ΔLM next to the GLP" 'SAE reconstruction +[-+][0-9.]+  \(mean \|SAE\(h\)-h\|/\|h\| = [0-9.]+\)' \
+  $MS eval-sae --sae "$tmp/s1/sae" --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 2
+expect_out "eval-sae --json" '^\{"fvu": [0-9.]+, "mse": [0-9.e-]+, "l0": [0-9.]+, "dead_fraction": [0-9.]+' \
+  $MS eval-sae --sae "$tmp/s1/sae" --acts "$tmp/acts" --rows 1000 --json
+expect_out "load sae" 'loaded SAE .*: layer 1, 128 latents, topk k 8' \
+  $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae"
+expect_out "show sae latent" 'sae:7 over the prompt' \
+  $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae; prompt The cat sat; show sae:7"
+expect_out "sae unit out of range" 'error: sae:128 outside sae:0..127 \(show\)' \
+  $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae; prompt x; show sae:128"
+expect_out "an SAE of another width is refused" 'does not fit: its d_in differs' \
+  $MS --model tests/fixtures/models/gpt2_tiny -c "load sae $tmp/s1/sae"
