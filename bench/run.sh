@@ -3,7 +3,11 @@
 # python3-torch) on the same random weights, measured in the same run, as ratios.
 # Models: GPT-2 small shape (124M) and a Llama shape (~100M, GQA). Both sides
 # use the same thread count, prefill length and decode steps (greedy).
+# Then the training step, then the GLP meta-model. BENCH selects sections
+# (space-separated, default "lm train glp"), e.g. BENCH=glp sh bench/run.sh.
 set -eu
+BENCH=${BENCH:-lm train glp}
+want() { case " $BENCH " in *" $1 "*) return 0 ;; esac; return 1; }
 THREADS=${THREADS:-2}
 PREFILL=${PREFILL:-128}
 DECODE=${DECODE:-64}
@@ -13,6 +17,7 @@ PY=/usr/bin/python3
 dir=${BENCH_DIR:-build/bench}
 mkdir -p "$dir"
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
+if want lm; then
 printf '%-8s %12s %12s %12s %12s %8s %8s\n' model "ms prefill" "torch pref" "ms decode" "torch dec" "prefill×" "decode×"
 for arch in gpt2 llama; do
   m="$dir/$arch"
@@ -26,7 +31,9 @@ for arch in gpt2 llama; do
     'BEGIN { printf "%-8s %12.1f %12.1f %12.1f %12.1f %8.2f %8.2f\n", a, op, tp, od, td, op / tp, od / td }'
 done
 echo "(tokens/s; ratios = metascope / PyTorch, threads=$THREADS, prefill=$PREFILL, decode=$DECODE, best of $REPS)"
+fi
 
+if want train; then
 # Training step of the default model's shape (d 256, 6 layers, 8 heads, d_ff 768,
 # vocab 4096, B 8 x T 256): forward + backward + clip + AdamW.
 ours=$($MS bench --train bench/train-shape.json --steps $REPS --threads $THREADS)
@@ -40,3 +47,35 @@ awk -v a="$ot" -v b="$tt" 'BEGIN { printf "%-10s %12.0f %12.0f %8.2f\n", "step",
 awk -v a="$ofb" -v b="$tfb" 'BEGIN { printf "%-10s %12.0f %12.0f %8.2f\n", "fwd+bwd", a, b, a / b }'
 awk -v d="$dg" -v g="$ag" -v p="$pk" 'BEGIN { printf "dense kernels %.0f GFLOP/s, all sgemm %.0f GFLOP/s, machine sgemm %.0f GFLOP/s: %.0f%% / %.0f%% of peak\n", d, g, p, 100 * d / p, 100 * g / p }'
 echo "(training tokens/s, threads=$THREADS)"
+fi
+
+# GLP meta-model (d_in 256, d_model 512, d_mlp 1024, 3 blocks, random weights):
+# train step (flow-matching loss + backward + clip + AdamW, batch 4096),
+# projection of one token (u 0.5, 20 steps = 10 evaluations), sampling of
+# 1024 rows in 20 steps.
+if want glp; then
+GLP_BATCH=${GLP_BATCH:-4096}
+GLP_ROUNDS=${GLP_ROUNDS:-2}
+ours=; theirs=
+i=0
+while [ $i -lt $GLP_ROUNDS ]; do # alternate the sides, keep each one's best round
+  ours="$ours$($MS bench --glp --threads $THREADS --reps $REPS --batch $GLP_BATCH)
+"
+  theirs="$theirs$($PY bench/torch_glp_bench.py --threads $THREADS --reps $REPS --batch $GLP_BATCH)
+"
+  i=$((i + 1))
+done
+# best over rounds: highest throughput, lowest latency
+best() { field $1 | awk -v f=$1 'NR == 1 || (f == "project_ms" ? $1 < b : $1 > b) { b = $1 } END { print b }'; }
+echo
+printf '%-22s %12s %12s %8s\n' glp metascope pytorch ratio
+for f in train_acts_s project_ms sample_rows_s; do
+  o=$(printf '%s' "$ours" | best $f); t=$(printf '%s' "$theirs" | best $f)
+  awk -v f=$f -v o="$o" -v t="$t" 'BEGIN {
+    if (f == "project_ms") printf "%-22s %12.2f %12.2f %8.2f\n", "1-token project ms", o, t, t / o
+    else printf "%-22s %12.1f %12.1f %8.2f\n", (f == "train_acts_s" ? "train activations/s" : "sample rows/s"), o, t, o / t }'
+done
+po=$(printf '%s' "$ours" | best project_ms)
+awk -v p="$po" 'BEGIN { printf "projection target < 2 ms: %s (%.2f ms, median)\n", p < 2 ? "met" : "NOT met", p }'
+echo "(ratios = speed-up of metascope: ours/theirs for throughputs, theirs/ours for the latency; threads=$THREADS, batch=$GLP_BATCH, best of $GLP_ROUNDS rounds)"
+fi

@@ -15,6 +15,7 @@ static const char *USAGE =
     "usage: metascope [OPTIONS] [SCRIPT]\n"
     "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N]\n"
     "       metascope bench --train CONFIG [--steps N] [--threads N]\n"
+    "       metascope bench --glp [--d-in N] [--batch N] [--reps N] [--calls N] [--rows N] [--threads N]\n"
     "       metascope train-bpe [--corpus DIR] [--vocab N] --out tokenizer.json\n"
     "       metascope train-lm --config FILE --out DIR [--resume] [--max-steps N] [--threads N]\n"
     "       metascope harvest --model DIR --out DIR [--layer L] [--tokens N] [--split S] [--corpus DIR]\n"

@@ -2,11 +2,14 @@
  * printing around the engine calls. */
 #include "subcommands.h"
 #include "bench.h"
+#include "bench_glp.h"
 #include "corpus.h"
 #include "safetensors.h"
 #include "eval_glp.h"
 #include "glp_folder.h"
 #include "glp_train.h"
+#include "sae_train.h"
+#include "scaling.h"
 #include "harvest.h"
 #include "ops.h"
 #include "tokenizer.h"
@@ -16,6 +19,7 @@
 #include "util.h"
 
 #include <signal.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,12 +77,26 @@ static int parse_opts(int argc, char **argv, opt *o, const char **positional, co
 
 static int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *train = NULL;
-    int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5;
+    int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5, glp = 0, batch = 4096, d_in = 256;
+    int calls = 200, rows = 1024;
     opt o[] = {{"--model", &model, 0, 0}, {"--train", &train, 0, 0}, {"--prefill", 0, &prefill, 0},
                {"--decode", 0, &decode, 0}, {"--reps", 0, &reps, 0}, {"--threads", 0, &threads, 0},
-               {"--steps", 0, &steps, 0}, {0}};
+               {"--steps", 0, &steps, 0}, {"--glp", 0, 0, &glp}, {"--batch", 0, &batch, 0},
+               {"--d-in", 0, &d_in, 0}, {"--calls", 0, &calls, 0}, {"--rows", 0, &rows, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "bench")) return 2;
     ms_set_threads(threads);
+    if (glp) { /* reference widths 2·d_in, 4·d_in, 3 blocks; --reps repeats train and sample */
+        if (d_in < 2 || batch < 1 || calls < 1 || rows < 1)
+            return fail("--d-in, --batch, --calls and --rows must be positive (bench)");
+        bench_glp_opts go = {d_in, 2 * d_in, 4 * d_in, 3, batch, reps, calls, rows, 20, 42};
+        bench_glp_result r;
+        if (bench_glp(&go, &r)) return fail(ms_geterr());
+        printf("{\"train_acts_s\": %.1f, \"project_ms\": %.4f, \"project_best_ms\": %.4f, \"sample_rows_s\": %.1f, "
+               "\"loss\": %.4f, \"d_in\": %d, \"batch\": %d, \"threads\": %d}\n",
+               r.train_acts_s, r.project_ms, r.project_best_ms, r.sample_rows_s, r.loss, d_in, batch,
+               ms_get_threads());
+        return 0;
+    }
     if (train) {
         train_cfg c;
         tf_train_bench_result r;
@@ -300,7 +318,7 @@ static int eval_glp_delta(const char *glp, const char *model, const char *corpus
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -354,6 +372,142 @@ static int cmd_eval_glp(int argc, char **argv) {
     return 0;
 }
 
+/* Installs the stop handler long runs check between steps. */
+static void catch_stop(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int cmd_train_sae(int argc, char **argv) {
+    const char *config = NULL, *out = NULL, *acts = NULL;
+    int resume = 0, max_steps = 0, threads = 0, latents = 0, k = 0, steps = 0;
+    opt o[] = {{"--acts", &acts, 0, 0}, {"--config", &config, 0, 0}, {"--out", &out, 0, 0},
+               {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0}, {"--steps", 0, &steps, 0},
+               {"--resume", 0, 0, &resume}, {"--max-steps", 0, &max_steps, 0}, {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "train-sae")) return 2;
+    if (!acts || !out) return fail("train-sae needs --acts DIR and --out DIR (train-sae)");
+    ms_set_threads(threads);
+    sae_train_cfg c;
+    sae_train_defaults(&c);
+    if (config && sae_train_cfg_load(&c, config)) return fail(ms_geterr());
+    if (latents) c.latents = latents;
+    if (k) c.k = k;
+    if (steps) c.steps = steps;
+    if (c.k > c.latents) return fail("--k exceeds --latents (train-sae)");
+    catch_stop();
+    sae_train_opts to = {stderr, isatty(2), &g_stop, max_steps};
+    if (sae_train(&c, acts, out, resume, &to)) return fail(ms_geterr());
+    if (g_stop) {
+        fprintf(stderr, "train-sae: stopped; checkpoint saved, continue with --resume\n");
+        return 130;
+    }
+    return 0;
+}
+
+/* eval-sae: reconstruction metrics on harvested rows, and (--model) ΔLM loss
+ * on held-out text beside the GLP's when one is given. */
+static int cmd_eval_sae(int argc, char **argv) {
+    const char *sae = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *glp = NULL;
+    int rows = 50000, dead_rows = 1000000, json = 0, threads = 0, windows = 64, seed = 1, delta = 0;
+    opt o[] = {{"--sae", &sae, 0, 0}, {"--acts", &acts, 0, 0}, {"--rows", 0, &rows, 0},
+               {"--dead-rows", 0, &dead_rows, 0}, {"--json", 0, 0, &json}, {"--threads", 0, &threads, 0},
+               {"--delta-lm", 0, 0, &delta}, {"--model", &model, 0, 0}, {"--corpus", &corpus, 0, 0},
+               {"--glp", &glp, 0, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "eval-sae")) return 2;
+    if (!acts && !delta) return fail("eval-sae needs --acts DIR and/or --delta-lm (eval-sae)");
+    ms_set_threads(threads);
+    char ds[4096], dm[4096], dc[4096];
+    snprintf(ds, sizeof ds, "%s/sae", ms_assets_dir());
+    snprintf(dm, sizeof dm, "%s/model", ms_assets_dir());
+    snprintf(dc, sizeof dc, "%s/corpus", ms_assets_dir());
+    sae_model m;
+    if (sae_load_folder(&m, sae ? sae : ds, -1)) return fail(ms_geterr());
+    sae_eval_result r = {0};
+    delta_lm_result dl = {0};
+    int rc = acts ? sae_eval(&m, acts, rows, dead_rows, &r) : 0;
+    if (!rc && delta) {
+        tf_model lm;
+        glp_model g;
+        glp_file_config fc;
+        rc = tf_load(&lm, model ? model : dm);
+        bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
+        int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &m, layer, corpus ? corpus : dc, "test", windows,
+                                    (uint64_t)seed, &dl);
+        if (has_glp) glp_free(&g);
+        if (has_lm) tf_free(&lm);
+    }
+    sae_free(&m);
+    if (rc) return fail(ms_geterr());
+    if (json) {
+        printf("{\"fvu\": %.6f, \"mse\": %.6g, \"l0\": %.3f, \"dead_fraction\": %.6f, \"rows\": %ld, "
+               "\"dead_rows\": %ld", r.fvu, r.mse, r.l0, r.dead_fraction, r.rows, r.dead_rows);
+        if (delta)
+            printf(", \"clean\": %.6f, \"sae\": %.6f, \"glp\": %.6f, \"noise\": %.6f, \"tokens\": %ld", dl.clean,
+                   dl.sae, dl.glp, dl.noise, dl.tokens);
+        printf("}\n");
+        return 0;
+    }
+    if (acts)
+        printf("on the last %ld harvested rows: FVU %.4f (normalized MSE), MSE %.4g, mean L0 %.1f\n"
+               "dead latents (never active in the last %ld rows): %.2f%%\n",
+               r.rows, r.fvu, r.mse, r.l0, r.dead_rows, 100 * r.dead_fraction);
+    if (delta) {
+        printf("LM loss on %ld held-out tokens, layer activations replaced (all positions but the first):\n"
+               "  clean                               %.4f nats\n"
+               "  SAE reconstruction                  %+.4f  (mean |SAE(h)-h|/|h| = %.3f)\n",
+               dl.tokens, dl.clean, dl.sae - dl.clean, dl.sae_rel_error);
+        if (isfinite(dl.glp))
+            printf("  GLP projection (u 0.5, 20 steps)    %+.4f  (mean |P(h)-h|/|h| = %.3f)\n", dl.glp - dl.clean,
+                   dl.rel_change);
+        printf("  Gaussian noise of the %s's norm    %+.4f\n", isfinite(dl.glp) ? "GLP" : "SAE", dl.noise - dl.clean);
+    }
+    return 0;
+}
+
+/* scaling: GLPs at several compute budgets and the fit of their held-out loss. */
+static int cmd_scaling(int argc, char **argv) {
+    const char *acts = NULL, *out = NULL, *budgets = NULL;
+    int threads = 0, rows = 8192, steps = 20, with_default = 0;
+    opt o[] = {{"--acts", &acts, 0, 0}, {"--out", &out, 0, 0}, {"--budgets", &budgets, 0, 0},
+               {"--eval-rows", 0, &rows, 0}, {"--fd-steps", 0, &steps, 0}, {"--with-default", 0, 0, &with_default},
+               {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "scaling")) return 2;
+    if (!acts || !out) return fail("scaling needs --acts DIR and --out DIR (scaling)");
+    if (rows < 2 || steps < 1) return fail("--eval-rows must be at least 2 and --fd-steps at least 1 (scaling)");
+    ms_set_threads(threads);
+    char db[4096], dcfg[4096], dglp[4096];
+    snprintf(db, sizeof db, "%s/scaling", ms_assets_dir());
+    snprintf(dcfg, sizeof dcfg, "%s/train-glp.json", ms_assets_dir());
+    snprintf(dglp, sizeof dglp, "%s/glp", ms_assets_dir());
+    catch_stop();
+    scaling_opts so = {acts, budgets ? budgets : db, out, with_default ? dcfg : NULL, with_default ? dglp : NULL,
+                       rows, steps, stderr, isatty(2), &g_stop};
+    scaling_point *p;
+    int n;
+    scaling_fit f;
+    int rc = scaling_run(&so, &p, &n, &f);
+    if (rc) {
+        free(p);
+        return g_stop ? (fail(ms_geterr()), 130) : fail(ms_geterr());
+    }
+    printf("%-8s %8s %8s %7s %10s %10s %11s %9s %8s %9s\n", "budget", "d_model", "d_mlp", "blocks", "params", "rows",
+           "compute", "held-out", "FD", "fit");
+    for (int i = 0; i < n; i++)
+        printf("%-8s %8d %8d %7d %9.2fM %9.2fM %11.3e %9.4f %8.3f %9.4f\n", p[i].name, p[i].d_model, p[i].d_mlp,
+               p[i].n_layers, p[i].params / 1e6, p[i].rows / 1e6, p[i].compute, p[i].heldout_loss, p[i].fd,
+               f.E + f.A * pow(p[i].compute, -f.alpha));
+    if (n >= 3)
+        printf("fit: L(C) = %.4f + %.4g * C^-%.4f  (rms residual %.4f over %d budgets; C = 6 x params x rows)\n", f.E,
+               f.A, f.alpha, f.rmse, n);
+    printf("(held-out loss and FD (%d Euler steps) on the last %d harvested rows; table in %s/scaling.csv)\n", steps,
+           rows, out);
+    free(p);
+    return 0;
+}
+
 int run_subcommand(int argc, char **argv) {
     if (argc < 2) return -1;
     const char *c = argv[1];
@@ -366,5 +520,8 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "pack-model")) return cmd_pack_model(argc - 1, argv + 1);
     if (!strcmp(c, "pack-glp")) return cmd_pack_glp(argc - 1, argv + 1);
     if (!strcmp(c, "eval-glp")) return cmd_eval_glp(argc - 1, argv + 1);
+    if (!strcmp(c, "train-sae")) return cmd_train_sae(argc - 1, argv + 1);
+    if (!strcmp(c, "eval-sae")) return cmd_eval_sae(argc - 1, argv + 1);
+    if (!strcmp(c, "scaling")) return cmd_scaling(argc - 1, argv + 1);
     return -1;
 }
