@@ -78,6 +78,7 @@ static int bench_project(const glp_model *m, int calls, rng_t *rng, bench_glp_re
     double *t = xmalloc(sizeof(double) * (size_t)calls);
     fill_normal(h0, (size_t)di, rng);
     glp_work *w = glp_work_new(&m->c, 1);
+    glp_work_cache(w, true); /* fixed weights, as in a steering session */
     int rc = 0;
     for (int i = -1; i < calls && !rc; i++) {
         memcpy(h, h0, sizeof(float) * di);
@@ -99,6 +100,7 @@ static int bench_sample(const glp_model *m, int N, int steps, int reps, rng_t *r
     float *z = xmalloc(sizeof(float) * n), *x = xmalloc(sizeof(float) * n);
     fill_normal(z, n, rng);
     glp_work *w = glp_work_new(&m->c, N);
+    glp_work_cache(w, true);
     double best = INFINITY;
     int rc = 0;
     for (int i = 0; i <= reps && !rc; i++) {

@@ -68,6 +68,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
     rng_seed(&rng, o->seed);
     /* Held-out loss on A with fixed uniforms and noise, in workspace-sized chunks. */
     glp_work *w = glp_work_new(&m->c, 1024);
+    glp_work_cache(w, true); /* the weights stay fixed here */
     float *eps = xmalloc(sizeof(float) * 1024 * (size_t)d), *u = xmalloc(sizeof(float) * 1024);
     double sum = 0;
     for (long r0 = 0; r0 < n && !rc; r0 += 1024) {
@@ -177,6 +178,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, 
     }
     dlm_ctx c = {.g = g, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model)};
+    if (c.w) glp_work_cache(c.w, true);
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sums[4] = {0};

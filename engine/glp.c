@@ -259,6 +259,10 @@ float glp_grid(int i, int n) {
 /* ------------------------------------------------------------ kernels */
 
 void glp_linear_fwd(float *y, const float *x, const float *W, const float *b, int N, int in, int out) {
+    if (N == 1) { /* sgemv: sgemm would repack the whole matrix for one row */
+        linear(y, x, W, b, 1, in, out);
+        return;
+    }
     /* bias first, then the product accumulates onto it (beta = 1) */
     for (int r = 0; r < N; r++) memcpy(y + (size_t)r * out, b, sizeof(float) * (size_t)out);
     tr_gemm_par(false, true, N, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
@@ -408,8 +412,16 @@ typedef struct {
     float *h, *post, *mu, *rstd, *U, *G, *TE, *A;
 } glp_act;
 
+#define TAU_CACHE 32 /* distinct sigmas remembered (a projection uses 10, sampling n) */
+
 struct glp_work {
     int cap, d_in, D, H, L;
+    bool uniform; /* every row of the current chunk has the same tau */
+    bool cache_on; /* the weights stay fixed: reuse the time path per tau */
+    int cached, next;
+    float ctau[TAU_CACHE];
+    int clayer[TAU_CACHE]; /* multi-layer GLPs add the layer's embedding */
+    float *cemb, *cte; /* [TAU_CACHE][D], [TAU_CACHE][L][H] */
     float *xin, *tau, *e0, *a1, *s1, *emb;     /* time embedding path */
     float *le_in, *le_a1, *le_s1, *le_out; /* layer embedding, one row */
     glp_act *act;                               /* L blocks */
@@ -438,8 +450,18 @@ glp_work *glp_work_new(const glp_config *c, int cap) {
     return w;
 }
 
+void glp_work_cache(glp_work *w, bool on) {
+    w->cache_on = on;
+    w->cached = w->next = 0;
+    if (on && !w->cemb) {
+        w->cemb = xmalloc(sizeof(float) * TAU_CACHE * (size_t)w->D);
+        w->cte = xmalloc(sizeof(float) * TAU_CACHE * (size_t)w->L * w->H);
+    }
+}
+
 void glp_work_free(glp_work *w) {
     if (!w) return;
+    free(w->cemb), free(w->cte);
     free(w->xin), free(w->tau), free(w->e0), free(w->a1), free(w->s1), free(w->emb);
     free(w->le_in), free(w->le_a1), free(w->le_s1), free(w->le_out), free(w->dle);
     for (int l = 0; l < w->L; l++) {
@@ -464,13 +486,27 @@ static int check_layer(const glp_model *m, int layer) {
 }
 
 /* emb rows = time_embed(sin(tau)) [+ layer_embed(sin(depth))] */
+static bool same_tau(const glp_work *w, int N) {
+    for (int r = 1; r < N; r++)
+        if (w->tau[r] != w->tau[0]) return false;
+    return true;
+}
+
+/* Copies row 0 of x[N, n] to the other rows. */
+static void broadcast(float *x, int N, int n) {
+    for (int r = 1; r < N; r++) memcpy(x + (size_t)r * n, x, sizeof(float) * (size_t)n);
+}
+
 static void embed_fwd(const glp_model *m, glp_work *w, int N, int layer) {
     int D = w->D;
-    size_t nd = (size_t)N * D;
-    glp_timestep_embedding(w->e0, w->tau, N, D);
-    lin_fwd(w->a1, w->e0, &m->p.te0, N, D, D);
-    silu_fwd(w->s1, w->a1, nd);
-    lin_fwd(w->emb, w->s1, &m->p.te2, N, D, D);
+    /* Sampling and projection give every row the same sigma: embed it once. */
+    int E = w->uniform ? 1 : N;
+    glp_timestep_embedding(w->e0, w->tau, E, D);
+    lin_fwd(w->a1, w->e0, &m->p.te0, E, D, D);
+    silu_fwd(w->s1, w->a1, (size_t)E * D);
+    lin_fwd(w->emb, w->s1, &m->p.te2, E, D, D);
+    if (w->uniform) /* the backward reads every row of these */
+        broadcast(w->e0, N, D), broadcast(w->a1, N, D), broadcast(w->s1, N, D), broadcast(w->emb, N, D);
     if (!uses_layer(m)) return;
     /* the same layer depth for every row: embed it once and broadcast */
     float depth = (float)layer / (float)(m->c.multi_layer_n_layers - 1);
@@ -481,25 +517,47 @@ static void embed_fwd(const glp_model *m, glp_work *w, int N, int layer) {
     for (int r = 0; r < N; r++) axpy(w->emb + (size_t)r * D, 1.0f, w->le_out, D);
 }
 
-static void block_fwd(const glp_block *b, glp_act *a, float *hnext, const float *emb, int N, int D, int H) {
+/* te: 0 = compute TE per row, 1 = once (one tau for all rows), 2 = TE is
+ * already filled (from the tau cache). */
+static void block_fwd(const glp_block *b, glp_act *a, float *hnext, const float *emb, int N, int D, int H, int te) {
     ln_fwd(a->post, a->mu, a->rstd, a->h, &b->ln, N, D);
     lin_fwd(a->U, a->post, &b->up, N, D, H);
     lin_fwd(a->G, a->post, &b->gate, N, D, H);
-    lin_fwd(a->TE, emb, &b->time, N, D, H);
+    if (te < 2) lin_fwd(a->TE, emb, &b->time, te ? 1 : N, D, H);
+    if (te == 1) broadcast(a->TE, N, H);
     glp_gate_fwd(a->A, a->G, a->TE, a->U, (size_t)N * H);
     memcpy(hnext, a->h, sizeof(float) * (size_t)N * D);
     /* residual add through beta = 1, bias added by hand */
     for (int r = 0; r < N; r++) axpy(hnext + (size_t)r * D, 1.0f, b->down.b, D);
-    tr_gemm_par(false, true, N, D, H, 1.0f, a->A, H, b->down.w, H, 1.0f, hnext, D);
+    if (N == 1) gemv_acc(hnext, b->down.w, a->A, D, H);
+    else tr_gemm_par(false, true, N, D, H, 1.0f, a->A, H, b->down.w, H, 1.0f, hnext, D);
 }
 
 /* Forward of N <= cap rows whose input is w->xin and timesteps w->tau. */
 static void fwd_chunk(const glp_model *m, glp_work *w, int N, int layer) {
     int D = w->D, H = w->H, L = w->L;
-    embed_fwd(m, w, N, layer);
+    w->uniform = same_tau(w, N);
+    int hit = -1;
+    for (int i = 0; w->cache_on && w->uniform && i < w->cached && hit < 0; i++)
+        if (w->ctau[i] == w->tau[0] && w->clayer[i] == layer) hit = i;
+    if (hit >= 0) { /* the time path of this sigma is known: copy it to every row */
+        for (int r = 0; r < N; r++) memcpy(w->emb + (size_t)r * D, w->cemb + (size_t)hit * D, sizeof(float) * D);
+        for (int l = 0; l < L; l++)
+            for (int r = 0; r < N; r++)
+                memcpy(w->act[l].TE + (size_t)r * H, w->cte + ((size_t)hit * L + l) * H, sizeof(float) * H);
+    } else embed_fwd(m, w, N, layer);
     lin_fwd(L > 0 ? w->act[0].h : w->hL, w->xin, &m->p.in_proj, N, w->d_in, D);
     for (int l = 0; l < L; l++)
-        block_fwd(&m->p.blocks[l], &w->act[l], l + 1 < L ? w->act[l + 1].h : w->hL, w->emb, N, D, H);
+        block_fwd(&m->p.blocks[l], &w->act[l], l + 1 < L ? w->act[l + 1].h : w->hL, w->emb, N, D, H,
+                  hit >= 0 ? 2 : w->uniform);
+    if (hit < 0 && w->cache_on && w->uniform) { /* remember this sigma's time path */
+        int i = w->next;
+        w->next = (w->next + 1) % TAU_CACHE;
+        if (w->cached < TAU_CACHE) w->cached++;
+        w->ctau[i] = w->tau[0], w->clayer[i] = layer;
+        memcpy(w->cemb + (size_t)i * D, w->emb, sizeof(float) * D);
+        for (int l = 0; l < L; l++) memcpy(w->cte + ((size_t)i * L + l) * H, w->act[l].TE, sizeof(float) * H);
+    }
     ln_fwd(w->P, w->mu, w->rstd, w->hL, &m->p.ln, N, D);
     lin_fwd(w->out, w->P, &m->p.out_proj, N, D, w->d_in);
 }

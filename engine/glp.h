@@ -91,6 +91,10 @@ float glp_grid(int i, int n);
 typedef struct glp_work glp_work;
 glp_work *glp_work_new(const glp_config *c, int cap);
 void glp_work_free(glp_work *w);
+/* Inference only: while on, the time-embedding path (time_embed and every
+ * time_proj, ~30% of the weights) is remembered per sigma and reused, which
+ * assumes the weights do not change. Switching clears the memory. */
+void glp_work_cache(glp_work *w, bool on);
 
 /* out[N, d_input] = denoiser(x[N, d_input], tau[N]). layer < 0: no layer
  * embedding (required for single-layer models; required >= 0 for multi-layer

@@ -47,6 +47,11 @@ void linear(float *y, const float *x, const float *w, const float *b, int T, int
             for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
 }
 
+void gemv_acc(float *y, const float *w, const float *x, int out, int in) {
+    threads_for((double)in * out);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, out, in, 1.0f, w, in, x, 1, 1.0f, y, 1);
+}
+
 void gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc) {
     threads_for((double)M * N * K);

@@ -14,6 +14,8 @@ int ms_get_threads(void);
  * T == 1 and sgemm otherwise. */
 void linear(float *y, const float *x, const float *w, const float *b, int T, int in, int out);
 /* C[M,N] = alpha * A[M,K] B[N,K]^T + beta * C, with leading dimensions. */
+/* y[out] += w[out, in] x[in] */
+void gemv_acc(float *y, const float *w, const float *x, int out, int in);
 void gemm_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
              float beta, float *C, int ldc);
 /* C[M,N] = alpha * A[M,K] B[K,N] + beta * C, with leading dimensions. */

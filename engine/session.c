@@ -102,6 +102,7 @@ int sess_load_glp(session *S, const char *dir) {
     S->glp = g;
     S->glp_cfg = fc;
     S->glp_work = glp_work_new(&g.c, 256);
+    glp_work_cache(S->glp_work, true); /* a loaded GLP never changes */
     S->glp_path = xstrdup(dir);
     S->has_glp = true;
     S->layer = layer;

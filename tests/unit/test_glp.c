@@ -367,6 +367,59 @@ static void test_load_errors_and_roundtrip(void **st) {
     glp_free(&m);
 }
 
+/* ---------------------------------------------------------------- fast paths */
+
+/* Inference shortcuts give the same numbers as the plain batched pass: one
+ * row through sgemv, a shared sigma embedded once, and the per-sigma cache of
+ * the time path (checked for a single- and a multi-layer model). */
+static void test_fast_paths(void **st) {
+    (void)st;
+    for (int multi = 0; multi < 2; multi++) {
+        glp_config cfg = {.d_input = 16, .d_model = 32, .d_mlp = 64, .n_layers = 2, .multi_layer_n_layers = multi ? 3 : 0};
+        int N = 5, layer = multi ? 1 : -1;
+        rng_t r;
+        rng_seed(&r, 11);
+        glp_model m;
+        assert_int_equal(glp_init(&m, &cfg), 0);
+        glp_init_random(&m, &r);
+        size_t n = (size_t)N * cfg.d_input;
+        float *x = vec(n), *tau = vec((size_t)N), *ref = vec(n), *out = vec(n), *one = vec(n);
+        fill(x, n, 1, &r);
+        for (int i = 0; i < N; i++) tau[i] = 474.0f;
+        tau[N - 1] = 473.0f; /* not uniform: the reference computes every row's time path */
+        glp_work *w = glp_work_new(&cfg, N);
+        assert_int_equal(glp_forward(&m, w, ref, x, tau, N, layer, NULL), 0);
+        tau[N - 1] = 474.0f;
+        float *ref2 = vec(n);
+        assert_int_equal(glp_forward(&m, w, ref2, x, tau, N, layer, NULL), 0);
+        /* rows 0..N-2 saw the same tau in both passes */
+        assert_true(max_rel_err(ref2, ref, n - cfg.d_input, 1e-3) < 1e-4);
+        for (int i = 0; i < N; i++) /* one row at a time: sgemv */
+            assert_int_equal(glp_forward(&m, w, one + (size_t)i * cfg.d_input, x + (size_t)i * cfg.d_input, tau + i, 1,
+                                         layer, NULL), 0);
+        printf("# one row vs batch: %g\n", max_rel_err(one, ref2, n, 1e-3));
+        assert_true(max_rel_err(one, ref2, n, 1e-3) < 1e-4); /* summation order differs */
+        glp_work_cache(w, true);
+        for (int k = 0; k < 2; k++) { /* a miss fills the cache, then a hit reads it */
+            assert_int_equal(glp_forward(&m, w, out, x, tau, N, layer, NULL), 0);
+            assert_true(max_rel_err(out, ref2, n, 1e-3) == 0);
+        }
+        if (multi) { /* another layer must not hit the first layer's entry */
+            float *o2 = vec(n), *o3 = vec(n);
+            glp_work_cache(w, false);
+            assert_int_equal(glp_forward(&m, w, o2, x, tau, N, 2, NULL), 0);
+            glp_work_cache(w, true);
+            assert_int_equal(glp_forward(&m, w, out, x, tau, N, layer, NULL), 0);
+            assert_int_equal(glp_forward(&m, w, o3, x, tau, N, 2, NULL), 0);
+            assert_true(max_rel_err(o3, o2, n, 1e-3) == 0);
+            free(o2), free(o3);
+        }
+        free(x), free(tau), free(ref), free(ref2), free(out), free(one);
+        glp_work_free(w);
+        glp_free(&m);
+    }
+}
+
 /* ---------------------------------------------------------------- throughput */
 
 static void test_throughput(void **st) {
@@ -417,6 +470,7 @@ int main(void) {
         cmocka_unit_test(test_reference_single),
         cmocka_unit_test(test_reference_multi),
         cmocka_unit_test(test_load_errors_and_roundtrip),
+        cmocka_unit_test(test_fast_paths),
         cmocka_unit_test(test_throughput),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
