@@ -96,3 +96,9 @@ FILE *ckpt_start(const ckpt_view *c, const char *out, const char *header, bool r
     if (!log) ms_seterr("cannot write loss.csv (%s)", out);
     return log;
 }
+
+int ckpt_after_step(const ckpt_view *c, const char *out, bool stop, bool last_step, double minutes, double *last) {
+    if (!stop && !last_step && ms_now() - *last <= 60 * minutes) return 0;
+    *last = ms_now();
+    return ckpt_save(c, out);
+}

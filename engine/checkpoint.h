@@ -36,4 +36,8 @@ FILE *ckpt_open_log(const char *out, const char *header, long step, bool resume)
  * into the view; then opens loss.csv (see ckpt_open_log). NULL on error. */
 FILE *ckpt_start(const ckpt_view *c, const char *out, const char *header, bool resume);
 
+/* After a step: saves when the run stops, at its last step, or when
+ * `minutes` have passed since *last (then reset to now). 0 or -1 (save failed). */
+int ckpt_after_step(const ckpt_view *c, const char *out, bool stop, bool last_step, double minutes, double *last);
+
 #endif

@@ -27,20 +27,10 @@ void glp_train_defaults(glp_train_cfg *c) {
 
 /* ------------------------------------------------------------ config */
 
-/* Every key must be known: a misspelt key would silently train the default. */
-static int check_keys(json_object *o, const char *path) {
-    static const char *known[] = {"d_model", "d_mlp", "n_layers", "batch", "steps", "lr", "warmup",
+static const char *const KNOWN[] = {"d_model", "d_mlp", "n_layers", "batch", "steps", "lr", "warmup",
                                   "warm_start", "final_lr", "weight_decay", "clip", "beta1", "beta2", "eps",
                                   "seed", "checkpoint_minutes", "heldout", "eval_every", "eval_rows",
                                   "log_every", "model_name", NULL};
-    json_object_object_foreach(o, key, val) {
-        (void)val;
-        const char **k = known;
-        while (*k && strcmp(*k, key)) k++;
-        if (!*k) return ms_seterr("unknown key '%s' (%s)", key, path);
-    }
-    return 0;
-}
 
 int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     glp_train_defaults(c);
@@ -54,7 +44,7 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     long ev = c->eval_every, er = c->eval_rows, lg = c->log_every;
     double lr = c->lr, wu = c->warmup, ws = c->warm_start, fl = c->final_lr, wd = c->weight_decay;
     double clip = c->clip, b1 = c->beta1, b2 = c->beta2, eps = c->eps, ck = c->ckpt_minutes, ho = c->heldout;
-    int rc = check_keys(o, path) || ms_json_int(o, "d_model", 1, 65536, &dm, path) || ms_json_int(o, "d_mlp", 1, 262144, &dh, path) ||
+    int rc = ms_json_known_keys(o, KNOWN, path) || ms_json_int(o, "d_model", 1, 65536, &dm, path) || ms_json_int(o, "d_mlp", 1, 262144, &dh, path) ||
              ms_json_int(o, "n_layers", 1, 256, &L, path) || ms_json_int(o, "batch", 1, 1 << 20, &B, path) ||
              ms_json_int(o, "steps", 1, 1000000000, &S, path) || ms_json_int(o, "seed", 0, 1L << 62, &seed, path) ||
              ms_json_int(o, "eval_every", 0, 1000000000, &ev, path) || ms_json_int(o, "eval_rows", 1, 1 << 24, &er, path) ||
@@ -315,10 +305,7 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         fflush(log);
         progress(&t, o, s, step0, el0, loss, gn, vl, lr);
         bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
-        if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
-            if ((rc = ckpt_save(&view, out))) break;
-            last_ckpt = ms_now();
-        }
+        if ((rc = ckpt_after_step(&view, out, stop, s == cfg->steps, cfg->ckpt_minutes, &last_ckpt))) break;
         if (stop) break;
     }
     if (o->tty) fprintf(o->log, "\n");

@@ -67,3 +67,13 @@ int ms_json_num(json_object *o, const char *key, double lo, double hi, double *o
     *out = x;
     return 0;
 }
+
+int ms_json_known_keys(json_object *o, const char *const *known, const char *where) {
+    json_object_object_foreach(o, key, val) {
+        (void)val;
+        const char *const *k = known;
+        while (*k && strcmp(*k, key)) k++;
+        if (!*k) return ms_seterr("unknown key '%s' (%s)", key, where);
+    }
+    return 0;
+}

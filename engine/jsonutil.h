@@ -17,5 +17,8 @@ json_object *ms_json_read(const char *path);
  * message naming the key and `where`. */
 int ms_json_int(json_object *o, const char *key, long lo, long hi, long *out, const char *where);
 int ms_json_num(json_object *o, const char *key, double lo, double hi, double *out, const char *where);
+/* Fails on a key of o not in the NULL-terminated list `known`: a misspelt
+ * key in a config would otherwise silently leave the default in place. */
+int ms_json_known_keys(json_object *o, const char *const *known, const char *where);
 
 #endif

@@ -24,18 +24,9 @@ void sae_train_defaults(sae_train_cfg *c) {
     c->half = true;
 }
 
-static int check_keys(json_object *o, const char *path) {
-    static const char *known[] = {"latents", "k", "batch", "steps", "lr", "warmup", "final_lr", "clip", "beta1",
+static const char *const KNOWN[] = {"latents", "k", "batch", "steps", "lr", "warmup", "final_lr", "clip", "beta1",
                                   "beta2", "eps", "aux_coef", "dead_tokens", "seed", "checkpoint_minutes",
                                   "heldout", "eval_every", "eval_rows", "log_every", "half", NULL};
-    json_object_object_foreach(o, key, val) {
-        (void)val;
-        const char **k = known;
-        while (*k && strcmp(*k, key)) k++;
-        if (!*k) return ms_seterr("unknown key '%s' (%s)", key, path);
-    }
-    return 0;
-}
 
 int sae_train_cfg_load(sae_train_cfg *c, const char *path) {
     json_object *o = ms_json_read(path), *v;
@@ -48,7 +39,7 @@ int sae_train_cfg_load(sae_train_cfg *c, const char *path) {
     long ev = c->eval_every, er = c->eval_rows, lg = c->log_every;
     double lr = c->lr, wu = c->warmup, fl = c->final_lr, clip = c->clip, b1 = c->beta1, b2 = c->beta2;
     double eps = c->eps, ax = c->aux_coef, ck = c->ckpt_minutes, ho = c->heldout;
-    int rc = check_keys(o, path) || ms_json_int(o, "latents", 1, 1 << 22, &M, path) ||
+    int rc = ms_json_known_keys(o, KNOWN, path) || ms_json_int(o, "latents", 1, 1 << 22, &M, path) ||
              ms_json_int(o, "k", 1, 4096, &K, path) || ms_json_int(o, "batch", 1, 1 << 16, &B, path) ||
              ms_json_int(o, "steps", 1, 1000000000, &S, path) || ms_json_int(o, "dead_tokens", 1, 1L << 40, &dt, path) ||
              ms_json_int(o, "seed", 0, 1L << 62, &seed, path) || ms_json_int(o, "eval_every", 0, 1000000000, &ev, path) ||
@@ -275,10 +266,7 @@ int sae_train(const sae_train_cfg *cfg, const char *acts, const char *out, bool 
         }
         fflush(o->log);
         bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
-        if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
-            if ((rc = ckpt_save(&view, out))) break;
-            last_ckpt = ms_now();
-        }
+        if ((rc = ckpt_after_step(&view, out, stop, s == cfg->steps, cfg->ckpt_minutes, &last_ckpt))) break;
         if (stop) break;
     }
     if (o->tty) fprintf(o->log, "\n");

@@ -294,10 +294,7 @@ int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opt
                     lr, rate, tot, e);
         fflush(o->log);
         bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
-        if (stop || s == cfg->steps || ms_now() - last_ckpt > 60 * cfg->ckpt_minutes) {
-            if ((rc = ckpt_save(&view, out))) break;
-            last_ckpt = ms_now();
-        }
+        if ((rc = ckpt_after_step(&view, out, stop, s == cfg->steps, cfg->ckpt_minutes, &last_ckpt))) break;
         if (stop) break;
     }
     if (o->tty) fprintf(o->log, "\n");
