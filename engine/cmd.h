@@ -60,5 +60,13 @@ int cmd_steer(session *S, words *w);
 int cmd_compare(session *S, words *w);
 int cmd_sample(session *S, words *w);
 int cmd_meta(session *S, words *w);
+/* cmd_index.c: the top-activating examples index */
+int cmd_load_index(session *S, const char *dir);
+int cmd_top(session *S, words *w);
+int cmd_latents(session *S, words *w);
+int cmd_latent(session *S, words *w);
+int cmd_export(session *S, words *w);
+int cmd_label(session *S, words *w);
+int cmd_cross(session *S, words *w);
 
 #endif

@@ -356,6 +356,10 @@ int cmd_compare(session *S, words *w) {
             compare_point p = {0};
             rc = compare_run(S, &sp, a.tokens, a.samples, lex, &p);
             if (!rc) print_point(S, rows, a.alpha[i], g ? "+GLP" : "plain", &p);
+            if (!rc && S->compare_row)
+                S->compare_row(S->compare_ctx, &(sess_compare_row){i * (glp ? 2 : 1) + g, a.n * (glp ? 2 : 1),
+                                                                   a.alpha[i], g == 1, p.fluency, p.concept, p.text,
+                                                                   p.len, v->name});
             free(p.text);
         }
     S->rng = saved;

@@ -196,7 +196,8 @@ int cmd_top_indices(const float *x, int n, int k, int *idx, bool by_abs) {
 /* ------------------------------------------------------------ commands */
 
 static int cmd_load(session *S, words *w) {
-    if (w->argc != 3) return ms_seterr("usage: load model|glp|sae PATH (load)");
+    if (w->argc != 3) return ms_seterr("usage: load model|glp|sae|index PATH (load)");
+    if (strcmp(w->argv[1], "index") == 0) return cmd_load_index(S, w->argv[2]);
     if (strcmp(w->argv[1], "glp") == 0) {
         if (sess_load_glp(S, w->argv[2])) return -1;
         const glp_config *g = &S->glp.c;
@@ -232,7 +233,7 @@ static int cmd_load(session *S, words *w) {
         return 0;
     }
     if (strcmp(w->argv[1], "model") != 0)
-        return ms_seterr("cannot load '%s': model, glp or sae (load)", w->argv[1]);
+        return ms_seterr("cannot load '%s': model, glp, sae or index (load)", w->argv[1]);
     if (sess_load_model(S, w->argv[2])) return -1;
     const tf_config *c = &S->model.c;
     if (S->json) {
@@ -759,10 +760,11 @@ static int cmd_status(session *S, words *w) {
 }
 
 static const sess_cmd_info CMDS[] = {
-    {"load", "load model|glp|sae PATH",
+    {"load", "load model|glp|sae|index PATH",
      "Load a Hugging Face model folder (GPT-2 or Llama family), a GLP folder (config.yaml, "
-     "final.safetensors, rep_statistics.pt) or an SAE folder (SAELens cfg.json + sae_weights.safetensors, "
-     "or EleutherAI sparsify) for the model's activations."},
+     "final.safetensors, rep_statistics.pt), an SAE folder (SAELens cfg.json + sae_weights.safetensors, "
+     "or EleutherAI sparsify) for the model's activations, or a top-activating examples index "
+     "(made by 'metascope index')."},
     {"prompt", "prompt TEXT", "Set the prompt, run it, and show the next-token prediction."},
     {"tokens", "tokens [TEXT]", "Show how TEXT (default: the prompt) is tokenized."},
     {"gen", "gen [N]", "Continue the prompt by N tokens (default: set gen) with the sampling settings."},
@@ -796,6 +798,25 @@ static const sess_cmd_info CMDS[] = {
      "predict through the final norm and unembedding; --out writes them as safetensors."},
     {"meta", "meta [top [K] [B]]",
      "The K meta-neurons (default 10; of block B or all blocks) with the largest variance over the prompt."},
+    {"top", "top UNIT [K] [--quantiles]",
+     "From the loaded index: the K (default 10) contexts where UNIT (sae:I, meta:B:I, mlp:L:I) fires most, the "
+     "activating token as [[token]] and others reaching half its value as [token]; --quantiles shows the "
+     "examples drawn from lower quantile bands instead."},
+    {"latents", "latents [sort density|max|id] [filter WORD]",
+     "From the loaded index: every SAE latent with its density, max, top output tokens and label, sorted; "
+     "filter keeps those whose label or output tokens contain WORD."},
+    {"latent", "latent I|UNIT",
+     "From the loaded index: density, histogram of positive values, top and bottom output tokens (SAE), "
+     "correlated units, top and quantile examples of one unit."},
+    {"export", "export UNIT... [--json]",
+     "From the loaded index: one JSON line per unit in a Neuronpedia-like shape (activations with tokens, "
+     "values, maxValue; density, pos_str/neg_str logits, histogram, label)."},
+    {"label", "label UNIT [TEXT | --auto]",
+     "Show a unit's label, or set your own (saved to the index's labels.tsv); --auto returns to the automatic "
+     "label (corpus category of most top examples, else over-represented words)."},
+    {"cross", "cross meta:B:I|sae:I",
+     "From the loaded index: the SAE latents whose activations correlate most (Pearson r over the index "
+     "tokens) with a meta-neuron, or the meta-neurons for a latent."},
     {"status", "status", "Show the loaded model and the settings."},
     {"help", "help [CMD]", "List the commands, or describe one."},
     {"quit", "quit", "Leave metascope."},
@@ -830,6 +851,8 @@ static const struct { const char *name; handler fn; } TABLE[] = {
     {"layer", cmd_layer}, {"acts", cmd_acts}, {"nll", cmd_nll}, {"set", cmd_set},
     {"show", cmd_show}, {"neuron", cmd_show}, {"vec", cmd_vec}, {"steer", cmd_steer}, {"compare", cmd_compare},
     {"sample", cmd_sample}, {"meta", cmd_meta},
+    {"top", cmd_top}, {"latents", cmd_latents}, {"latent", cmd_latent}, {"export", cmd_export},
+    {"label", cmd_label}, {"cross", cmd_cross},
     {"status", cmd_status}, {"help", cmd_help}, {"quit", cmd_quit}, {"exit", cmd_quit},
 };
 

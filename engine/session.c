@@ -2,6 +2,7 @@
  * command handlers live in commands.c. */
 #include "session.h"
 #include "glp_folder.h"
+#include "index.h"
 #include "ops.h"
 #include "util.h"
 
@@ -81,6 +82,30 @@ int sess_load_sae(session *S, const char *dir) {
     return 0;
 }
 
+/* ---- index */
+static void unload_index(session *S) {
+    if (!S->index) return;
+    index_close(S->index);
+    free(S->index);
+    S->index = NULL;
+}
+
+int sess_load_index(session *S, const char *dir) {
+    if (!S->has_model) return ms_seterr("load a model first (%s)", dir);
+    ms_index *ix = xmalloc(sizeof *ix);
+    if (index_open(ix, dir)) return free(ix), -1;
+    if (ix->vocab != S->model.c.vocab || ix->d_model != S->model.c.d_model) {
+        ms_seterr("index was built for a model with vocab %d, d_model %d; this one has %d, %d (%s)", ix->vocab,
+                  ix->d_model, S->model.c.vocab, S->model.c.d_model, dir);
+        index_close(ix);
+        free(ix);
+        return -1;
+    }
+    unload_index(S);
+    S->index = ix;
+    return 0;
+}
+
 int sess_glp_layer(const session *S) { return S->glp_cfg.n_hook_layers > 0 ? S->glp_cfg.layers[0] : -1; }
 
 int sess_load_glp(session *S, const char *dir) {
@@ -110,6 +135,7 @@ int sess_load_glp(session *S, const char *dir) {
 }
 
 void sess_free(session *S) {
+    unload_index(S);
     unload_glp(S);
     unload_sae(S);
     unload(S);
@@ -141,8 +167,9 @@ void sess_printf(session *S, const char *fmt, ...) {
 int sess_load_model(session *S, const char *dir) {
     tf_model m;
     if (tf_load(&m, dir)) return -1; /* the old model stays loaded on failure */
-    unload_glp(S); /* a GLP or an SAE models one model's activations */
+    unload_glp(S); /* a GLP, an SAE or an index belongs to one model */
     unload_sae(S);
+    unload_index(S);
     unload(S);
     S->model = m;
     S->has_model = true;

@@ -30,6 +30,19 @@ typedef struct {
 
 typedef void (*sess_out_fn)(void *ctx, const char *text, size_t len);
 
+/* ---- front-end hook: compare reports each (alpha, method) row as soon as it
+ * is computed, so a front end can draw the sweep without parsing text. */
+typedef struct {
+    int row, rows;            /* this row's index (0-based) and the sweep's total */
+    double alpha;
+    bool glp;                 /* false: plain addition; true: +GLP projection */
+    double fluency, concept;  /* concept is NaN when there is no category */
+    const char *text;         /* the first sample's continuation (not NUL-terminated) */
+    size_t len;
+    const char *vec;          /* the vector's name */
+} sess_compare_row;
+typedef void (*sess_compare_fn)(void *ctx, const sess_compare_row *r);
+
 typedef struct session {
     tf_model model;
     bool has_model;
@@ -66,10 +79,15 @@ typedef struct session {
     int n_lex;
     double mean_norm;   /* mean residual norm at mean_norm_layer (-1: not yet) */
     int mean_norm_layer;
+    /* ---- top-activating examples index (index.h, cmd_index.c) */
+    struct ms_index *index; /* NULL until 'load index PATH' */
     sess_out_fn out;
     void *out_ctx;
     volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
     bool quit;
+    /* ---- front-end hook (NULL in batch mode): see sess_compare_row */
+    sess_compare_fn compare_row;
+    void *compare_ctx;
 } session;
 
 void sess_init(session *S, sess_out_fn out, void *out_ctx);
@@ -89,6 +107,9 @@ int sess_load_glp(session *S, const char *dir);
  * its hook must map to one of the model's blocks (a hook-less SAE is taken to
  * read the current layer). */
 int sess_load_sae(session *S, const char *dir);
+/* Opens an index folder built for the loaded model (same vocabulary);
+ * replaces the loaded index. */
+int sess_load_index(session *S, const char *dir);
 /* The layer a loaded GLP models (its config's first hook layer). */
 int sess_glp_layer(const session *S);
 /* Whether the prompt starts with BOS (auto: Llama models with a BOS id). */

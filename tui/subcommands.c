@@ -336,7 +336,7 @@ static int eval_glp_delta(const char *glp, const char *model, const char *corpus
 
 static int cmd_eval_glp(int argc, char **argv) {
     const char *glp = NULL, *acts = NULL, *model = NULL, *corpus = NULL;
-    int n = 10000, steps = 20, json = 0, threads = 0, seed = 1, delta = 0, windows = 64;
+    int n = 10000, steps = 100, json = 0, threads = 0, seed = 1, delta = 0, windows = 64;
     opt o[] = {{"--glp", &glp, 0, 0}, {"--acts", &acts, 0, 0}, {"--n", 0, &n, 0}, {"--steps", 0, &steps, 0},
                {"--seed", 0, &seed, 0}, {"--json", 0, 0, &json}, {"--threads", 0, &threads, 0},
                {"--delta-lm", 0, 0, &delta}, {"--model", &model, 0, 0}, {"--corpus", &corpus, 0, 0},
@@ -523,5 +523,6 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "train-sae")) return cmd_train_sae(argc - 1, argv + 1);
     if (!strcmp(c, "eval-sae")) return cmd_eval_sae(argc - 1, argv + 1);
     if (!strcmp(c, "scaling")) return cmd_scaling(argc - 1, argv + 1);
+    if (!strcmp(c, "index")) return sub_index(argc - 1, argv + 1);
     return -1;
 }

@@ -4,5 +4,7 @@
 
 /* Returns -1 when argv[1] names no subcommand, else the exit status. */
 int run_subcommand(int argc, char **argv);
+/* metascope index (sub_index.c) */
+int sub_index(int argc, char **argv);
 
 #endif
