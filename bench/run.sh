@@ -3,8 +3,9 @@
 # python3-torch) on the same random weights, measured in the same run, as ratios.
 # Models: GPT-2 small shape (124M) and a Llama shape (~100M, GQA). Both sides
 # use the same thread count, prefill length and decode steps (greedy).
-# Then the training step, then the GLP meta-model. BENCH selects sections
-# (space-separated, default "lm train glp"), e.g. BENCH=glp sh bench/run.sh.
+# Then the training step, then the GLP meta-model, then (BENCH=sae) the SAE and
+# the index build. BENCH selects sections (space-separated, default
+# "lm train glp"), e.g. BENCH="glp sae" sh bench/run.sh.
 set -eu
 BENCH=${BENCH:-lm train glp}
 want() { case " $BENCH " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -78,4 +79,64 @@ done
 po=$(printf '%s' "$ours" | best project_ms)
 awk -v p="$po" 'BEGIN { printf "projection target < 2 ms: %s (%.2f ms, median)\n", p < 2 ? "met" : "NOT met", p }'
 echo "(ratios = speed-up of metascope: ours/theirs for throughputs, theirs/ours for the latency; threads=$THREADS, batch=$GLP_BATCH, best of $GLP_ROUNDS rounds)"
+fi
+
+# SAE (d_in 256, 4096 latents, k 32, random unit-norm decoder): encode (sgemm +
+# TopK + ReLU) and sparse decode of 4096 random rows. Then the index build
+# (SAE latents, GLP meta-neurons, MLP neurons of the GLP's layer) over
+# INDEX_TOKENS held-out tokens with assets/model and assets/glp; the SAE is
+# assets/sae, else a random one written once to $dir/sae. PyTorch runs random
+# ids in the segment lengths of the index metascope just built.
+if want sae; then
+SAE_ROUNDS=${SAE_ROUNDS:-2}
+INDEX_TOKENS=${INDEX_TOKENS:-20000}
+ours=; theirs=
+i=0
+while [ $i -lt $SAE_ROUNDS ]; do # alternate the sides, keep each one's best round
+  ours="$ours$($MS bench --sae --threads $THREADS --reps $REPS)
+"
+  theirs="$theirs$($PY bench/torch_sae_bench.py --threads $THREADS --reps $REPS)
+"
+  i=$((i + 1))
+done
+top() { field $1 | awk 'NR == 1 || $1 > b { b = $1 } END { print b }'; }
+echo
+printf '%-22s %12s %12s %8s\n' sae metascope pytorch ratio
+for f in encode_rows_s decode_rows_s; do
+  o=$(printf '%s' "$ours" | top $f); t=$(printf '%s' "$theirs" | top $f)
+  awk -v f=$f -v o="$o" -v t="$t" 'BEGIN { printf "%-22s %12.0f %12.0f %8.2f\n", (f == "encode_rows_s" ? "encode rows/s" : "decode rows/s"), o, t, o / t }'
+done
+how=$(printf '%s' "$theirs" | sed -n 's/.*"decode": *"\([a-z_]*\)".*/\1/p' | head -n 1)
+echo "(rows/s, d_in 256, 4096 latents, k 32, 4096 rows; PyTorch decode: $how; threads=$THREADS, best of $SAE_ROUNDS rounds)"
+
+sae=assets/sae
+[ -d "$sae" ] || { sae="$dir/sae"; [ -f "$sae/cfg.json" ] || $PY bench/torch_index_bench.py --write-sae "$sae" || true; }
+tps() { sed -n 's/.*(\([0-9.]*\) tokens\/s).*/\1/p' | tail -n 1; }
+ours=; theirs=; note=
+i=0
+while [ $i -lt $SAE_ROUNDS ] && [ -z "$note" ]; do
+  rm -rf "$dir/index"
+  if out=$($MS index --units sae,meta,mlp --tokens $INDEX_TOKENS --sae "$sae" --threads $THREADS --out "$dir/index" 2>&1); then
+    ours="$ours$(printf '%s\n' "$out" | tps)
+"
+  else
+    note="the index bench needs \`metascope index\` ($(printf '%s\n' "$out" | tail -n 1))"
+    break
+  fi
+  theirs="$theirs$($PY bench/torch_index_bench.py --threads $THREADS --tokens $INDEX_TOKENS --sae "$sae" \
+    --segments "$dir/index" 2>/dev/null | field index_tok_s)
+"
+  i=$((i + 1))
+done
+echo
+if [ -n "$note" ]; then
+  echo "index: skipped: $note"
+else
+  o=$(printf '%s' "$ours" | awk 'NF && (n++ == 0 || $1 > b) { b = $1 } END { print b }')
+  t=$(printf '%s' "$theirs" | awk 'NF && (n++ == 0 || $1 > b) { b = $1 } END { print b }')
+  printf '%-22s %12s %12s %8s\n' index metascope pytorch ratio
+  awk -v o="$o" -v t="$t" 'BEGIN { if (t > 0) printf "%-22s %12.0f %12.0f %8.2f\n", "build tokens/s", o, t, o / t
+                                   else printf "%-22s %12.0f %12s %8s\n", "build tokens/s", o, "failed", "-" }'
+  echo "(tokens/s, sae+meta+mlp units, $INDEX_TOKENS tokens; threads=$THREADS, best of $SAE_ROUNDS rounds)"
+fi
 fi

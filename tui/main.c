@@ -16,6 +16,7 @@ static const char *USAGE =
     "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N]\n"
     "       metascope bench --train CONFIG [--steps N] [--threads N]\n"
     "       metascope bench --glp [--d-in N] [--batch N] [--reps N] [--calls N] [--rows N] [--threads N]\n"
+    "       metascope bench --sae [--d-in N] [--latents M] [--k K] [--rows N] [--reps N] [--threads N]\n"
     "       metascope train-bpe [--corpus DIR] [--vocab N] --out tokenizer.json\n"
     "       metascope train-lm --config FILE --out DIR [--resume] [--max-steps N] [--threads N]\n"
     "       metascope harvest --model DIR --out DIR [--layer L] [--tokens N] [--split S] [--corpus DIR]\n"

@@ -3,6 +3,7 @@
 #include "subcommands.h"
 #include "bench.h"
 #include "bench_glp.h"
+#include "bench_sae.h"
 #include "corpus.h"
 #include "safetensors.h"
 #include "eval_glp.h"
@@ -78,13 +79,26 @@ static int parse_opts(int argc, char **argv, opt *o, const char **positional, co
 static int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *train = NULL;
     int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5, glp = 0, batch = 4096, d_in = 256;
-    int calls = 200, rows = 1024;
+    int calls = 200, rows = 0, sae = 0, latents = 4096, k = 32; /* rows 0: 1024 (--glp), 4096 (--sae) */
     opt o[] = {{"--model", &model, 0, 0}, {"--train", &train, 0, 0}, {"--prefill", 0, &prefill, 0},
                {"--decode", 0, &decode, 0}, {"--reps", 0, &reps, 0}, {"--threads", 0, &threads, 0},
                {"--steps", 0, &steps, 0}, {"--glp", 0, 0, &glp}, {"--batch", 0, &batch, 0},
-               {"--d-in", 0, &d_in, 0}, {"--calls", 0, &calls, 0}, {"--rows", 0, &rows, 0}, {0}};
+               {"--d-in", 0, &d_in, 0}, {"--calls", 0, &calls, 0}, {"--rows", 0, &rows, 0},
+               {"--sae", 0, 0, &sae}, {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "bench")) return 2;
     ms_set_threads(threads);
+    if (sae) { /* encode chunks of 1024 rows, as the index builder */
+        if (d_in < 1 || latents < 1 || k < 1 || k > latents || rows < 0)
+            return fail("--d-in, --latents and --k must be positive, k <= latents (bench)");
+        bench_sae_opts so = {d_in, latents, k, rows ? rows : 4096, 1024, reps, 42};
+        bench_sae_result r;
+        if (bench_sae(&so, &r)) return fail(ms_geterr());
+        printf("{\"encode_rows_s\": %.1f, \"decode_rows_s\": %.1f, \"fvu\": %.4f, \"d_in\": %d, \"latents\": %d, "
+               "\"k\": %d, \"rows\": %d, \"threads\": %d}\n",
+               r.encode_rows_s, r.decode_rows_s, r.fvu, d_in, latents, k, so.rows, ms_get_threads());
+        return 0;
+    }
+    if (!rows) rows = 1024;
     if (glp) { /* reference widths 2·d_in, 4·d_in, 3 blocks; --reps repeats train and sample */
         if (d_in < 2 || batch < 1 || calls < 1 || rows < 1)
             return fail("--d-in, --batch, --calls and --rows must be positive (bench)");
@@ -520,9 +534,9 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "pack-model")) return cmd_pack_model(argc - 1, argv + 1);
     if (!strcmp(c, "pack-glp")) return cmd_pack_glp(argc - 1, argv + 1);
     if (!strcmp(c, "eval-glp")) return cmd_eval_glp(argc - 1, argv + 1);
+    if (!strcmp(c, "index")) return sub_index(argc - 1, argv + 1);
     if (!strcmp(c, "train-sae")) return cmd_train_sae(argc - 1, argv + 1);
     if (!strcmp(c, "eval-sae")) return cmd_eval_sae(argc - 1, argv + 1);
     if (!strcmp(c, "scaling")) return cmd_scaling(argc - 1, argv + 1);
-    if (!strcmp(c, "index")) return sub_index(argc - 1, argv + 1);
     return -1;
 }
