@@ -148,10 +148,14 @@ int main(int argc, char **argv) {
     bool bundled = !model && !no_model;
     if (bundled) model = default_model();
     int rc = 0;
-    char glp[4096];
+    char glp[4096], sae[4096], index[4096];
     snprintf(glp, sizeof glp, "%s/glp", ms_assets_dir());
+    snprintf(sae, sizeof sae, "%s/sae", ms_assets_dir());
+    snprintf(index, sizeof index, "%s/index", ms_assets_dir());
     if (model && sess_load_model(&S, model)) rc = fail(ms_geterr());
     else if (model && bundled && ms_is_dir(glp) && sess_load_glp(&S, glp)) rc = fail(ms_geterr());
+    else if (model && bundled && ms_is_dir(sae) && sess_load_sae(&S, sae)) rc = fail(ms_geterr());
+    else if (model && bundled && ms_is_dir(index) && sess_load_index(&S, index)) rc = fail(ms_geterr());
     else if (cmds) {
         if (sess_exec_multi(&S, cmds)) {
             fflush(stdout);
