@@ -27,7 +27,7 @@ check "labels.tsv saved beside the index" grep -q '^meta:0:5	likes punctuation$'
 expect_out "label reloaded in a new session" '^meta:0:5  likes punctuation$' $MS -c "load index $IX; label meta:0:5"
 expect_out "back to the automatic label" '^meta:0:5  \(auto\)' $MS -c "load index $IX; label meta:0:5 --auto"
 expect_out "unit outside the index" 'error: meta:9:0 .*no meta:9:0|error: .*meta:9:0' $MS -c "load index $IX; top meta:9:0"
-expect_out "queries need an index" '^error: no index loaded; use .load index PATH. \(top\)$' $MS -c "top meta:0:0"
+expect_out "queries need an index" '^error: no index loaded; use .load index PATH. \(top\)$' $MS --model assets/model -c "top meta:0:0"
 
 cp -r "$IX" "$tmp/bad"
 head -c 5000 "$IX/records.bin" > "$tmp/bad/records.bin"
