@@ -42,6 +42,8 @@ static const char *USAGE =
     "  --model DIR     load this model folder at start (default: the bundled model)\n"
     "  --no-model      start without a model\n"
     "  --threads N     BLAS threads (default: all cores)\n"
+    "  --plain         on a terminal, a plain readline prompt instead of the explorer\n"
+    "  --no-color      monochrome explorer (also when NO_COLOR is set)\n"
     "  -h, --help      this help\n"
     "  -V, --version   print the version\n"
     "\n"
@@ -115,7 +117,8 @@ int main(int argc, char **argv) {
     int sub = run_subcommand(argc, argv);
     if (sub >= 0) return sub;
     const char *cmds = NULL, *script = NULL, *model = NULL;
-    bool json = false, no_model = false;
+    explorer_opts xo = {.t0 = ms_now()};
+    bool json = false, no_model = false, plain = false;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -126,6 +129,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(a, "--no-model")) no_model = true;
+        else if (!strcmp(a, "--plain")) plain = true;
+        else if (!strcmp(a, "--no-color")) xo.no_color = true;
+        else if (!strcmp(a, "--bench-startup")) xo.bench_startup = true; /* bench/explorer.sh */
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (int_arg(argv[++i], 1, 1024, &threads)) return fail("--threads needs a positive integer (options)");
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -170,7 +176,11 @@ int main(int argc, char **argv) {
             rc = run_stream(&S, f, script);
             fclose(f);
         }
-    } else if (isatty(0) && isatty(1)) rc = repl_run(&S);
+    } else if (isatty(0) && isatty(1)) {
+        const char *term = getenv("TERM"); /* curses needs a real terminal description */
+        if (plain || !term || !*term || !strcmp(term, "dumb")) rc = repl_run(&S);
+        else rc = explorer_run(&S, &xo);
+    }
     else rc = run_stream(&S, stdin, "stdin");
     fflush(stdout);
     sess_free(&S);

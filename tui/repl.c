@@ -1,6 +1,7 @@
 /* repl.c — interactive command prompt over GNU readline: history, Tab
- * completion of command names and paths, Ctrl-C cancels the running command. */
+ * completion (rlshared.c), Ctrl-C cancels the running command. */
 #include "frontend.h"
+#include "rlshared.h"
 #include "util.h"
 
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <readline/history.h>
 #include <readline/readline.h>
 
@@ -32,52 +32,9 @@ static int on_rl_signal(void) {
     return 0;
 }
 
-static char *history_path(void) {
-    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-    char *base;
-    if (state && *state) base = xstrdup(state);
-    else if (home && *home) base = ms_path_join(home, ".local/state");
-    else return NULL;
-    char *dir = ms_path_join(base, "metascope");
-    free(base);
-    for (char *p = dir + 1; *p; p++) /* mkdir -p: a fresh home lacks ~/.local */
-        if (*p == '/') {
-            *p = 0;
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    mkdir(dir, 0700);
-    char *path = ms_path_join(dir, "history");
-    free(dir);
-    return path;
-}
-
-static char *command_generator(const char *text, int state) {
-    static int i, n;
-    static const sess_cmd_info *cmds;
-    if (!state) {
-        i = 0;
-        cmds = sess_commands(&n);
-    }
-    while (i < n) {
-        const char *name = cmds[i++].name;
-        if (strncmp(name, text, strlen(text)) == 0) return xstrdup(name);
-    }
-    return NULL;
-}
-
-static char **complete(const char *text, int start, int end) {
-    (void)end;
-    if (start == 0) return rl_completion_matches(text, command_generator);
-    return NULL; /* fall back to file names */
-}
-
 int repl_run(session *S) {
-    char *hist = history_path();
-    using_history();
-    if (hist) read_history(hist);
-    rl_readline_name = "metascope";
-    rl_attempted_completion_function = complete;
+    char *hist = rls_history_load();
+    rls_completion_init(S, NULL);
     rl_signal_event_hook = on_rl_signal;
     struct sigaction sa = {0};
     sa.sa_handler = on_sigint;
@@ -102,9 +59,6 @@ int repl_run(session *S) {
         fflush(stdout);
     }
     if (!S->quit) printf("\n");
-    if (hist) {
-        if (write_history(hist) == 0) history_truncate_file(hist, 2000);
-        free(hist);
-    }
+    rls_history_save(hist);
     return 0;
 }

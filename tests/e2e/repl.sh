@@ -15,7 +15,7 @@ wait_for() { # pattern [seconds]: poll the screen for up to 10 s (or the given t
   screen | sed 's/^/# /'; return 1
 }
 $T new-session -d -s ms -x 80 -y 24 \
-  "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $MS --model $G"
+  "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $MS --plain --model $G"
 check "prompt appears" wait_for 'metascope>'
 $T send-keys -t ms 'prompt Hello world' Enter
 check "prompt command output" wait_for 'prompt: [0-9]+ tokens; next:'

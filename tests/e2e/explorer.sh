@@ -1,0 +1,101 @@
+#!/bin/sh
+# explorer.sh — the curses explorer driven through tmux on a private socket:
+# keys typed with send-keys, the screen read with capture-pane and polled
+# until a pattern shows (never fixed sleeps alone). Sizes 80x24 and 200x50,
+# monochrome, an ASCII locale, Ctrl-C during a long job, bad commands, quit.
+. tests/e2e/lib.sh
+tmp=$(mktemp -d)
+k=0
+T="tmux -L mstest$$-0"
+cleanup() { for i in 0 1 2 3; do tmux -L mstest$$-$i kill-server 2>/dev/null; done; rm -rf "$tmp" "$_out"; }
+trap cleanup EXIT
+screen() { $T capture-pane -p -t ms; }
+status_line() { screen | tail -2 | head -1; }
+wait_for() { # pattern [seconds]: poll the screen for up to 10 s (or the given time)
+  i=0
+  while [ $i -lt $((${2:-10} * 10)) ]; do screen | grep -Eq -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
+  screen | sed 's/^/# /'; return 1
+}
+wait_status() { # pattern: the status line (second to last row)
+  i=0
+  while [ $i -lt 100 ]; do status_line | grep -Eq -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done
+  screen | sed 's/^/# /'; return 1
+}
+no_screen() { ! screen | grep -Eq -- "$1"; }
+# start SIZE_X SIZE_Y ENV... : the explorer in a fresh session; after it ends
+# the wrapper records the terminal modes and says so on the screen.
+start() { # a fresh server each time: no race with the previous one exiting
+  x=$1; y=$2; shift 2
+  $T kill-server 2>/dev/null
+  k=$((k + 1)); T="tmux -L mstest$$-$k"
+  $T new-session -d -s ms -x "$x" -y "$y" \
+    "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $* $MS ${MSARGS:-}; stty -a >$tmp/stty.after; echo explorer-exited; sleep 30"
+}
+keys() { $T send-keys -t ms "$@"; }
+
+start 80 24
+check "starts: status line names model and GLP" wait_status 'llama .* layer [0-9]+/[0-9]+ .* GLP L[0-9]'
+check "panes drawn at 80x24" wait_for 'activations meta:0:0'
+keys 'prompt The cat sat' Enter
+check "prompt updates the activations pane" wait_for '^ +[0-9]+  cat +[-+][0-9]+\.[0-9]+'
+check "next-token prediction shown" wait_for '^next: "'
+keys 'show mlp:3:5' Enter
+check "show selects the unit in the neuron pane" wait_for 'neuron mlp:3:5'
+check "... and in the activations pane" wait_for 'activations mlp:3:5'
+keys 'bogus' Enter
+check "an error goes to the status line" wait_status "error: unknown command 'bogus'"
+keys 'select foo:1' Enter
+check "a bad unit is an error too" wait_status "error: 'foo:1' is not a unit"
+keys 'set gen 16' Enter
+check "the explorer stays up after errors" wait_status 'gen 16'
+keys 'sel' Tab 'resid:' Tab
+check "Tab completes commands and units" wait_for 'metascope> select resid:$'
+keys '7' Enter
+check "select by unit" wait_for 'activations resid:7'
+keys F2 C-u
+$T send-keys -t ms -l 'A dog barked'
+check "F2 re-runs the prompt as it is typed" wait_for '^ +[0-9]+  dog +[-+][0-9]'
+keys Enter
+check "Enter keeps the live prompt" wait_for 'metascope> *$'
+keys Tab Down Enter
+check "Tab focuses a pane, Enter on a row selects its unit" wait_for 'activations (resid|sae):[0-9]+'
+keys Escape
+$T resize-window -t ms -x 200 -y 50
+check "resize to 200x50 shows every pane" wait_for 'top examples'
+check "index panes drawn (adapters: no index / index loaded)" wait_for 'index loaded'
+keys 'vec x prompt "I love food" "I hate rain"' Enter 'compare x 0 4 --tokens 8' Enter
+check "compare fills the steering pane (plain and +GLP)" wait_for ' 4\.00 +[0-9]+\.[0-9]+ +- +[0-9]+\.[0-9]+' 30
+check "frontier plot drawn" wait_for 'NLL [0-9.]+\.\.[0-9.]+'
+$T resize-window -t ms -x 40 -y 10
+check "a small terminal shows one pane" wait_for '^ *alpha +plain'
+check "... without columns" no_screen '│'
+$T resize-window -t ms -x 80 -y 24
+check "back to 80x24" wait_for 'neuron (resid|sae):'
+keys 'set eos ignore' Enter 'gen 100000' Enter
+wait_status 'running gen' >/dev/null
+sleep 0.3
+keys C-c
+check "Ctrl-C cancels a long generation" wait_status '\(cancelled\)' 30
+keys 'status' Enter
+check "the explorer goes on after Ctrl-C" wait_for 'sampling temperature'
+check "colors used by default" sh -c "$T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"
+keys 'quit' Enter
+check "quit ends the explorer" wait_for 'explorer-exited'
+check "quit restores the terminal modes" sh -c "grep -q ' icanon' $tmp/stty.after && grep -q ' echo ' $tmp/stty.after"
+check "history saved" grep -q 'show mlp:3:5' "$tmp/state/metascope/history"
+
+start 80 24 NO_COLOR=1 LANG=C LC_ALL=C
+check "monochrome, ASCII: starts" wait_status 'llama'
+keys 'prompt The cat sat on the mat' Enter
+check "ASCII bars" wait_for '^ +[0-9]+  cat +[-+][0-9.]+ [#-]+'
+check "no block characters" no_screen '█|▏|▌'
+check "ASCII punctuation" wait_status 'llama \| layer'
+check "NO_COLOR: no colors" sh -c "! $T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"
+keys C-d
+check "Ctrl-D leaves" wait_for 'explorer-exited'
+
+start 80 24 TERM=dumb
+check "TERM=dumb: the plain prompt" wait_for "'quit' or Ctrl-D to leave"
+MSARGS=--no-color start 80 24
+wait_for 'metascope>' >/dev/null
+check "--no-color: no colors" sh -c "! $T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"

@@ -1,0 +1,490 @@
+/* explorer.c — the curses explorer: terminal setup and restore, signals, the
+ * key loop, focus, and running command lines through the same interpreter as
+ * batch mode. Each frame is drawn into stdscr and sent with one doupdate, so
+ * nothing flickers; command output is captured into the output pane. */
+#include "cmd.h"
+#include "frontend.h"
+#include "panes.h"
+#include "rlcurses.h"
+#include "rlshared.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <readline/history.h>
+#include <term.h>
+
+#define PROMPT "metascope> "
+#define LIVE_PROMPT "prompt (live)> "
+#define FRAME_GAP 0.015 /* seconds between frames while output streams */
+
+static volatile sig_atomic_t g_cancel;
+static explorer *g_x; /* for the session callbacks */
+static double g_last_frame;
+
+static const char *KEYS =
+    "keys: Tab (on an empty line) / Shift-Tab move focus to the panes; in a pane: Tab, Left/Right next/previous pane, "
+    "Up/Down/PgUp/PgDn/Home/End move, Enter selects the row's unit, Esc or typing returns to the prompt. "
+    "F2 edits the prompt text live (Enter or F2 keeps it, Ctrl-C restores it). PgUp/PgDn at the prompt scroll the "
+    "output. Ctrl-C cancels a running command or drops the line; Ctrl-L redraws; Ctrl-D or 'quit' leaves. "
+    "Explorer commands: 'select UNIT' (also 'show UNIT'), 'keys'.";
+
+/* ------------------------------------------------------------ timing */
+
+typedef struct {
+    double *ms;
+    int n, cap;
+} timings;
+static timings g_keys, g_live;
+
+static void timing_add(timings *t, double ms) {
+    if (t->n == t->cap) t->cap = t->cap ? 2 * t->cap : 256, t->ms = xrealloc(t->ms, sizeof(double) * (size_t)t->cap);
+    t->ms[t->n++] = ms;
+}
+
+static int dbl_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void timing_report(const char *what, timings *t) {
+    if (!t->n) return;
+    qsort(t->ms, (size_t)t->n, sizeof(double), dbl_cmp);
+    double sum = 0;
+    for (int i = 0; i < t->n; i++) sum += t->ms[i];
+    fprintf(stderr, "%s: %d keys, mean %.2f ms, p50 %.2f ms, p95 %.2f ms, max %.2f ms\n", what, t->n, sum / t->n,
+            t->ms[t->n / 2], t->ms[t->n * 95 / 100], t->ms[t->n - 1]);
+}
+
+/* ------------------------------------------------------------ terminal */
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_cancel = 1;
+}
+
+/* A crash or a kill must not leave the terminal in raw mode on the
+ * alternate screen: restore it, then die of the same signal. */
+static void on_fatal(int sig) {
+    if (!isendwin()) endwin();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void restore_at_exit(void) {
+    if (stdscr && !isendwin()) endwin();
+}
+
+/* Before initscr, so curses keeps our SIGINT (cancel) and SIGTERM handlers;
+ * it installs its own for SIGTSTP (Ctrl-Z / fg) and SIGWINCH. */
+static void install_signals(void) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART; /* a terminal write must not fail with EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGHUP, SIGQUIT};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++) signal(fatal[i], on_fatal);
+    atexit(restore_at_exit);
+}
+
+static bool want_mono(const explorer_opts *o) {
+    const char *nc = getenv("NO_COLOR"); /* no-color.org: set and not empty */
+    return o->no_color || (nc && *nc) || !has_colors();
+}
+
+static void start_curses(explorer *X, const explorer_opts *o) {
+    setlocale(LC_ALL, "");
+    ui_utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
+    initscr();
+    cbreak(); /* not raw: Ctrl-C and Ctrl-Z stay signals, so they work during long commands */
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    set_escdelay(25);
+    timeout(100); /* wake up to notice Ctrl-C at the prompt */
+    X->mono = want_mono(o);
+    ui_colors_init(X->mono);
+}
+
+static void frame(explorer *X) {
+    draw_frame(X);
+    curs_set(X->focus < 0 ? 1 : 0);
+    wnoutrefresh(stdscr);
+    doupdate();
+    g_last_frame = ms_now();
+}
+
+/* ------------------------------------------------------------ output pane */
+
+static void log_push(explorer *X, char *line) {
+    if (X->log_n == LOG_LINES) {
+        free(X->log[0]);
+        memmove(X->log, X->log + 1, sizeof(char *) * (LOG_LINES - 1));
+        X->log_n--;
+    }
+    X->log[X->log_n++] = line;
+}
+
+static bool g_open; /* the last log line is still being written */
+
+/* Appends output bytes: lines split at '\n', tabs become spaces, and a long
+ * stream (gen 100000) keeps only its tail. */
+static void log_append(explorer *X, const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        if (!g_open) log_push(X, xstrdup("")), g_open = true;
+        size_t j = i;
+        while (j < n && s[j] != '\n') j++;
+        char **l = &X->log[X->log_n - 1];
+        size_t old = strlen(*l), add = j - i;
+        *l = xrealloc(*l, old + add + 1);
+        for (size_t k = 0; k < add; k++) (*l)[old + k] = s[i + k] == '\t' ? ' ' : s[i + k] == '\r' ? ' ' : s[i + k];
+        (*l)[old + add] = 0;
+        if (old + add > (1u << 16)) memmove(*l, *l + (old + add) / 2, (old + add) - (old + add) / 2 + 1);
+        if (j < n) g_open = false;
+        i = j < n ? j + 1 : j;
+    }
+}
+
+static void log_printf(explorer *X, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_printf(explorer *X, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (g_open) log_append(X, "\n", 1);
+    log_append(X, buf, strlen(buf));
+    log_append(X, "\n", 1);
+}
+
+/* Session output: into the output pane, redrawn as it streams. */
+static void on_output(void *ctx, const char *text, size_t len) {
+    explorer *X = ctx;
+    log_append(X, text, len);
+    X->log_scroll = 0;
+    if (ms_now() - g_last_frame > FRAME_GAP) frame(X);
+}
+
+static void on_compare_row(void *ctx, const sess_compare_row *r) {
+    explorer *X = ctx;
+    view_steer_add(X, r);
+    snprintf(X->msg, sizeof X->msg, "compare %d/%d — Ctrl-C cancels", r->row + 1, r->rows);
+    frame(X);
+}
+
+static void on_matches(char **m, int n) {
+    char buf[1024];
+    size_t o = 0;
+    for (int i = 1; i <= n && o + 2 < sizeof buf; i++) o += (size_t)snprintf(buf + o, sizeof buf - o, "%s  ", m[i]);
+    log_printf(g_x, "%s", buf);
+}
+
+static void set_msg(explorer *X, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_msg(explorer *X, int role, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(X->msg, sizeof X->msg, fmt, ap);
+    va_end(ap);
+    X->msg_role = role;
+}
+
+/* ------------------------------------------------------------ commands */
+
+/* Lines are added after readline has started the next one, whose history
+ * position would then point at the new entry (and readline would overwrite
+ * it when that next line is edited): move the position past the end. */
+static void hist_add(const char *line) {
+    add_history(line);
+    using_history();
+}
+
+static int select_unit(explorer *X, const char *name) {
+    unit u;
+    if (cmd_parse_unit(X->S, name, &u, "select")) return -1;
+    snprintf(X->unit, sizeof X->unit, "%s", name);
+    return 0;
+}
+
+/* What the explorer itself answers, or notes before the engine runs it.
+ * Returns 1 when the command was handled here. */
+static int explorer_command(explorer *X, const char *cmd, int *rc) {
+    char w0[32] = "", w1[64] = "", w2[64] = "";
+    int n = sscanf(cmd, " %31s %63s %63s", w0, w1, w2);
+    if (!strcmp(w0, "select")) {
+        *rc = n == 2 ? select_unit(X, w1) : ms_seterr("usage: select UNIT (select)");
+        if (!*rc) log_printf(X, "selected %s", X->unit);
+        return 1;
+    }
+    if (!strcmp(w0, "keys")) {
+        log_printf(X, "%s", KEYS);
+        return *rc = 0, 1;
+    }
+    if (!strcmp(w0, "compare")) X->slot = X->last = P_STEER, view_steer_reset(X, NULL);
+    if (!strcmp(w0, "latents") && n >= 3 && !strcmp(w1, "sort")) snprintf(X->lat_sort, sizeof X->lat_sort, "%s", w2);
+    if (!strcmp(w0, "latents") && n >= 3 && !strcmp(w1, "filter")) snprintf(X->lat_filter, sizeof X->lat_filter, "%s", w2);
+    if (!strcmp(w0, "latents") && n == 1) X->lat_sort[0] = X->lat_filter[0] = 0;
+    return 0;
+}
+
+static int run_one(explorer *X, const char *cmd) {
+    int rc;
+    if (explorer_command(X, cmd, &rc)) return rc;
+    char w0[32] = "", w1[64] = "";
+    int n = sscanf(cmd, " %31s %63s", w0, w1);
+    if (n < 1) return 0;
+    X->busy = w0;
+    set_msg(X, R_BUSY, "running %s — Ctrl-C cancels", w0);
+    frame(X);
+    rc = sess_exec(X->S, cmd);
+    X->busy = NULL;
+    if (g_open) log_append(X, "\n", 1);
+    if (!rc && n == 2 && (!strcmp(w0, "show") || !strcmp(w0, "neuron"))) select_unit(X, w1);
+    return rc;
+}
+
+/* Splits at ';' outside quotes, as batch mode does; stops at an error. */
+static void run_line(explorer *X, const char *line) {
+    log_printf(X, "> %s", line);
+    X->msg[0] = 0;
+    g_cancel = 0;
+    int rc = 0;
+    for (const char *s = line; *s && !rc && !X->S->quit && !g_cancel;) {
+        const char *p = s;
+        bool q = false;
+        for (; *p && (q || *p != ';'); p++) {
+            if (q && *p == '\\' && p[1]) p++;
+            else if (*p == '"') q = !q;
+        }
+        char *cmd = xstrndup(s, (size_t)(p - s));
+        rc = run_one(X, cmd);
+        free(cmd);
+        s = *p ? p + 1 : p;
+    }
+    if (rc) {
+        set_msg(X, R_ERROR, "error: %s", ms_geterr());
+        log_printf(X, "error: %s", ms_geterr());
+    } else if (g_cancel) set_msg(X, R_BUSY, "(cancelled)"), log_printf(X, "(cancelled)");
+    else X->msg[0] = 0;
+    g_cancel = 0;
+    view_refresh(X);
+    view_index(X);
+}
+
+/* ------------------------------------------------------------ live prompt */
+
+static char *g_live_saved, *g_live_last;
+
+static void live_start(explorer *X) {
+    X->live = true;
+    free(g_live_saved), free(g_live_last);
+    g_live_saved = xstrdup(X->S->prompt ? X->S->prompt : "");
+    g_live_last = xstrdup(g_live_saved);
+    rlc_set_prompt(LIVE_PROMPT);
+    rlc_set_text(g_live_saved);
+    set_msg(X, R_BUSY, "live prompt: each key re-runs it; Enter keeps it, Ctrl-C restores");
+}
+
+/* Re-runs the prompt when its text changed (about a millisecond on the
+ * default model), so the activations follow the typing. */
+static void live_update(explorer *X) {
+    const char *t = rlc_text();
+    if (!strcmp(t, g_live_last)) return;
+    free(g_live_last);
+    g_live_last = xstrdup(t);
+    if (!X->S->has_model || !*t) return;
+    if (sess_set_prompt(X->S, t, "prompt")) set_msg(X, R_ERROR, "error: %s", ms_geterr());
+    else set_msg(X, R_BUSY, "live prompt: %d tokens", X->S->n_prompt);
+    view_refresh_fast(X);
+}
+
+static void live_end(explorer *X, bool keep) {
+    X->live = false;
+    rlc_set_prompt(PROMPT);
+    X->msg[0] = 0;
+    if (keep && *g_live_last) {
+        char *cmd = xmalloc(strlen(g_live_last) + 8);
+        sprintf(cmd, "prompt %s", g_live_last);
+        hist_add(cmd);
+        run_line(X, cmd);
+        free(cmd);
+    } else if (!keep && *g_live_saved && X->S->has_model) {
+        sess_set_prompt(X->S, g_live_saved, "prompt");
+        view_refresh(X);
+    }
+}
+
+/* ------------------------------------------------------------ keys */
+
+static void focus_move(explorer *X, int dir) {
+    int p = X->focus < 0 ? (dir > 0 ? -1 : N_PANES) : X->focus;
+    p = (p + dir + N_PANES) % N_PANES;
+    X->focus = X->last = p;
+    if (p == P_STEER || p == P_LATENTS || p == P_EXAMPLES) X->slot = p;
+}
+
+static void activate_row(explorer *X) {
+    int p = X->focus, c = X->cursor[p];
+    char name[48] = "";
+    if ((p == P_ACTS || p == P_NEURON) && c < X->acts.n) {
+        const view_token *v = &X->acts.tok[c];
+        if (v->n_sae) snprintf(name, sizeof name, "sae:%d", v->sae_id[0]);
+        else snprintf(name, sizeof name, "resid:%d", v->top_dim);
+    } else if (p == P_LATENTS && c < X->n_lat) snprintf(name, sizeof name, "sae:%d", X->lat[c].id);
+    if (!name[0]) return;
+    if (select_unit(X, name)) set_msg(X, R_ERROR, "error: %s", ms_geterr());
+    else set_msg(X, R_STATUS, "selected %s", name);
+    view_refresh(X);
+    view_index(X);
+}
+
+/* Keys while a pane has the focus; false hands the key to the prompt. */
+static bool pane_key(explorer *X, int k) {
+    int p = X->focus, n = pane_rows(X, p), page = X->r[p].h > 4 ? X->r[p].h - 3 : 1;
+    int *c = &X->cursor[p];
+    switch (k) {
+    case '\t': case KEY_RIGHT: focus_move(X, 1); return true;
+    case KEY_BTAB: case KEY_LEFT: focus_move(X, -1); return true;
+    case KEY_UP: *c -= 1; break;
+    case KEY_DOWN: *c += 1; break;
+    case KEY_PPAGE: *c -= page; break;
+    case KEY_NPAGE: *c += page; break;
+    case KEY_HOME: *c = 0; break;
+    case KEY_END: *c = n - 1; break;
+    case '\r': case '\n': case KEY_ENTER: activate_row(X); return true;
+    case 's':
+        if (p != P_LATENTS) return false;
+        snprintf(X->lat_sort, sizeof X->lat_sort, "%s", !strcmp(X->lat_sort, "density") ? "max" : !strcmp(X->lat_sort, "max") ? "id" : "density");
+        view_index(X);
+        return true;
+    case 27: X->focus = -1; return true;
+    default: return false;
+    }
+    if (p == P_OUTPUT) X->log_scroll = *c < 0 ? -*c : 0;
+    if (p != P_OUTPUT) *c = *c >= n ? n - 1 : *c < 0 ? 0 : *c;
+    return true;
+}
+
+/* Keys the explorer keeps for itself at the prompt; false feeds readline. */
+static bool prompt_key(explorer *X, int k) {
+    switch (k) {
+    case KEY_BTAB: focus_move(X, -1); return true;
+    case '\t':
+        if (*rlc_text() || X->live) return false; /* completion */
+        focus_move(X, 1);
+        return true;
+    case KEY_F(1): log_printf(X, "%s", KEYS); return true;
+    case KEY_F(2):
+        if (X->live) live_end(X, true);
+        else live_start(X);
+        return true;
+    case KEY_PPAGE: X->log_scroll += X->r[P_OUTPUT].h / 2; return true;
+    case KEY_NPAGE: X->log_scroll = X->log_scroll > X->r[P_OUTPUT].h / 2 ? X->log_scroll - X->r[P_OUTPUT].h / 2 : 0; return true;
+    case 12: clearok(curscr, TRUE); return true; /* Ctrl-L */
+    default: return false;
+    }
+}
+
+static void on_ctrl_c(explorer *X) {
+    g_cancel = 0;
+    if (X->live) live_end(X, false);
+    else if (X->focus >= 0) X->focus = -1;
+    else rlc_cancel();
+    X->msg[0] = 0;
+}
+
+/* One key; returns false when the explorer should end. */
+static bool handle_key(explorer *X, int k) {
+    if (k == KEY_RESIZE) return true;
+    if (X->focus >= 0 && pane_key(X, k)) return true;
+    if (X->focus >= 0) X->focus = -1; /* typing goes back to the prompt */
+    if (prompt_key(X, k)) return true;
+    rlc_feed(k);
+    bool eof;
+    char *line = rlc_take_line(&eof);
+    if (eof) return false;
+    if (!line) {
+        if (X->live) live_update(X);
+        return true;
+    }
+    if (X->live) live_end(X, true);
+    else if (*line) {
+        hist_add(line);
+        run_line(X, line);
+    }
+    free(line);
+    return !X->S->quit;
+}
+
+/* ------------------------------------------------------------ main loop */
+
+static void explorer_init(explorer *X, session *S) {
+    memset(X, 0, sizeof *X);
+    X->S = S;
+    X->focus = -1;
+    X->slot = P_STEER;
+    snprintf(X->unit, sizeof X->unit, "%s", S->has_glp ? "meta:0:0" : "resid:0");
+    S->out = on_output, S->out_ctx = X;
+    S->compare_row = on_compare_row, S->compare_ctx = X;
+    S->cancel = &g_cancel;
+    g_x = X;
+    rlc_show_matches = on_matches;
+    log_printf(X, "metascope %s — 'help' lists commands, F1 or 'keys' the keys; F2 edits the prompt live.", MS_VERSION);
+    if (!S->has_model) log_printf(X, "No model loaded: use 'load model PATH'.");
+    view_refresh(X);
+    view_index(X);
+}
+
+static void loop(explorer *X) {
+    bool timing = getenv("METASCOPE_TIMING") != NULL;
+    for (;;) {
+        int k = getch();
+        if (k == ERR) {
+            if (g_cancel) on_ctrl_c(X), frame(X);
+            else if (X->acts.stale) view_refresh(X), frame(X); /* typing paused: the rest of the view */
+            else if (rlc_dirty) rlc_dirty = false, frame(X);
+            continue;
+        }
+        double t0 = ms_now();
+        bool live = X->live, ran = false;
+        const char *before = X->log_n ? X->log[X->log_n - 1] : NULL;
+        if (!handle_key(X, k)) break;
+        ran = X->log_n && X->log[X->log_n - 1] != before && !live; /* a command ran: not a keystroke redraw */
+        rlc_dirty = false;
+        frame(X);
+        if (timing && !ran) timing_add(live ? &g_live : &g_keys, 1e3 * (ms_now() - t0));
+    }
+}
+
+int explorer_run(session *S, const explorer_opts *o) {
+    int err;
+    if (setupterm(NULL, 1, &err) != OK) return repl_run(S); /* no terminfo entry for $TERM */
+    explorer X;
+    install_signals();
+    char *hist = rls_history_load();
+    static const char *const extra[] = {"select", "keys", NULL};
+    rls_completion_init(S, extra);
+    start_curses(&X, o);
+    explorer_init(&X, S);
+    rlc_init(PROMPT);
+    frame(&X);
+    if (o->bench_startup) {
+        endwin();
+        fprintf(stderr, "startup_ms %.1f\n", 1e3 * (ms_now() - o->t0));
+    } else loop(&X);
+    rlc_end();
+    endwin();
+    rls_history_save(hist);
+    if (getenv("METASCOPE_TIMING")) {
+        timing_report("keystroke redraw", &g_keys);
+        timing_report("live prompt keystroke (re-run + redraw)", &g_live);
+    }
+    S->out = NULL, S->compare_row = NULL, S->cancel = NULL;
+    view_free(&X);
+    return 0;
+}

@@ -1,0 +1,607 @@
+/* panes.c — the explorer's screen: semantic colors, clipped UTF-8 text,
+ * layout for 80x24 and up, and one function per pane drawing from the
+ * explorer's view of the session. Everything draws into stdscr; nothing here
+ * refreshes the terminal (explorer.c does one doupdate per frame). */
+#include "panes.h"
+#include "rlcurses.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+bool ui_utf8;
+
+/* ------------------------------------------------------------ colors */
+
+typedef struct {
+    short fg, bg;
+    attr_t color_attr, mono_attr;
+} role_def;
+
+static const role_def ROLES[N_ROLES] = {
+    [R_NORMAL] = {-1, -1, A_NORMAL, A_NORMAL},
+    [R_HEADER] = {COLOR_BLACK, COLOR_CYAN, A_NORMAL, A_UNDERLINE},
+    [R_HEADER_FOCUS] = {COLOR_BLACK, COLOR_YELLOW, A_BOLD, A_REVERSE | A_BOLD},
+    [R_SEP] = {COLOR_BLUE, -1, A_NORMAL, A_NORMAL},
+    [R_DIM] = {COLOR_CYAN, -1, A_NORMAL, A_DIM},
+    [R_BAR_POS] = {COLOR_GREEN, -1, A_NORMAL, A_NORMAL},
+    [R_BAR_NEG] = {COLOR_RED, -1, A_NORMAL, A_DIM},
+    [R_STATUS] = {COLOR_BLACK, COLOR_WHITE, A_NORMAL, A_REVERSE},
+    [R_ERROR] = {COLOR_WHITE, COLOR_RED, A_BOLD, A_REVERSE | A_BOLD},
+    [R_BUSY] = {COLOR_BLACK, COLOR_YELLOW, A_NORMAL, A_REVERSE},
+    [R_PROMPT] = {COLOR_GREEN, -1, A_BOLD, A_BOLD},
+    [R_CURSOR] = {COLOR_BLACK, COLOR_CYAN, A_NORMAL, A_REVERSE},
+    [R_PLAIN] = {COLOR_CYAN, -1, A_NORMAL, A_NORMAL},
+    [R_GLP] = {COLOR_MAGENTA, -1, A_BOLD, A_BOLD},
+    [R_HOT1] = {COLOR_YELLOW, -1, A_NORMAL, A_UNDERLINE},
+    [R_HOT2] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
+    [R_HOT3] = {COLOR_BLACK, COLOR_YELLOW, A_BOLD, A_REVERSE},
+    [R_TOKEN] = {-1, -1, A_NORMAL, A_NORMAL},
+};
+static attr_t g_attr[N_ROLES];
+
+void ui_colors_init(bool mono) {
+    if (!mono && has_colors()) {
+        start_color();
+        bool dflt = use_default_colors() == OK; /* -1: the terminal's own colors */
+        for (int r = 0; r < N_ROLES; r++) {
+            short fg = ROLES[r].fg, bg = ROLES[r].bg;
+            if (!dflt) fg = fg < 0 ? COLOR_WHITE : fg, bg = bg < 0 ? COLOR_BLACK : bg;
+            init_pair((short)(r + 1), fg, bg);
+            g_attr[r] = COLOR_PAIR(r + 1) | ROLES[r].color_attr;
+        }
+    } else
+        for (int r = 0; r < N_ROLES; r++) g_attr[r] = ROLES[r].mono_attr;
+}
+
+attr_t ui_attr(int role) { return g_attr[role]; }
+
+/* ------------------------------------------------------------ text */
+
+int ui_charw(const char *s, size_t n, int *cols) {
+    unsigned char c = (unsigned char)s[0];
+    *cols = 1;
+    if (c < 0x80 || !ui_utf8) return 1;
+    int len = (int)ms_utf8_len((const uint8_t *)s, n);
+    if (!len) return 1;
+    wchar_t wc;
+    mbstate_t st = {0};
+    if (mbrtowc(&wc, s, (size_t)len, &st) != (size_t)len) return len;
+    int w = wcwidth(wc);
+    *cols = w < 0 ? 1 : w;
+    return len;
+}
+
+static bool printable_at(const char *s, size_t n) {
+    unsigned char c = (unsigned char)s[0];
+    if (c < 0x20 || c == 0x7f) return false;
+    if (c < 0x80) return true;
+    if (!ui_utf8 || !ms_utf8_len((const uint8_t *)s, n)) return false;
+    wchar_t wc;
+    mbstate_t st = {0};
+    return mbrtowc(&wc, s, n, &st) < (size_t)-2 && wcwidth(wc) >= 0;
+}
+
+/* Outside UTF-8 the screen's own punctuation falls back to ASCII; other
+ * characters show as one '?'. */
+static char ascii_of(const char *s, int len) {
+    static const struct { const char *u; char a; } T[] = {
+        {"·", '|'}, {"—", '-'}, {"…", '~'}, {"●", 'o'}, {"◆", '*'}, {"│", '|'}, {"─", '-'}, {"└", '+'}};
+    for (size_t i = 0; i < sizeof T / sizeof *T; i++)
+        if ((int)strlen(T[i].u) == len && !memcmp(T[i].u, s, (size_t)len)) return T[i].a;
+    return '?';
+}
+
+int ui_putn(int y, int x, int w, const char *s, size_t n, int role) {
+    int col = 0, cw;
+    attrset(g_attr[role]);
+    move(y, x);
+    for (size_t i = 0; i < n && s[i];) {
+        int len = ui_charw(s + i, n - i, &cw);
+        if (!ui_utf8 && (unsigned char)s[i] >= 0x80) { /* one '?' per character, not per byte */
+            len = (int)ms_utf8_len((const uint8_t *)s + i, n - i);
+            len = len ? len : 1;
+        }
+        if (col + cw > w) break;
+        if (printable_at(s + i, n - i)) addnstr(s + i, len);
+        else addch(ui_utf8 ? '?' : (chtype)ascii_of(s + i, len));
+        col += cw, i += (size_t)len;
+    }
+    attrset(A_NORMAL);
+    return col;
+}
+
+int ui_put(int y, int x, int w, const char *s, int role) { return ui_putn(y, x, w, s, strlen(s), role); }
+
+void ui_fill(int y, int x, int w, int role) {
+    attrset(g_attr[role]);
+    mvhline(y, x, ' ', w);
+    attrset(A_NORMAL);
+}
+
+void ui_bar(int y, int x, int w, double frac, bool neg) {
+    static const char *EIGHTHS[8] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
+    if (!(frac > 0)) return;
+    if (frac > 1) frac = 1;
+    attrset(g_attr[neg ? R_BAR_NEG : R_BAR_POS]);
+    move(y, x);
+    if (ui_utf8) {
+        int e = (int)lround(frac * w * 8);
+        for (int i = 0; i < e / 8; i++) addstr("█");
+        if (e % 8) addstr(EIGHTHS[e % 8]);
+    } else
+        for (int i = 0, n = (int)lround(frac * w); i < n; i++) addch(neg ? '-' : '#');
+    attrset(A_NORMAL);
+}
+
+static void put_fmt(int y, int x, int w, int role, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void put_fmt(int y, int x, int w, int role, const char *fmt, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    ui_put(y, x, w, buf, role);
+}
+
+/* Wraps s into rows of w columns, skips the first `skip` of them and draws
+ * the next (at most h) from row y; returns rows drawn. */
+static int put_wrapped_skip(int y, int x, int w, int h, const char *s, int role, int skip) {
+    size_t n = strlen(s), i = 0;
+    int row = -skip;
+    while (i < n && row < h) {
+        size_t j = i;
+        int col = 0, cw;
+        while (j < n && col < w) {
+            int len = ui_charw(s + j, n - j, &cw);
+            if (col + cw > w) break;
+            col += cw, j += (size_t)len;
+        }
+        if (row >= 0) ui_putn(y + row, x, w, s + i, j - i, role);
+        row++;
+        i = j > i ? j : n;
+    }
+    return row > 0 ? row : 0;
+}
+
+static int put_wrapped(int y, int x, int w, int h, const char *s, int role) {
+    return put_wrapped_skip(y, x, w, h, s, role, 0);
+}
+
+/* ------------------------------------------------------------ layout */
+
+static const char *NAMES[N_PANES] = {"activations", "neuron", "steering", "SAE latents", "top examples", "output"};
+static const char *SHORT[N_PANES] = {"acts", "neuron", "steering", "latents", "examples", "output"};
+const char *pane_name(int p) { return NAMES[p]; }
+
+static bool in_slot(int p) { return p == P_STEER || p == P_LATENTS || p == P_EXAMPLES; }
+
+static void split_rows(rect r, int top_h, rect *a, rect *b) {
+    *a = (rect){r.y, r.x, top_h, r.w};
+    *b = (rect){r.y + top_h, r.x, r.h - top_h, r.w};
+}
+
+/* Wide screens get three columns (every pane); 80x24 gets two, with
+ * steering / SAE latents / top examples sharing one slot (the last focused);
+ * smaller screens show one pane at a time. */
+void layout(explorer *X) {
+    int H = LINES, W = COLS, B = H - 2;
+    X->status = (rect){H - 2, 0, 1, W};
+    X->prompt = (rect){H - 1, 0, 1, W};
+    memset(X->shown, 0, sizeof X->shown);
+    rect body = {0, 0, B, W};
+    if (W >= 150 && B >= 30) {
+        int cw = (W - 2) / 3;
+        rect c1 = {0, 0, B, cw}, c2 = {0, cw + 1, B, cw}, c3 = {0, 2 * cw + 2, B, W - 2 * cw - 2};
+        split_rows(c1, B * 3 / 5, &X->r[P_ACTS], &X->r[P_NEURON]);
+        split_rows(c2, B * 3 / 5, &X->r[P_STEER], &X->r[P_OUTPUT]);
+        split_rows(c3, B / 2, &X->r[P_LATENTS], &X->r[P_EXAMPLES]);
+        for (int p = 0; p < N_PANES; p++) X->shown[p] = true;
+    } else if (W >= 60 && B >= 14) {
+        int lw = W * 55 / 100;
+        rect l = {0, 0, B, lw}, r = {0, lw + 1, B, W - lw - 1}, slot;
+        split_rows(l, B * 11 / 20, &X->r[P_ACTS], &X->r[P_NEURON]);
+        split_rows(r, B * 11 / 20, &slot, &X->r[P_OUTPUT]);
+        X->r[P_STEER] = X->r[P_LATENTS] = X->r[P_EXAMPLES] = slot;
+        X->shown[P_ACTS] = X->shown[P_NEURON] = X->shown[P_OUTPUT] = X->shown[X->slot] = true;
+    } else {
+        for (int p = 0; p < N_PANES; p++) X->r[p] = body;
+        X->shown[X->focus >= 0 ? X->focus : X->last] = true;
+    }
+}
+
+/* ------------------------------------------------------------ panes */
+
+static void header(explorer *X, int p, const char *extra) {
+    rect r = X->r[p];
+    bool f = X->focus == p;
+    ui_fill(r.y, r.x, r.w, f ? R_HEADER_FOCUS : R_HEADER);
+    int x = r.x;
+    bool tabs = in_slot(p) && X->r[P_STEER].y == X->r[P_LATENTS].y && X->r[P_STEER].x == X->r[P_LATENTS].x &&
+                !(X->shown[P_STEER] && X->shown[P_LATENTS]);
+    if (tabs) /* a shared slot lists its panes, the shown one marked */
+        for (int q = P_STEER; q <= P_EXAMPLES; q++) {
+            char t[32];
+            snprintf(t, sizeof t, q == p ? "[%s]" : " %s ", SHORT[q]);
+            x += ui_put(r.y, x, r.x + r.w - x, t, q == p ? (f ? R_HEADER_FOCUS : R_HEADER) : R_DIM);
+        }
+    else x += ui_put(r.y, x, r.w, f ? ">" : " ", f ? R_HEADER_FOCUS : R_HEADER),
+         x += ui_put(r.y, x, r.x + r.w - x, NAMES[p], f ? R_HEADER_FOCUS : R_HEADER);
+    if (extra && x < r.x + r.w - 2) ui_put(r.y, x + 1, r.x + r.w - x - 1, extra, f ? R_HEADER_FOCUS : R_HEADER);
+}
+
+/* Keeps the cursor row of pane p within `rows` visible lines. */
+static void scroll_to_cursor(explorer *X, int p, int rows, int n) {
+    int *c = &X->cursor[p], *t = &X->top[p];
+    if (*c >= n) *c = n - 1;
+    if (*c < 0) *c = 0;
+    if (*c < *t) *t = *c;
+    if (*c >= *t + rows) *t = *c - rows + 1;
+    if (*t > n - rows) *t = n - rows > 0 ? n - rows : 0;
+}
+
+static int row_role(const explorer *X, int p, int i, int dflt) {
+    return X->focus == p && X->cursor[p] == i ? R_CURSOR : dflt;
+}
+
+static void acts_row(explorer *X, int y, rect r, int t, int tw, int saew) {
+    const view_acts *a = &X->acts;
+    const view_token *v = &a->tok[t];
+    int role = row_role(X, P_ACTS, t, R_NORMAL), x = r.x, bw = r.w - (4 + tw + 9 + 7) - saew;
+    if (role == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
+    put_fmt(y, x, 4, role, "%3d ", t);
+    ui_put(y, x + 4, tw, v->text, role == R_CURSOR ? role : R_TOKEN);
+    put_fmt(y, x + 4 + tw, 9, role, "%+8.3f ", v->val);
+    if (bw > 0 && a->absmax > 0) ui_bar(y, x + 13 + tw, bw, fabsf(v->val) / a->absmax, v->val < 0);
+    if (a->stale) return;
+    put_fmt(y, r.x + r.w - 7 - saew, 7, role == R_CURSOR ? role : R_DIM, "%7.2f", v->norm);
+    if (!saew) return;
+    char s[64] = "";
+    for (int i = 0, o = 0; i < v->n_sae; i++) o += snprintf(s + o, sizeof s - (size_t)o, " %d:%.1f", v->sae_id[i], v->sae_val[i]);
+    ui_put(y, r.x + r.w - saew, saew, s, role == R_CURSOR ? role : R_DIM);
+}
+
+static void draw_acts(explorer *X) {
+    rect r = X->r[P_ACTS];
+    const view_acts *a = &X->acts;
+    session *S = X->S;
+    char extra[96];
+    snprintf(extra, sizeof extra, "%s · layer %d", X->unit, S->layer);
+    header(X, P_ACTS, extra);
+    int y = r.y + 1, rows = r.h - 3;
+    if (!S->has_model) ui_put(y, r.x, r.w, "no model loaded — load model PATH", R_DIM);
+    else if (!a->n) put_wrapped(y, r.x, r.w, r.h - 1, "no prompt yet — type: prompt TEXT   (F2 edits the prompt live)", R_DIM);
+    if (!a->n || rows < 1) return;
+    int saew = S->has_sae && r.w >= 60 ? 22 : 0, tw = r.w >= 60 ? 16 : r.w >= 40 ? 10 : 6;
+    if (a->err[0]) ui_put(y, r.x, r.w, a->err, R_ERROR);
+    else put_fmt(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s norm%s", tw - 1, "token", "value",
+                 r.w - (4 + tw + 9 + 7) - saew - 1, "", saew ? "   top SAE latents" : "");
+    scroll_to_cursor(X, P_ACTS, rows, a->n);
+    for (int i = 0; i < rows && X->top[P_ACTS] + i < a->n; i++) acts_row(X, y + 1 + i, r, X->top[P_ACTS] + i, tw, saew);
+    char next[256] = "next:";
+    for (int i = 0, o = 5; i < a->n_next && o < (int)sizeof next; i++)
+        o += snprintf(next + o, sizeof next - (size_t)o, " \"%s\" %.0f%%", a->next[i], 100 * a->next_p[i]);
+    ui_put(r.y + r.h - 1, r.x, r.w, next, R_DIM);
+}
+
+/* One row of per-token values: eighth-height blocks (or ASCII levels). */
+static void sparkline(int y, int x, int w, const view_acts *a) {
+    static const char *U[8] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
+    static const char A[] = " .:-=+*#";
+    float span = a->vmax - a->vmin;
+    attrset(ui_attr(R_BAR_POS));
+    move(y, x);
+    for (int t = 0; t < a->n && t < w; t++) {
+        int lvl = span > 0 ? (int)lroundf(7 * (a->tok[t].val - a->vmin) / span) : 0;
+        if (ui_utf8) addstr(U[lvl]);
+        else addch((chtype)A[lvl]);
+    }
+    attrset(A_NORMAL);
+}
+
+static void histogram(int y, int x, int w, int h, const view_acts *a) {
+    int cnt[32] = {0}, bins = h < 10 ? h : 10, mx = 0;
+    float span = a->vmax - a->vmin;
+    if (bins < 1 || w < 12) return;
+    for (int t = 0; t < a->n; t++) {
+        int b = span > 0 ? (int)((a->tok[t].val - a->vmin) / span * bins) : 0;
+        b = b >= bins ? bins - 1 : b;
+        if (++cnt[b] > mx) mx = cnt[b];
+    }
+    for (int b = bins - 1, i = 0; b >= 0; b--, i++) { /* high values on top */
+        put_fmt(y + i, x, 12, R_DIM, "%+8.2f %3d", a->vmin + span * b / bins, cnt[b]);
+        ui_bar(y + i, x + 13, w - 13, mx ? (double)cnt[b] / mx : 0, false);
+    }
+}
+
+static void draw_neuron(explorer *X) {
+    rect r = X->r[P_NEURON];
+    const view_acts *a = &X->acts;
+    header(X, P_NEURON, X->unit);
+    if (!a->n) return;
+    if (a->err[0]) {
+        put_wrapped(r.y + 1, r.x, r.w, r.h - 1, a->err, R_ERROR);
+        return;
+    }
+    put_fmt(r.y + 1, r.x, r.w, R_NORMAL, "min %+.3f  mean %+.3f  max %+.3f at \"%s\"", a->vmin, a->vmean, a->vmax,
+            a->tok[a->argmax].text);
+    sparkline(r.y + 2, r.x, r.w, a);
+    int rows = r.h - 3, lw = r.w >= 36 ? r.w / 2 : 0, y = r.y + 3;
+    if (rows < 1) return;
+    scroll_to_cursor(X, P_NEURON, rows, a->n);
+    for (int i = 0; lw && i < rows && X->top[P_NEURON] + i < a->n; i++) {
+        int t = X->top[P_NEURON] + i, role = row_role(X, P_NEURON, t, R_NORMAL);
+        put_fmt(y + i, r.x, 4, role, "%3d ", t);
+        ui_put(y + i, r.x + 4, lw - 14, a->tok[t].text, role);
+        put_fmt(y + i, r.x + lw - 10, 9, role, "%+9.3f", a->tok[t].val);
+    }
+    histogram(y, r.x + lw + (lw ? 1 : 0), r.w - lw - 1, rows, a);
+}
+
+/* ------------------------------------------------------------ steering */
+
+typedef struct {
+    double alpha;
+    int plain, glp; /* row indices, -1 when absent */
+} alpha_group;
+
+static int steer_groups(const view_steer *s, alpha_group *g, int cap) {
+    int n = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (!n || g[n - 1].alpha != s->rows[i].alpha || (s->rows[i].glp ? g[n - 1].glp : g[n - 1].plain) >= 0) {
+            if (n == cap) break;
+            g[n++] = (alpha_group){s->rows[i].alpha, -1, -1};
+        }
+        if (s->rows[i].glp) g[n - 1].glp = i;
+        else g[n - 1].plain = i;
+    }
+    return n;
+}
+
+static void fmt_point(char *out, size_t cap, const view_steer *s, int i) {
+    if (i < 0) snprintf(out, cap, "%6s %5s", "", "");
+    else if (isfinite(s->rows[i].concept)) snprintf(out, cap, "%6.2f %5.2f", s->rows[i].fluency, s->rows[i].concept);
+    else snprintf(out, cap, "%6.2f %5s", s->rows[i].fluency, "-");
+}
+
+static int steer_table(explorer *X, rect r, const alpha_group *g, int ng, int rows) {
+    put_fmt(r.y, r.x, r.w, R_DIM, "%6s %-12s %-12s", "alpha", " plain fl  co", " +GLP fl  co");
+    scroll_to_cursor(X, P_STEER, rows - 1, ng);
+    int i = 0;
+    for (; i < rows - 1 && X->top[P_STEER] + i < ng; i++) {
+        int k = X->top[P_STEER] + i, role = row_role(X, P_STEER, k, R_NORMAL);
+        char p[32], q[32];
+        fmt_point(p, sizeof p, &X->steer, g[k].plain);
+        fmt_point(q, sizeof q, &X->steer, g[k].glp);
+        put_fmt(r.y + 1 + i, r.x, 7, role, "%6.2f ", g[k].alpha);
+        ui_put(r.y + 1 + i, r.x + 7, 13, p, role == R_CURSOR ? role : R_PLAIN);
+        ui_put(r.y + 1 + i, r.x + 20, r.w - 20, q, role == R_CURSOR ? role : R_GLP);
+    }
+    return i + 1;
+}
+
+/* Concept against fluency (NLL, lower is better), one glyph per method. */
+static void frontier(const view_steer *s, rect r) {
+    if (r.h < 4 || r.w < 16 || !s->n) return;
+    double f0 = INFINITY, f1 = -INFINITY, c0 = INFINITY, c1 = -INFINITY;
+    for (int i = 0; i < s->n; i++) {
+        double f = s->rows[i].fluency, c = isfinite(s->rows[i].concept) ? s->rows[i].concept : s->rows[i].alpha;
+        if (isfinite(f)) f0 = fmin(f0, f), f1 = fmax(f1, f);
+        c0 = fmin(c0, c), c1 = fmax(c1, c);
+    }
+    bool concept = isfinite(s->rows[0].concept);
+    int pw = r.w - 2, ph = r.h - 2;
+    put_fmt(r.y, r.x, r.w, R_DIM, "%s  %s plain %s +GLP", concept ? "concept^" : "alpha^", ui_utf8 ? "●" : "o",
+            ui_utf8 ? "◆" : "*");
+    for (int i = 0; i < ph; i++) ui_put(r.y + 1 + i, r.x, 1, ui_utf8 ? "│" : "|", R_DIM);
+    ui_put(r.y + r.h - 1, r.x, 1, ui_utf8 ? "└" : "+", R_DIM);
+    for (int i = 1; i < r.w; i++) ui_put(r.y + r.h - 1, r.x + i, 1, ui_utf8 ? "─" : "-", R_DIM);
+    if (isfinite(f0)) put_fmt(r.y + r.h - 1, r.x + 2, r.w - 2, R_DIM, " NLL %.2f..%.2f ", f0, f1);
+    for (int i = 0; i < s->n; i++) {
+        const steer_row *p = &s->rows[i];
+        double c = isfinite(p->concept) ? p->concept : p->alpha;
+        if (!isfinite(p->fluency)) continue;
+        int x = f1 > f0 ? (int)lround((p->fluency - f0) / (f1 - f0) * (pw - 1)) : pw / 2;
+        int y = c1 > c0 ? (int)lround((c1 - c) / (c1 - c0) * (ph - 1)) : ph / 2;
+        ui_put(r.y + 1 + y, r.x + 2 + x, 1, p->glp ? (ui_utf8 ? "◆" : "*") : (ui_utf8 ? "●" : "o"), p->glp ? R_GLP : R_PLAIN);
+    }
+}
+
+static void steer_texts(const view_steer *s, const alpha_group *g, rect r) {
+    if (r.h < 1 || !g) return;
+    int half = r.w / 2;
+    ui_put(r.y, r.x, half, "plain", R_PLAIN);
+    ui_put(r.y, r.x + half, r.w - half, "+GLP", R_GLP);
+    if (g->plain >= 0) put_wrapped(r.y + 1, r.x, half - 1, r.h - 1, s->rows[g->plain].text, R_NORMAL);
+    if (g->glp >= 0) put_wrapped(r.y + 1, r.x + half, r.w - half, r.h - 1, s->rows[g->glp].text, R_NORMAL);
+}
+
+static void draw_steer(explorer *X) {
+    rect r = X->r[P_STEER];
+    const view_steer *s = &X->steer;
+    char extra[96] = "";
+    if (s->n < s->total) snprintf(extra, sizeof extra, "%s %d/%d", s->vec, s->n, s->total);
+    else if (s->n) snprintf(extra, sizeof extra, "%s", s->vec);
+    header(X, P_STEER, extra);
+    rect c = {r.y + 1, r.x, r.h - 1, r.w};
+    if (!s->n) {
+        put_wrapped(c.y, c.x, c.w, c.h, "no comparison yet — vec NAME diffmean CATEGORY, then compare NAME 0 4 8", R_DIM);
+        return;
+    }
+    alpha_group g[64];
+    int ng = steer_groups(s, g, 64), trows = ng + 1 < c.h / 2 ? ng + 1 : c.h / 2;
+    bool side = c.w >= 60; /* the plot beside the table, else below it */
+    int used = steer_table(X, (rect){c.y, c.x, trows, side ? 33 : c.w}, g, ng, trows < 2 ? 2 : trows);
+    int tall = c.h / 2 < 12 ? c.h / 2 : 12, ph = side ? (used > tall ? used : tall) : c.h - used >= 9 ? 5 : c.h - used >= 7 ? 4 : 0;
+    if (side) frontier(s, (rect){c.y, c.x + 35, ph < c.h ? ph : c.h, c.w - 35});
+    else if (ph) frontier(s, (rect){c.y + used, c.x, ph, c.w});
+    int ty = side ? c.y + (ph > used ? ph : used) : c.y + used + ph;
+    steer_texts(s, ng ? &g[X->cursor[P_STEER] < ng ? X->cursor[P_STEER] : 0] : NULL, (rect){ty, c.x, c.y + c.h - ty, c.w});
+}
+
+/* ------------------------------------------------------------ index panes */
+
+static void draw_latents(explorer *X) {
+    rect r = X->r[P_LATENTS];
+    char extra[96];
+    snprintf(extra, sizeof extra, "sort %s%s%s", X->lat_sort[0] ? X->lat_sort : "id", X->lat_filter[0] ? " · filter " : "",
+             X->lat_filter);
+    header(X, P_LATENTS, extra);
+    if (!X->lat) {
+        put_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->lat_why, R_DIM);
+        return;
+    }
+    put_fmt(r.y + 1, r.x, r.w, R_DIM, "%7s %8s %8s  label", "id", "density", "max");
+    int rows = r.h - 2;
+    scroll_to_cursor(X, P_LATENTS, rows, X->n_lat);
+    for (int i = 0; i < rows && X->top[P_LATENTS] + i < X->n_lat; i++) {
+        int k = X->top[P_LATENTS] + i, role = row_role(X, P_LATENTS, k, R_NORMAL);
+        const ixa_latent *l = &X->lat[k];
+        if (role == R_CURSOR) ui_fill(r.y + 2 + i, r.x, r.w, role);
+        put_fmt(r.y + 2 + i, r.x, r.w, role, "%7d %8.5f %8.3f  %s", l->id, l->density, l->max, l->label);
+    }
+}
+
+static int strength_role(float v, float max) {
+    float f = max > 0 ? v / max : 0;
+    return f > 0.75f ? R_HOT3 : f > 0.5f ? R_HOT2 : f > 0.25f ? R_HOT1 : R_NORMAL;
+}
+
+static void draw_examples(explorer *X) {
+    rect r = X->r[P_EXAMPLES];
+    header(X, P_EXAMPLES, X->unit);
+    if (!X->ex) {
+        put_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->ex_why, R_DIM);
+        return;
+    }
+    int rows = r.h - 1;
+    scroll_to_cursor(X, P_EXAMPLES, rows, X->n_ex);
+    for (int i = 0; i < rows && X->top[P_EXAMPLES] + i < X->n_ex; i++) {
+        const ixa_example *e = &X->ex[X->top[P_EXAMPLES] + i];
+        int best = 0, x = r.x;
+        for (int t = 1; t < e->ntok; t++) best = e->val[t] > e->val[best] ? t : best;
+        for (int t = best > 6 ? best - 6 : 0; t < e->ntok && x < r.x + r.w; t++) /* the peak stays in view */
+            x += ui_put(r.y + 1 + i, x, r.x + r.w - x, e->tok[t], strength_role(e->val[t], e->max));
+    }
+}
+
+/* ------------------------------------------------------------ output */
+
+/* Rows line s takes when wrapped to w columns. */
+static int wrapped_rows(const char *s, int w) {
+    int rows = 1, col = 0, cw;
+    for (size_t i = 0, n = strlen(s); i < n;) {
+        i += (size_t)ui_charw(s + i, n - i, &cw);
+        if (col + cw > w) rows++, col = 0;
+        col += cw;
+    }
+    return rows;
+}
+
+static void draw_output(explorer *X) {
+    rect r = X->r[P_OUTPUT];
+    char extra[32] = "";
+    if (X->log_scroll) snprintf(extra, sizeof extra, "scrolled %d", X->log_scroll);
+    header(X, P_OUTPUT, extra);
+    int y = r.y + r.h; /* fill upwards from the newest line */
+    for (int i = X->log_n - 1 - X->log_scroll; i >= 0 && y > r.y + 1; i--) {
+        const char *s = X->log[i];
+        size_t n = strlen(s), cap = (size_t)r.w * (size_t)r.h * 4;
+        if (n > cap) { /* a long stream: only its tail can be on screen */
+            s += n - cap;
+            while ((*s & 0xc0) == 0x80) s++;
+        }
+        int k = wrapped_rows(s, r.w), skip = y - k < r.y + 1 ? r.y + 1 - (y - k) : 0;
+        y -= k;
+        int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : R_NORMAL;
+        put_wrapped_skip(y + skip, r.x, r.w, k - skip, s, role, skip); /* only its bottom rows may fit */
+    }
+}
+
+/* ------------------------------------------------------------ status */
+
+static void status_info(explorer *X, char *out, size_t cap) {
+    session *S = X->S;
+    size_t o = 0;
+    if (!S->has_model) o += (size_t)snprintf(out, cap, "no model");
+    else
+        o += (size_t)snprintf(out, cap, "%s %s · layer %d/%d", ms_basename(S->model.path),
+                              S->model.c.arch == ARCH_LLAMA ? "llama" : "gpt2", S->layer, S->model.c.n_layers);
+    if (S->has_glp) o += (size_t)snprintf(out + o, cap - o, " · GLP L%d", sess_glp_layer(S));
+    else o += (size_t)snprintf(out + o, cap - o, " · no GLP");
+    if (S->has_sae) o += (size_t)snprintf(out + o, cap - o, " · SAE %d", S->sae.c.n_latents);
+    o += (size_t)snprintf(out + o, cap - o, " · %s · T %g · gen %d", X->unit, S->scfg.temperature, S->gen_tokens);
+    if (S->steer.vec >= 0 && o < cap)
+        snprintf(out + o, cap - o, " · steer %s %g%s", S->vecs[S->steer.vec].name, S->steer.ratio, S->steer.glp ? "+GLP" : "");
+}
+
+static void draw_status(explorer *X) {
+    rect r = X->status;
+    char info[256];
+    status_info(X, info, sizeof info);
+    ui_fill(r.y, 0, r.w, R_STATUS);
+    int x = 0;
+    if (X->msg[0]) {
+        x = ui_put(r.y, 0, r.w, X->msg, X->msg_role);
+        x += ui_put(r.y, x, r.w - x, " ", R_STATUS);
+    }
+    ui_put(r.y, x, r.w - x, info, R_STATUS);
+}
+
+int pane_rows(const explorer *X, int p) {
+    switch (p) {
+    case P_ACTS:
+    case P_NEURON: return X->acts.n;
+    case P_STEER: {
+        alpha_group g[64];
+        return steer_groups(&X->steer, g, 64);
+    }
+    case P_LATENTS: return X->n_lat;
+    case P_EXAMPLES: return X->n_ex;
+    default: return 0;
+    }
+}
+
+void draw_too_small(void) {
+    erase();
+    ui_put(0, 0, COLS, "too small: 30x8 needed", R_ERROR);
+}
+
+static void separators(explorer *X) {
+    bool done[512] = {0};
+    for (int p = 0; p < N_PANES; p++) {
+        rect r = X->r[p];
+        int x = r.x + r.w;
+        if (!X->shown[p] || x >= COLS || x >= 512 || done[x]) continue;
+        done[x] = true;
+        attrset(ui_attr(R_SEP));
+        if (ui_utf8) mvvline(0, x, ACS_VLINE, LINES - 2);
+        else mvvline(0, x, '|', LINES - 2);
+        attrset(A_NORMAL);
+    }
+}
+
+static void (*const DRAW[N_PANES])(explorer *) = {draw_acts, draw_neuron, draw_steer, draw_latents, draw_examples,
+                                                   draw_output};
+
+/* The whole screen into stdscr; leaves the terminal cursor on the prompt. */
+void draw_frame(explorer *X) {
+    if (LINES < 8 || COLS < 30) {
+        draw_too_small();
+        int cx = rlc_draw(LINES - 1, COLS, R_PROMPT, R_NORMAL);
+        move(LINES - 1, cx < COLS ? cx : COLS - 1);
+        return;
+    }
+    layout(X);
+    erase();
+    for (int p = 0; p < N_PANES; p++)
+        if (X->shown[p]) DRAW[p](X);
+    separators(X);
+    draw_status(X);
+    int cx = rlc_draw(X->prompt.y, X->prompt.w, R_PROMPT, R_NORMAL);
+    move(X->prompt.y, cx < COLS ? cx : COLS - 1);
+}

@@ -1,0 +1,144 @@
+/* panes.h — the curses explorer's screen: the explorer's state, the data the
+ * panes show (gathered from the session by view.c), the semantic color table
+ * and text helpers (panes.c), and one draw function per pane. Drawing goes to
+ * stdscr only; explorer.c calls doupdate once per frame. */
+#ifndef MS_PANES_H
+#define MS_PANES_H
+
+#include <curses.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "session.h"
+
+/* ------------------------------------------------------------ colors */
+
+/* Semantic roles: panes ask for "a negative bar", never for "red". */
+enum {
+    R_NORMAL, R_HEADER, R_HEADER_FOCUS, R_SEP, R_DIM, R_BAR_POS, R_BAR_NEG, R_STATUS, R_ERROR, R_BUSY,
+    R_PROMPT, R_CURSOR, R_PLAIN, R_GLP, R_HOT1, R_HOT2, R_HOT3, R_TOKEN, N_ROLES
+};
+void ui_colors_init(bool mono);
+attr_t ui_attr(int role);
+extern bool ui_utf8; /* the locale speaks UTF-8: block bars and line glyphs */
+
+/* Bytes and display columns of the character at s (n bytes left): control
+ * and undecodable bytes count as one column (drawn as '?'). */
+int ui_charw(const char *s, size_t n, int *cols);
+/* Draws s clipped to w columns at (y, x) in a role; returns columns used. */
+int ui_put(int y, int x, int w, const char *s, int role);
+int ui_putn(int y, int x, int w, const char *s, size_t n, int role);
+/* A horizontal bar of frac (0..1) of w columns: eighth blocks in UTF-8, else
+ * '#' ('-' when negative). */
+void ui_bar(int y, int x, int w, double frac, bool neg);
+void ui_fill(int y, int x, int w, int role);
+
+/* ------------------------------------------------------------ data */
+
+typedef struct {
+    char text[48]; /* printable token text */
+    float val;     /* the selected unit */
+    float norm;    /* residual norm at the session's layer */
+    int top_dim;   /* residual dimension with the largest |value| */
+    int sae_id[3]; /* top SAE latents (n_sae of them) */
+    float sae_val[3];
+    int n_sae;
+} view_token;
+
+typedef struct {
+    view_token *tok;
+    int n, cap;
+    char next[5][32]; /* next-token prediction */
+    float next_p[5];
+    int n_next;
+    float vmin, vmax, vmean, absmax, normmax;
+    int argmax;
+    bool stale;    /* norms, next and SAE latents not yet recomputed */
+    char err[200]; /* why the unit could not be shown, or "" */
+} view_acts;
+
+typedef struct {
+    double alpha, fluency, concept;
+    bool glp;
+    char *text;
+} steer_row;
+
+typedef struct {
+    char vec[32];
+    steer_row *rows;
+    int n, cap, total; /* rows so far, rows expected */
+} view_steer;
+
+/* One row of the SAE-latents list and one top example (index adapters). */
+typedef struct {
+    int id;
+    double density, max;
+    char label[64];
+} ixa_latent;
+typedef struct {
+    int ntok;
+    char (*tok)[32];
+    float *val;
+    float max;
+} ixa_example;
+
+/* The index panes' data comes through these adapters (pane_index.c): they
+ * return 0 with malloc'd rows, or -1 with why[] saying what is missing. */
+int ixa_latents(session *S, ixa_latent **rows, int *n, char *why, size_t cap);
+int ixa_examples(session *S, const char *unit, ixa_example **ex, int *n, char *why, size_t cap);
+void ixa_free_examples(ixa_example *ex, int n);
+
+/* ------------------------------------------------------------ explorer */
+
+enum { P_ACTS, P_NEURON, P_STEER, P_LATENTS, P_EXAMPLES, P_OUTPUT, N_PANES };
+
+typedef struct {
+    int y, x, h, w;
+} rect;
+
+#define LOG_LINES 1000
+
+typedef struct explorer {
+    session *S;
+    char unit[48];           /* the selected unit, as typed */
+    view_acts acts;
+    view_steer steer;
+    ixa_latent *lat;         /* SAE latents from the index (sorted, filtered) */
+    int n_lat;
+    char lat_why[200], lat_sort[16], lat_filter[64];
+    ixa_example *ex;
+    int n_ex;
+    char ex_why[200];
+    char *log[LOG_LINES];    /* output pane: a ring of lines, the last partial */
+    int log_head, log_n, log_scroll;
+    int focus;               /* a pane, or -1: the prompt has the keyboard */
+    int slot;                /* which of steering/latents/examples the shared slot shows */
+    int last;                /* the last focused pane: what a one-pane screen shows */
+    int cursor[N_PANES], top[N_PANES];
+    rect r[N_PANES];
+    bool shown[N_PANES];
+    rect status, prompt;
+    char msg[256];           /* status-line message */
+    int msg_role;            /* R_STATUS, R_ERROR or R_BUSY */
+    const char *busy;        /* the running command, or NULL */
+    bool live;               /* F2: the prompt line edits the prompt text */
+    bool mono;
+} explorer;
+
+/* view.c: re-reads the session after a command (prompt, unit, steering). */
+void view_refresh(explorer *X);
+void view_refresh_fast(explorer *X);
+void view_index(explorer *X);
+void view_steer_reset(explorer *X, const char *vec);
+void view_steer_add(explorer *X, const sess_compare_row *r);
+void view_free(explorer *X);
+
+/* panes.c */
+void layout(explorer *X);
+void draw_frame(explorer *X);
+void draw_too_small(void);
+/* Rows a pane's cursor can move over (for keys). */
+int pane_rows(const explorer *X, int p);
+const char *pane_name(int p);
+
+#endif
