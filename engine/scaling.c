@@ -162,7 +162,7 @@ int scaling_run(const scaling_opts *o, scaling_point **pts, int *npts, scaling_f
         glp_train_cfg cfg;
         glp_train_defaults(&cfg);
         rc = glp_train_cfg_load(&cfg, o->extra_config) || eval_point(o, &cfg, o->extra_glp, &p[n]);
-        snprintf(p[n].name, sizeof p[n].name, "extra");
+        snprintf(p[n].name, sizeof p[n].name, "%s", o->extra_name ? o->extra_name : "extra");
         if (!rc) n++;
     }
     bool fitted = false;

@@ -30,6 +30,7 @@ typedef struct {
 typedef struct {
     const char *acts, *budgets, *out;
     const char *extra_config, *extra_glp; /* an already trained GLP as one more point (may be NULL) */
+    const char *extra_name;
     long eval_rows;
     int fd_steps;
     FILE *log;

@@ -8,6 +8,8 @@
 #   4. packing     metascope pack-model --f16   -> assets/model/ (lz4)
 #   5. activations metascope harvest --resume   -> $GLPWORK/acts (2.5M rows of layer 3)
 #   6. GLP         metascope train-glp --resume -> $GLPWORK/train, packed to assets/glp/
+#   7. SAE         metascope train-sae --resume -> $GLPWORK/sae, copied to assets/sae/
+#   8. index       metascope index (model, GLP, SAE over 50k held-out tokens) -> assets/index/
 set -eu
 MS=${MS_BIN:-build/metascope}
 WORK=${WORK:-build/train-lm}
@@ -27,3 +29,8 @@ $MS harvest --model assets/model --layer 3 --tokens 2500000 --out "$GLPWORK/acts
 $MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp.json --out "$GLPWORK/train" --resume
 cp "$GLPWORK/train/loss.csv" assets/glp-loss.csv
 $MS pack-glp "$GLPWORK/train/glp" --out assets/glp --f16
+$MS train-sae --acts "$GLPWORK/acts" --config assets/train-sae.json --out "$GLPWORK/sae" --resume
+cp "$GLPWORK/sae/loss.csv" assets/sae-loss.csv
+rm -rf assets/sae && cp -r "$GLPWORK/sae/sae" assets/sae
+$MS eval-sae --acts "$GLPWORK/acts"
+[ -f assets/index/records.bin ] || $MS index --out assets/index --tokens 50000

@@ -498,7 +498,7 @@ static int cmd_scaling(int argc, char **argv) {
     snprintf(dglp, sizeof dglp, "%s/glp", ms_assets_dir());
     catch_stop();
     scaling_opts so = {acts, budgets ? budgets : db, out, with_default ? dcfg : NULL, with_default ? dglp : NULL,
-                       rows, steps, stderr, isatty(2), &g_stop};
+                       "default", rows, steps, stderr, isatty(2), &g_stop};
     scaling_point *p;
     int n;
     scaling_fit f;
