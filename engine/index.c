@@ -302,10 +302,12 @@ static int run_all(builder *B, double t0) {
 
 /* ------------------------------------------------------------ finishing */
 
-/* Indices of the n largest (sign +1) or smallest (-1) of x[V], in order. */
-static int extremes(const float *x, int V, int n, int sign, ix_logit *out) {
+/* Indices of the n largest (sign +1) or smallest (-1) of x[V], in order,
+ * skipping ids with skip[id] set. */
+static int extremes(const float *x, int V, int n, int sign, const bool *skip, ix_logit *out) {
     int m = 0;
     for (int i = 0; i < V; i++) {
+        if (skip[i]) continue;
         float v = sign * x[i];
         if (m == n && v <= sign * out[m - 1].value) continue;
         int j = m < n ? m++ : n - 1;
@@ -315,11 +317,27 @@ static int extremes(const float *x, int V, int n, int sign, ix_logit *out) {
     return m;
 }
 
+/* Tokens that cannot read as output on their own: ids the tokenizer cannot
+ * decode, and lone bytes that are control characters or part of a UTF-8
+ * sequence. Their unembedding rows are barely trained (byte fallbacks the
+ * corpus never uses), so they would crowd every latent's top list. */
+static bool *unreadable_tokens(const tf_model *m) {
+    bool *skip = xcalloc((size_t)m->c.vocab, sizeof(bool));
+    for (int i = 0; i < m->c.vocab; i++) {
+        size_t n;
+        const char *b = m->tok ? tok_bytes(m->tok, i, &n) : NULL;
+        unsigned char c = b && n == 1 ? (unsigned char)b[0] : 0;
+        skip[i] = !b || (n == 1 && ((c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f));
+    }
+    return skip;
+}
+
 /* Top output tokens of every latent's decoder direction through the
  * unembedding, into logits[L][2 * INDEX_LOGITS]. */
 static ix_logit *latent_logits(const builder *B) {
     const tf_model *m = B->o->model;
     int V = m->c.vocab, d = B->d, L = B->L, CH = 64;
+    bool *skip = unreadable_tokens(m);
     ix_logit *out = xcalloc(xmul((size_t)L, 2 * INDEX_LOGITS), sizeof(ix_logit));
     float *lg = xmalloc(sizeof(float) * (size_t)CH * V);
     for (int l0 = 0; l0 < L; l0 += CH) {
@@ -327,11 +345,11 @@ static ix_logit *latent_logits(const builder *B) {
         gemm_nt(n, V, d, 1.0f, B->o->sae->p.W_dec + (size_t)l0 * d, d, m->lm_head, d, 0.0f, lg, V);
         for (int i = 0; i < n; i++) {
             ix_logit *o = out + (size_t)(l0 + i) * 2 * INDEX_LOGITS;
-            extremes(lg + (size_t)i * V, V, INDEX_LOGITS, 1, o);
-            extremes(lg + (size_t)i * V, V, INDEX_LOGITS, -1, o + INDEX_LOGITS);
+            extremes(lg + (size_t)i * V, V, INDEX_LOGITS, 1, skip, o);
+            extremes(lg + (size_t)i * V, V, INDEX_LOGITS, -1, skip, o + INDEX_LOGITS);
         }
     }
-    free(lg);
+    free(lg), free(skip);
     return out;
 }
 

@@ -159,13 +159,24 @@ static void check_unit(const ms_index *ix, const brute *b, int u) {
     index_record_free(&r);
 }
 
-/* The first positive logit of latent l: max over tokens of W_dec[l] . lm_head[v]. */
+/* Whether token v can read as output alone (the index skips lone control
+ * bytes, partial UTF-8 bytes and ids without bytes). */
+static bool readable(int v) {
+    size_t n;
+    const char *b = tok_bytes(F.m.tok, v, &n);
+    unsigned char c = b && n == 1 ? (unsigned char)b[0] : 0;
+    return b && !(n == 1 && ((c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f));
+}
+
+/* The first positive logit of latent l: max over readable tokens of
+ * W_dec[l] . lm_head[v]. */
 static void check_logits(const ms_index *ix, int l) {
     ix_record r;
     assert_int_equal(index_read(ix, l, &r), 0);
     assert_int_equal(r.n_plus, INDEX_LOGITS);
     float best = -INFINITY, worst = INFINITY;
     for (int v = 0; v < F.m.c.vocab; v++) {
+        if (!readable(v)) continue;
         float x = dot(F.s.p.W_dec + (size_t)l * 64, F.m.lm_head + (size_t)v * 64, 64);
         best = x > best ? x : best, worst = x < worst ? x : worst;
     }
@@ -248,7 +259,34 @@ static void test_units_and_labels(void **st) {
     ix_record r; /* every record also carries an automatic label */
     assert_int_equal(index_read(&ix, 256, &r), 0);
     assert_non_null(r.auto_label);
+    bool is_auto = false;
+    assert_string_equal(index_label(&ix, 256, &r, &is_auto), r.auto_label);
+    assert_true(is_auto);
+    assert_int_equal(index_set_label(&ix, 256, "mine"), 0);
+    assert_string_equal(index_label(&ix, 256, &r, &is_auto), "mine");
+    assert_false(is_auto);
+    assert_int_equal(index_set_label(&ix, 256, NULL), 0);
     index_record_free(&r);
+    index_close(&ix);
+}
+
+/* The accessors the explorer's panes use: groups by kind, units as text. */
+static void test_group_accessors(void **st) {
+    (void)st;
+    ms_index ix;
+    assert_int_equal(index_open(&ix, F.ix), 0);
+    const ix_group *g = index_find_group(ix.groups, ix.n_groups, IX_META);
+    assert_non_null(g);
+    assert_int_equal(g->first, 256);
+    assert_int_equal(g->block, 0);
+    assert_int_equal(index_find_group(ix.groups, ix.n_groups, IX_SAE)->count, 256);
+    assert_null(index_find_group(ix.groups, 1, IX_MLP));
+    char text[256], want[256];
+    index_units_text(ix.groups, ix.n_groups, text, sizeof text);
+    snprintf(want, sizeof want, "sae:0..255, meta:0:0..79, meta:1:0..79, mlp:1:0..%d", F.m.c.d_ff - 1);
+    assert_string_equal(text, want);
+    index_units_text(ix.groups, ix.n_groups, text, 12); /* truncated, still a string */
+    assert_int_equal(strlen(text), 11);
     index_close(&ix);
 }
 
@@ -367,7 +405,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_matches_brute_force), cmocka_unit_test(test_units_and_labels),
         cmocka_unit_test(test_record_round_trip),         cmocka_unit_test(test_corrupt_records),
-        cmocka_unit_test(test_corrupt_other_files),
+        cmocka_unit_test(test_corrupt_other_files),       cmocka_unit_test(test_group_accessors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
