@@ -209,3 +209,87 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, 
     tf_state_free(&st);
     return rc;
 }
+
+/* ---- Fréchet distance of reconstructions ---- */
+
+/* Standardizes rows in place with mean/var (GLP convention). */
+static void standardize(float *X, long n, int d, const float *mean, const float *var) {
+    for (long r = 0; r < n; r++)
+        for (int i = 0; i < d; i++) X[(size_t)r * d + i] = (X[(size_t)r * d + i] - mean[i]) / sqrtf(var[i] + 1e-12f);
+}
+
+/* E = X + (edit(X) - X) redrawn as Gaussian directions of the same norms. */
+static void matched_noise(float *E, const float *X, long n, int d, rng_t *rng) {
+    for (long r = 0; r < n; r++) {
+        float *e = E + (size_t)r * d;
+        const float *x = X + (size_t)r * d;
+        double dn = 0, zn = 0;
+        for (int i = 0; i < d; i++) dn += (double)(e[i] - x[i]) * (e[i] - x[i]);
+        for (int i = 0; i < d; i++) e[i] = rng_normal(rng), zn += (double)e[i] * e[i];
+        float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
+        for (int i = 0; i < d; i++) e[i] = x[i] + s * e[i];
+    }
+}
+
+/* FD(edit, B) after standardizing a copy of the edited rows. */
+static double fd_edited(float *E, long n, int d, const float *mean, const float *var, const double *muB,
+                        const double *covB) {
+    standardize(E, n, d, mean, var);
+    return fd_of(E, muB, covB, n, d);
+}
+
+int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir, long n, uint64_t seed,
+                  recon_fd_result *r) {
+    *r = (recon_fd_result){NAN, NAN, NAN, NAN, n};
+    harvest_info h;
+    if (harvest_info_load(&h, acts_dir)) return -1;
+    int d = h.d, rc = 0;
+    if ((g && g->c.d_input != d) || (sae && sae->c.d_in != d))
+        rc = ms_seterr("harvest width %d differs from the GLP's or SAE's (%s)", d, acts_dir);
+    size_t nd = (size_t)n * d;
+    float *X = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *E = rc ? NULL : xmalloc(sizeof(float) * nd);
+    if (!rc) rc = last_rows(acts_dir, &h, 2 * n, X); /* B then A, raw */
+    const float *mean = g ? g->mean : h.mean, *var = g ? g->var : h.var;
+    float *B = X, *A = X + nd;
+    double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
+    rng_t rng;
+    rng_seed(&rng, seed);
+    float *Araw = rc ? NULL : xmalloc(sizeof(float) * nd);
+    if (!rc) {
+        memcpy(Araw, A, sizeof(float) * nd);
+        standardize(B, n, d, mean, var);
+        rc = gauss_fit(B, n, d, muB, covB);
+    }
+    if (!rc) { /* floor: A itself */
+        memcpy(E, Araw, sizeof(float) * nd);
+        r->fd_floor = fd_edited(E, n, d, mean, var, muB, covB);
+    }
+    float *ref = NULL; /* the edit the noise copies */
+    if (!rc && g) {
+        glp_work *w = glp_work_new(&g->c, 1024);
+        glp_work_cache(w, true);
+        memcpy(E, Araw, sizeof(float) * nd);
+        rc = glp_project(g, w, E, (int)n, 0.5f, 20, -1, NULL, &rng);
+        glp_work_free(w);
+        if (!rc) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
+        if (!rc) r->fd_glp = fd_edited(E, n, d, mean, var, muB, covB);
+    }
+    if (!rc && sae) {
+        sae_work *sw = sae_work_new(sae, 1024);
+        for (long at = 0; at < n && !rc; at += 1024) {
+            int k = (int)(n - at < 1024 ? n - at : 1024);
+            rc = sae_reconstruct(sae, sw, Araw + (size_t)at * d, k, E + (size_t)at * d);
+        }
+        sae_work_free(sw);
+        if (!rc && !ref) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
+        if (!rc) r->fd_sae = fd_edited(E, n, d, mean, var, muB, covB);
+    }
+    if (!rc && ref) {
+        matched_noise(ref, Araw, n, d, &rng);
+        r->fd_noise = fd_edited(ref, n, d, mean, var, muB, covB);
+    }
+    if (!rc && (r->fd_floor < 0 || r->fd_glp < 0 || r->fd_sae < 0 || r->fd_noise < 0)) rc = -1;
+    free(X), free(E), free(Araw), free(ref), free(muB), free(covB);
+    harvest_info_free(&h);
+    return rc;
+}

@@ -46,4 +46,18 @@ typedef struct {
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, int layer, const char *corpus_dir,
                   const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
+/* Fréchet distance to real activations of reconstructed ones: the last n
+ * harvested rows A edited by the GLP projection (u 0.5, 20 steps), by the SAE
+ * (reconstruction), and by Gaussian noise of the GLP's (else the SAE's) per-row
+ * change, each against the n rows before them (B); the floor is FD(A, B).
+ * Normalized space (the GLP's statistics, else the harvest's). g or sae may be
+ * NULL (their distances are NaN). */
+typedef struct {
+    double fd_glp, fd_sae, fd_noise, fd_floor;
+    long n;
+} recon_fd_result;
+
+int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir, long n, uint64_t seed,
+                  recon_fd_result *r);
+
 #endif

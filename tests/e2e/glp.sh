@@ -117,3 +117,9 @@ expect_out "sae unit out of range" 'error: sae:128 outside sae:0..127 \(show\)' 
   $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae; prompt x; show sae:128"
 expect_out "an SAE of another width is refused" 'does not fit: its d_in differs' \
   $MS --model tests/fixtures/models/gpt2_tiny -c "load sae $tmp/s1/sae"
+expect_out "eval-recon table" '^SAE reconstruction +[-+][0-9.]+ +[0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2
+expect_out "eval-recon floor and --json" '"fd_floor": [0-9.]+, "tokens": [0-9]+, "n": 400' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --json
