@@ -32,10 +32,9 @@ static void unit_name(const session *S, int u, char *out, size_t cap) {
 
 /* The user's label, else the automatic one marked "(auto)". */
 static void label_text(const session *S, int u, const ix_record *r, char *out, size_t cap) {
-    const char *user = S->index->labels[u];
-    if (user) snprintf(out, cap, "%s", user);
-    else if (r && r->auto_label && *r->auto_label) snprintf(out, cap, "(auto) %s", r->auto_label);
-    else snprintf(out, cap, "(auto) -");
+    bool is_auto;
+    const char *l = index_label(S->index, u, r, &is_auto);
+    snprintf(out, cap, "%s%s", is_auto ? "(auto) " : "", *l ? l : "-");
 }
 
 static const char *category(const session *S, int seg) {
@@ -223,7 +222,7 @@ int cmd_latents(session *S, words *w) {
     const char *filter;
     if (need_index(S, "latents") || latents_args(w, &sort, &filter)) return -1;
     const ms_index *ix = S->index;
-    const ix_group *g = ix->groups[0].kind == IX_SAE ? &ix->groups[0] : NULL;
+    const ix_group *g = index_find_group(ix->groups, ix->n_groups, IX_SAE);
     if (!g) return ms_seterr("the index holds no SAE latents (latents)");
     sort_item *it = xmalloc(sizeof(sort_item) * (size_t)g->count);
     for (int i = 0; i < g->count; i++) {

@@ -58,6 +58,10 @@ void index_unit_name(const ix_group *g, int ng, int u, char *out, size_t cap);
 /* Global id of a unit name, or -1 (message set, naming cmd). */
 int index_unit_id(const ix_group *g, int ng, const char *name, const char *cmd);
 const ix_group *index_unit_group(const ix_group *g, int ng, int u);
+/* The first group of a kind, or NULL. */
+const ix_group *index_find_group(const ix_group *g, int ng, ix_kind kind);
+/* What the groups hold, for messages: "sae:0..4095, meta:0:0..1023, mlp:3:0..767". */
+void index_units_text(const ix_group *g, int ng, char *out, size_t cap);
 
 /* ---- build */
 typedef struct {
@@ -159,6 +163,9 @@ void index_close(ms_index *ix);
 /* Reads and decompresses unit u's record. */
 int index_read(const ms_index *ix, int u, ix_record *rec);
 void index_record_free(ix_record *rec);
+/* Unit u's label: the user's if set (*is_auto false), else the record's
+ * automatic one ("" when it has none). */
+const char *index_label(const ms_index *ix, int u, const ix_record *rec, bool *is_auto);
 /* Sets (text non-empty) or clears (NULL/"") unit u's user label and rewrites
  * dir/labels.tsv atomically. */
 int index_set_label(ms_index *ix, int u, const char *text);

@@ -26,6 +26,23 @@ const ix_group *index_unit_group(const ix_group *g, int ng, int u) {
     return NULL;
 }
 
+const ix_group *index_find_group(const ix_group *g, int ng, ix_kind kind) {
+    for (int i = 0; i < ng; i++)
+        if (g[i].kind == kind) return &g[i];
+    return NULL;
+}
+
+void index_units_text(const ix_group *g, int ng, char *out, size_t cap) {
+    size_t o = 0;
+    out[0] = 0;
+    for (int i = 0; i < ng && o < cap; i++) {
+        char first[64];
+        index_unit_name(g, ng, g[i].first, first, sizeof first);
+        first[strlen(first) - 1] = 0; /* the trailing "0" */
+        o += (size_t)snprintf(out + o, cap - o, "%s%s0..%d", i ? ", " : "", first, g[i].count - 1);
+    }
+}
+
 void index_unit_name(const ix_group *g, int ng, int u, char *out, size_t cap) {
     const ix_group *x = index_unit_group(g, ng, u);
     if (!x) snprintf(out, cap, "?%d", u);
@@ -220,6 +237,12 @@ static int read_table(ms_index *ix, const char *path) {
     }
     fclose(f);
     return rc;
+}
+
+const char *index_label(const ms_index *ix, int u, const ix_record *rec, bool *is_auto) {
+    const char *user = u >= 0 && u < ix->n_units ? ix->labels[u] : NULL;
+    *is_auto = !user;
+    return user ? user : rec && rec->auto_label ? rec->auto_label : "";
 }
 
 int index_read(const ms_index *ix, int u, ix_record *rec) {
