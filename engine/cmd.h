@@ -54,10 +54,15 @@ int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd);
  * fixed-seed noise every meta-neuron display uses. */
 int cmd_prompt_meta(session *S, float **meta, const char *cmd);
 
+/* Mean NLL (nats) of the k continuation tokens gen[] after the prompt under
+ * the unsteered model (the last max_seq tokens when longer); NaN when k = 0. */
+int cmd_fluency(session *S, const int *gen, int k, double *out);
+
 /* Handlers outside commands.c. */
 int cmd_vec(session *S, words *w);
 int cmd_steer(session *S, words *w);
 int cmd_compare(session *S, words *w);
+int cmd_frontier(session *S, words *w); /* eval_steer.c */
 int cmd_sample(session *S, words *w);
 int cmd_meta(session *S, words *w);
 /* cmd_index.c: the top-activating examples index */
@@ -68,5 +73,7 @@ int cmd_latent(session *S, words *w);
 int cmd_export(session *S, words *w);
 int cmd_label(session *S, words *w);
 int cmd_cross(session *S, words *w);
+/* cmd_probe.c: 1-D probing tasks */
+int cmd_probe(session *S, words *w);
 
 #endif

@@ -20,19 +20,9 @@ static steer_runner runner(session *S) {
 /* Mean over documents (cap, seeded) on one side into mean[d]; *used docs. */
 static int side_mean(session *S, const corpus_split *c, const char *cat, bool want, const char *other, int cap,
                      double *mean, int *used) {
-    int *docs, n = steer_pick_docs(c, cat, want, other, cap, S->seed ^ (want ? 0x706f73ull : 0x6e6567ull), &docs);
-    int d = S->model.c.d_model;
-    double norm = 0;
-    long rows = 0;
     steer_runner r = runner(S);
-    memset(mean, 0, sizeof(double) * (size_t)d);
-    *used = 0;
-    int rc = steer_doc_means(&r, c, docs, n, mean, &norm, &rows, used);
-    free(docs);
-    if (rc) return ms_seterr("%s (vec)", ms_geterr());
-    if (!*used) return ms_seterr("no usable documents for '%s' (vec)", cat);
-    for (int i = 0; i < d; i++) mean[i] /= *used;
-    return 0;
+    return steer_side_mean(&r, c, cat, want, other, cap, S->seed ^ (want ? 0x706f73ull : 0x6e6567ull), mean, used,
+                           "vec");
 }
 
 static int vec_diffmean(session *S, words *w, steer_vec *v) {
@@ -221,9 +211,7 @@ typedef struct {
     int tokens;
 } compare_point;
 
-/* Mean NLL (nats) of the k continuation tokens after the prompt under the
- * unsteered model (the last max_seq tokens when longer). */
-static int fluency(session *S, const int *gen, int k, double *out) {
+int cmd_fluency(session *S, const int *gen, int k, double *out) {
     int n = S->n_prompt + k, keep = n < S->st.max_seq ? n : S->st.max_seq;
     int *ids = xmalloc(sizeof(int) * (size_t)n);
     memcpy(ids, S->prompt_ids, sizeof(int) * (size_t)S->n_prompt);
@@ -254,7 +242,7 @@ static int compare_run(session *S, const sess_steer *sp, int ntok, int samples, 
         char *text;
         size_t len;
         double f;
-        if ((rc = tok_decode(S->model.tok, gen, k, &text, &len)) || (rc = fluency(S, gen, k, &f))) break;
+        if ((rc = tok_decode(S->model.tok, gen, k, &text, &len)) || (rc = cmd_fluency(S, gen, k, &f))) break;
         if (isfinite(f)) fl += f, nfl++;
         co += lex ? lex_score(lex, text, len, NULL) : NAN;
         if (j == 0) pt->text = text, pt->len = len, pt->tokens = k;

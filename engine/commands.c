@@ -793,6 +793,12 @@ static const sess_cmd_info CMDS[] = {
      "= mean NLL of the continuation under the unsteered model (lower is better), concept = fraction of its "
      "words in the lexicon of the vector's category (or CAT). Continuations run the full N tokens "
      "(end-of-text does not stop them)."},
+    {"frontier", "frontier [--concepts C,...] [--alphas A,...] [--prefixes N] [--tokens T] [--out DIR]",
+     "Steering frontier: for each concept (default noun.food,noun.animal,noun.artifact), its DiffMean direction "
+     "and (with an SAE of the layer) the SAE latent closest to it, each alpha (default 0,0.25,0.5,0.75,1,1.5) and "
+     "method (plain, +GLP at u 0.3, 0.5, 0.7), greedy T-token (24) continuations of N (16) held-out neutral "
+     "prefixes: fluency and concept score with 95% bootstrap intervals, Pareto-optimal points (*), each "
+     "method's frontier area and a plot; --out writes DIR/frontier.csv."},
     {"sample", "sample N [--steps S] [--out FILE]",
      "Draw N activations from the GLP (Euler sampler, S steps, default 100): norms and the tokens they "
      "predict through the final norm and unembedding; --out writes them as safetensors."},
@@ -817,7 +823,13 @@ static const sess_cmd_info CMDS[] = {
     {"cross", "cross meta:B:I|sae:I",
      "From the loaded index: the SAE latents whose activations correlate most (Pearson r over the index "
      "tokens) with a meta-neuron, or the meta-neurons for a latent."},
+    {"probe", "probe TASK|PREFIX*|all [--units meta,sae,resid,mlp] [--tasks N] [--per-class N] [--out DIR] | list | "
+              "add NAME POS_FILE NEG_FILE",
+     "1-D probing: per binary task, the unit of each family with the best 5-fold CV AUC among the 512 of largest "
+     "|mean difference| on train, and its test AUC; mean over tasks with a 95% bootstrap CI. list shows the "
+     "tasks; add makes one from two files of texts (one per line, the last token)."},
     {"status", "status", "Show the loaded model and the settings."},
+    {"time", "time CMD...", "Run one command and print how long it took (wall clock, seconds)."},
     {"help", "help [CMD]", "List the commands, or describe one."},
     {"quit", "quit", "Leave metascope."},
 };
@@ -840,6 +852,22 @@ static int cmd_help(session *S, words *w) {
     return 0;
 }
 
+static int cmd_time(session *S, words *w) {
+    if (w->argc < 2) return ms_seterr("usage: time CMD... (time)");
+    double t0 = ms_now();
+    int rc = sess_exec(S, w->rest);
+    double s = ms_now() - t0;
+    if (rc) return rc;
+    if (S->json) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "cmd", json_object_new_string("time"));
+        json_object_object_add(o, "command", json_object_new_string(w->argv[1]));
+        json_object_object_add(o, "seconds", cmd_jdouble(s));
+        cmd_emit_json(S, o);
+    } else sess_printf(S, "time: %.3f s (%s)\n", s, w->argv[1]);
+    return 0;
+}
+
 static int cmd_quit(session *S, words *w) {
     S->quit = true;
     return 0;
@@ -850,10 +878,11 @@ static const struct { const char *name; handler fn; } TABLE[] = {
     {"load", cmd_load}, {"prompt", cmd_prompt}, {"tokens", cmd_tokens}, {"gen", cmd_gen},
     {"layer", cmd_layer}, {"acts", cmd_acts}, {"nll", cmd_nll}, {"set", cmd_set},
     {"show", cmd_show}, {"neuron", cmd_show}, {"vec", cmd_vec}, {"steer", cmd_steer}, {"compare", cmd_compare},
+    {"frontier", cmd_frontier},
     {"sample", cmd_sample}, {"meta", cmd_meta},
     {"top", cmd_top}, {"latents", cmd_latents}, {"latent", cmd_latent}, {"export", cmd_export},
-    {"label", cmd_label}, {"cross", cmd_cross},
-    {"status", cmd_status}, {"help", cmd_help}, {"quit", cmd_quit}, {"exit", cmd_quit},
+    {"label", cmd_label}, {"cross", cmd_cross}, {"probe", cmd_probe},
+    {"status", cmd_status}, {"help", cmd_help}, {"time", cmd_time}, {"quit", cmd_quit}, {"exit", cmd_quit},
 };
 
 int sess_exec(session *S, const char *line) {

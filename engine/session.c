@@ -1,9 +1,11 @@
 /* session.c — session state: model loading, the prompt, output helpers. The
  * command handlers live in commands.c. */
 #include "session.h"
+#include "eval_steer.h"
 #include "glp_folder.h"
 #include "index.h"
 #include "ops.h"
+#include "probe.h"
 #include "util.h"
 
 #include <math.h>
@@ -103,6 +105,7 @@ int sess_load_index(session *S, const char *dir) {
     }
     unload_index(S);
     S->index = ix;
+    S->index_gen++;
     return 0;
 }
 
@@ -139,10 +142,14 @@ void sess_free(session *S) {
     unload_glp(S);
     unload_sae(S);
     unload(S);
+    if (S->probe_last) probe_result_free(S->probe_last);
+    free(S->probe_last);
     for (int i = 0; i < S->n_lex; i++) lex_free(&S->lex[i]);
     free(S->lex);
     if (S->corpus) corpus_free(S->corpus);
     free(S->corpus);
+    frontier_free(S->frontier_last);
+    S->frontier_last = NULL;
     free(S->prompt);
     S->prompt = NULL;
 }

@@ -81,10 +81,14 @@ typedef struct session {
     int mean_norm_layer;
     /* ---- top-activating examples index (index.h, cmd_index.c) */
     struct ms_index *index; /* NULL until 'load index PATH' */
+    struct probe_result *probe_last; /* the last probe table (probe.h), for a future pane */
+    unsigned index_gen;     /* bumped by each load (front ends' caches) */
     sess_out_fn out;
     void *out_ctx;
     volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
     bool quit;
+    /* ---- the last steering frontier (eval_steer.h), for a front end's pane */
+    struct frontier_result *frontier_last;
     /* ---- front-end hook (NULL in batch mode): see sess_compare_row */
     sess_compare_fn compare_row;
     void *compare_ctx;

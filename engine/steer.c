@@ -117,6 +117,22 @@ int steer_pick_docs(const corpus_split *c, const char *cat, bool want, const cha
     return n;
 }
 
+int steer_side_mean(const steer_runner *r, const corpus_split *c, const char *cat, bool want, const char *other,
+                    int cap, uint64_t seed, double *mean, int *used, const char *cmd) {
+    int *docs, n = steer_pick_docs(c, cat, want, other, cap, seed, &docs);
+    int d = r->m->c.d_model;
+    double norm = 0;
+    long rows = 0;
+    memset(mean, 0, sizeof(double) * (size_t)d);
+    *used = 0;
+    int rc = steer_doc_means(r, c, docs, n, mean, &norm, &rows, used);
+    free(docs);
+    if (rc) return ms_seterr("%s (%s)", ms_geterr(), cmd);
+    if (!*used) return ms_seterr("no usable documents for '%s' (%s)", cat, cmd);
+    for (int i = 0; i < d; i++) mean[i] /= *used;
+    return 0;
+}
+
 int steer_set_direction(steer_vec *v, const double *a, const double *b, int d) {
     double ss = 0;
     for (int i = 0; i < d; i++) ss += (a[i] - b[i]) * (a[i] - b[i]);

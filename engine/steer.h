@@ -53,6 +53,12 @@ int steer_seq_mean(const steer_runner *r, const int *ids, int n, double *mean);
 int steer_pick_docs(const corpus_split *c, const char *cat, bool want, const char *other, int cap, uint64_t seed,
                     int **docs);
 
+/* One side of a DiffMean: the mean over steer_pick_docs(c, cat, want, other,
+ * cap, seed) of each document's mean residual, into mean[d]; *used counts
+ * the documents. Errors name cmd. */
+int steer_side_mean(const steer_runner *r, const corpus_split *c, const char *cat, bool want, const char *other,
+                    int cap, uint64_t seed, double *mean, int *used, const char *cmd);
+
 /* Fills v->v from the difference a - b (length d), normalized; fails when the
  * difference is zero. */
 int steer_set_direction(steer_vec *v, const double *a, const double *b, int d);

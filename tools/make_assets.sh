@@ -10,6 +10,7 @@
 #   6. GLP         metascope train-glp --resume -> $GLPWORK/train, packed to assets/glp/
 #   7. SAE         metascope train-sae --resume -> $GLPWORK/sae, copied to assets/sae/
 #   8. index       metascope index (model, GLP, SAE over 50k held-out tokens) -> assets/index/
+#   9. probe tasks metascope probe-tasks (seeded, from the corpus and tokenizer) -> assets/probe/tasks.json
 set -eu
 MS=${MS_BIN:-build/metascope}
 WORK=${WORK:-build/train-lm}
@@ -34,3 +35,4 @@ cp "$GLPWORK/sae/loss.csv" assets/sae-loss.csv
 rm -rf assets/sae && cp -r "$GLPWORK/sae/sae" assets/sae
 $MS eval-sae --acts "$GLPWORK/acts"
 [ -f assets/index/records.bin ] || $MS index --out assets/index --tokens 50000
+[ -f assets/probe/tasks.json ] || $MS probe-tasks --out assets/probe

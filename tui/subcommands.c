@@ -592,6 +592,9 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "train-sae")) return cmd_train_sae(argc - 1, argv + 1);
     if (!strcmp(c, "eval-sae")) return cmd_eval_sae(argc - 1, argv + 1);
     if (!strcmp(c, "scaling")) return cmd_scaling(argc - 1, argv + 1);
+    if (!strcmp(c, "probe")) return sub_probe(argc - 1, argv + 1);
+    if (!strcmp(c, "probe-tasks")) return sub_probe_tasks(argc - 1, argv + 1);
+    if (!strcmp(c, "eval-steer")) return sub_eval_steer(argc - 1, argv + 1);
     if (!strcmp(c, "eval-recon")) return cmd_eval_recon(argc - 1, argv + 1);
     return -1;
 }

@@ -6,5 +6,10 @@
 int run_subcommand(int argc, char **argv);
 /* metascope index (sub_index.c) */
 int sub_index(int argc, char **argv);
+/* metascope probe, probe-tasks (sub_probe.c) */
+int sub_probe(int argc, char **argv);
+int sub_probe_tasks(int argc, char **argv);
+/* metascope eval-steer (sub_steer.c) */
+int sub_eval_steer(int argc, char **argv);
 
 #endif
