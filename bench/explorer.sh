@@ -2,7 +2,10 @@
 # explorer.sh — the explorer's budgets on the default assets, in tmux at
 # 80x24: startup to the first frame (--bench-startup, 5 runs) and the time
 # from a key to its frame sent (METASCOPE_TIMING=1), for plain prompt typing
-# and for F2 live-prompt typing (which re-runs the model on every key).
+# and for F2 live-prompt typing (which re-runs the model on every key); and
+# a 32-token plain vs +GLP comparison in batch mode, the compare step alone
+# timed by the session's own `time` command (5 runs; the first compare of a
+# run also builds the concept lexicon, the second is warm).
 # Usage: sh bench/explorer.sh   (MS_BIN overrides build/metascope)
 MS=${MS_BIN:-build/metascope}
 tmp=$(mktemp -d)
@@ -27,3 +30,11 @@ $T send-keys -t keys 'quit' Enter
 wait_file "$tmp/keys.done"
 cat "$tmp/timing"
 echo "(budget: a keystroke redraws in < 16 ms)"
+
+cmp='prompt I went to the kitchen and; vec food diffmean noun.food; time compare food 1 --tokens 32; time compare food 1 --tokens 32'
+for i in 1 2 3 4 5; do "$MS" -c "$cmp" | grep '^time:' | awk -v r=$i '{print r, NR, 1000 * $2}'; done >"$tmp/compare"
+for k in 1 2; do
+  awk -v k=$k '$2 == k {print $3}' "$tmp/compare" | sort -n | awk -v k=$k '{v[NR]=$1} END {
+    printf "compare food 1 --tokens 32 (plain + GLP, %s): median %.0f ms, max %.0f ms over %d runs (budget 1000 ms)\n",
+      k == 1 ? "first, with the lexicon" : "warm", v[int((NR+1)/2)], v[NR], NR}'
+done

@@ -24,7 +24,7 @@
 #define LIVE_PROMPT "prompt (live)> "
 #define FRAME_GAP 0.015 /* seconds between frames while output streams */
 
-static volatile sig_atomic_t g_cancel;
+static volatile sig_atomic_t g_cancel, g_demo_stop; /* Ctrl-C: both */
 static explorer *g_x; /* for the session callbacks */
 static double g_last_frame;
 
@@ -66,7 +66,7 @@ static void timing_report(const char *what, timings *t) {
 
 static void on_sigint(int sig) {
     (void)sig;
-    g_cancel = 1;
+    g_cancel = 1, g_demo_stop = 1;
 }
 
 /* A crash or a kill must not leave the terminal in raw mode on the
@@ -211,11 +211,23 @@ static int select_unit(explorer *X, const char *name) {
     return 0;
 }
 
+/* After a 'latents' command the pane shows what it printed: its sort and
+ * filter (id order and no filter unless given). */
+static void latents_state(explorer *X, const char *cmd) {
+    char k[4][64] = {""};
+    int n = sscanf(cmd, " %*s %63s %63s %63s %63s", k[0], k[1], k[2], k[3]);
+    X->lat_sort[0] = X->lat_filter[0] = 0;
+    for (int i = 0; i + 1 < n; i += 2) {
+        if (!strcmp(k[i], "sort")) snprintf(X->lat_sort, sizeof X->lat_sort, "%s", k[i + 1]);
+        if (!strcmp(k[i], "filter")) snprintf(X->lat_filter, sizeof X->lat_filter, "%s", k[i + 1]);
+    }
+}
+
 /* What the explorer itself answers, or notes before the engine runs it.
  * Returns 1 when the command was handled here. */
 static int explorer_command(explorer *X, const char *cmd, int *rc) {
-    char w0[32] = "", w1[64] = "", w2[64] = "";
-    int n = sscanf(cmd, " %31s %63s %63s", w0, w1, w2);
+    char w0[32] = "", w1[64] = "";
+    int n = sscanf(cmd, " %31s %63s", w0, w1);
     if (!strcmp(w0, "select")) {
         *rc = n == 2 ? select_unit(X, w1) : ms_seterr("usage: select UNIT (select)");
         if (!*rc) log_printf(X, "selected %s", X->unit);
@@ -226,9 +238,8 @@ static int explorer_command(explorer *X, const char *cmd, int *rc) {
         return *rc = 0, 1;
     }
     if (!strcmp(w0, "compare")) X->slot = X->last = P_STEER, view_steer_reset(X, NULL);
-    if (!strcmp(w0, "latents") && n >= 3 && !strcmp(w1, "sort")) snprintf(X->lat_sort, sizeof X->lat_sort, "%s", w2);
-    if (!strcmp(w0, "latents") && n >= 3 && !strcmp(w1, "filter")) snprintf(X->lat_filter, sizeof X->lat_filter, "%s", w2);
-    if (!strcmp(w0, "latents") && n == 1) X->lat_sort[0] = X->lat_filter[0] = 0;
+    if (!strcmp(w0, "latents")) X->slot = X->last = P_LATENTS;
+    if (!strcmp(w0, "top") || !strcmp(w0, "latent")) X->slot = X->last = P_EXAMPLES;
     return 0;
 }
 
@@ -245,6 +256,12 @@ static int run_one(explorer *X, const char *cmd) {
     X->busy = NULL;
     if (g_open) log_append(X, "\n", 1);
     if (!rc && n == 2 && (!strcmp(w0, "show") || !strcmp(w0, "neuron"))) select_unit(X, w1);
+    if (!rc && !strcmp(w0, "latents")) latents_state(X, cmd);
+    if (!rc && n >= 2 && (!strcmp(w0, "top") || !strcmp(w0, "latent"))) { /* the examples pane follows */
+        char name[48];
+        snprintf(name, sizeof name, "%s%.40s", w1[0] >= '0' && w1[0] <= '9' ? "sae:" : "", w1);
+        select_unit(X, name);
+    }
     return rc;
 }
 
@@ -421,6 +438,86 @@ static bool handle_key(explorer *X, int k) {
     return !X->S->quit;
 }
 
+/* ------------------------------------------------------------ demo */
+
+static int g_delay = 40; /* ms per typed character (METASCOPE_DEMO_DELAY) */
+
+/* Waits up to ms for a key; true when one came (Ctrl-C sets g_demo_stop). */
+static bool demo_wait(explorer *X, int ms) {
+    if (ms <= 0 || g_demo_stop) return false;
+    double end = ms_now() + ms / 1e3;
+    for (double left = ms; left > 0 && !g_demo_stop; left = 1e3 * (end - ms_now())) {
+        timeout((int)left + 1);
+        int k = getch();
+        if (k == KEY_RESIZE) frame(X);
+        else if (k != ERR) return timeout(100), true;
+    }
+    timeout(100);
+    return false;
+}
+
+/* Types line into the prompt one character at a time (a key finishes it),
+ * shows it a moment, then runs it. */
+static void demo_type(explorer *X, const char *line) {
+    size_t n = strlen(line);
+    for (size_t i = 0; i < n && g_delay > 0;) {
+        size_t len = ms_utf8_len((const uint8_t *)line + i, n - i);
+        i += len ? len : 1;
+        char *part = xstrndup(line, i);
+        rlc_set_text(part);
+        free(part);
+        frame(X);
+        if (demo_wait(X, g_delay)) break;
+    }
+    rlc_set_text(line);
+    frame(X);
+    demo_wait(X, 8 * g_delay);
+    rlc_set_text("");
+    if (g_demo_stop) return;
+    hist_add(line);
+    run_line(X, line);
+}
+
+/* A caption: in the status line and the output pane, held long enough to
+ * read (a key skips). */
+static void demo_caption(explorer *X, const char *text) {
+    set_msg(X, R_BUSY, "%s", text);
+    log_printf(X, "# %s", text);
+    frame(X);
+    int len = (int)strlen(text);
+    demo_wait(X, g_delay * (len > 30 ? len : 30));
+}
+
+static void demo_play(explorer *X, const char *path) {
+    char **ln, caption[256] = "";
+    int n;
+    const char *d = getenv("METASCOPE_DEMO_DELAY");
+    if (d && *d) g_delay = atoi(d) < 0 ? 0 : atoi(d);
+    if (demo_read(path, &ln, &n)) {
+        set_msg(X, R_ERROR, "error: %s", ms_geterr());
+        return;
+    }
+    g_demo_stop = 0;
+    for (int i = 0; i < n && !g_demo_stop && !X->S->quit; i++) {
+        if (!strncmp(ln[i], "#:", 2)) {
+            snprintf(caption, sizeof caption, "%s", ln[i] + 2 + (ln[i][2] == ' '));
+            demo_caption(X, caption);
+            continue;
+        }
+        demo_type(X, ln[i]);
+        if (caption[0] && !X->msg[0]) set_msg(X, R_BUSY, "%s", caption); /* the step's caption stays */
+        frame(X);
+        demo_wait(X, 25 * g_delay);
+    }
+    for (int i = 0; i < n; i++) free(ln[i]);
+    free(ln);
+    const char *how = g_demo_stop ? "stopped" : "finished";
+    set_msg(X, R_STATUS, "demo %s — the explorer is yours: 'help' lists commands, F1 the keys", how);
+    log_printf(X, "(demo %s)", how);
+    g_cancel = g_demo_stop = 0;
+    rlc_set_text("");
+}
+
 /* ------------------------------------------------------------ main loop */
 
 static void explorer_init(explorer *X, session *S) {
@@ -476,7 +573,10 @@ int explorer_run(session *S, const explorer_opts *o) {
     if (o->bench_startup) {
         endwin();
         fprintf(stderr, "startup_ms %.1f\n", 1e3 * (ms_now() - o->t0));
-    } else loop(&X);
+    } else {
+        if (o->demo) demo_play(&X, o->demo), frame(&X);
+        if (!S->quit) loop(&X);
+    }
     rlc_end();
     endwin();
     rls_history_save(hist);

@@ -30,8 +30,13 @@ static const char *USAGE =
     "       metascope train-sae --acts DIR --out DIR [--config FILE] [--latents M] [--k K] [--steps N] [--resume]\n"
     "       metascope eval-sae [--sae DIR] [--acts DIR] [--rows N] [--delta-lm [--glp DIR] [--model DIR]] [--json]\n"
     "       metascope scaling --acts DIR --out DIR [--budgets DIR] [--with-default] [--eval-rows N]\n"
+    "       metascope eval-steer [--concepts C,...] [--alphas A,...] [--prefixes N] [--tokens T] [--out DIR]\n"
     "       metascope index --out DIR [--units sae,meta,mlp] [--tokens N] [--model DIR] [--glp DIR] [--sae DIR]\n"
     "                       [--layer L] [--k K] [--before N] [--after N] [--split S] [--corpus DIR] [--threads N]\n"
+    "       metascope probe [TASK|PREFIX*|all|list] [--units meta,sae,resid,mlp] [--out DIR] [--tasks N]\n"
+    "                       [--per-class N] [--model DIR] [--glp DIR|none] [--sae DIR|none] [--json] [--threads N]\n"
+    "       metascope probe add NAME POS_FILE NEG_FILE\n"
+    "       metascope probe-tasks --out DIR [--corpus DIR] [--model DIR] [--per-class N] [--seed N]\n"
     "\n"
     "Explore a language model's activations. With no SCRIPT and no -c, commands are\n"
     "read interactively on a terminal, or from standard input otherwise.\n"
@@ -44,6 +49,7 @@ static const char *USAGE =
     "  --threads N     BLAS threads (default: all cores)\n"
     "  --plain         on a terminal, a plain readline prompt instead of the explorer\n"
     "  --no-color      monochrome explorer (also when NO_COLOR is set)\n"
+    "  --demo NAME     play a teaching demo in the explorer (an unknown NAME lists them)\n"
     "  -h, --help      this help\n"
     "  -V, --version   print the version\n"
     "\n"
@@ -105,6 +111,15 @@ static const char *default_model(void) {
     return ms_is_dir(path) ? path : NULL;
 }
 
+/* --demo NAME: its path, or an error listing the demos. */
+static int demo_check(const char *name, bool other, char *path, size_t cap) {
+    if (other) return fail("--demo plays on its own, without -c or a script (options)");
+    if (!demo_path(name, path, cap)) return 0;
+    fprintf(stderr, "error: no demo '%s' (options)\n", name);
+    demo_list(stderr);
+    return 2;
+}
+
 static int int_arg(const char *s, int lo, int hi, int *out) {
     char *end;
     long v = strtol(s, &end, 10);
@@ -116,7 +131,7 @@ static int int_arg(const char *s, int lo, int hi, int *out) {
 int main(int argc, char **argv) {
     int sub = run_subcommand(argc, argv);
     if (sub >= 0) return sub;
-    const char *cmds = NULL, *script = NULL, *model = NULL;
+    const char *cmds = NULL, *script = NULL, *model = NULL, *demo = NULL;
     explorer_opts xo = {.t0 = ms_now()};
     bool json = false, no_model = false, plain = false;
     int threads = 0;
@@ -127,6 +142,10 @@ int main(int argc, char **argv) {
             cmds = argv[++i];
         }
         else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--demo")) {
+            if (i + 1 >= argc) return fail("--demo needs a name (options)");
+            demo = argv[++i];
+        }
         else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(a, "--no-model")) no_model = true;
         else if (!strcmp(a, "--plain")) plain = true;
@@ -147,6 +166,12 @@ int main(int argc, char **argv) {
         else return fail("more than one script given (options)");
     }
     if (cmds && script) return fail("give either -c CMDS or a script, not both (options)");
+    char demo_file[4096];
+    if (demo && demo_check(demo, cmds || script, demo_file, sizeof demo_file)) return 2;
+    const char *term = getenv("TERM"); /* curses needs a real terminal description */
+    bool tty = isatty(0) && isatty(1), curses = tty && !plain && term && *term && strcmp(term, "dumb");
+    if (demo && curses) xo.demo = demo_file;
+    else if (demo) script = demo_file; /* no explorer: its commands as a batch script */
     if (threads) ms_set_threads(threads);
     session S;
     sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);
@@ -176,11 +201,7 @@ int main(int argc, char **argv) {
             rc = run_stream(&S, f, script);
             fclose(f);
         }
-    } else if (isatty(0) && isatty(1)) {
-        const char *term = getenv("TERM"); /* curses needs a real terminal description */
-        if (plain || !term || !*term || !strcmp(term, "dumb")) rc = repl_run(&S);
-        else rc = explorer_run(&S, &xo);
-    }
+    } else if (tty) rc = curses ? explorer_run(&S, &xo) : repl_run(&S);
     else rc = run_stream(&S, stdin, "stdin");
     fflush(stdout);
     sess_free(&S);

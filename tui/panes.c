@@ -445,6 +445,22 @@ static void draw_steer(explorer *X) {
 
 /* ------------------------------------------------------------ index panes */
 
+/* Columns: unit, density (when it fits), max, label ('~' marks an automatic
+ * one), top output tokens with what is left. */
+static void latent_row(int y, rect r, const ixa_latent *l, int role, bool dens, int labw) {
+    char name[16];
+    snprintf(name, sizeof name, "sae:%d", l->id);
+    ui_put(y, r.x, 10, name, role);
+    int x = r.x + 10;
+    if (dens) put_fmt(y, x, 9, role, "%8.5f ", l->density), x += 9;
+    put_fmt(y, x, 9, role, "%7.2f  ", l->max), x += 9;
+    char label[80];
+    snprintf(label, sizeof label, "%s%s", l->auto_label ? "~" : "", l->label[0] ? l->label : "-");
+    ui_put(y, x, labw, label, role);
+    x += labw + 1;
+    if (r.x + r.w - x > 4) ui_put(y, x, r.x + r.w - x, l->top, role == R_CURSOR ? role : R_DIM);
+}
+
 static void draw_latents(explorer *X) {
     rect r = X->r[P_LATENTS];
     char extra[96];
@@ -455,14 +471,17 @@ static void draw_latents(explorer *X) {
         put_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->lat_why, R_DIM);
         return;
     }
-    put_fmt(r.y + 1, r.x, r.w, R_DIM, "%7s %8s %8s  label", "id", "density", "max");
+    bool dens = r.w >= 48;
+    int rest = r.w - 19 - (dens ? 9 : 0), labw = rest >= 36 ? rest * 11 / 20 : rest;
+    put_fmt(r.y + 1, r.x, r.w, R_DIM, "%-9s %s%7s  %-*s %s", "unit", dens ? " density " : "", "max", labw, "label (~ auto)",
+            labw < rest ? "top output tokens" : "");
     int rows = r.h - 2;
+    if (!X->n_lat) ui_put(r.y + 2, r.x, r.w, "no latent matches the filter — 'latents' clears it", R_DIM);
     scroll_to_cursor(X, P_LATENTS, rows, X->n_lat);
     for (int i = 0; i < rows && X->top[P_LATENTS] + i < X->n_lat; i++) {
         int k = X->top[P_LATENTS] + i, role = row_role(X, P_LATENTS, k, R_NORMAL);
-        const ixa_latent *l = &X->lat[k];
         if (role == R_CURSOR) ui_fill(r.y + 2 + i, r.x, r.w, role);
-        put_fmt(r.y + 2 + i, r.x, r.w, role, "%7d %8.5f %8.3f  %s", l->id, l->density, l->max, l->label);
+        latent_row(r.y + 2 + i, r, &X->lat[k], role, dens, labw);
     }
 }
 
@@ -471,6 +490,8 @@ static int strength_role(float v, float max) {
     return f > 0.75f ? R_HOT3 : f > 0.5f ? R_HOT2 : f > 0.25f ? R_HOT1 : R_NORMAL;
 }
 
+/* One context per row: its activating value, then its tokens from a few
+ * before the peak, each highlighted by its value's strength. */
 static void draw_examples(explorer *X) {
     rect r = X->r[P_EXAMPLES];
     header(X, P_EXAMPLES, X->unit);
@@ -478,14 +499,16 @@ static void draw_examples(explorer *X) {
         put_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->ex_why, R_DIM);
         return;
     }
-    int rows = r.h - 1;
+    int rows = r.h - 1, vw = r.w >= 30 ? 8 : 0;
     scroll_to_cursor(X, P_EXAMPLES, rows, X->n_ex);
     for (int i = 0; i < rows && X->top[P_EXAMPLES] + i < X->n_ex; i++) {
-        const ixa_example *e = &X->ex[X->top[P_EXAMPLES] + i];
-        int best = 0, x = r.x;
-        for (int t = 1; t < e->ntok; t++) best = e->val[t] > e->val[best] ? t : best;
-        for (int t = best > 6 ? best - 6 : 0; t < e->ntok && x < r.x + r.w; t++) /* the peak stays in view */
-            x += ui_put(r.y + 1 + i, x, r.x + r.w - x, e->tok[t], strength_role(e->val[t], e->max));
+        int k = X->top[P_EXAMPLES] + i, y = r.y + 1 + i, x = r.x + vw;
+        const ixa_example *e = &X->ex[k];
+        if (row_role(X, P_EXAMPLES, k, R_NORMAL) == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
+        if (vw) put_fmt(y, r.x, vw, row_role(X, P_EXAMPLES, k, R_DIM), "%7.2f ", e->max);
+        int back = (r.w - vw) / 4 < 8 ? (r.w - vw) / 4 : 8; /* the peak stays in view */
+        for (int t = e->peak > back ? e->peak - back : 0; t < e->ntok && x < r.x + r.w; t++)
+            x += ui_put(y, x, r.x + r.w - x, e->tok[t], strength_role(e->val[t], e->max));
     }
 }
 
@@ -517,7 +540,7 @@ static void draw_output(explorer *X) {
         }
         int k = wrapped_rows(s, r.w), skip = y - k < r.y + 1 ? r.y + 1 - (y - k) : 0;
         y -= k;
-        int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : R_NORMAL;
+        int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : s[0] == '#' ? R_HOT2 : R_NORMAL; /* # caption */
         put_wrapped_skip(y + skip, r.x, r.w, k - skip, s, role, skip); /* only its bottom rows may fit */
     }
 }

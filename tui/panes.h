@@ -73,13 +73,16 @@ typedef struct {
 typedef struct {
     int id;
     double density, max;
-    char label[64];
+    char label[64];  /* the user's label, else the automatic one */
+    bool auto_label;
+    char top[160];   /* top output tokens, quoted: "a" "b" ... */
 } ixa_latent;
 typedef struct {
     int ntok;
     char (*tok)[32];
     float *val;
-    float max;
+    float max;       /* the example's activating value (its token: peak) */
+    int peak;        /* index of the activating token in tok */
 } ixa_example;
 
 /* The index panes' data comes through these adapters (pane_index.c): they

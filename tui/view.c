@@ -155,11 +155,12 @@ static int lat_cmp(const void *a, const void *b) {
     return kx < ky ? 1 : -1;
 }
 
+/* As 'latents filter WORD': the label or a top output token contains WORD. */
 static void latents_filter(explorer *X) {
     if (!X->lat_filter[0]) return;
     int m = 0;
     for (int i = 0; i < X->n_lat; i++)
-        if (strcasestr(X->lat[i].label, X->lat_filter)) X->lat[m++] = X->lat[i];
+        if (strcasestr(X->lat[i].label, X->lat_filter) || strcasestr(X->lat[i].top, X->lat_filter)) X->lat[m++] = X->lat[i];
     X->n_lat = m;
 }
 

@@ -7,7 +7,7 @@
 tmp=$(mktemp -d)
 k=0
 T="tmux -L mstest$$-0"
-cleanup() { for i in 0 1 2 3; do tmux -L mstest$$-$i kill-server 2>/dev/null; done; rm -rf "$tmp" "$_out"; }
+cleanup() { i=0; while [ $i -le $k ]; do tmux -L mstest$$-$i kill-server 2>/dev/null; i=$((i + 1)); done; rm -rf "$tmp" "$_out"; }
 trap cleanup EXIT
 screen() { $T capture-pane -p -t ms; }
 status_line() { screen | tail -2 | head -1; }
@@ -62,7 +62,17 @@ check "Tab focuses a pane, Enter on a row selects its unit" wait_for 'activation
 keys Escape
 $T resize-window -t ms -x 200 -y 50
 check "resize to 200x50 shows every pane" wait_for 'top examples'
-check "index panes drawn (adapters: no index / index loaded)" wait_for 'index loaded'
+check "the latents pane lists sae: rows with labels" wait_for '│sae:[0-9]+ +0\.[0-9]{5} +[0-9]+\.[0-9]{2}  ~?[[:alnum:]]'
+keys 'select resid:3' Enter
+check "a unit not in the index: the examples pane says so" wait_for 'resid:3 is not in the index, which holds sae:'
+keys Tab Tab Tab Tab Down Enter
+check "Enter on a latents row selects it everywhere" wait_for 'activations sae:1 '
+check "... and the top examples pane follows it" wait_for 'top examples sae:1 *$'
+v=$(printf '%.2f' "$($MS --json -c 'top sae:1 1' | grep -o '"maxValue":[0-9.e+-]*' | head -1 | cut -d: -f2)")
+check "... showing its top context" wait_for "│ +$v [^ ]"
+check "... the activating token highlighted" sh -c "$T capture-pane -p -e -t ms | grep -F ' $v ' | grep -q '43m'"
+keys Escape 'latents sort max filter plant' Enter
+check "'latents sort max filter plant' sorts and filters the pane" wait_for 'SAE latents sort max · filter plant'
 keys 'vec x prompt "I love food" "I hate rain"' Enter 'compare x 0 4 --tokens 8' Enter
 check "compare fills the steering pane (plain and +GLP)" wait_for ' 4\.00 +[0-9]+\.[0-9]+ +- +[0-9]+\.[0-9]+' 30
 check "frontier plot drawn" wait_for 'NLL [0-9.]+\.\.[0-9.]+'
@@ -99,3 +109,17 @@ check "TERM=dumb: the plain prompt" wait_for "'quit' or Ctrl-D to leave"
 MSARGS=--no-color start 80 24
 wait_for 'metascope>' >/dev/null
 check "--no-color: no colors" sh -c "! $T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"
+
+MSARGS='--demo tour' start 200 50 METASCOPE_DEMO_DELAY=0
+check "--demo tour (METASCOPE_DEMO_DELAY=0) plays to the end" wait_for '\(demo finished\)' 120
+check "... leaving the final top examples on screen" wait_for 'top examples sae:1043'
+check "... with their contexts" wait_for '│ +[0-9]+\.[0-9]{2} .*(herbs|shrubs|plants|trees)'
+check "... captions shown in the output pane" wait_for '# End of the tour'
+keys 'status' Enter
+check "... and the explorer goes on" wait_for 'sampling temperature'
+MSARGS='--demo tour' start 80 24 METASCOPE_DEMO_DELAY=40
+wait_status 'A tour of metascope' >/dev/null
+keys C-c
+check "Ctrl-C stops a demo, leaving the explorer" wait_status 'demo stopped'
+expect_status "--demo nope exits 2" 2 $MS --demo nope
+expect_out "... listing the demos" '^  tour ' $MS --demo nope
