@@ -36,7 +36,7 @@ BIN        := $(BUILD)/metascope
 LIB        := $(BUILD)/libmsengine.a
 
 .PHONY: all deps deps-test deps-fuzz deps-tools deps-assets run test asan fuzz bench \
-        assets install clean
+        assets report install clean
 
 all: $(BIN) $(UNIT_BIN)
 
@@ -99,6 +99,12 @@ bench: deps deps-tools
 assets: deps deps-assets
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh tools/make_assets.sh
+
+# Run every evaluation on the committed assets and write docs/results.md
+# (about 45 minutes on 2 cores from a clean build/; stages resume).
+report: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@sh tools/report.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -128,10 +128,22 @@ static int int_arg(const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
+/* "metascope sample N [--steps S] [--out FILE]" is the batch command
+ * `sample` on the bundled assets: joins argv[1..] into one command line. */
+static char *sample_line(int argc, char **argv) {
+    size_t n = 1;
+    for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 3;
+    char *line = xmalloc(n), *p = line;
+    for (int i = 1; i < argc; i++) p += sprintf(p, i > 1 ? " \"%s\"" : "%s", argv[i]);
+    return line;
+}
+
 int main(int argc, char **argv) {
     int sub = run_subcommand(argc, argv);
     if (sub >= 0) return sub;
     const char *cmds = NULL, *script = NULL, *model = NULL, *demo = NULL;
+    char *sample = argc > 1 && !strcmp(argv[1], "sample") ? sample_line(argc, argv) : NULL;
+    if (sample) cmds = sample, argc = 1; /* no further options */
     explorer_opts xo = {.t0 = ms_now()};
     bool json = false, no_model = false, plain = false;
     int threads = 0;
@@ -205,5 +217,6 @@ int main(int argc, char **argv) {
     else rc = run_stream(&S, stdin, "stdin");
     fflush(stdout);
     sess_free(&S);
+    free(sample);
     return rc;
 }

@@ -60,3 +60,4 @@ expect_out "sample needs a GLP" "error: no GLP loaded; use 'load glp PATH' \(sam
 expect_out "bad alpha" "error: 'x' is not a number in -1000\.\.1000 \(compare\)" \
   $MS -c "$P; vec c prompt \"a car\" \"a cat\"; compare c x"
 expect_status "errors exit 2 in batch mode" 2 $MS -c "steer nope 1"
+expect_out "metascope sample N as a subcommand" '^mean norm [0-9.]+ \(real activations: [0-9.]+\)$' $MS sample 3 --steps 5
