@@ -26,21 +26,15 @@ import argparse
 import json
 import math
 import os
+
+from torch_threads import import_torch
 import statistics
 import sys
 import time
 
 
 def setup(threads):
-    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(k, str(threads))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    torch = import_torch(threads)
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
     import gen_glp_fixture as g
     g.D = torch.float32  # the fixture computes in float64; the benchmark in float32

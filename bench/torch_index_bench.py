@@ -48,6 +48,8 @@ Prints one JSON line: {"index_tok_s", "tokens", "seconds", ...}.
 import argparse
 import json
 import os
+
+from torch_threads import import_torch
 import subprocess
 import sys
 import tempfile
@@ -59,15 +61,7 @@ BATCH_ROWS = 1024
 
 
 def setup(threads):
-    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(k, str(threads))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    torch = import_torch(threads)
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import gen_glp_fixture as g
     g.D = torch.float32

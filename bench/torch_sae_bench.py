@@ -23,19 +23,13 @@ Prints one JSON line: {"encode_rows_s", "decode_rows_s", "decode", ...}.
 import argparse
 import json
 import os
+
+from torch_threads import import_torch
 import time
 
 
 def setup(threads):
-    for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(k, str(threads))
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import torch
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
+    torch = import_torch(threads)
     return torch
 
 

@@ -14,6 +14,7 @@
  *    batch otherwise, to keep `make test` quick. */
 #include "testutil.h"
 #include "gradcheck.h"
+#include "refcheck.h"
 
 #include "glp.h"
 #include "ops.h"
@@ -216,35 +217,6 @@ static void test_fd_model_multi(void **st) {
 }
 
 /* ---------------------------------------------------------------- reference */
-
-static double inf_err(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        d = e > d || e != e ? e : d;
-        s = fmax(s, fabs((double)b[i]));
-    }
-    return s > 0 ? d / s : d;
-}
-
-static float *ref_get(st_file *f, const char *name, size_t *n) {
-    const st_tensor *t = st_find(f, name);
-    assert_non_null(t);
-    float *v = vec(t->numel);
-    assert_int_equal(st_to_f32(f, t, v, t->numel), 0);
-    if (n) *n = t->numel;
-    return v;
-}
-
-static double check(const char *what, const float *got, st_file *f, const char *name, size_t n) {
-    size_t rn;
-    float *ref = ref_get(f, name, &rn);
-    assert_int_equal(rn, n);
-    double e = inf_err(got, ref, n);
-    printf("# %-40s ||d||inf/||ref||inf %.2e\n", what, e);
-    free(ref);
-    return e;
-}
 
 static void run_reference(const char *dir, const glp_config *cfg, int layer) {
     char path[256];

@@ -15,6 +15,7 @@
  *    the save -> load round trip. */
 #include "testutil.h"
 #include "gradcheck.h"
+#include "refcheck.h"
 
 #include "rng.h"
 #include "sae.h"
@@ -247,35 +248,6 @@ static void test_fd_loss(void **st) {
 }
 
 /* ---------------------------------------------------------------- reference */
-
-static double inf_err(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        d = e > d || e != e ? e : d;
-        s = fmax(s, fabs((double)b[i]));
-    }
-    return s > 0 ? d / s : d;
-}
-
-static float *ref_get(st_file *f, const char *name, size_t *n) {
-    const st_tensor *t = st_find(f, name);
-    assert_non_null(t);
-    float *v = vec(t->numel);
-    assert_int_equal(st_to_f32(f, t, v, t->numel), 0);
-    if (n) *n = t->numel;
-    return v;
-}
-
-static double check(const char *what, const float *got, st_file *f, const char *name, size_t n) {
-    size_t rn;
-    float *ref = ref_get(f, name, &rn);
-    assert_int_equal(rn, n);
-    double e = inf_err(got, ref, n);
-    printf("# %-34s ||d||inf/||ref||inf %.2e\n", what, e);
-    free(ref);
-    return e;
-}
 
 static void ref_model(sae_model *m, st_file *f) {
     sae_config c = {.d_in = 16, .n_latents = 64, .k = 4, .arch = SAE_TOPK, .apply_b_dec_to_input = true};
