@@ -52,10 +52,14 @@ size_t xmul(size_t a, size_t b) {
 static _Thread_local char err_buf[1024];
 
 int ms_seterr(const char *fmt, ...) {
+    /* Formatted aside first: callers wrap the current message, passing
+     * ms_geterr() itself as an argument, and vsnprintf must not overlap. */
+    char tmp[sizeof err_buf];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(err_buf, tmp, sizeof err_buf);
     /* One line only: a message never spans lines. */
     for (char *c = err_buf; *c; c++)
         if (*c == '\n' || *c == '\r') *c = ' ';

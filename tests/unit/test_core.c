@@ -125,6 +125,17 @@ static void test_atomic_write_and_lz4_file(void **st) {
     free(p);
 }
 
+/* A message wrapped with its own text as the argument (the usual
+ * "ms_seterr("%s (cmd)", ms_geterr())") keeps the text. */
+static void test_error_wrap(void **st) {
+    (void)st;
+    ms_seterr("bad thing (%s)", "file.json");
+    ms_seterr("%s (probe)", ms_geterr());
+    assert_string_equal(ms_geterr(), "bad thing (file.json) (probe)");
+    ms_seterr("two\nlines");
+    assert_string_equal(ms_geterr(), "two lines");
+}
+
 static void test_sampler(void **st) {
     (void)st;
     float logits[6] = {1, 5, 2, 4.9f, -3, 0};
@@ -217,6 +228,7 @@ int main(void) {
         cmocka_unit_test(test_bf16),             cmocka_unit_test(test_rng_reproducible),
         cmocka_unit_test(test_lz4_roundtrip),    cmocka_unit_test(test_atomic_write_and_lz4_file),
         cmocka_unit_test(test_sampler),          cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_error_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
