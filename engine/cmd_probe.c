@@ -221,4 +221,4 @@ int probe_exec(session *S, int argc, char **argv, void (*progress)(void *, const
     return rc;
 }
 
-int cmd_probe(session *S, words *w) { return probe_exec(S, w->argc, w->argv, NULL, NULL); }
+int cmd_probe(session *S, words *w) { return probe_exec(S, w->argc, w->argv, S->progress, S->progress_ctx); }

@@ -385,4 +385,12 @@ int frontier_exec(session *S, int argc, char **argv, frontier_progress_fn progre
     return 0;
 }
 
-int cmd_frontier(session *S, words *w) { return frontier_exec(S, w->argc, w->argv, NULL, NULL); }
+/* The session's progress hook, as lines. */
+static void progress_line(void *ctx, int done, int total) {
+    session *S = ctx;
+    char line[64];
+    snprintf(line, sizeof line, "frontier: %d/%d continuations", done, total);
+    S->progress(S->progress_ctx, line);
+}
+
+int cmd_frontier(session *S, words *w) { return frontier_exec(S, w->argc, w->argv, S->progress ? progress_line : NULL, S); }

@@ -42,6 +42,9 @@ typedef struct {
     const char *vec;          /* the vector's name */
 } sess_compare_row;
 typedef void (*sess_compare_fn)(void *ctx, const sess_compare_row *r);
+/* ---- front-end hook: long evaluations (probe, frontier) report progress
+ * lines, e.g. "probe: 2/5 noun.food" or "frontier: 12/48 continuations". */
+typedef void (*sess_progress_fn)(void *ctx, const char *line);
 
 typedef struct session {
     tf_model model;
@@ -81,7 +84,7 @@ typedef struct session {
     int mean_norm_layer;
     /* ---- top-activating examples index (index.h, cmd_index.c) */
     struct ms_index *index; /* NULL until 'load index PATH' */
-    struct probe_result *probe_last; /* the last probe table (probe.h), for a future pane */
+    struct probe_result *probe_last; /* the last probe table (probe.h), for a front end's pane */
     unsigned index_gen;     /* bumped by each load (front ends' caches) */
     sess_out_fn out;
     void *out_ctx;
@@ -92,6 +95,8 @@ typedef struct session {
     /* ---- front-end hook (NULL in batch mode): see sess_compare_row */
     sess_compare_fn compare_row;
     void *compare_ctx;
+    sess_progress_fn progress; /* NULL in batch mode: see sess_progress_fn */
+    void *progress_ctx;
 } session;
 
 void sess_init(session *S, sess_out_fn out, void *out_ctx);

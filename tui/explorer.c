@@ -3,6 +3,7 @@
  * batch mode. Each frame is drawn into stdscr and sent with one doupdate, so
  * nothing flickers; command output is captured into the output pane. */
 #include "cmd.h"
+#include "eval_steer.h"
 #include "frontend.h"
 #include "panes.h"
 #include "rlcurses.h"
@@ -31,6 +32,9 @@ static double g_last_frame;
 static const char *KEYS =
     "keys: Tab (on an empty line) / Shift-Tab move focus to the panes; in a pane: Tab, Left/Right next/previous pane, "
     "Up/Down/PgUp/PgDn/Home/End move, Enter selects the row's unit, Esc or typing returns to the prompt. "
+    "Probe pane: Enter opens the row's best winner's top examples, m/s/r/l the meta/sae/resid/mlp winner's. "
+    "Frontier pane: Left/Right or PgUp/PgDn cycle concept x source, Up/Down scroll, Enter or s opens the SAE-latent "
+    "source's top examples; b in the examples pane goes back. "
     "F2 edits the prompt text live (Enter or F2 keeps it, Ctrl-C restores it). PgUp/PgDn at the prompt scroll the "
     "output. Ctrl-C cancels a running command or drops the line; Ctrl-L redraws; Ctrl-D or 'quit' leaves. "
     "Explorer commands: 'select UNIT' (also 'show UNIT'), 'keys'.";
@@ -178,6 +182,14 @@ static void on_compare_row(void *ctx, const sess_compare_row *r) {
     frame(X);
 }
 
+/* Probe and frontier progress lines: in the status line while they run. */
+static void on_progress(void *ctx, const char *line) {
+    explorer *X = ctx;
+    snprintf(X->msg, sizeof X->msg, "%s — Ctrl-C cancels", line);
+    X->msg_role = R_BUSY;
+    if (ms_now() - g_last_frame > FRAME_GAP) frame(X);
+}
+
 static void on_matches(char **m, int n) {
     char buf[1024];
     size_t o = 0;
@@ -211,6 +223,12 @@ static int select_unit(explorer *X, const char *name) {
     return 0;
 }
 
+/* Pane p fills the shared slot (and probe/frontier's own on wide screens). */
+static void show_pane(explorer *X, int p) {
+    X->slot = X->last = p;
+    if (p == P_PROBE || p == P_FRONTIER) X->eslot = p;
+}
+
 /* After a 'latents' command the pane shows what it printed: its sort and
  * filter (id order and no filter unless given). */
 static void latents_state(explorer *X, const char *cmd) {
@@ -237,9 +255,9 @@ static int explorer_command(explorer *X, const char *cmd, int *rc) {
         log_printf(X, "%s", KEYS);
         return *rc = 0, 1;
     }
-    if (!strcmp(w0, "compare")) X->slot = X->last = P_STEER, view_steer_reset(X, NULL);
-    if (!strcmp(w0, "latents")) X->slot = X->last = P_LATENTS;
-    if (!strcmp(w0, "top") || !strcmp(w0, "latent")) X->slot = X->last = P_EXAMPLES;
+    if (!strcmp(w0, "compare")) show_pane(X, P_STEER), view_steer_reset(X, NULL);
+    if (!strcmp(w0, "latents")) show_pane(X, P_LATENTS);
+    if (!strcmp(w0, "top") || !strcmp(w0, "latent")) show_pane(X, P_EXAMPLES);
     return 0;
 }
 
@@ -257,6 +275,9 @@ static int run_one(explorer *X, const char *cmd) {
     if (g_open) log_append(X, "\n", 1);
     if (!rc && n == 2 && (!strcmp(w0, "show") || !strcmp(w0, "neuron"))) select_unit(X, w1);
     if (!rc && !strcmp(w0, "latents")) latents_state(X, cmd);
+    if (!rc && !strcmp(w0, "probe") && strcmp(w1, "list") && strcmp(w1, "add")) /* a new table */
+        show_pane(X, P_PROBE), X->cursor[P_PROBE] = X->top[P_PROBE] = 0;
+    if (!rc && !strcmp(w0, "frontier")) show_pane(X, P_FRONTIER), X->fr_block = X->top[P_FRONTIER] = 0;
     if (!rc && n >= 2 && (!strcmp(w0, "top") || !strcmp(w0, "latent"))) { /* the examples pane follows */
         char name[48];
         snprintf(name, sizeof name, "%s%.40s", w1[0] >= '0' && w1[0] <= '9' ? "sae:" : "", w1);
@@ -342,7 +363,7 @@ static void focus_move(explorer *X, int dir) {
     int p = X->focus < 0 ? (dir > 0 ? -1 : N_PANES) : X->focus;
     p = (p + dir + N_PANES) % N_PANES;
     X->focus = X->last = p;
-    if (p == P_STEER || p == P_LATENTS || p == P_EXAMPLES) X->slot = p;
+    if (p >= P_STEER && p <= P_FRONTIER) show_pane(X, p);
 }
 
 static void activate_row(explorer *X) {
@@ -360,10 +381,68 @@ static void activate_row(explorer *X) {
     view_index(X);
 }
 
+/* Selects a unit from an evaluation pane and shows its top examples; when
+ * they replace that pane on screen the focus follows ('b' goes back). */
+static void jump_unit(explorer *X, const char *name, const char *note) {
+    int from = X->focus;
+    if (select_unit(X, name)) {
+        set_msg(X, R_ERROR, "error: %s", ms_geterr());
+        return;
+    }
+    view_refresh(X);
+    view_index(X);
+    rect a = from >= 0 ? X->r[from] : (rect){0}, b = X->r[P_EXAMPLES];
+    bool shared = from >= 0 && a.y == b.y && a.x == b.x && a.h == b.h && a.w == b.w;
+    show_pane(X, P_EXAMPLES);
+    X->back = from;
+    if (shared) X->focus = P_EXAMPLES;
+    set_msg(X, R_STATUS, "selected %s — %s%s", name, note, shared ? " · b: back" : "");
+}
+
+/* Probe pane: Enter the row's best winner, m/s/r/l a family's. */
+static bool probe_key(explorer *X, int k) {
+    static const char FAM[] = "msrl"; /* PF_META, PF_SAE, PF_RESID, PF_MLP */
+    const char *f = k > 0 && k < 128 ? strchr(FAM, k) : NULL;
+    if (!f && k != '\r' && k != '\n' && k != KEY_ENTER) return false;
+    char name[48], note[200];
+    if (eval_unit(X, f ? (int)(f - FAM) : -1, name, sizeof name, note, sizeof note)) set_msg(X, R_ERROR, "%s", note);
+    else jump_unit(X, name, note);
+    return true;
+}
+
+/* Frontier pane: blocks, scrolling, and the SAE-latent source's examples. */
+static bool frontier_key(explorer *X, int k) {
+    int *top = &X->top[P_FRONTIER];
+    char name[32], note[128];
+    if (!X->S->frontier_last) return false;
+    switch (k) {
+    case KEY_RIGHT: case KEY_NPAGE: X->fr_block++, *top = 0; return true;
+    case KEY_LEFT: case KEY_PPAGE: X->fr_block--, *top = 0; return true;
+    case KEY_DOWN: *top += 1; return true;
+    case KEY_UP: *top -= *top > 0; return true;
+    case KEY_HOME: *top = 0; return true;
+    case KEY_END: *top = X->fr_lines; return true;
+    case 's': case '\r': case '\n': case KEY_ENTER:
+        if (frontier_unit(X, name, sizeof name)) {
+            set_msg(X, R_ERROR, "this frontier has no SAE-latent source (it needs an SAE of the GLP's layer)");
+            return true;
+        }
+        snprintf(note, sizeof note, "the SAE-latent source of %s", X->S->frontier_last->blocks[X->fr_block].concept);
+        jump_unit(X, name, note);
+        return true;
+    default: return false;
+    }
+}
+
 /* Keys while a pane has the focus; false hands the key to the prompt. */
 static bool pane_key(explorer *X, int k) {
     int p = X->focus, n = pane_rows(X, p), page = X->r[p].h > 4 ? X->r[p].h - 3 : 1;
     int *c = &X->cursor[p];
+    if ((p == P_PROBE && probe_key(X, k)) || (p == P_FRONTIER && frontier_key(X, k))) return true;
+    if (p == P_EXAMPLES && k == 'b' && X->back >= 0) {
+        X->focus = X->back, show_pane(X, X->back), X->back = -1;
+        return true;
+    }
     switch (k) {
     case '\t': case KEY_RIGHT: focus_move(X, 1); return true;
     case KEY_BTAB: case KEY_LEFT: focus_move(X, -1); return true;
@@ -525,9 +604,12 @@ static void explorer_init(explorer *X, session *S) {
     X->S = S;
     X->focus = -1;
     X->slot = P_STEER;
+    X->eslot = P_PROBE;
+    X->back = -1;
     snprintf(X->unit, sizeof X->unit, "%s", S->has_glp ? "meta:0:0" : "resid:0");
     S->out = on_output, S->out_ctx = X;
     S->compare_row = on_compare_row, S->compare_ctx = X;
+    S->progress = on_progress, S->progress_ctx = X;
     S->cancel = &g_cancel;
     g_x = X;
     rlc_show_matches = on_matches;
@@ -584,7 +666,7 @@ int explorer_run(session *S, const explorer_opts *o) {
         timing_report("keystroke redraw", &g_keys);
         timing_report("live prompt keystroke (re-run + redraw)", &g_live);
     }
-    S->out = NULL, S->compare_row = NULL, S->cancel = NULL;
+    S->out = NULL, S->compare_row = NULL, S->cancel = NULL, S->progress = NULL;
     view_free(&X);
     return 0;
 }

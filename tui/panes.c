@@ -3,6 +3,7 @@
  * explorer's view of the session. Everything draws into stdscr; nothing here
  * refreshes the terminal (explorer.c does one doupdate per frame). */
 #include "panes.h"
+#include "probe.h"
 #include "rlcurses.h"
 #include "util.h"
 
@@ -41,6 +42,8 @@ static const role_def ROLES[N_ROLES] = {
     [R_HOT2] = {COLOR_YELLOW, -1, A_BOLD, A_BOLD},
     [R_HOT3] = {COLOR_BLACK, COLOR_YELLOW, A_BOLD, A_REVERSE},
     [R_TOKEN] = {-1, -1, A_NORMAL, A_NORMAL},
+    [R_METH1] = {COLOR_GREEN, -1, A_BOLD, A_UNDERLINE},
+    [R_METH2] = {COLOR_YELLOW, -1, A_BOLD, A_DIM},
 };
 static attr_t g_attr[N_ROLES];
 
@@ -138,14 +141,13 @@ void ui_bar(int y, int x, int w, double frac, bool neg) {
     attrset(A_NORMAL);
 }
 
-static void put_fmt(int y, int x, int w, int role, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void put_fmt(int y, int x, int w, int role, const char *fmt, ...) {
+int ui_putf(int y, int x, int w, int role, const char *fmt, ...) {
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    ui_put(y, x, w, buf, role);
+    return ui_put(y, x, w, buf, role);
 }
 
 /* Wraps s into rows of w columns, skips the first `skip` of them and draws
@@ -168,45 +170,52 @@ static int put_wrapped_skip(int y, int x, int w, int h, const char *s, int role,
     return row > 0 ? row : 0;
 }
 
-static int put_wrapped(int y, int x, int w, int h, const char *s, int role) {
+int ui_wrapped(int y, int x, int w, int h, const char *s, int role) {
     return put_wrapped_skip(y, x, w, h, s, role, 0);
 }
 
 /* ------------------------------------------------------------ layout */
 
-static const char *NAMES[N_PANES] = {"activations", "neuron", "steering", "SAE latents", "top examples", "output"};
-static const char *SHORT[N_PANES] = {"acts", "neuron", "steering", "latents", "examples", "output"};
+static const char *NAMES[N_PANES] = {"activations", "neuron",  "steering", "SAE latents", "top examples",
+                                     "probe",       "frontier", "output"};
+static const char *SHORT[N_PANES] = {"acts", "neuron", "steering", "latents", "examples", "probe", "frontier", "output"};
+static const char *TINY[N_PANES] = {"acts", "neur", "steer", "lat", "ex", "probe", "front", "out"};
 const char *pane_name(int p) { return NAMES[p]; }
 
-static bool in_slot(int p) { return p == P_STEER || p == P_LATENTS || p == P_EXAMPLES; }
+static bool in_slot(int p) { return p >= P_STEER && p <= P_FRONTIER; }
+static bool same_rect(rect a, rect b) { return a.y == b.y && a.x == b.x && a.h == b.h && a.w == b.w; }
 
 static void split_rows(rect r, int top_h, rect *a, rect *b) {
     *a = (rect){r.y, r.x, top_h, r.w};
     *b = (rect){r.y + top_h, r.x, r.h - top_h, r.w};
 }
 
-/* Wide screens get three columns (every pane); 80x24 gets two, with
- * steering / SAE latents / top examples sharing one slot (the last focused);
- * smaller screens show one pane at a time. */
+/* Wide screens get three columns, every pane but one of probe/frontier
+ * (which share a slot under steering); 80x24 gets two, with steering..frontier
+ * sharing one slot (the last focused, or the one a command fills; taller for
+ * probe and frontier); smaller screens show one pane at a time. */
 void layout(explorer *X) {
     int H = LINES, W = COLS, B = H - 2;
     X->status = (rect){H - 2, 0, 1, W};
     X->prompt = (rect){H - 1, 0, 1, W};
     memset(X->shown, 0, sizeof X->shown);
-    rect body = {0, 0, B, W};
+    rect body = {0, 0, B, W}, ev;
     if (W >= 150 && B >= 30) {
         int cw = (W - 2) / 3;
         rect c1 = {0, 0, B, cw}, c2 = {0, cw + 1, B, cw}, c3 = {0, 2 * cw + 2, B, W - 2 * cw - 2};
         split_rows(c1, B * 3 / 5, &X->r[P_ACTS], &X->r[P_NEURON]);
-        split_rows(c2, B * 3 / 5, &X->r[P_STEER], &X->r[P_OUTPUT]);
+        split_rows(c2, B * 2 / 5, &X->r[P_STEER], &ev);
+        split_rows(ev, ev.h - B / 4, &X->r[P_PROBE], &X->r[P_OUTPUT]);
+        X->r[P_FRONTIER] = X->r[P_PROBE];
         split_rows(c3, B / 2, &X->r[P_LATENTS], &X->r[P_EXAMPLES]);
-        for (int p = 0; p < N_PANES; p++) X->shown[p] = true;
+        for (int p = 0; p < N_PANES; p++) X->shown[p] = p != P_PROBE && p != P_FRONTIER;
+        X->shown[X->eslot == P_FRONTIER ? P_FRONTIER : P_PROBE] = true;
     } else if (W >= 60 && B >= 14) {
-        int lw = W * 55 / 100;
+        int lw = W * 55 / 100, sh = X->slot >= P_PROBE && X->slot <= P_FRONTIER ? B - 7 : B * 11 / 20;
         rect l = {0, 0, B, lw}, r = {0, lw + 1, B, W - lw - 1}, slot;
         split_rows(l, B * 11 / 20, &X->r[P_ACTS], &X->r[P_NEURON]);
-        split_rows(r, B * 11 / 20, &slot, &X->r[P_OUTPUT]);
-        X->r[P_STEER] = X->r[P_LATENTS] = X->r[P_EXAMPLES] = slot;
+        split_rows(r, sh > B * 11 / 20 ? sh : B * 11 / 20, &slot, &X->r[P_OUTPUT]);
+        for (int p = P_STEER; p <= P_FRONTIER; p++) X->r[p] = slot;
         X->shown[P_ACTS] = X->shown[P_NEURON] = X->shown[P_OUTPUT] = X->shown[X->slot] = true;
     } else {
         for (int p = 0; p < N_PANES; p++) X->r[p] = body;
@@ -216,26 +225,39 @@ void layout(explorer *X) {
 
 /* ------------------------------------------------------------ panes */
 
-static void header(explorer *X, int p, const char *extra) {
+/* The panes sharing p's slot, as tabs (the shown one in brackets); short
+ * names when the full ones would leave no room. Returns the columns used. */
+static int slot_tabs(explorer *X, int p, int role) {
+    rect r = X->r[p];
+    int n = 0, full = 0, x = r.x;
+    for (int q = P_STEER; q <= P_FRONTIER; q++)
+        if (same_rect(X->r[q], r)) n++, full += (int)strlen(SHORT[q]) + 2;
+    if (n < 2) return -1;
+    bool tiny = full > r.w - 12;
+    for (int q = P_STEER; q <= P_FRONTIER; q++) {
+        if (!same_rect(X->r[q], r)) continue;
+        char t[32];
+        const char *name = tiny && (q != p || r.w < 30) ? TINY[q] : SHORT[q], *sep = tiny && x > r.x ? " " : "";
+        snprintf(t, sizeof t, q == p ? "%s[%s]" : tiny ? "%s%s" : " %s%s ", sep, name);
+        x += ui_put(r.y, x, r.x + r.w - x, t, q == p ? role : R_DIM);
+    }
+    return x - r.x;
+}
+
+void pane_header(explorer *X, int p, const char *extra) {
     rect r = X->r[p];
     bool f = X->focus == p;
-    ui_fill(r.y, r.x, r.w, f ? R_HEADER_FOCUS : R_HEADER);
-    int x = r.x;
-    bool tabs = in_slot(p) && X->r[P_STEER].y == X->r[P_LATENTS].y && X->r[P_STEER].x == X->r[P_LATENTS].x &&
-                !(X->shown[P_STEER] && X->shown[P_LATENTS]);
-    if (tabs) /* a shared slot lists its panes, the shown one marked */
-        for (int q = P_STEER; q <= P_EXAMPLES; q++) {
-            char t[32];
-            snprintf(t, sizeof t, q == p ? "[%s]" : " %s ", SHORT[q]);
-            x += ui_put(r.y, x, r.x + r.w - x, t, q == p ? (f ? R_HEADER_FOCUS : R_HEADER) : R_DIM);
-        }
-    else x += ui_put(r.y, x, r.w, f ? ">" : " ", f ? R_HEADER_FOCUS : R_HEADER),
-         x += ui_put(r.y, x, r.x + r.w - x, NAMES[p], f ? R_HEADER_FOCUS : R_HEADER);
-    if (extra && x < r.x + r.w - 2) ui_put(r.y, x + 1, r.x + r.w - x - 1, extra, f ? R_HEADER_FOCUS : R_HEADER);
+    int role = f ? R_HEADER_FOCUS : R_HEADER;
+    ui_fill(r.y, r.x, r.w, role);
+    int x = in_slot(p) ? slot_tabs(X, p, role) : -1;
+    if (x < 0) /* a pane of its own: its name */
+        x = ui_put(r.y, r.x, r.w, f ? ">" : " ", role), x += ui_put(r.y, r.x + x, r.w - x, NAMES[p], role);
+    x += r.x;
+    if (extra && x < r.x + r.w - 2) ui_put(r.y, x + 1, r.x + r.w - x - 1, extra, role);
 }
 
 /* Keeps the cursor row of pane p within `rows` visible lines. */
-static void scroll_to_cursor(explorer *X, int p, int rows, int n) {
+void pane_scroll(explorer *X, int p, int rows, int n) {
     int *c = &X->cursor[p], *t = &X->top[p];
     if (*c >= n) *c = n - 1;
     if (*c < 0) *c = 0;
@@ -244,21 +266,21 @@ static void scroll_to_cursor(explorer *X, int p, int rows, int n) {
     if (*t > n - rows) *t = n - rows > 0 ? n - rows : 0;
 }
 
-static int row_role(const explorer *X, int p, int i, int dflt) {
+int pane_row_role(const explorer *X, int p, int i, int dflt) {
     return X->focus == p && X->cursor[p] == i ? R_CURSOR : dflt;
 }
 
 static void acts_row(explorer *X, int y, rect r, int t, int tw, int saew) {
     const view_acts *a = &X->acts;
     const view_token *v = &a->tok[t];
-    int role = row_role(X, P_ACTS, t, R_NORMAL), x = r.x, bw = r.w - (4 + tw + 9 + 7) - saew;
+    int role = pane_row_role(X, P_ACTS, t, R_NORMAL), x = r.x, bw = r.w - (4 + tw + 9 + 7) - saew;
     if (role == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
-    put_fmt(y, x, 4, role, "%3d ", t);
+    ui_putf(y, x, 4, role, "%3d ", t);
     ui_put(y, x + 4, tw, v->text, role == R_CURSOR ? role : R_TOKEN);
-    put_fmt(y, x + 4 + tw, 9, role, "%+8.3f ", v->val);
+    ui_putf(y, x + 4 + tw, 9, role, "%+8.3f ", v->val);
     if (bw > 0 && a->absmax > 0) ui_bar(y, x + 13 + tw, bw, fabsf(v->val) / a->absmax, v->val < 0);
     if (a->stale) return;
-    put_fmt(y, r.x + r.w - 7 - saew, 7, role == R_CURSOR ? role : R_DIM, "%7.2f", v->norm);
+    ui_putf(y, r.x + r.w - 7 - saew, 7, role == R_CURSOR ? role : R_DIM, "%7.2f", v->norm);
     if (!saew) return;
     char s[64] = "";
     for (int i = 0, o = 0; i < v->n_sae; i++) o += snprintf(s + o, sizeof s - (size_t)o, " %d:%.1f", v->sae_id[i], v->sae_val[i]);
@@ -271,16 +293,16 @@ static void draw_acts(explorer *X) {
     session *S = X->S;
     char extra[96];
     snprintf(extra, sizeof extra, "%s · layer %d", X->unit, S->layer);
-    header(X, P_ACTS, extra);
+    pane_header(X, P_ACTS, extra);
     int y = r.y + 1, rows = r.h - 3;
     if (!S->has_model) ui_put(y, r.x, r.w, "no model loaded — load model PATH", R_DIM);
-    else if (!a->n) put_wrapped(y, r.x, r.w, r.h - 1, "no prompt yet — type: prompt TEXT   (F2 edits the prompt live)", R_DIM);
+    else if (!a->n) ui_wrapped(y, r.x, r.w, r.h - 1, "no prompt yet — type: prompt TEXT   (F2 edits the prompt live)", R_DIM);
     if (!a->n || rows < 1) return;
     int saew = S->has_sae && r.w >= 60 ? 22 : 0, tw = r.w >= 60 ? 16 : r.w >= 40 ? 10 : 6;
     if (a->err[0]) ui_put(y, r.x, r.w, a->err, R_ERROR);
-    else put_fmt(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s norm%s", tw - 1, "token", "value",
+    else ui_putf(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s norm%s", tw - 1, "token", "value",
                  r.w - (4 + tw + 9 + 7) - saew - 1, "", saew ? "   top SAE latents" : "");
-    scroll_to_cursor(X, P_ACTS, rows, a->n);
+    pane_scroll(X, P_ACTS, rows, a->n);
     for (int i = 0; i < rows && X->top[P_ACTS] + i < a->n; i++) acts_row(X, y + 1 + i, r, X->top[P_ACTS] + i, tw, saew);
     char next[256] = "next:";
     for (int i = 0, o = 5; i < a->n_next && o < (int)sizeof next; i++)
@@ -313,7 +335,7 @@ static void histogram(int y, int x, int w, int h, const view_acts *a) {
         if (++cnt[b] > mx) mx = cnt[b];
     }
     for (int b = bins - 1, i = 0; b >= 0; b--, i++) { /* high values on top */
-        put_fmt(y + i, x, 12, R_DIM, "%+8.2f %3d", a->vmin + span * b / bins, cnt[b]);
+        ui_putf(y + i, x, 12, R_DIM, "%+8.2f %3d", a->vmin + span * b / bins, cnt[b]);
         ui_bar(y + i, x + 13, w - 13, mx ? (double)cnt[b] / mx : 0, false);
     }
 }
@@ -321,23 +343,23 @@ static void histogram(int y, int x, int w, int h, const view_acts *a) {
 static void draw_neuron(explorer *X) {
     rect r = X->r[P_NEURON];
     const view_acts *a = &X->acts;
-    header(X, P_NEURON, X->unit);
+    pane_header(X, P_NEURON, X->unit);
     if (!a->n) return;
     if (a->err[0]) {
-        put_wrapped(r.y + 1, r.x, r.w, r.h - 1, a->err, R_ERROR);
+        ui_wrapped(r.y + 1, r.x, r.w, r.h - 1, a->err, R_ERROR);
         return;
     }
-    put_fmt(r.y + 1, r.x, r.w, R_NORMAL, "min %+.3f  mean %+.3f  max %+.3f at \"%s\"", a->vmin, a->vmean, a->vmax,
+    ui_putf(r.y + 1, r.x, r.w, R_NORMAL, "min %+.3f  mean %+.3f  max %+.3f at \"%s\"", a->vmin, a->vmean, a->vmax,
             a->tok[a->argmax].text);
     sparkline(r.y + 2, r.x, r.w, a);
     int rows = r.h - 3, lw = r.w >= 36 ? r.w / 2 : 0, y = r.y + 3;
     if (rows < 1) return;
-    scroll_to_cursor(X, P_NEURON, rows, a->n);
+    pane_scroll(X, P_NEURON, rows, a->n);
     for (int i = 0; lw && i < rows && X->top[P_NEURON] + i < a->n; i++) {
-        int t = X->top[P_NEURON] + i, role = row_role(X, P_NEURON, t, R_NORMAL);
-        put_fmt(y + i, r.x, 4, role, "%3d ", t);
+        int t = X->top[P_NEURON] + i, role = pane_row_role(X, P_NEURON, t, R_NORMAL);
+        ui_putf(y + i, r.x, 4, role, "%3d ", t);
         ui_put(y + i, r.x + 4, lw - 14, a->tok[t].text, role);
-        put_fmt(y + i, r.x + lw - 10, 9, role, "%+9.3f", a->tok[t].val);
+        ui_putf(y + i, r.x + lw - 10, 9, role, "%+9.3f", a->tok[t].val);
     }
     histogram(y, r.x + lw + (lw ? 1 : 0), r.w - lw - 1, rows, a);
 }
@@ -369,15 +391,15 @@ static void fmt_point(char *out, size_t cap, const view_steer *s, int i) {
 }
 
 static int steer_table(explorer *X, rect r, const alpha_group *g, int ng, int rows) {
-    put_fmt(r.y, r.x, r.w, R_DIM, "%6s %-12s %-12s", "alpha", " plain fl  co", " +GLP fl  co");
-    scroll_to_cursor(X, P_STEER, rows - 1, ng);
+    ui_putf(r.y, r.x, r.w, R_DIM, "%6s %-12s %-12s", "alpha", " plain fl  co", " +GLP fl  co");
+    pane_scroll(X, P_STEER, rows - 1, ng);
     int i = 0;
     for (; i < rows - 1 && X->top[P_STEER] + i < ng; i++) {
-        int k = X->top[P_STEER] + i, role = row_role(X, P_STEER, k, R_NORMAL);
+        int k = X->top[P_STEER] + i, role = pane_row_role(X, P_STEER, k, R_NORMAL);
         char p[32], q[32];
         fmt_point(p, sizeof p, &X->steer, g[k].plain);
         fmt_point(q, sizeof q, &X->steer, g[k].glp);
-        put_fmt(r.y + 1 + i, r.x, 7, role, "%6.2f ", g[k].alpha);
+        ui_putf(r.y + 1 + i, r.x, 7, role, "%6.2f ", g[k].alpha);
         ui_put(r.y + 1 + i, r.x + 7, 13, p, role == R_CURSOR ? role : R_PLAIN);
         ui_put(r.y + 1 + i, r.x + 20, r.w - 20, q, role == R_CURSOR ? role : R_GLP);
     }
@@ -395,12 +417,12 @@ static void frontier(const view_steer *s, rect r) {
     }
     bool concept = isfinite(s->rows[0].concept);
     int pw = r.w - 2, ph = r.h - 2;
-    put_fmt(r.y, r.x, r.w, R_DIM, "%s  %s plain %s +GLP", concept ? "concept^" : "alpha^", ui_utf8 ? "●" : "o",
+    ui_putf(r.y, r.x, r.w, R_DIM, "%s  %s plain %s +GLP", concept ? "concept^" : "alpha^", ui_utf8 ? "●" : "o",
             ui_utf8 ? "◆" : "*");
     for (int i = 0; i < ph; i++) ui_put(r.y + 1 + i, r.x, 1, ui_utf8 ? "│" : "|", R_DIM);
     ui_put(r.y + r.h - 1, r.x, 1, ui_utf8 ? "└" : "+", R_DIM);
     for (int i = 1; i < r.w; i++) ui_put(r.y + r.h - 1, r.x + i, 1, ui_utf8 ? "─" : "-", R_DIM);
-    if (isfinite(f0)) put_fmt(r.y + r.h - 1, r.x + 2, r.w - 2, R_DIM, " NLL %.2f..%.2f ", f0, f1);
+    if (isfinite(f0)) ui_putf(r.y + r.h - 1, r.x + 2, r.w - 2, R_DIM, " NLL %.2f..%.2f ", f0, f1);
     for (int i = 0; i < s->n; i++) {
         const steer_row *p = &s->rows[i];
         double c = isfinite(p->concept) ? p->concept : p->alpha;
@@ -416,8 +438,8 @@ static void steer_texts(const view_steer *s, const alpha_group *g, rect r) {
     int half = r.w / 2;
     ui_put(r.y, r.x, half, "plain", R_PLAIN);
     ui_put(r.y, r.x + half, r.w - half, "+GLP", R_GLP);
-    if (g->plain >= 0) put_wrapped(r.y + 1, r.x, half - 1, r.h - 1, s->rows[g->plain].text, R_NORMAL);
-    if (g->glp >= 0) put_wrapped(r.y + 1, r.x + half, r.w - half, r.h - 1, s->rows[g->glp].text, R_NORMAL);
+    if (g->plain >= 0) ui_wrapped(r.y + 1, r.x, half - 1, r.h - 1, s->rows[g->plain].text, R_NORMAL);
+    if (g->glp >= 0) ui_wrapped(r.y + 1, r.x + half, r.w - half, r.h - 1, s->rows[g->glp].text, R_NORMAL);
 }
 
 static void draw_steer(explorer *X) {
@@ -426,10 +448,10 @@ static void draw_steer(explorer *X) {
     char extra[96] = "";
     if (s->n < s->total) snprintf(extra, sizeof extra, "%s %d/%d", s->vec, s->n, s->total);
     else if (s->n) snprintf(extra, sizeof extra, "%s", s->vec);
-    header(X, P_STEER, extra);
+    pane_header(X, P_STEER, extra);
     rect c = {r.y + 1, r.x, r.h - 1, r.w};
     if (!s->n) {
-        put_wrapped(c.y, c.x, c.w, c.h, "no comparison yet — vec NAME diffmean CATEGORY, then compare NAME 0 4 8", R_DIM);
+        ui_wrapped(c.y, c.x, c.w, c.h, "no comparison yet — vec NAME diffmean CATEGORY, then compare NAME 0 4 8", R_DIM);
         return;
     }
     alpha_group g[64];
@@ -452,8 +474,8 @@ static void latent_row(int y, rect r, const ixa_latent *l, int role, bool dens, 
     snprintf(name, sizeof name, "sae:%d", l->id);
     ui_put(y, r.x, 10, name, role);
     int x = r.x + 10;
-    if (dens) put_fmt(y, x, 9, role, "%8.5f ", l->density), x += 9;
-    put_fmt(y, x, 9, role, "%7.2f  ", l->max), x += 9;
+    if (dens) ui_putf(y, x, 9, role, "%8.5f ", l->density), x += 9;
+    ui_putf(y, x, 9, role, "%7.2f  ", l->max), x += 9;
     char label[80];
     snprintf(label, sizeof label, "%s%s", l->auto_label ? "~" : "", l->label[0] ? l->label : "-");
     ui_put(y, x, labw, label, role);
@@ -466,20 +488,20 @@ static void draw_latents(explorer *X) {
     char extra[96];
     snprintf(extra, sizeof extra, "sort %s%s%s", X->lat_sort[0] ? X->lat_sort : "id", X->lat_filter[0] ? " · filter " : "",
              X->lat_filter);
-    header(X, P_LATENTS, extra);
+    pane_header(X, P_LATENTS, extra);
     if (!X->lat) {
-        put_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->lat_why, R_DIM);
+        ui_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->lat_why, R_DIM);
         return;
     }
     bool dens = r.w >= 48;
     int rest = r.w - 19 - (dens ? 9 : 0), labw = rest >= 36 ? rest * 11 / 20 : rest;
-    put_fmt(r.y + 1, r.x, r.w, R_DIM, "%-9s %s%7s  %-*s %s", "unit", dens ? " density " : "", "max", labw, "label (~ auto)",
+    ui_putf(r.y + 1, r.x, r.w, R_DIM, "%-9s %s%7s  %-*s %s", "unit", dens ? " density " : "", "max", labw, "label (~ auto)",
             labw < rest ? "top output tokens" : "");
     int rows = r.h - 2;
     if (!X->n_lat) ui_put(r.y + 2, r.x, r.w, "no latent matches the filter — 'latents' clears it", R_DIM);
-    scroll_to_cursor(X, P_LATENTS, rows, X->n_lat);
+    pane_scroll(X, P_LATENTS, rows, X->n_lat);
     for (int i = 0; i < rows && X->top[P_LATENTS] + i < X->n_lat; i++) {
-        int k = X->top[P_LATENTS] + i, role = row_role(X, P_LATENTS, k, R_NORMAL);
+        int k = X->top[P_LATENTS] + i, role = pane_row_role(X, P_LATENTS, k, R_NORMAL);
         if (role == R_CURSOR) ui_fill(r.y + 2 + i, r.x, r.w, role);
         latent_row(r.y + 2 + i, r, &X->lat[k], role, dens, labw);
     }
@@ -494,18 +516,18 @@ static int strength_role(float v, float max) {
  * before the peak, each highlighted by its value's strength. */
 static void draw_examples(explorer *X) {
     rect r = X->r[P_EXAMPLES];
-    header(X, P_EXAMPLES, X->unit);
+    pane_header(X, P_EXAMPLES, X->unit);
     if (!X->ex) {
-        put_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->ex_why, R_DIM);
+        ui_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->ex_why, R_DIM);
         return;
     }
     int rows = r.h - 1, vw = r.w >= 30 ? 8 : 0;
-    scroll_to_cursor(X, P_EXAMPLES, rows, X->n_ex);
+    pane_scroll(X, P_EXAMPLES, rows, X->n_ex);
     for (int i = 0; i < rows && X->top[P_EXAMPLES] + i < X->n_ex; i++) {
         int k = X->top[P_EXAMPLES] + i, y = r.y + 1 + i, x = r.x + vw;
         const ixa_example *e = &X->ex[k];
-        if (row_role(X, P_EXAMPLES, k, R_NORMAL) == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
-        if (vw) put_fmt(y, r.x, vw, row_role(X, P_EXAMPLES, k, R_DIM), "%7.2f ", e->max);
+        if (pane_row_role(X, P_EXAMPLES, k, R_NORMAL) == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
+        if (vw) ui_putf(y, r.x, vw, pane_row_role(X, P_EXAMPLES, k, R_DIM), "%7.2f ", e->max);
         int back = (r.w - vw) / 4 < 8 ? (r.w - vw) / 4 : 8; /* the peak stays in view */
         for (int t = e->peak > back ? e->peak - back : 0; t < e->ntok && x < r.x + r.w; t++)
             x += ui_put(y, x, r.x + r.w - x, e->tok[t], strength_role(e->val[t], e->max));
@@ -515,7 +537,7 @@ static void draw_examples(explorer *X) {
 /* ------------------------------------------------------------ output */
 
 /* Rows line s takes when wrapped to w columns. */
-static int wrapped_rows(const char *s, int w) {
+int ui_wrapped_rows(const char *s, int w) {
     int rows = 1, col = 0, cw;
     for (size_t i = 0, n = strlen(s); i < n;) {
         i += (size_t)ui_charw(s + i, n - i, &cw);
@@ -529,7 +551,7 @@ static void draw_output(explorer *X) {
     rect r = X->r[P_OUTPUT];
     char extra[32] = "";
     if (X->log_scroll) snprintf(extra, sizeof extra, "scrolled %d", X->log_scroll);
-    header(X, P_OUTPUT, extra);
+    pane_header(X, P_OUTPUT, extra);
     int y = r.y + r.h; /* fill upwards from the newest line */
     for (int i = X->log_n - 1 - X->log_scroll; i >= 0 && y > r.y + 1; i--) {
         const char *s = X->log[i];
@@ -538,7 +560,7 @@ static void draw_output(explorer *X) {
             s += n - cap;
             while ((*s & 0xc0) == 0x80) s++;
         }
-        int k = wrapped_rows(s, r.w), skip = y - k < r.y + 1 ? r.y + 1 - (y - k) : 0;
+        int k = ui_wrapped_rows(s, r.w), skip = y - k < r.y + 1 ? r.y + 1 - (y - k) : 0;
         y -= k;
         int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : s[0] == '#' ? R_HOT2 : R_NORMAL; /* # caption */
         put_wrapped_skip(y + skip, r.x, r.w, k - skip, s, role, skip); /* only its bottom rows may fit */
@@ -585,6 +607,7 @@ int pane_rows(const explorer *X, int p) {
     }
     case P_LATENTS: return X->n_lat;
     case P_EXAMPLES: return X->n_ex;
+    case P_PROBE: return X->S->probe_last ? X->S->probe_last->n : 0;
     default: return 0;
     }
 }
@@ -608,8 +631,8 @@ static void separators(explorer *X) {
     }
 }
 
-static void (*const DRAW[N_PANES])(explorer *) = {draw_acts, draw_neuron, draw_steer, draw_latents, draw_examples,
-                                                   draw_output};
+static void (*const DRAW[N_PANES])(explorer *) = {draw_acts,     draw_neuron,  draw_steer,    draw_latents,
+                                                   draw_examples, draw_probe,   draw_frontier, draw_output};
 
 /* The whole screen into stdscr; leaves the terminal cursor on the prompt. */
 void draw_frame(explorer *X) {

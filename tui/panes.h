@@ -16,7 +16,7 @@
 /* Semantic roles: panes ask for "a negative bar", never for "red". */
 enum {
     R_NORMAL, R_HEADER, R_HEADER_FOCUS, R_SEP, R_DIM, R_BAR_POS, R_BAR_NEG, R_STATUS, R_ERROR, R_BUSY,
-    R_PROMPT, R_CURSOR, R_PLAIN, R_GLP, R_HOT1, R_HOT2, R_HOT3, R_TOKEN, N_ROLES
+    R_PROMPT, R_CURSOR, R_PLAIN, R_GLP, R_HOT1, R_HOT2, R_HOT3, R_TOKEN, R_METH1, R_METH2, N_ROLES
 };
 void ui_colors_init(bool mono);
 attr_t ui_attr(int role);
@@ -32,6 +32,11 @@ int ui_putn(int y, int x, int w, const char *s, size_t n, int role);
  * '#' ('-' when negative). */
 void ui_bar(int y, int x, int w, double frac, bool neg);
 void ui_fill(int y, int x, int w, int role);
+int ui_putf(int y, int x, int w, int role, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* s wrapped (at characters) into at most h rows of w columns from row y;
+ * returns rows drawn. ui_wrapped_rows: the rows it takes. */
+int ui_wrapped(int y, int x, int w, int h, const char *s, int role);
+int ui_wrapped_rows(const char *s, int w);
 
 /* ------------------------------------------------------------ data */
 
@@ -93,7 +98,9 @@ void ixa_free_examples(ixa_example *ex, int n);
 
 /* ------------------------------------------------------------ explorer */
 
-enum { P_ACTS, P_NEURON, P_STEER, P_LATENTS, P_EXAMPLES, P_OUTPUT, N_PANES };
+/* P_STEER..P_FRONTIER can share one tabbed slot (80x24); at 150x32 and up
+ * only probe and frontier share one. */
+enum { P_ACTS, P_NEURON, P_STEER, P_LATENTS, P_EXAMPLES, P_PROBE, P_FRONTIER, P_OUTPUT, N_PANES };
 
 typedef struct {
     int y, x, h, w;
@@ -115,7 +122,11 @@ typedef struct explorer {
     char *log[LOG_LINES];    /* output pane: a ring of lines, the last partial */
     int log_head, log_n, log_scroll;
     int focus;               /* a pane, or -1: the prompt has the keyboard */
-    int slot;                /* which of steering/latents/examples the shared slot shows */
+    int slot;                /* which of steering..frontier the shared slot shows */
+    int eslot;               /* which of probe/frontier their own slot shows (wide screens) */
+    int fr_block;            /* the frontier pane's concept x source block */
+    int fr_lines;            /* the frontier pane's content lines (for scrolling) */
+    int back;                /* the pane a jump to the examples came from ('b'), or -1 */
     int last;                /* the last focused pane: what a one-pane screen shows */
     int cursor[N_PANES], top[N_PANES];
     rect r[N_PANES];
@@ -140,6 +151,20 @@ void view_free(explorer *X);
 void layout(explorer *X);
 void draw_frame(explorer *X);
 void draw_too_small(void);
+/* Shared by the pane files: a pane's title bar (tabs when it shares a
+ * slot), keeping the cursor row in view, the cursor row's role. */
+void pane_header(explorer *X, int p, const char *extra);
+void pane_scroll(explorer *X, int p, int rows, int n);
+int pane_row_role(const explorer *X, int p, int i, int dflt);
+
+/* pane_eval.c: the probe table and the steering frontier, from the
+ * session's last results; eval_unit names a probe winner to select (the
+ * task's best family when fam < 0) with a note on what the index holds. */
+void draw_probe(explorer *X);
+void draw_frontier(explorer *X);
+int eval_unit(const explorer *X, int fam, char *name, size_t cap, char *note, size_t ncap);
+int frontier_unit(explorer *X, char *name, size_t cap);
+
 /* Rows a pane's cursor can move over (for keys). */
 int pane_rows(const explorer *X, int p);
 const char *pane_name(int p);

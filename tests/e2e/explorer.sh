@@ -123,3 +123,48 @@ keys C-c
 check "Ctrl-C stops a demo, leaving the explorer" wait_status 'demo stopped'
 expect_status "--demo nope exits 2" 2 $MS --demo nope
 expect_out "... listing the demos" '^  tour ' $MS --demo nope
+
+# The probe and frontier panes at 80x24: a small probe, its winners one key
+# from their top examples; a tiny frontier, its areas, plot and SAE source.
+start 80 24
+wait_status 'llama' >/dev/null
+keys 'probe noun.food --per-class 20' Enter
+check "probe fills the probe pane" wait_for '\[probe\] .*1 task' 30
+check "... a row per task with each family's test AUC" wait_for '│noun.food +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3}'
+check "... the mean and its CI" wait_for '│CI hi +0\.[0-9]{3}'
+check "... the winners with their keys" wait_for 's sae:[0-9]+ · r resid:[0-9]+'
+sae=$(screen | grep -o 's sae:[0-9]*' | head -1 | cut -c3-)
+keys BTab BTab BTab s
+check "s on a probe row selects its SAE winner everywhere" wait_for "activations $sae "
+check "... and the examples pane shows its top contexts" wait_status "selected $sae — noun.food sae"
+check "... its contexts" wait_for '│ +[0-9]+\.[0-9]{2} [^ ]'
+keys b m
+check "b goes back; m selects the meta winner without its sigma" wait_for 'activations meta:[0-9]+:[0-9]+ '
+check "... noting the index's sigma" wait_status '@0\.[0-9] \(index: @0\.1\)'
+keys b r
+check "r selects the resid winner, which the index lacks" wait_status 'selected resid:[0-9]+ .*not in the index'
+check "... and the examples pane says so" wait_for 'resid:[0-9]+ is not in the index'
+keys Escape 'frontier --concepts noun.food --alphas 0,1 --prefixes 2 --tokens 4' Enter
+check "frontier fills the frontier pane" wait_for '\[frontier\] 1/2' 60
+check "... the first block: the concept's DiffMean direction" wait_for '│noun.food · DiffMean direction'
+check "... the alpha table with Pareto marks" wait_for '│1\.00 fl +[0-9]+\.[0-9]+'
+check "... each method's area" wait_for '│area +[0-9]+\.[0-9]{3} +[0-9]+\.[0-9]{3}'
+check "... and the plot" wait_for '└─ NLL [0-9.]+\.\.[0-9.]+ ─'
+keys BTab BTab Right
+check "Right shows the SAE-latent source" wait_for '\[frontier\] 2/2'
+check "... the concept's SAE latent" wait_for '│noun.food · SAE latent sae:[0-9]+'
+src=$(screen | grep -o 'SAE latent sae:[0-9]*' | head -1 | cut -d' ' -f3)
+keys s
+check "s selects the source latent and shows its top examples" wait_for "\[examples\]"
+check "... its contexts" wait_for '│ +[0-9]+\.[0-9]{2} [^ ]'
+check "... in the activations pane too" wait_for "activations $src "
+check "... named in the status line" wait_status "selected $src — the SAE-latent source of noun.food"
+
+start 80 24 NO_COLOR=1 LANG=C LC_ALL=C
+wait_status 'llama' >/dev/null
+keys 'frontier --concepts noun.food --alphas 0,1 --prefixes 2 --tokens 4' Enter
+check "ASCII frontier pane: the plot's axis" wait_for '\+- NLL [0-9.]+\.\.[0-9.]+ -' 60
+check "... ASCII glyphs in the legend" wait_for 'co<=[0-9.]+ oplain \+@\.3'
+check "... no Unicode glyphs" no_screen '●|▲|■|◆|└|─'
+keys 'probe noun.food --per-class 20' Enter
+check "ASCII probe pane" wait_for '\[probe\] .*1 task .*\|'

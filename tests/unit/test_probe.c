@@ -1,13 +1,15 @@
 /* test_probe.c — 1-D probing: the AUC against a brute-force pair count, the
  * bootstrap's determinism, fold assignment, the mean-difference ranking, and
  * a small end-to-end run (tasks built from the tiny corpus, the tiny Llama,
- * a random GLP and SAE). */
+ * a random GLP and SAE), and the probe command's progress hook in a session. */
 #include "testutil.h"
 
 #include "probe.h"
 #include "rng.h"
+#include "session.h"
 #include "util.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MODEL FIXTURES "/models/llama_tiny"
@@ -232,11 +234,54 @@ static void test_end_to_end(void **st) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---------------------------------------------------------------- session hook */
+
+static void sink(void *ctx, const char *text, size_t len) { (void)ctx, (void)text, (void)len; }
+
+static void count_line(void *ctx, const char *line) {
+    if (!strncmp(line, "probe: ", 7)) (*(int *)ctx)++;
+}
+
+/* The probe command in a session reports progress lines through
+ * S->progress and keeps its table in S->probe_last. */
+static void test_session_progress(void **st) {
+    (void)st;
+    char dir[64] = "/tmp/ms_probe_sess_XXXXXX", sub[128], cwd[4096], corpus[8192];
+    assert_non_null(mkdtemp(dir));
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(corpus, sizeof corpus, "%s/%s", cwd, CORPUS);
+    snprintf(sub, sizeof sub, "%s/corpus", dir);
+    assert_int_equal(symlink(corpus, sub), 0);
+    snprintf(sub, sizeof sub, "%s/probe", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    tf_model m;
+    assert_int_equal(tf_load(&m, MODEL), 0);
+    assert_int_equal(probe_tasks_build(CORPUS, m.tok, 8, 1, sub, NULL, NULL), 0);
+    tf_free(&m);
+    setenv("METASCOPE_ASSETS", dir, 1);
+    session S;
+    int lines = 0;
+    sess_init(&S, sink, NULL);
+    assert_int_equal(sess_load_model(&S, MODEL), 0);
+    S.progress = count_line, S.progress_ctx = &lines;
+    int rc = sess_exec(&S, "probe all --tasks 2 --per-class 4 --units resid,mlp");
+    if (rc) fprintf(stderr, "probe: %s\n", ms_geterr());
+    assert_int_equal(rc, 0);
+    assert_true(lines >= 2);
+    assert_non_null(S.probe_last);
+    assert_int_equal(S.probe_last->n, 2);
+    sess_free(&S);
+    unsetenv("METASCOPE_ASSETS");
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auc_brute_force), cmocka_unit_test(test_bootstrap_seeded), cmocka_unit_test(test_folds),
         cmocka_unit_test(test_ranking),         cmocka_unit_test(test_cv_auc),           cmocka_unit_test(test_parse_units),
-        cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_end_to_end),      cmocka_unit_test(test_session_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
