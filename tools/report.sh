@@ -34,11 +34,11 @@ stage "probing"
 stage "steering frontier"
 [ -s "$OUT/steer/frontier.csv" ] || $MS eval-steer --out "$OUT/steer" > "$OUT/steer.txt"
 stage "scaling"
-[ -s "$OUT/scaling.txt" ] || $MS scaling --acts "$ACTS" --out "$SCALING" --with-default > "$OUT/scaling.txt"
+[ -s "$OUT/scaling.txt" ] || $MS scaling --acts "$ACTS" --out "$SCALING" --with-default --fd-steps 100 > "$OUT/scaling.txt"
 stage "scores per budget"
 for g in "$SCALING"/s*/glp assets/glp; do
   name=$(basename "$(dirname "$g")"); [ "$g" = assets/glp ] && name=default
-  d="$OUT/budget-$name"
+  d="$OUT/budget-$name"; mkdir -p "$d"
   [ -s "$d/probe/probe.csv" ] || $MS probe all --glp "$g" --units meta --per-class 100 --out "$d/probe" > /dev/null
   [ -s "$d/steer/frontier.csv" ] || $MS eval-steer --glp "$g" --concepts noun.food --prefixes 8 --out "$d/steer" > /dev/null
 done
