@@ -845,7 +845,8 @@ static int cmd_help(session *S, words *w) {
     for (int i = 0; i < n; i++) {
         if (w->argc > 1 && strcmp(w->argv[1], c[i].name)) continue;
         if (w->argc > 1) sess_printf(S, "%s\n  %s\n", c[i].synopsis, c[i].help);
-        else sess_printf(S, "  %-18s %s\n", c[i].synopsis, c[i].help);
+        else if (strlen(c[i].synopsis) <= 18) sess_printf(S, "  %-18s %s\n", c[i].synopsis, c[i].help);
+        else sess_printf(S, "  %s\n  %-18s %s\n", c[i].synopsis, "", c[i].help); /* long synopses get a line */
         if (w->argc > 1) return 0;
     }
     if (w->argc > 1) return ms_seterr("no such command '%s' (help)", w->argv[1]);

@@ -30,6 +30,8 @@ static const char *USAGE =
     "       metascope train-sae --acts DIR --out DIR [--config FILE] [--latents M] [--k K] [--steps N] [--resume]\n"
     "       metascope eval-sae [--sae DIR] [--acts DIR] [--rows N] [--delta-lm [--glp DIR] [--model DIR]] [--json]\n"
     "       metascope scaling --acts DIR --out DIR [--budgets DIR] [--with-default] [--eval-rows N]\n"
+    "       metascope eval-recon --acts DIR [--glp DIR] [--sae DIR] [--model DIR] [--n N] [--windows N] [--json]\n"
+    "       metascope sample N [--steps S] [--out FILE]\n"
     "       metascope eval-steer [--concepts C,...] [--alphas A,...] [--prefixes N] [--tokens T] [--out DIR]\n"
     "       metascope index --out DIR [--units sae,meta,mlp] [--tokens N] [--model DIR] [--glp DIR] [--sae DIR]\n"
     "                       [--layer L] [--k K] [--before N] [--after N] [--split S] [--corpus DIR] [--threads N]\n"
