@@ -170,3 +170,12 @@ check "... ASCII glyphs in the legend" wait_for 'co<=[0-9.]+ oplain \+@\.3'
 check "... no Unicode glyphs" no_screen '●|▲|■|◆|└|─'
 keys 'probe noun.food --per-class 20' Enter
 check "ASCII probe pane" wait_for '\[probe\] .*1 task .*\|'
+
+# The user's ~/.inputrc (here via INPUTRC) is read: a macro bound to C-o types
+# a command, and the screen stays intact.
+printf '"\\C-o": "status\\n"\n' > "$tmp/inputrc"
+start 80 24 INPUTRC=$tmp/inputrc
+wait_status 'llama' >/dev/null
+keys C-o
+check "an inputrc macro runs its command" wait_for 'sampling temperature'
+check "... the panes are intact" wait_for 'activations meta:0:0'
