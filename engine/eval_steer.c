@@ -139,8 +139,8 @@ static int diffmean(fr_run *R, const corpus_split *c, const char *cat, steer_vec
     free(a), free(b);
     v->layer = R->layer;
     snprintf(v->kind, sizeof v->kind, "diffmean");
-    snprintf(v->pos, sizeof v->pos, "%s", cat);
-    snprintf(v->concept, sizeof v->concept, "%s", cat);
+    snprintf(v->pos, sizeof v->pos, "%.63s", cat);
+    snprintf(v->concept, sizeof v->concept, "%.63s", cat);
     return rc;
 }
 

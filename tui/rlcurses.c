@@ -143,7 +143,7 @@ const char *rlc_text(void) { return rl_line_buffer ? rl_line_buffer : ""; }
 /* Columns of s[0..n). */
 static int cols_of(const char *s, size_t n) {
     int c = 0, w;
-    for (size_t i = 0; i < n; i += (size_t)ui_charw(s + i, n - i, &w)) c += w;
+    for (size_t i = 0; i < n; c += w) i += (size_t)ui_charw(s + i, n - i, &w); /* w is set before it is added */
     return c;
 }
 
