@@ -344,10 +344,12 @@ static void name_win(const probe_opts *o, int f, probe_win *w) {
         int dm = o->glp->c.d_mlp, B = o->glp->c.n_layers;
         w->sigma_i = w->unit / (B * dm), w->block = w->unit / dm % B;
         snprintf(w->jump, sizeof w->jump, "meta:%d:%d", w->block, w->unit % dm);
-        snprintf(w->name, sizeof w->name, "%s@%.1f", w->jump, glp_grid(PROBE_SIGMA_INDEX[w->sigma_i], 1000));
+        snprintf(w->name, sizeof w->name, "meta:%d:%d@%.1f", w->block, w->unit % dm,
+                 glp_grid(PROBE_SIGMA_INDEX[w->sigma_i], 1000));
         return;
     }
-    snprintf(w->jump, sizeof w->jump, "%s", w->name);
+    memcpy(w->jump, w->name, sizeof w->jump < sizeof w->name ? sizeof w->jump : sizeof w->name);
+    w->jump[sizeof w->jump - 1] = 0;
 }
 
 static int eval_task(const probe_opts *o, const rowset *rs, const task_sel *s, probe_row *row) {
