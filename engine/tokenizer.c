@@ -88,70 +88,6 @@ static char *piece_to_bytes(const char *p, size_t n, uint32_t *outlen) {
     return b;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Hash maps: open addressing, linear probing, load factor <= 1/2            */
-
-uint64_t tok_hash(const char *s, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
-    for (; n >= 8; s += 8, n -= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
-        h ^= h >> 31;
-    }
-    uint64_t w = 0;
-    if (n) memcpy(&w, s, n);
-    h = (h ^ w) * 0x94D049BB133111EBull;
-    h ^= h >> 29;
-    h *= 0xBF58476D1CE4E5B9ull;
-    return h ^ (h >> 32);
-}
-
-static size_t sm_find(const strmap *m, const char *key, size_t len, uint64_t h) {
-    size_t mask = m->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
-        const sm_slot *s = &m->slot[i];
-        if (!s->key || (s->hash == (uint32_t)(h >> 32) && s->len == len &&
-                        memcmp(s->key, key, len) == 0))
-            return i;
-    }
-}
-
-int *strmap_get(const strmap *m, const char *key, size_t len) {
-    if (!m->cap) return NULL;
-    sm_slot *s = &m->slot[sm_find(m, key, len, tok_hash(key, len))];
-    return s->key ? &s->val : NULL;
-}
-
-static void strmap_grow(strmap *m) {
-    strmap g = {xcalloc(m->cap ? m->cap * 2 : 64, sizeof(sm_slot)), m->cap ? m->cap * 2 : 64, m->n};
-    for (size_t i = 0; i < m->cap; i++) {
-        sm_slot *s = &m->slot[i];
-        if (!s->key) continue;
-        uint64_t h = tok_hash(s->key, s->len);
-        g.slot[sm_find(&g, s->key, s->len, h)] = *s;
-    }
-    free(m->slot);
-    *m = g;
-}
-
-int *strmap_put(strmap *m, const char *key, size_t len, int val, bool *added) {
-    if (2 * (m->n + 1) > m->cap) strmap_grow(m);
-    uint64_t h = tok_hash(key, len);
-    sm_slot *s = &m->slot[sm_find(m, key, len, h)];
-    *added = !s->key;
-    if (*added) {
-        *s = (sm_slot){key, len, (uint32_t)(h >> 32), val};
-        m->n++;
-    }
-    return &s->val;
-}
-
-void strmap_free(strmap *m) {
-    free(m->slot);
-    *m = (strmap){0};
-}
-
 static uint64_t mix64(uint64_t x) {
     x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
@@ -687,7 +623,7 @@ static void cache_put(tcache *c, const char *s, size_t n, uint64_t h, const int 
 static void on_pretoken(void *ctx, const char *s, size_t n) {
     enc *e = ctx;
     tcache *c = (tcache *)&e->t->cache; /* the cache is mutable state behind a lock */
-    uint64_t h = n <= CACHE_KEY_MAX ? tok_hash(s, n) : 0;
+    uint64_t h = n <= CACHE_KEY_MAX ? strmap_hash(s, n) : 0;
     if (n <= CACHE_KEY_MAX && cache_get(c, s, n, h, &e->out)) return;
     size_t start = e->out.n;
     bpe(e, s, n);

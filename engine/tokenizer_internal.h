@@ -4,6 +4,7 @@
 #ifndef MS_TOKENIZER_INTERNAL_H
 #define MS_TOKENIZER_INTERNAL_H
 
+#include "strmap.h"
 #include "tokenizer.h"
 
 #include <stdbool.h>
@@ -32,25 +33,6 @@ void pretok_free(pretok *p);
 void pretok_run(const pretok *p, const char *text, size_t len, pretok_fn fn, void *ctx);
 
 /* ---- Hash maps (keys are borrowed: they must outlive the map) ---- */
-
-typedef struct {
-    const char *key;
-    uint32_t len;
-    uint32_t hash; /* low bits of the full hash, to skip most memcmp */
-    int val;
-} sm_slot;
-
-typedef struct {
-    sm_slot *slot; /* key == NULL: empty */
-    size_t cap, n;
-} strmap;
-
-uint64_t tok_hash(const char *s, size_t n);
-/* Pointer to the value, or NULL. */
-int *strmap_get(const strmap *m, const char *key, size_t len);
-/* Inserts with val if absent; returns the value slot and sets *added. */
-int *strmap_put(strmap *m, const char *key, size_t len, int val, bool *added);
-void strmap_free(strmap *m);
 
 typedef struct {
     uint64_t *key; /* UINT64_MAX: empty */
