@@ -2,7 +2,6 @@
 #include "lexicon.h"
 #include "util.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,51 +13,21 @@ void ws_init(wordset *s) { memset(s, 0, sizeof *s); }
 void ws_free(wordset *s) {
     for (int i = 0; i < s->n; i++) free(s->word[i]);
     free(s->word);
-    free(s->slot);
+    strmap_free(&s->map);
     memset(s, 0, sizeof *s);
 }
 
-static uint64_t hash(const char *w, size_t len) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)w[i]) * 1099511628211ull;
-    return h;
-}
-
-static int *probe(const wordset *s, const char *w, size_t len) {
-    size_t mask = (size_t)s->nslot - 1;
-    for (size_t i = hash(w, len) & mask;; i = (i + 1) & mask) {
-        int k = s->slot[i] - 1;
-        if (k < 0 || (strncmp(s->word[k], w, len) == 0 && s->word[k][len] == 0)) return &s->slot[i];
-    }
-}
-
-static void grow(wordset *s) {
-    int old = s->nslot, *slots = s->slot;
-    s->nslot = old ? 2 * old : 1024;
-    s->slot = xcalloc((size_t)s->nslot, sizeof(int));
-    for (int i = 0; i < old; i++)
-        if (slots[i]) *probe(s, s->word[slots[i] - 1], strlen(s->word[slots[i] - 1])) = slots[i];
-    free(slots);
-}
-
 int ws_find(wordset *s, const char *w, size_t len, int add) {
-    if (!s->nslot) {
-        if (!add) return -1;
-        grow(s);
-    }
-    int *p = probe(s, w, len);
-    if (*p || !add) return *p - 1;
-    if (2 * (s->n + 1) > s->nslot) {
-        grow(s);
-        p = probe(s, w, len);
-    }
+    const int *v = strmap_get(&s->map, w, len);
+    if (v || !add) return v ? *v : -1;
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 256;
         s->word = xrealloc(s->word, sizeof(char *) * (size_t)s->cap);
     }
-    s->word[s->n] = xstrndup(w, len);
-    *p = ++s->n;
-    return s->n - 1;
+    s->word[s->n] = xstrndup(w, len); /* the map keeps a pointer to this copy */
+    bool added;
+    strmap_put(&s->map, s->word[s->n], len, s->n, &added);
+    return s->n++;
 }
 
 /* ------------------------------------------------------------ words */

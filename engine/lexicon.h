@@ -14,16 +14,16 @@
 #include <stddef.h>
 
 #include "corpus.h"
+#include "strmap.h"
 
 #define LEX_MIN_DOCS 3
 #define LEX_MIN_RATIO 4.0
 
-/* A set of words (open addressing over interned strings). */
+/* A set of words: owned copies, indexed through a strmap. */
 typedef struct {
     char **word; /* n entries */
     int n, cap;
-    int *slot; /* nslot entries: word index + 1, 0 = empty */
-    int nslot;
+    strmap map;  /* word -> index */
 } wordset;
 
 void ws_init(wordset *s);
