@@ -902,20 +902,24 @@ int sess_exec(session *S, const char *line) {
     return rc;
 }
 
+char *sess_next_command(const char **line) {
+    const char *s = *line, *p = s;
+    if (!*s) return NULL;
+    bool q = false;
+    for (; *p && (q || *p != ';'); p++) {
+        if (q && *p == '\\' && p[1]) p++;
+        else if (*p == '"') q = !q;
+    }
+    *line = *p ? p + 1 : p;
+    return xstrndup(s, (size_t)(p - s));
+}
+
 int sess_exec_multi(session *S, const char *line) {
-    const char *s = line;
-    while (*s && !S->quit) {
-        const char *p = s;
-        bool q = false;
-        for (; *p && (q || *p != ';'); p++) {
-            if (q && *p == '\\' && p[1]) p++;
-            else if (*p == '"') q = !q;
-        }
-        char *cmd = xstrndup(s, (size_t)(p - s));
+    char *cmd;
+    while (!S->quit && (cmd = sess_next_command(&line))) {
         int rc = sess_exec(S, cmd);
         free(cmd);
         if (rc) return -1;
-        s = *p ? p + 1 : p;
     }
     return 0;
 }

@@ -107,6 +107,9 @@ int sess_exec(session *S, const char *line);
 /* Execute a line of ';'-separated commands (quotes protect ';'); stops at the
  * first error. */
 int sess_exec_multi(session *S, const char *line);
+/* The next command of a ';'-separated line (quotes protect ';'), malloc'd,
+ * advancing *line past it; NULL at the end of the line. */
+char *sess_next_command(const char **line);
 int sess_load_model(session *S, const char *dir);
 /* Loads a GLP folder; its d_input must match the model's d_model, and the
  * session's layer moves to the GLP's layer. */

@@ -292,17 +292,10 @@ static void run_line(explorer *X, const char *line) {
     X->msg[0] = 0;
     g_cancel = 0;
     int rc = 0;
-    for (const char *s = line; *s && !rc && !X->S->quit && !g_cancel;) {
-        const char *p = s;
-        bool q = false;
-        for (; *p && (q || *p != ';'); p++) {
-            if (q && *p == '\\' && p[1]) p++;
-            else if (*p == '"') q = !q;
-        }
-        char *cmd = xstrndup(s, (size_t)(p - s));
+    char *cmd;
+    while (!rc && !X->S->quit && !g_cancel && (cmd = sess_next_command(&line))) {
         rc = run_one(X, cmd);
         free(cmd);
-        s = *p ? p + 1 : p;
     }
     if (rc) {
         set_msg(X, R_ERROR, "error: %s", ms_geterr());
