@@ -237,14 +237,7 @@ static int write_manifest(harvester *h) {
         json_object_array_add(sh, json_object_new_string(name));
     }
     json_object_object_add(o, "shards", sh);
-    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *p = ms_path_join(h->o->out, "manifest.json");
-    char *text = xmalloc(strlen(s) + 2);
-    size_t len = (size_t)sprintf(text, "%s\n", s);
-    int rc = ms_write_file_atomic(p, text, len);
-    free(text), free(p);
-    json_object_put(o);
-    return rc;
+    return ms_json_write(o, h->o->out, "manifest.json");
 }
 
 int harvest(const harvest_opts *o, harvest_result *r) {

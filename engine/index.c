@@ -4,6 +4,7 @@
  * batch are computed with a few large sgemms, and every kept example's
  * window is at hand when it is kept. */
 #include "index.h"
+#include "jsonutil.h"
 #include "corpus.h"
 #include "index_stats.h"
 #include "ops.h"
@@ -433,12 +434,7 @@ static int write_manifest(const builder *B, const char *dir, double seconds) {
     json_object_object_add(j, "units", u);
     for (int i = 0; i < ix->n_cat; i++) json_object_array_add(c, json_object_new_string(ix->categories[i]));
     json_object_object_add(j, "categories", c);
-    const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *path = ms_path_join(dir, "manifest.json");
-    int rc = ms_write_file_atomic(path, s, strlen(s));
-    free(path);
-    json_object_put(j);
-    return rc;
+    return ms_json_write(j, dir, "manifest.json");
 }
 
 /* Every unit's record, serialized (examples, logits, partners, label). */

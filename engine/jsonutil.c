@@ -77,3 +77,15 @@ int ms_json_known_keys(json_object *o, const char *const *known, const char *whe
     }
     return 0;
 }
+
+int ms_json_write(json_object *o, const char *dir, const char *name) {
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    size_t n = strlen(s);
+    char *text = xmalloc(n + 2), *path = ms_path_join(dir, name);
+    memcpy(text, s, n);
+    text[n++] = '\n';
+    int rc = ms_write_file_atomic(path, text, n);
+    free(text), free(path);
+    json_object_put(o);
+    return rc;
+}

@@ -19,6 +19,9 @@ int ms_json_int(json_object *o, const char *key, long lo, long hi, long *out, co
 int ms_json_num(json_object *o, const char *key, double lo, double hi, double *out, const char *where);
 /* Fails on a key of o not in the NULL-terminated list `known`: a misspelt
  * key in a config would otherwise silently leave the default in place. */
+/* Writes o as pretty JSON (with a final newline) to dir/name atomically and
+ * releases o. */
+int ms_json_write(json_object *o, const char *dir, const char *name);
 int ms_json_known_keys(json_object *o, const char *const *known, const char *where);
 
 #endif

@@ -348,12 +348,7 @@ static int write_cfg(const sae_model *m, const char *dir) {
     if (m->hook_name[0]) json_object_object_add(meta, "hook_name", json_object_new_string(m->hook_name));
     json_object_object_add(meta, "model_name", json_object_new_string("metascope"));
     json_object_object_add(o, "metadata", meta);
-    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    char *path = ms_path_join(dir, "cfg.json");
-    int rc = ms_write_file_atomic(path, s, strlen(s));
-    free(path);
-    json_object_put(o);
-    return rc;
+    return ms_json_write(o, dir, "cfg.json");
 }
 
 /* One named tensor for st_write, in f32 or converted to f16 into h. */
