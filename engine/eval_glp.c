@@ -11,33 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The last `want` rows of the harvest, in order, into X [want, d]. */
-static int last_rows(const char *dir, const harvest_info *h, long want, float *X) {
-    long have = 0;
-    for (long k = h->shards - 1; k >= 0 && have < want; k--) {
-        char *p = harvest_shard_path(dir, k);
-        st_file f;
-        int rc = st_open(&f, p);
-        free(p);
-        if (rc) return -1;
-        const st_tensor *t = st_find(&f, "acts");
-        if (!t || t->ndim != 2 || t->shape[1] != h->d) {
-            st_close(&f);
-            return ms_seterr("shard %ld lacks an acts tensor of width %d (%s)", k, h->d, dir);
-        }
-        long rows = (long)t->shape[0], take = want - have < rows ? want - have : rows;
-        float *all = xmalloc(sizeof(float) * (size_t)rows * h->d);
-        rc = st_to_f32(&f, t, all, t->numel);
-        st_close(&f);
-        if (!rc) memcpy(X + (size_t)(want - have - take) * h->d, all + (size_t)(rows - take) * h->d,
-                        sizeof(float) * (size_t)take * h->d);
-        free(all);
-        if (rc) return -1;
-        have += take;
-    }
-    return have == want ? 0 : ms_seterr("the harvest has %ld rows, fewer than the %ld needed (%s)", have, want, dir);
-}
-
 static double fd_of(const float *X, const double *muA, const double *covA, long n, int d) {
     double *mu = xmalloc(sizeof(double) * (size_t)d), *cov = xmalloc(sizeof(double) * (size_t)d * d);
     double fd = gauss_fit(X, n, d, mu, cov) ? -1 : frechet_distance(mu, cov, muA, covA, d);
@@ -55,7 +28,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
     if (h.d != d) rc = ms_seterr("harvest width %d differs from the GLP's d_input %d (%s)", h.d, d, acts_dir);
     size_t nd = (size_t)n * d;
     float *raw = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *X = rc ? NULL : xmalloc(sizeof(float) * 3 * nd);
-    if (!rc) rc = last_rows(acts_dir, &h, 2 * n, raw);
+    if (!rc) rc = harvest_last_rows(acts_dir, &h, 2 * n, raw);
     harvest_info_free(&h);
     if (rc) {
         free(raw), free(X);
@@ -248,7 +221,7 @@ int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir
         rc = ms_seterr("harvest width %d differs from the GLP's or SAE's (%s)", d, acts_dir);
     size_t nd = (size_t)n * d;
     float *X = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *E = rc ? NULL : xmalloc(sizeof(float) * nd);
-    if (!rc) rc = last_rows(acts_dir, &h, 2 * n, X); /* B then A, raw */
+    if (!rc) rc = harvest_last_rows(acts_dir, &h, 2 * n, X); /* B then A, raw */
     const float *mean = g ? g->mean : h.mean, *var = g ? g->var : h.var;
     float *B = X, *A = X + nd;
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);

@@ -354,3 +354,29 @@ int harvest_load_rows(const char *dir, const harvest_info *h, float **data) {
     *data = buf;
     return 0;
 }
+
+int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *X) {
+    long have = 0;
+    for (long k = h->shards - 1; k >= 0 && have < want; k--) {
+        char *p = harvest_shard_path(dir, k);
+        st_file f;
+        int rc = st_open(&f, p);
+        free(p);
+        if (rc) return -1;
+        const st_tensor *t = st_find(&f, "acts");
+        if (!t || t->ndim != 2 || t->shape[1] != h->d) {
+            st_close(&f);
+            return ms_seterr("shard %ld lacks an acts tensor of width %d (%s)", k, h->d, dir);
+        }
+        long rows = (long)t->shape[0], take = want - have < rows ? want - have : rows;
+        float *all = xmalloc(sizeof(float) * (size_t)rows * h->d);
+        rc = st_to_f32(&f, t, all, t->numel);
+        st_close(&f);
+        if (!rc) memcpy(X + (size_t)(want - have - take) * h->d, all + (size_t)(rows - take) * h->d,
+                        sizeof(float) * (size_t)take * h->d);
+        free(all);
+        if (rc) return -1;
+        have += take;
+    }
+    return have == want ? 0 : ms_seterr("the harvest has %ld rows, fewer than the %ld needed (%s)", have, want, dir);
+}

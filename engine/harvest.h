@@ -55,6 +55,9 @@ void harvest_info_free(harvest_info *h);
 /* Every row of every shard as f32 (the f16 → f32 conversion is exact) into
  * *data [h->rows, h->d] (malloc'd); checks each shard against the manifest. */
 int harvest_load_rows(const char *dir, const harvest_info *h, float **data);
+/* The last `want` rows of the harvest, in order, into X [want, d]; reads
+ * only the shards that hold them. */
+int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *X);
 /* Path of shard k (malloc'd). */
 char *harvest_shard_path(const char *dir, long k);
 

@@ -282,28 +282,25 @@ int sae_train(const sae_train_cfg *cfg, const char *acts, const char *out, bool 
 int sae_eval(const sae_model *m, const char *acts, long rows, long dead_rows, sae_eval_result *r) {
     memset(r, 0, sizeof *r);
     harvest_info h;
-    float *data;
     if (harvest_info_load(&h, acts)) return -1;
-    int rc = 0;
-    if (h.d != m->c.d_in) rc = ms_seterr("harvest width %d differs from the SAE's d_in %d (%s)", h.d, m->c.d_in, acts);
-    if (!rc) rc = harvest_load_rows(acts, &h, &data);
-    if (rc) {
-        harvest_info_free(&h);
-        return -1;
-    }
-    long n = rows < h.rows ? rows : h.rows, nd = dead_rows < h.rows ? dead_rows : h.rows;
-    int d = h.d;
+    int d = h.d, rc = 0;
+    if (d != m->c.d_in) rc = ms_seterr("harvest width %d differs from the SAE's d_in %d (%s)", d, m->c.d_in, acts);
+    long n = rows < h.rows ? rows : h.rows, nd = dead_rows < h.rows ? dead_rows : h.rows, all = nd > n ? nd : n;
+    /* only the last rows: the metrics' n, and before them the rest of the dead-latent scan */
+    float *data = rc ? NULL : xmalloc(xmul(sizeof(float) * (size_t)all, (size_t)d));
+    if (!rc) rc = harvest_last_rows(acts, &h, all, data);
+    harvest_info_free(&h);
+    if (rc) return free(data), -1;
     float *mean = xmalloc(sizeof(float) * (size_t)d);
-    sae_data_mean(data + (size_t)(h.rows - n) * d, (int)n, d, mean);
+    sae_data_mean(data + (size_t)(all - n) * d, (int)n, d, mean);
     sae_sums s = {.fired = xcalloc((size_t)m->c.n_latents, 1)};
-    rc = sums_over(m, data, h.rows - n, n, mean, &s);
+    rc = sums_over(m, data, all - n, n, mean, &s);
     r->fvu = s.se / s.var, r->mse = s.se / ((double)n * d), r->l0 = s.l0 / (double)n, r->rows = n;
-    if (!rc && nd > n) rc = sums_over(m, data, h.rows - nd, nd - n, mean, &s); /* more rows for the dead count */
+    if (!rc && all > n) rc = sums_over(m, data, 0, all - n, mean, &s); /* more rows for the dead count */
     long nf = 0;
     for (int j = 0; j < m->c.n_latents; j++) nf += s.fired[j];
     r->dead_fraction = 1.0 - (double)nf / m->c.n_latents;
-    r->dead_rows = nd > n ? nd : n;
+    r->dead_rows = all;
     free(s.fired), free(mean), free(data);
-    harvest_info_free(&h);
     return rc;
 }
