@@ -185,12 +185,6 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, 
 
 /* ---- Fréchet distance of reconstructions ---- */
 
-/* Standardizes rows in place with mean/var (GLP convention). */
-static void standardize(float *X, long n, int d, const float *mean, const float *var) {
-    for (long r = 0; r < n; r++)
-        for (int i = 0; i < d; i++) X[(size_t)r * d + i] = (X[(size_t)r * d + i] - mean[i]) / sqrtf(var[i] + 1e-12f);
-}
-
 /* E = X + (edit(X) - X) redrawn as Gaussian directions of the same norms. */
 static void matched_noise(float *E, const float *X, long n, int d, rng_t *rng) {
     for (long r = 0; r < n; r++) {
@@ -204,11 +198,10 @@ static void matched_noise(float *E, const float *X, long n, int d, rng_t *rng) {
     }
 }
 
-/* FD(edit, B) after standardizing a copy of the edited rows. */
-static double fd_edited(float *E, long n, int d, const float *mean, const float *var, const double *muB,
-                        const double *covB) {
-    standardize(E, n, d, mean, var);
-    return fd_of(E, muB, covB, n, d);
+/* FD(edit, B) after normalizing the edited rows in place. */
+static double fd_edited(float *E, long n, const glp_model *norm, const double *muB, const double *covB) {
+    glp_normalize(norm, E, E, (int)n);
+    return fd_of(E, muB, covB, n, norm->c.d_input);
 }
 
 int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir, long n, uint64_t seed,
@@ -222,7 +215,8 @@ int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir
     size_t nd = (size_t)n * d;
     float *X = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *E = rc ? NULL : xmalloc(sizeof(float) * nd);
     if (!rc) rc = harvest_last_rows(acts_dir, &h, 2 * n, X); /* B then A, raw */
-    const float *mean = g ? g->mean : h.mean, *var = g ? g->var : h.var;
+    /* the GLP's normalizer, or one made of the harvest's statistics */
+    glp_model norm = {.c = {.d_input = d}, .mean = g ? g->mean : h.mean, .var = g ? g->var : h.var};
     float *B = X, *A = X + nd;
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
     rng_t rng;
@@ -230,12 +224,12 @@ int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir
     float *Araw = rc ? NULL : xmalloc(sizeof(float) * nd);
     if (!rc) {
         memcpy(Araw, A, sizeof(float) * nd);
-        standardize(B, n, d, mean, var);
+        glp_normalize(&norm, B, B, (int)n);
         rc = gauss_fit(B, n, d, muB, covB);
     }
     if (!rc) { /* floor: A itself */
         memcpy(E, Araw, sizeof(float) * nd);
-        r->fd_floor = fd_edited(E, n, d, mean, var, muB, covB);
+        r->fd_floor = fd_edited(E, n, &norm, muB, covB);
     }
     float *ref = NULL; /* the edit the noise copies */
     if (!rc && g) {
@@ -245,7 +239,7 @@ int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir
         rc = glp_project(g, w, E, (int)n, 0.5f, 20, -1, NULL, &rng);
         glp_work_free(w);
         if (!rc) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
-        if (!rc) r->fd_glp = fd_edited(E, n, d, mean, var, muB, covB);
+        if (!rc) r->fd_glp = fd_edited(E, n, &norm, muB, covB);
     }
     if (!rc && sae) {
         sae_work *sw = sae_work_new(sae, 1024);
@@ -255,11 +249,11 @@ int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir
         }
         sae_work_free(sw);
         if (!rc && !ref) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
-        if (!rc) r->fd_sae = fd_edited(E, n, d, mean, var, muB, covB);
+        if (!rc) r->fd_sae = fd_edited(E, n, &norm, muB, covB);
     }
     if (!rc && ref) {
         matched_noise(ref, Araw, n, d, &rng);
-        r->fd_noise = fd_edited(ref, n, d, mean, var, muB, covB);
+        r->fd_noise = fd_edited(ref, n, &norm, muB, covB);
     }
     if (!rc && (r->fd_floor < 0 || r->fd_glp < 0 || r->fd_sae < 0 || r->fd_noise < 0)) rc = -1;
     free(X), free(E), free(Araw), free(ref), free(muB), free(covB);
