@@ -138,13 +138,7 @@ static int row_ids(const probe_opts *o, const rowset *rs, const row_key *k, int 
         const corpus_doc *d = row_doc(o, k);
         text = d->text, len = d->len;
     }
-    int *raw, nr, b = o->bos >= 0;
-    if (tok_encode(o->m->tok, text, len, &raw, &nr)) return -1;
-    if (b) buf[0] = o->bos;
-    int n = nr + b < PROBE_MAX_TOKENS ? nr + b : PROBE_MAX_TOKENS;
-    memcpy(buf + b, raw, sizeof(int) * (size_t)(n - b));
-    free(raw);
-    return n;
+    return tok_encode_into(o->m->tok, o->bos, text, len, buf, PROBE_MAX_TOKENS);
 }
 
 /* Rows [r0, r1) share one text: run it once. */

@@ -54,13 +54,7 @@ int steer_seq_mean(const steer_runner *r, const int *ids, int n, double *mean) {
 
 /* Token ids of one document: BOS (when used) then the text, truncated. */
 static int doc_ids(const steer_runner *r, const corpus_doc *doc, int *buf, int cap) {
-    int *raw, nr, b = r->bos >= 0;
-    if (tok_encode(r->m->tok, doc->text, doc->len, &raw, &nr)) return -1;
-    if (b) buf[0] = r->bos;
-    int n = nr + b < cap ? nr + b : cap;
-    memcpy(buf + b, raw, sizeof(int) * (size_t)(n - b));
-    free(raw);
-    return n;
+    return tok_encode_into(r->m->tok, r->bos, doc->text, doc->len, buf, cap);
 }
 
 int steer_doc_means(const steer_runner *r, const corpus_split *c, const int *docs, int ndocs, double *sum,

@@ -1265,3 +1265,13 @@ int tok_save_gpt2(const tokenizer *t, const char *vocab_path, const char *merges
     free(buf);
     return rc;
 }
+
+int tok_encode_into(const tokenizer *t, int bos, const char *text, size_t len, int *buf, int cap) {
+    int *raw, nr, b = bos >= 0 && cap > 0;
+    if (tok_encode(t, text, len, &raw, &nr)) return -1;
+    if (b) buf[0] = bos;
+    int n = nr + b < cap ? nr + b : cap;
+    if (n > b) memcpy(buf + b, raw, sizeof(int) * (size_t)(n - b));
+    free(raw);
+    return n;
+}

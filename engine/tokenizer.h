@@ -40,6 +40,9 @@ int tok_vocab_size(const tokenizer *t);
 /* Encode len bytes; *ids is malloc'd. Never fails on any input bytes. No BOS
  * is added. Safe to call from several threads on one tokenizer. */
 int tok_encode(const tokenizer *t, const char *text, size_t len, int **ids, int *n);
+/* The same into buf[cap]: bos first when bos >= 0, then the text's ids,
+ * truncated to cap. Returns the count, or -1 on error. */
+int tok_encode_into(const tokenizer *t, int bos, const char *text, size_t len, int *buf, int cap);
 /* Decode to bytes (malloc'd, NUL-terminated one past *len). Unknown ids fail. */
 int tok_decode(const tokenizer *t, const int *ids, int n, char **out, size_t *len);
 /* The bytes one token stands for (not NUL-terminated); NULL if id invalid. */
