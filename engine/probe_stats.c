@@ -1,6 +1,7 @@
 /* probe_stats.c — the statistics of 1-D probing: AUC by rank sum, stratified
  * folds, mean-difference ranking, cross-validated AUC, bootstrap intervals. */
 #include "probe.h"
+#include "frontier.h"
 #include "rng.h"
 #include "util.h"
 
@@ -120,32 +121,7 @@ double probe_cv_auc(const float *v, const uint8_t *y, const int *fold, int n, in
     return used ? sum / used : NAN;
 }
 
-static int by_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 void probe_bootstrap(const double *x, int n, int B, uint64_t seed, double *lo, double *hi) {
-    if (n <= 0 || B <= 0) {
-        *lo = *hi = NAN;
-        return;
-    }
-    rng_t r;
-    rng_seed(&r, seed);
-    double *m = xmalloc(sizeof(double) * (size_t)B);
-    for (int b = 0; b < B; b++) {
-        double s = 0;
-        for (int i = 0; i < n; i++) s += x[rng_below(&r, (uint64_t)n)];
-        m[b] = s / n;
-    }
-    qsort(m, (size_t)B, sizeof *m, by_double);
-    /* linear interpolation between order statistics (numpy's default) */
-    double q[2] = {0.025, 0.975}, *out[2] = {lo, hi};
-    for (int j = 0; j < 2; j++) {
-        double p = q[j] * (B - 1);
-        int i = (int)floor(p);
-        double f = p - i;
-        *out[j] = i + 1 < B ? m[i] * (1 - f) + m[i + 1] * f : m[i];
-    }
-    free(m);
+    double mean; /* the same percentile bootstrap as the steering frontier's */
+    fr_bootstrap_mean(x, n, B, seed, 0.95, &mean, lo, hi);
 }
