@@ -6,6 +6,7 @@
 #ifndef MS_CHECKPOINT_H
 #define MS_CHECKPOINT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,14 @@ typedef struct {
     uint64_t *counters; /* optional extra state (the SAE's dead-latent ages) */
     size_t n_counters;
 } ckpt_view;
+
+/* How a training run reports and stops (train-lm, train-glp, train-sae). */
+typedef struct {
+    FILE *log;  /* progress and log lines */
+    bool tty;   /* rewrite one progress line instead of printing lines */
+    volatile sig_atomic_t *stop; /* set → checkpoint and return */
+    long max_steps; /* stop (with a checkpoint) after this many steps this run; 0 = no limit */
+} train_opts;
 
 int ckpt_save(const ckpt_view *c, const char *out);
 /* Fills the view from out/ckpt.safetensors after checking shape, signature

@@ -248,7 +248,7 @@ static double train_step(gtrainer *t, float lr, double *gn) {
     return loss;
 }
 
-static void progress(gtrainer *t, const glp_train_opts *o, long s, long step0, double el0, double loss, double gn,
+static void progress(gtrainer *t, const train_opts *o, long s, long step0, double el0, double loss, double gn,
                      double vl, float lr) {
     const glp_train_cfg *c = &t->cfg;
     double rate = (double)(s - step0) * c->batch / (t->elapsed - el0 + 1e-9);
@@ -266,7 +266,7 @@ static void progress(gtrainer *t, const glp_train_opts *o, long s, long step0, d
     fflush(o->log);
 }
 
-int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool resume, const glp_train_opts *o) {
+int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool resume, const train_opts *o) {
     if (!ms_is_dir(out) && mkdir(out, 0755)) return ms_seterr("cannot create folder (%s)", out);
     gtrainer t;
     if (gtrainer_init(&t, cfg, acts)) {

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "checkpoint.h"
+
 typedef struct {
     int d_model, d_mlp, n_layers; /* 0: 2·d, 4·d (reference widths); n_layers 3 */
     int batch;
@@ -26,16 +28,9 @@ void glp_train_defaults(glp_train_cfg *c);
 /* JSON config; unspecified fields keep the defaults. */
 int glp_train_cfg_load(glp_train_cfg *c, const char *path);
 
-typedef struct {
-    FILE *log;
-    bool tty;
-    volatile sig_atomic_t *stop;
-    long max_steps; /* 0 = no limit */
-} glp_train_opts;
-
 /* Trains on the harvest folder acts/ into out/: ckpt.safetensors, loss.csv,
  * and when the last step is done out/glp/ (final.safetensors, config.yaml,
  * rep_statistics.safetensors). */
-int glp_train(const glp_train_cfg *c, const char *acts, const char *out, bool resume, const glp_train_opts *o);
+int glp_train(const glp_train_cfg *c, const char *acts, const char *out, bool resume, const train_opts *o);
 
 #endif

@@ -217,7 +217,7 @@ static int export_sae(strainer *t, const char *out) {
     return rc;
 }
 
-int sae_train(const sae_train_cfg *cfg, const char *acts, const char *out, bool resume, const sae_train_opts *o) {
+int sae_train(const sae_train_cfg *cfg, const char *acts, const char *out, bool resume, const train_opts *o) {
     if (!ms_is_dir(out) && mkdir(out, 0755)) return ms_seterr("cannot create folder (%s)", out);
     strainer t;
     if (strainer_init(&t, cfg, acts)) {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "checkpoint.h"
+
 #include "sae.h"
 
 typedef struct {
@@ -30,16 +32,9 @@ void sae_train_defaults(sae_train_cfg *c);
 /* JSON config; unspecified keys keep the defaults; unknown keys are errors. */
 int sae_train_cfg_load(sae_train_cfg *c, const char *path);
 
-typedef struct {
-    FILE *log;
-    bool tty;
-    volatile sig_atomic_t *stop;
-    long max_steps; /* 0 = no limit */
-} sae_train_opts;
-
 /* Trains on acts/ into out/: ckpt.safetensors, loss.csv, and when done
  * out/sae/ (cfg.json + sae_weights.safetensors[.lz4]). */
-int sae_train(const sae_train_cfg *c, const char *acts, const char *out, bool resume, const sae_train_opts *o);
+int sae_train(const sae_train_cfg *c, const char *acts, const char *out, bool resume, const train_opts *o);
 
 typedef struct {
     double fvu, mse, l0;     /* on held-out rows */

@@ -113,7 +113,7 @@ static int run_budget(const scaling_opts *o, const char *file, const char *name,
         snprintf(ck, sizeof ck, "%s/ckpt.safetensors", dir);
         bool resume = stat(ck, &st) == 0;
         fprintf(o->log, "scaling: %s: %s\n", name, resume ? "resuming" : "training");
-        glp_train_opts to = {o->log, o->tty, o->stop, 0};
+        train_opts to = {o->log, o->tty, o->stop, 0};
         if (glp_train(&cfg, o->acts, dir, resume, &to)) return -1;
         if (o->stop && *o->stop) return ms_seterr("stopped; run again to resume (scaling)");
     }

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "checkpoint.h"
+
 #include "transformer.h"
 
 typedef struct {
@@ -26,13 +28,6 @@ typedef struct {
 /* JSON config; unspecified fields keep the defaults of train_cfg_defaults. */
 void train_cfg_defaults(train_cfg *c);
 int train_cfg_load(train_cfg *c, const char *path);
-
-typedef struct {
-    FILE *log;  /* progress and log lines */
-    bool tty;   /* rewrite one progress line instead of printing lines */
-    volatile sig_atomic_t *stop; /* set → checkpoint and return */
-    long max_steps; /* stop (with a checkpoint) after this many steps this run; 0 = no limit */
-} train_opts;
 
 /* Trains into out/: ckpt.safetensors (params, AdamW moments, step, RNG),
  * loss.csv, and at the end model/ (HF folder, f32). With resume, continues

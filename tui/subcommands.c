@@ -230,7 +230,7 @@ static int cmd_train_glp(int argc, char **argv) {
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    glp_train_opts to = {stderr, isatty(2), &g_stop, max_steps};
+    train_opts to = {stderr, isatty(2), &g_stop, max_steps};
     if (glp_train(&c, acts, out, resume, &to)) return fail(ms_geterr());
     if (g_stop) {
         fprintf(stderr, "train-glp: stopped; checkpoint saved, continue with --resume\n");
@@ -411,7 +411,7 @@ static int cmd_train_sae(int argc, char **argv) {
     if (steps) c.steps = steps;
     if (c.k > c.latents) return fail("--k exceeds --latents (train-sae)");
     catch_stop();
-    sae_train_opts to = {stderr, isatty(2), &g_stop, max_steps};
+    train_opts to = {stderr, isatty(2), &g_stop, max_steps};
     if (sae_train(&c, acts, out, resume, &to)) return fail(ms_geterr());
     if (g_stop) {
         fprintf(stderr, "train-sae: stopped; checkpoint saved, continue with --resume\n");
