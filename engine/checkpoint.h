@@ -33,6 +33,11 @@ typedef struct {
     long max_steps; /* stop (with a checkpoint) after this many steps this run; 0 = no limit */
 } train_opts;
 
+/* Whether the run ends after this step (stop requested or max_steps done). */
+static inline bool train_should_stop(const train_opts *o, long run_steps) {
+    return (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
+}
+
 int ckpt_save(const ckpt_view *c, const char *out);
 /* Fills the view from out/ckpt.safetensors after checking shape, signature
  * and every tensor's size. */

@@ -304,7 +304,7 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         fprintf(log, "%ld,%.6g,%.6f,%.4f,%s,%ld,%.1f\n", s, lr, loss, gn, vbuf, s * cfg->batch, t.elapsed);
         fflush(log);
         progress(&t, o, s, step0, el0, loss, gn, vl, lr);
-        bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
+        bool stop = train_should_stop(o, run_steps);
         if ((rc = ckpt_after_step(&view, out, stop, s == cfg->steps, cfg->ckpt_minutes, &last_ckpt))) break;
         if (stop) break;
     }

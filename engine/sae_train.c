@@ -265,7 +265,7 @@ int sae_train(const sae_train_cfg *cfg, const char *acts, const char *out, bool 
             fprintf(o->log, "\n");
         }
         fflush(o->log);
-        bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
+        bool stop = train_should_stop(o, run_steps);
         if ((rc = ckpt_after_step(&view, out, stop, s == cfg->steps, cfg->ckpt_minutes, &last_ckpt))) break;
         if (stop) break;
     }

@@ -293,7 +293,7 @@ int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opt
                     o->tty ? "\r\033[K" : "", s, cfg->steps, loss, isnan(vl) ? "gnorm" : "val", isnan(vl) ? gn : vl,
                     lr, rate, tot, e);
         fflush(o->log);
-        bool stop = (o->stop && *o->stop) || (o->max_steps && run_steps >= o->max_steps);
+        bool stop = train_should_stop(o, run_steps);
         if ((rc = ckpt_after_step(&view, out, stop, s == cfg->steps, cfg->ckpt_minutes, &last_ckpt))) break;
         if (stop) break;
     }
