@@ -231,11 +231,6 @@ static int export_glp(gtrainer *t, const char *out) {
     return rc;
 }
 
-static void fmt_time(char *buf, size_t n, double s) {
-    int m = (int)(s / 60);
-    snprintf(buf, n, "%d:%02d", m, (int)(s - 60 * m));
-}
-
 /* One optimizer step; returns the batch loss (NaN on error). */
 static double train_step(gtrainer *t, float lr, double *gn) {
     const glp_train_cfg *c = &t->cfg;
@@ -254,8 +249,8 @@ static void progress(gtrainer *t, const train_opts *o, long s, long step0, doubl
     double rate = (double)(s - step0) * c->batch / (t->elapsed - el0 + 1e-9);
     double eta = (c->steps - s) * (t->elapsed - el0) / (double)(s - step0);
     char e[16], tot[16];
-    fmt_time(e, sizeof e, eta);
-    fmt_time(tot, sizeof tot, t->elapsed);
+    ms_fmt_minutes(e, sizeof e, eta);
+    ms_fmt_minutes(tot, sizeof tot, t->elapsed);
     if (o->tty)
         fprintf(o->log, "\r\033[Kstep %ld/%ld  loss %.4f  lr %.2e  %.0f rows/s  %s elapsed  ETA %s", s, c->steps, loss,
                 lr, rate, tot, e);

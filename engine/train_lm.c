@@ -217,11 +217,6 @@ static float val_loss(trainer *t) {
     return (float)(sum / t->cfg.eval_batches);
 }
 
-static void fmt_time(char *buf, size_t n, double s) {
-    int m = (int)(s / 60);
-    snprintf(buf, n, "%d:%02d", m, (int)(s - 60 * m));
-}
-
 static int export_model(trainer *t, const char *out) {
     char *dir = ms_path_join(out, "model");
     t->m.tok = t->tok;
@@ -283,8 +278,8 @@ int train_lm(const train_cfg *cfg, const char *out, bool resume, const train_opt
         double rate = (double)(s - step0) * cfg->accum * B * T / (t.elapsed - el0 + 1e-9);
         double eta = (cfg->steps - s) * (t.elapsed - el0) / (double)(s - step0);
         char e[16], tot[16];
-        fmt_time(e, sizeof e, eta);
-        fmt_time(tot, sizeof tot, t.elapsed);
+        ms_fmt_minutes(e, sizeof e, eta);
+        ms_fmt_minutes(tot, sizeof tot, t.elapsed);
         if (o->tty)
             fprintf(o->log, "\r\033[Kstep %ld/%ld  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  ETA %s", s, cfg->steps,
                     loss, lr, rate, tot, e);

@@ -231,3 +231,8 @@ size_t ms_utf8_len(const uint8_t *s, size_t n) {
     }
     return 0;
 }
+
+void ms_fmt_minutes(char *buf, size_t n, double seconds) {
+    int m = (int)(seconds / 60);
+    snprintf(buf, n, "%d:%02d", m, (int)(seconds - 60 * m));
+}

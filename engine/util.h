@@ -61,5 +61,7 @@ const char *ms_assets_dir(void);
 
 /* Monotonic seconds. */
 double ms_now(void);
+/* Seconds as "M:SS" (progress lines). */
+void ms_fmt_minutes(char *buf, size_t n, double seconds);
 
 #endif
