@@ -180,7 +180,6 @@ static const char *NAMES[N_PANES] = {"activations", "neuron",  "steering", "SAE 
                                      "probe",       "frontier", "output"};
 static const char *SHORT[N_PANES] = {"acts", "neuron", "steering", "latents", "examples", "probe", "frontier", "output"};
 static const char *TINY[N_PANES] = {"acts", "neur", "steer", "lat", "ex", "probe", "front", "out"};
-const char *pane_name(int p) { return NAMES[p]; }
 
 static bool in_slot(int p) { return p >= P_STEER && p <= P_FRONTIER; }
 static bool same_rect(rect a, rect b) { return a.y == b.y && a.x == b.x && a.h == b.h && a.w == b.w; }

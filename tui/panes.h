@@ -167,6 +167,5 @@ int frontier_unit(explorer *X, char *name, size_t cap);
 
 /* Rows a pane's cursor can move over (for keys). */
 int pane_rows(const explorer *X, int p);
-const char *pane_name(int p);
 
 #endif
