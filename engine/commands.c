@@ -373,26 +373,13 @@ static int cmd_layer(session *S, words *w) {
     return 0;
 }
 
-typedef struct {
-    float *buf; /* [n, d] */
-    int d;
-} capture;
-
-static void capture_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
-    capture *c = ctx;
-    memcpy(c->buf + (size_t)pos0 * dim, x, sizeof(float) * (size_t)n * dim);
-}
-
 static int cmd_acts(session *S, words *w) {
     if (cmd_need_model(S, "acts")) return -1;
     if (w->argc > 1) return ms_seterr("usage: acts (acts)");
     int d = S->model.c.d_model, n = S->n_prompt;
     if (!n) return ms_seterr("no prompt; use 'prompt TEXT' (acts)");
-    capture cap = {xmalloc(sizeof(float) * (size_t)n * d), d};
-    int saved = S->st.nhooks;
-    int rc = tf_add_hook(&S->st, (tf_hook){HOOK_RESID, S->layer, capture_hook, &cap});
-    if (!rc) rc = sess_run_prompt(S, "acts");
-    S->st.nhooks = saved;
+    tf_rows cap = {xmalloc(sizeof(float) * (size_t)n * d), d};
+    int rc = sess_capture_prompt(S, HOOK_RESID, S->layer, cap.buf, d, "acts");
     if (rc) {
         free(cap.buf);
         return -1;
@@ -465,27 +452,6 @@ int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd) {
     return 0;
 }
 
-typedef struct {
-    float *buf;
-    int width;
-} rows_capture;
-
-static void rows_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
-    rows_capture *c = ctx;
-    memcpy(c->buf + (size_t)pos0 * dim, x, sizeof(float) * (size_t)n * dim);
-}
-
-/* Runs the prompt capturing layer `layer`'s rows (HOOK_MLP or HOOK_RESID)
- * into buf[n_prompt, width]. */
-static int capture_rows(session *S, tf_hook_kind kind, int layer, float *buf, int width, const char *cmd) {
-    rows_capture cap = {buf, width};
-    int saved = S->st.nhooks;
-    int rc = tf_add_hook(&S->st, (tf_hook){kind, layer, rows_hook, &cap});
-    if (!rc) rc = sess_run_prompt(S, cmd);
-    S->st.nhooks = saved;
-    return rc;
-}
-
 /* Meta-neurons see each token's residual normalized and noised to sigma 0.1
  * with noise from a fixed seed, so the same prompt always gives the same
  * values. */
@@ -495,7 +461,7 @@ int cmd_prompt_meta(session *S, float **meta, const char *cmd) {
     const glp_config *g = &S->glp.c;
     float *h = xmalloc(sizeof(float) * (size_t)n * d), *eps = xmalloc(sizeof(float) * (size_t)n * d);
     *meta = xmalloc(sizeof(float) * (size_t)g->n_layers * n * g->d_mlp);
-    int rc = capture_rows(S, HOOK_RESID, sess_glp_layer(S), h, d, cmd);
+    int rc = sess_capture_prompt(S, HOOK_RESID, sess_glp_layer(S), h, d, cmd);
     if (!rc) {
         rng_t r;
         rng_seed(&r, 0x6d657461); /* "meta" */
@@ -512,7 +478,7 @@ int cmd_prompt_meta(session *S, float **meta, const char *cmd) {
 static int prompt_sae_values(session *S, int i, float *vals, const char *cmd) {
     int n = S->n_prompt, d = S->model.c.d_model, L = S->sae.c.n_latents;
     float *h = xmalloc(sizeof(float) * (size_t)n * d), *z = xmalloc(sizeof(float) * (size_t)n * L);
-    int rc = capture_rows(S, HOOK_RESID, S->sae.layer, h, d, cmd) || sae_encode_dense(&S->sae, S->sae_work, h, n, z);
+    int rc = sess_capture_prompt(S, HOOK_RESID, S->sae.layer, h, d, cmd) || sae_encode_dense(&S->sae, S->sae_work, h, n, z);
     for (int t = 0; !rc && t < n; t++) vals[t] = z[(size_t)t * L + i];
     free(h), free(z);
     return rc;
@@ -532,7 +498,7 @@ int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd) {
     bool mlp = u->kind == UNIT_MLP;
     int width = mlp ? S->model.c.d_ff : S->model.c.d_model;
     float *buf = xmalloc(sizeof(float) * (size_t)n * width);
-    int rc = capture_rows(S, mlp ? HOOK_MLP : HOOK_RESID, mlp ? u->a : S->layer, buf, width, cmd);
+    int rc = sess_capture_prompt(S, mlp ? HOOK_MLP : HOOK_RESID, mlp ? u->a : S->layer, buf, width, cmd);
     for (int t = 0; !rc && t < n; t++) vals[t] = buf[(size_t)t * width + (mlp ? u->b : u->a)];
     free(buf);
     return rc;

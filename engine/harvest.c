@@ -21,22 +21,11 @@ char *harvest_shard_path(const char *dir, long k) {
     return ms_path_join(dir, name);
 }
 
-/* The rows of one window's forward pass land here (hook context). */
-typedef struct {
-    float *buf; /* [T, d] */
-    int d;
-} capture;
-
-static void capture_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
-    capture *c = ctx;
-    memcpy(c->buf + (size_t)pos0 * c->d, x, sizeof(float) * (size_t)n * (size_t)dim);
-}
-
 typedef struct {
     const harvest_opts *o;
     tf_model m;
     tf_state st;
-    capture cap;
+    tf_rows cap; /* the rows of one window's forward pass */
     int *ids, *docs; /* token stream and each token's document */
     size_t n;
     int T, d, layer;
@@ -93,8 +82,8 @@ static int harvester_init(harvester *h, const harvest_opts *o) {
     snprintf(h->signature, sizeof h->signature, "model=%s layer=%d d=%d T=%d split=%s shard_rows=%ld data=%zu:%016llx",
              o->model, h->layer, h->d, h->T, o->split, h->S, h->n, (unsigned long long)hash);
     if (tf_state_init(&h->st, &h->m, h->T)) return -1;
-    h->cap = (capture){xmalloc(xmul(sizeof(float) * (size_t)h->T, (size_t)h->d)), h->d};
-    if (tf_add_hook(&h->st, (tf_hook){HOOK_RESID, h->layer, capture_hook, &h->cap})) return -1;
+    h->cap = (tf_rows){xmalloc(xmul(sizeof(float) * (size_t)h->T, (size_t)h->d)), h->d};
+    if (tf_add_hook(&h->st, (tf_hook){HOOK_RESID, h->layer, tf_rows_hook, &h->cap})) return -1;
     size_t S = (size_t)(h->S < h->rows ? h->S : h->rows);
     h->acts = xmalloc(xmul(sizeof(uint16_t) * S, (size_t)h->d));
     h->tok = xmalloc(sizeof(int32_t) * S), h->doc = xmalloc(sizeof(int32_t) * S), h->pos = xmalloc(sizeof(int32_t) * S);

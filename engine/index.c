@@ -33,24 +33,13 @@ void index_meta_noise(uint64_t seed, int seg, int pos, float *eps, int d) {
     for (int i = 0; i < d; i++) eps[i] = rng_normal(&r);
 }
 
-/* The rows a hook sees land at dst + pos * width. */
-typedef struct {
-    float *dst;
-    int width;
-} grab;
-
-static void grab_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
-    grab *g = ctx;
-    memcpy(g->dst + (size_t)pos0 * g->width, x, sizeof(float) * (size_t)n * dim);
-}
-
 typedef struct {
     const index_opts *o;
     ms_index ix;   /* the stream, segments and categories, as a reader sees them */
     int seg_cap, stream_cap, cat_cap;
     tf_state st;
     int T, d, d_ff, M, L; /* context, widths, meta units, latents */
-    grab g_glp, g_sae, g_mlp;
+    tf_rows g_glp, g_sae, g_mlp; /* where each hook puts its rows */
     /* one batch: rows of whole segments */
     int rows, seg0, nseg;
     float *h_glp, *h_sae, *mlp, *xn, *eps, *meta, *sval;
@@ -145,15 +134,15 @@ static int add_hooks(builder *B) {
     const index_opts *o = B->o;
     int top = -1, rc = 0;
     if (o->glp) {
-        rc |= tf_add_hook(&B->st, (tf_hook){HOOK_RESID, o->glp_layer, grab_hook, &B->g_glp});
+        rc |= tf_add_hook(&B->st, (tf_hook){HOOK_RESID, o->glp_layer, tf_rows_hook, &B->g_glp});
         top = o->glp_layer;
     }
     if (o->sae && !(o->glp && o->sae->layer == o->glp_layer)) {
-        rc |= tf_add_hook(&B->st, (tf_hook){HOOK_RESID, o->sae->layer, grab_hook, &B->g_sae});
+        rc |= tf_add_hook(&B->st, (tf_hook){HOOK_RESID, o->sae->layer, tf_rows_hook, &B->g_sae});
         top = o->sae->layer > top ? o->sae->layer : top;
     }
     if (o->mlp_layer >= 0) {
-        rc |= tf_add_hook(&B->st, (tf_hook){HOOK_MLP, o->mlp_layer, grab_hook, &B->g_mlp});
+        rc |= tf_add_hook(&B->st, (tf_hook){HOOK_MLP, o->mlp_layer, tf_rows_hook, &B->g_mlp});
         top = o->mlp_layer > top ? o->mlp_layer : top;
     }
     B->st.stop_layer = top + 1; /* later blocks cannot change what is read */
@@ -211,9 +200,9 @@ static int run_batch(builder *B) {
     B->rows = 0, B->nseg = 0;
     for (int s = B->seg0; s < ix->n_seg && B->rows + ix->seg_len[s] <= BATCH_ROWS; s++) {
         size_t r = (size_t)B->rows;
-        B->g_glp = (grab){B->h_glp + r * B->d, B->d};
-        B->g_sae = (grab){B->h_sae + r * B->d, B->d};
-        if (B->mlp) B->g_mlp = (grab){B->mlp + r * B->d_ff, B->d_ff};
+        B->g_glp = (tf_rows){B->h_glp + r * B->d, B->d};
+        B->g_sae = (tf_rows){B->h_sae + r * B->d, B->d};
+        if (B->mlp) B->g_mlp = (tf_rows){B->mlp + r * B->d_ff, B->d_ff};
         tf_state_reset(&B->st);
         if (tf_forward(B->o->model, &B->st, ix->stream + ix->seg_start[s], ix->seg_len[s], LOGITS_NONE, NULL))
             return -1;

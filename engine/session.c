@@ -252,6 +252,15 @@ int sess_run_prompt(session *S, const char *cmd) {
     return 0;
 }
 
+int sess_capture_prompt(session *S, tf_hook_kind kind, int layer, float *buf, int width, const char *cmd) {
+    tf_rows cap = {buf, width};
+    int saved = S->st.nhooks;
+    int rc = tf_add_hook(&S->st, (tf_hook){kind, layer, tf_rows_hook, &cap});
+    if (!rc) rc = sess_run_prompt(S, cmd);
+    S->st.nhooks = saved;
+    return rc;
+}
+
 /* Re-runs the latest half-context of prompt + generated tokens (BOS kept
  * first when the prompt has it) so generation can go on past the context. */
 static int slide_context(session *S, const int *gen, int k) {

@@ -134,6 +134,9 @@ int sess_set_prompt(session *S, const char *text, const char *cmd);
 /* Runs the prompt from an empty cache; the last position's logits end up in
  * S->st.logits. */
 int sess_run_prompt(session *S, const char *cmd);
+/* Runs the prompt with layer `layer`'s rows (HOOK_RESID or HOOK_MLP)
+ * captured into buf[n_prompt, width]; the last logits end up in S->st.logits. */
+int sess_capture_prompt(session *S, tf_hook_kind kind, int layer, float *buf, int width, const char *cmd);
 /* Runs the prompt, then samples up to n tokens into out[n]: streams each
  * token's bytes through the output callback when stream is set, stops at
  * end-of-text (unless told not to), on cancel, or after n; slides the context

@@ -279,6 +279,11 @@ int tf_add_hook(tf_state *s, tf_hook h) {
 
 void tf_clear_hooks(tf_state *s) { s->nhooks = 0; }
 
+void tf_rows_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
+    tf_rows *c = ctx;
+    memcpy(c->buf + (size_t)pos0 * c->width, x, sizeof(float) * (size_t)n * (size_t)dim);
+}
+
 static void run_hooks(tf_state *s, tf_hook_kind kind, int layer, int pos0, int n, float *x, int dim) {
     for (int i = 0; i < s->nhooks; i++)
         if (s->hooks[i].kind == kind && s->hooks[i].layer == layer)

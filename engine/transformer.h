@@ -95,6 +95,14 @@ typedef struct {
 } tf_hook;
 #define TF_MAX_HOOKS 8
 
+/* A ready-made hook context: the rows of each chunk land at buf + pos * width
+ * (width = the hooked rows' dimension). */
+typedef struct {
+    float *buf;
+    int width;
+} tf_rows;
+void tf_rows_hook(void *ctx, int layer, int pos0, int n, float *x, int dim);
+
 typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } tf_logits_mode;
 
 /* Per-sequence state: KV cache and scratch. */

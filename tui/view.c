@@ -11,24 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    float *buf;
-} rows_cap;
-
-static void rows_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
-    rows_cap *c = ctx;
-    memcpy(c->buf + (size_t)pos0 * dim, x, sizeof(float) * (size_t)n * dim);
-}
-
 /* The prompt's residual rows at `layer` into h[n, d]; leaves the prompt's
  * last logits in S->st.logits. */
 static int prompt_resid(session *S, int layer, float *h) {
-    rows_cap cap = {h};
-    int saved = S->st.nhooks;
-    int rc = tf_add_hook(&S->st, (tf_hook){HOOK_RESID, layer, rows_hook, &cap});
-    if (!rc) rc = sess_run_prompt(S, "view");
-    S->st.nhooks = saved;
-    return rc;
+    return sess_capture_prompt(S, HOOK_RESID, layer, h, S->model.c.d_model, "view");
 }
 
 static void next_tokens(explorer *X) {
