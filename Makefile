@@ -20,13 +20,19 @@ PC_LIBS   = $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null)
 TUI_LIBS  = $(shell pkg-config --libs ncursesw readline 2>/dev/null || echo -lncursesw -lreadline)
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
+# The engine's layers, bottom to top (docs/architecture.md); a file includes
+# only headers of its own folder and of folders earlier in this list
+# (tools/check_layers.sh, run by `make test`, enforces it).
+ENGINE_DIRS := engine/core engine/formats engine/lm engine/glp engine/sae \
+               engine/index engine/eval engine/session
+
 CFLAGS  ?= $(OPT) -g $(MARCH)
 CFLAGS  += -DMS_ASSETS_DIR=\"$(abspath assets)\" -std=c17 -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
-           -Iengine $(PC_CFLAGS) $(SAN)
+           $(ENGINE_DIRS:%=-I%) $(PC_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
 LDLIBS  := $(PC_LIBS) -lm -lpthread
 
-ENGINE_SRC := $(wildcard engine/*.c)
+ENGINE_SRC := $(wildcard $(ENGINE_DIRS:%=%/*.c))
 TUI_SRC    := $(wildcard tui/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
@@ -51,7 +57,7 @@ deps-tools:
 deps-assets:
 	@sh tools/deps.sh $$(grep -v '^#' tools/corpus_packages.txt)
 
-$(BUILD)/%.o: %.c $(wildcard engine/*.h tui/*.h) | $(BUILD)
+$(BUILD)/%.o: %.c $(wildcard $(ENGINE_DIRS:%=%/*.h) tui/*.h) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -8,12 +8,12 @@ secs=${1:-60}
 harnesses=${*:-safetensors tokenizer_json commands torchpt glpconfig}
 out=build-fuzz
 mkdir -p "$out"
-flags="-g -O1 -std=c17 -D_GNU_SOURCE -Iengine $(pkg-config --cflags openblas json-c libpcre2-8 yaml-0.1) -fsanitize=fuzzer,address,undefined"
+flags="-g -O1 -std=c17 -D_GNU_SOURCE $(for d in engine/*/; do printf -- "-I%s " "${d%/}"; done)$(pkg-config --cflags openblas json-c libpcre2-8 yaml-0.1) -fsanitize=fuzzer,address,undefined"
 libs="$(pkg-config --libs openblas json-c libpcre2-8 liblz4 yaml-0.1) -lm"
 status=0
 for h in $harnesses; do
   echo "== fuzz_$h: building"
-  clang $flags tests/fuzz/fuzz_$h.c engine/*.c -o "$out/fuzz_$h" $libs || { status=1; continue; }
+  clang $flags tests/fuzz/fuzz_$h.c engine/*/*.c -o "$out/fuzz_$h" $libs || { status=1; continue; }
   mkdir -p "$out/corpus/$h" "$out/crash/$h"
   echo "== fuzz_$h: ${secs}s"
   "$out/fuzz_$h" -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
