@@ -3,7 +3,7 @@
  * batch mode. Each frame is drawn into stdscr and sent with one doupdate, so
  * nothing flickers; command output is captured into the output pane. */
 #include "cmd.h"
-#include "eval_steer.h"
+#include "cmd_frontier.h"
 #include "frontend.h"
 #include "panes.h"
 #include "rlcurses.h"

@@ -3,7 +3,7 @@
  * (per task and family the test AUC and winning unit, the mean and its CI),
  * and the steering frontier per concept x source (each method's area, the
  * alpha table with Pareto marks, a scatter plot). */
-#include "eval_steer.h"
+#include "cmd_frontier.h"
 #include "panes.h"
 #include "probe.h"
 

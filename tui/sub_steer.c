@@ -1,8 +1,8 @@
-/* sub_steer.c — `metascope eval-steer`: the steering frontier (eval_steer.h)
+/* sub_steer.c — `metascope eval-steer`: the steering frontier (cmd_frontier.h)
  * of the default (or given) model, GLP and SAE, loaded through a session so
  * they fit together exactly as in the explorer. Loading options are taken
  * here; the rest are the 'frontier' command's. */
-#include "eval_steer.h"
+#include "cmd_frontier.h"
 #include "ops.h"
 #include "session.h"
 #include "subcommands.h"

@@ -1,6 +1,7 @@
 /* lz4file.c — lz4 frame format through liblz4's LZ4F API. */
 #include "lz4file.h"
-#include "util.h"
+#include "alloc.h"
+#include "err.h"
 
 #include <lz4frame.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* util.c — checked allocation, the error slot, whole-file and atomic I/O. */
+/* util.c — whole-file and atomic I/O, paths and small helpers. */
 #include "util.h"
 #include "lz4file.h"
 
@@ -11,63 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-static _Noreturn void oom(size_t n) {
-    fprintf(stderr, "error: out of memory allocating %zu bytes\n", n);
-    exit(3);
-}
-
-void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) oom(n);
-    return p;
-}
-
-void *xcalloc(size_t count, size_t size) {
-    void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p) oom(count * size);
-    return p;
-}
-
-void *xrealloc(void *p, size_t n) {
-    void *q = realloc(p, n ? n : 1);
-    if (!q) oom(n);
-    return q;
-}
-
-char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
-
-char *xstrndup(const char *s, size_t n) {
-    char *d = xmalloc(n + 1);
-    memcpy(d, s, n);
-    d[n] = 0;
-    return d;
-}
-
-size_t xmul(size_t a, size_t b) {
-    if (b && a > SIZE_MAX / b) oom(SIZE_MAX);
-    return a * b;
-}
-
-static _Thread_local char err_buf[1024];
-
-int ms_seterr(const char *fmt, ...) {
-    /* Formatted aside first: callers wrap the current message, passing
-     * ms_geterr() itself as an argument, and vsnprintf must not overlap. */
-    char tmp[sizeof err_buf];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    memcpy(err_buf, tmp, sizeof err_buf);
-    /* One line only: a message never spans lines. */
-    for (char *c = err_buf; *c; c++)
-        if (*c == '\n' || *c == '\r') *c = ' ';
-    return -1;
-}
-
-const char *ms_geterr(void) { return err_buf[0] ? err_buf : "unknown error"; }
-void ms_clearerr(void) { err_buf[0] = 0; }
 
 static int read_plain(const char *path, uint8_t **data, size_t *len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

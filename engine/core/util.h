@@ -1,10 +1,6 @@
-/* util.h — checked allocation, one error slot, file I/O helpers.
- *
- * Convention used across the engine: functions that can fail return 0 (or a
- * valid pointer) on success and -1 (or NULL) on failure, after recording a
- * one-line message with ms_seterr(). Messages read "<what> (<where>)", e.g.
- * "header length 9999999999 exceeds file size (model.safetensors)". The caller
- * that reports to the user prints "error: " + ms_geterr(). */
+/* util.h — file I/O helpers. It includes alloc.h (checked allocation) and
+ * err.h, the error slot and the engine's convention for failures, e.g.
+ * "header length 9999999999 exceeds file size (model.safetensors)". */
 #ifndef MS_UTIL_H
 #define MS_UTIL_H
 
@@ -12,28 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
+#include "err.h"
+
 #define MS_VERSION "0.1.0"
-
-#if defined(__GNUC__)
-#define MS_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define MS_PRINTF(a, b)
-#endif
-
-/* Allocation that never returns NULL: out of memory prints one line and exits. */
-void *xmalloc(size_t n);
-void *xcalloc(size_t count, size_t size);
-void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-/* n*size with overflow check (exits on overflow, like OOM). */
-size_t xmul(size_t a, size_t b);
-
-/* Error slot (thread-local). ms_seterr returns -1 so callers can
- * `return ms_seterr("...")`. */
-int ms_seterr(const char *fmt, ...) MS_PRINTF(1, 2);
-const char *ms_geterr(void);
-void ms_clearerr(void);
 
 /* Whole-file read. A path ending in ".lz4" is decompressed transparently (lz4
  * frame format). The returned buffer has one extra NUL byte after len. */

@@ -82,3 +82,18 @@ void fr_bootstrap_mean(const double *x, int n, int B, uint64_t seed, double leve
     *hi = quantile(means, B, (1 + level) / 2);
     free(v), free(means);
 }
+
+static const char *const METHOD[FR_MAX_METHODS] = {"plain", "glp@0.3", "glp@0.5", "glp@0.7"};
+static const float METHOD_U[FR_MAX_METHODS] = {0, 0.3f, 0.5f, 0.7f};
+
+const char *frontier_method(int m, float *u) {
+    if (u) *u = METHOD_U[m];
+    return METHOD[m];
+}
+
+void frontier_free(frontier_result *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n_blocks; i++) free(r->blocks[i].fl), free(r->blocks[i].co), free(r->blocks[i].pareto);
+    free(r->blocks);
+    free(r);
+}

@@ -40,4 +40,51 @@ double fr_area(const double *f, const double *c, int n, double f_lo, double f_hi
 void fr_bootstrap_mean(const double *x, int n, int B, uint64_t seed, double level, double *mean, double *lo,
                        double *hi);
 
+/* ---- a sweep's result (filled by the session's frontier command) */
+
+#define FR_MAX_METHODS 4
+#define FR_MAX_CONCEPTS 16
+#define FR_MAX_ALPHAS 32
+
+typedef struct {
+    char concepts[FR_MAX_CONCEPTS][64]; /* as given (resolved in the blocks) */
+    int n_concepts;
+    double alphas[FR_MAX_ALPHAS];
+    int n_alphas;
+    int prefixes, tokens, prefix_tokens;
+    int boot;      /* bootstrap resamples */
+    char out[1024]; /* folder for frontier.csv ("" = none) */
+} frontier_opts;
+
+typedef struct {
+    double mean, lo, hi; /* over prefixes, 95% percentile bootstrap */
+} fr_stat;
+
+typedef struct {
+    char concept[64];   /* the resolved category */
+    char source[32];    /* "diffmean" or "sae:I" */
+    double cosine;      /* sae: cosine of the latent's direction with the DiffMean's */
+    int lex_words;
+    fr_stat *fl, *co;   /* [n_alphas * n_methods], alpha-major */
+    bool *pareto;       /* among all points of the block */
+    double area[FR_MAX_METHODS];
+    double f_lo, f_hi;  /* the fluency span of the block's points: the area's range */
+} frontier_block;
+
+typedef struct frontier_result {
+    frontier_opts o;
+    int layer, n_methods; /* methods: the first n_methods of frontier_method() */
+    frontier_block *blocks;
+    int n_blocks;
+    char note[160];       /* why methods or sources were skipped ("" = none) */
+    int generations;
+    double seconds;
+} frontier_result;
+
+/* Method m: its name ("plain", "glp@0.3", ...) and GLP u (0 = plain). */
+const char *frontier_method(int m, float *u);
+
+
+void frontier_free(frontier_result *r);
+
 #endif

@@ -1,4 +1,4 @@
-/* index.c — building the top-activating examples index (format in index.h,
+/* index_build.c — building the top-activating examples index (format in index.h,
  * per-unit state in index_stats.c). Segments are run through the model in
  * batches of whole segments, so the GLP meta-neurons and the SAE codes of a
  * batch are computed with a few large sgemms, and every kept example's

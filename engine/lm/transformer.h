@@ -9,22 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hfconfig.h"
 #include "tokenizer.h"
-
-typedef enum { ARCH_LLAMA, ARCH_GPT2 } tf_arch;
-
-typedef struct {
-    tf_arch arch;
-    int d_model, n_layers, n_heads, n_kv_heads, head_dim, d_ff, vocab, max_seq;
-    float norm_eps;
-    double rope_theta;
-    bool tied;
-    /* rope_scaling type llama3 */
-    bool rope_llama3;
-    double rs_factor, rs_low, rs_high;
-    int rs_orig_max;
-    int bos_id, eos_id; /* -1 when unknown */
-} tf_config;
 
 typedef struct {
     float *norm1_w, *norm1_b;  /* b: GPT-2 only */

@@ -62,7 +62,7 @@ int cmd_fluency(session *S, const int *gen, int k, double *out);
 int cmd_vec(session *S, words *w);
 int cmd_steer(session *S, words *w);
 int cmd_compare(session *S, words *w);
-int cmd_frontier(session *S, words *w); /* eval_steer.c */
+int cmd_frontier(session *S, words *w); /* cmd_frontier.c */
 int cmd_sample(session *S, words *w);
 int cmd_meta(session *S, words *w);
 /* cmd_index.c: the top-activating examples index */

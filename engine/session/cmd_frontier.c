@@ -1,10 +1,9 @@
-/* eval_steer.c — the steering frontier sweep (see eval_steer.h): options,
- * prefixes, steering directions, the continuations and their statistics.
- * Printing and the CSV are in eval_steer_out.c. */
-#include "eval_steer.h"
+/* cmd_frontier.c — the steering frontier sweep (see cmd_frontier.h): options,
+ * prefixes, steering directions, the continuations and their statistics
+ * (eval/frontier.c). Printing and the CSV are in cmd_frontier_out.c. */
+#include "cmd_frontier.h"
 #include "cmd.h"
-#include "eval_steer_int.h"
-#include "frontier.h"
+#include "cmd_frontier_int.h"
 #include "util.h"
 
 #include <math.h>
@@ -15,14 +14,6 @@
 #define DM_DOCS 256    /* documents per side of a DiffMean, as 'vec' */
 #define DM_TOKENS 128  /* tokens kept per document, as 'vec' */
 #define BOOT_SEED 0x626f6f74ull
-
-static const char *const METHOD[FR_MAX_METHODS] = {"plain", "glp@0.3", "glp@0.5", "glp@0.7"};
-static const float METHOD_U[FR_MAX_METHODS] = {0, 0.3f, 0.5f, 0.7f};
-
-const char *frontier_method(int m, float *u) {
-    if (u) *u = METHOD_U[m];
-    return METHOD[m];
-}
 
 /* ------------------------------------------------------------ options */
 
@@ -197,7 +188,9 @@ static int point_texts(fr_run *R, int vec, double alpha, int m, char ***texts, s
     }
     fr_cache *c = alpha == 0 ? z : &R->scratch;
     for (int p = 0; p < R->n_pre; p++) free(c->text[p]), c->text[p] = NULL;
-    sess_steer sp = {vec, alpha, m > 0, METHOD_U[m], 20};
+    float u;
+    frontier_method(m, &u);
+    sess_steer sp = {vec, alpha, m > 0, u, 20};
     for (int p = 0; p < R->n_pre; p++)
         if (continuation(R, p, &sp, &c->fl[p], &c->text[p], &c->len[p])) return -1;
     c->ready = alpha == 0;
@@ -360,13 +353,6 @@ static int frontier_run(session *S, const frontier_opts *o, const char *cmd, fro
     for (int p = 0; p < R.n_pre; p++) free(R.pre[p].ids);
     free(R.pre), free(R.gen);
     return rc;
-}
-
-void frontier_free(frontier_result *r) {
-    if (!r) return;
-    for (int i = 0; i < r->n_blocks; i++) free(r->blocks[i].fl), free(r->blocks[i].co), free(r->blocks[i].pareto);
-    free(r->blocks);
-    free(r);
 }
 
 int frontier_exec(session *S, int argc, char **argv, frontier_progress_fn progress, void *ctx) {

@@ -1,8 +1,8 @@
-/* eval_steer_int.h — what eval_steer.c and eval_steer_out.c share. */
-#ifndef MS_EVAL_STEER_INT_H
-#define MS_EVAL_STEER_INT_H
+/* cmd_frontier_int.h — what cmd_frontier.c and cmd_frontier_out.c share. */
+#ifndef MS_CMD_FRONTIER_INT_H
+#define MS_CMD_FRONTIER_INT_H
 
-#include "eval_steer.h"
+#include "cmd_frontier.h"
 
 typedef struct {
     int *ids, n;
@@ -32,7 +32,7 @@ typedef struct {
     void *progress_ctx;
 } fr_run;
 
-/* eval_steer_out.c */
+/* cmd_frontier_out.c */
 void frontier_print(session *S, const frontier_result *r);
 int frontier_make_dir(const char *dir);
 /* OUT/frontier.csv (points) and OUT/frontier_area.csv. */

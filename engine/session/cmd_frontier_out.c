@@ -1,8 +1,8 @@
-/* eval_steer_out.c — the steering frontier's output: a table per concept and
+/* cmd_frontier_out.c — the steering frontier's output: a table per concept and
  * source, each method's frontier area, a terminal scatter plot (UTF-8 glyphs,
  * ASCII when the locale is not UTF-8), JSON, and OUT/frontier.csv. */
 #include "cmd.h"
-#include "eval_steer_int.h"
+#include "cmd_frontier_int.h"
 #include "util.h"
 
 #include <ctype.h>

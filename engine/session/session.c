@@ -1,7 +1,7 @@
 /* session.c — session state: model loading, the prompt, output helpers. The
  * command handlers live in commands.c. */
 #include "session.h"
-#include "eval_steer.h"
+#include "frontier.h"
 #include "glp_folder.h"
 #include "index.h"
 #include "ops.h"

@@ -90,7 +90,7 @@ typedef struct session {
     void *out_ctx;
     volatile sig_atomic_t *cancel; /* set asynchronously (Ctrl-C) to stop long work */
     bool quit;
-    /* ---- the last steering frontier (eval_steer.h), for a front end's pane */
+    /* ---- the last steering frontier (frontier.h), for a front end's pane */
     struct frontier_result *frontier_last;
     /* ---- front-end hook (NULL in batch mode): see sess_compare_row */
     sess_compare_fn compare_row;
