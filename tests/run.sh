@@ -21,6 +21,7 @@ for src in tests/unit/test_*.c; do # only suites that still have a source
   if [ -x "$t" ]; then CMOCKA_MESSAGE_OUTPUT=TAP run_suite "$(basename "$t")" "$t"
   else fail=$((fail + 1)); echo "$(basename "$t"): not built"; fi
 done
+run_suite layers sh tools/check_layers.sh
 for s in tests/e2e/*.sh; do
   case "$s" in */lib.sh) continue;; esac
   run_suite "e2e/$(basename "$s" .sh)" sh "$s"
