@@ -2,6 +2,7 @@
  * for `metascope bench --glp` (see bench_glp.h). */
 #include "bench_glp.h"
 #include "glp.h"
+#include "glp_ode.h"
 #include "glp_train.h"
 #include "optim.h"
 #include "rng.h"

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "glp.h"
+#include "glp_ode.h"
 #include "sae.h"
 #include "transformer.h"
 

@@ -16,6 +16,7 @@
 
 #include "corpus.h"
 #include "glp.h"
+#include "glp_ode.h"
 #include "rng.h"
 #include "transformer.h"
 

@@ -1,6 +1,6 @@
 /* glp.c — GLP denoiser: flat parameter layout, batched forward/backward of
- * the flow-matching loss, normalizer, Euler sampler, SDEdit projection,
- * checkpoint load/save under the reference tensor names. */
+ * the flow-matching loss, normalizer, meta-neurons (the samplers and the
+ * SDEdit projection are glp_ode.c), checkpoint load/save under the reference tensor names. */
 #include "glp.h"
 #include "half.h"
 
@@ -450,6 +450,8 @@ glp_work *glp_work_new(const glp_config *c, int cap) {
     return w;
 }
 
+int glp_work_cap(const glp_work *w) { return w->cap; }
+
 void glp_work_cache(glp_work *w, bool on) {
     w->cache_on = on;
     w->cached = w->next = 0;
@@ -669,43 +671,5 @@ int glp_meta_neurons(const glp_model *m, glp_work *w, float *meta, const float *
         fwd_chunk(m, w, n, layer);
         copy_meta(w, meta, N, r0, n);
     }
-    return 0;
-}
-
-/* Euler steps i = start .. n-1 over grid_n (+ 0) on rows x, in chunks. */
-static void euler(const glp_model *m, glp_work *w, float *x, int N, int n, int start, int layer) {
-    int di = m->c.d_input;
-    for (int r0 = 0; r0 < N; r0 += w->cap) {
-        int c = N - r0 < w->cap ? N - r0 : w->cap;
-        float *xr = x + (size_t)r0 * di;
-        for (int i = start; i < n; i++) {
-            float s = glp_grid(i, n), dt = glp_grid(i + 1, n) - s;
-            memcpy(w->xin, xr, sizeof(float) * (size_t)c * di);
-            for (int r = 0; r < c; r++) w->tau[r] = 1000.0f * s;
-            fwd_chunk(m, w, c, layer);
-            axpy(xr, dt, w->out, c * di);
-        }
-    }
-}
-
-int glp_sample(const glp_model *m, glp_work *w, float *x, int N, int n, int layer) {
-    if (check_layer(m, layer)) return -1;
-    if (n < 1) return ms_seterr("sampler needs at least one step, got %d (glp)", n);
-    euler(m, w, x, N, n, 0, layer);
-    return 0;
-}
-
-int glp_project(const glp_model *m, glp_work *w, float *h, int N, float u, int n, int layer, const float *eps,
-                rng_t *r) {
-    if (check_layer(m, layer)) return -1;
-    if (n < 1 || !(u >= 0 && u <= 1)) return ms_seterr("projection needs n >= 1 and u in [0,1] (glp)");
-    if (!eps && !r) return ms_seterr("projection needs noise or an RNG (glp)");
-    int start = (int)floorf(u * (float)n);
-    float s = glp_grid(start, n);
-    size_t tot = (size_t)N * m->c.d_input;
-    glp_normalize(m, h, h, N);
-    for (size_t j = 0; j < tot; j++) h[j] = (1 - s) * h[j] + s * (eps ? eps[j] : rng_normal(r));
-    euler(m, w, h, N, n, start, layer);
-    glp_denormalize(m, h, h, N);
     return 0;
 }

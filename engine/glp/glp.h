@@ -91,6 +91,7 @@ float glp_grid(int i, int n);
 typedef struct glp_work glp_work;
 glp_work *glp_work_new(const glp_config *c, int cap);
 void glp_work_free(glp_work *w);
+int glp_work_cap(const glp_work *w); /* rows per chunk */
 /* Inference only: while on, the time-embedding path (time_embed and every
  * time_proj, ~30% of the weights) is remembered per sigma and reused, which
  * assumes the weights do not change. Switching clears the memory. */
@@ -115,16 +116,6 @@ double glp_fm_loss(glp_model *m, glp_work *w, const float *x, const float *eps, 
 #define GLP_META_SIGMA_INDEX 900
 int glp_meta_neurons(const glp_model *m, glp_work *w, float *meta, const float *x, const float *eps, int N,
                      int layer);
-
-/* Euler sampling in normalized space: x[N, d_input] holds the starting
- * noise and receives the sample (n steps over linspace(1, 0.001, n), then 0). */
-int glp_sample(const glp_model *m, glp_work *w, float *x, int N, int n, int layer);
-
-/* On-manifold projection (SDEdit) of raw activations h[N, d_input], in place:
- * normalize, noise to sigma = grid_n[floor(u n)] with eps (or fresh normals
- * from r when eps is NULL), Euler to 0, denormalize. */
-int glp_project(const glp_model *m, glp_work *w, float *h, int N, float u, int n, int layer,
-                const float *eps, rng_t *r);
 
 /* ---- kernels of the pass, exposed for the finite-difference tests.
  * Backward kernels ADD into parameter gradients. */

@@ -17,6 +17,7 @@
 #include "refcheck.h"
 
 #include "glp.h"
+#include "glp_ode.h"
 #include "ops.h"
 #include "rng.h"
 #include "safetensors.h"

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "glp_folder.h"
+#include "glp_ode.h"
 #include "safetensors.h"
 #include "util.h"
 

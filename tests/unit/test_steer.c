@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "glp.h"
+#include "glp_ode.h"
 #include "util.h"
 #include "lexicon.h"
 #include "steer.h"

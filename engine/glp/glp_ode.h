@@ -1,0 +1,68 @@
+/* glp_ode.h — solvers for the GLP's flow-matching ODE dx/dsigma = v(x, sigma).
+ *
+ * With x_s = (1-s) x0 + s eps and v = eps - x0 (the denoiser's output),
+ * x0 = x - s v. A schedule is sigma[0] > sigma[1] > ... > sigma[k] (k steps);
+ * the last point is usually 0.
+ *   euler     x += h v(x, s0)                    1 evaluation per step (the reference)
+ *   heun      v1 = v(x, s0), v2 = v(x + h v1, s1), x += h (v1 + v2)/2
+ *   midpoint  v1 = v(x, s0), x += h v(x + h/2 v1, s0 + h/2)
+ *             heun and midpoint: 2 evaluations per step, but the step to
+ *             sigma = 0 stays Euler (1): 2k - 1 in all
+ *   dpm2m     DPM-Solver++(2M) in x0-prediction form: the exact linear part plus
+ *             x0 extrapolated from this and the previous step's estimate
+ *             (first order on the first step and the step to 0);
+ *             1 evaluation per step, second order
+ * Costs are counted in denoiser evaluations (the cost of one steered token);
+ * a budget of E evaluations buys glp_solver_steps(s, E) steps. */
+#ifndef MS_GLP_ODE_H
+#define MS_GLP_ODE_H
+
+#include "glp.h"
+
+typedef enum { GLP_EULER, GLP_HEUN, GLP_MIDPOINT, GLP_DPM2M, GLP_N_SOLVERS } glp_solver;
+
+/* How the ODE is solved. evals <= 0: the reference's budget (sampling: the
+ * caller's step count; projection: n - floor(u n) of its grid). */
+typedef struct {
+    glp_solver solver;
+    int evals;
+} glp_ode;
+
+const char *glp_solver_name(glp_solver s);
+/* "euler", "heun", "midpoint", "dpm2m"; -1 with a message naming where. */
+int glp_solver_parse(const char *name, glp_solver *s, const char *where);
+/* Evaluations of k steps ending at sigma = 0; the most steps (>= 1) whose
+ * cost fits a budget of E evaluations. */
+int glp_solver_evals(glp_solver s, int k);
+int glp_solver_steps(glp_solver s, int evals);
+
+/* Integrates x[N, d_input] (normalized space) over sig[0..k] with solver s. */
+int glp_ode_solve(const glp_model *m, glp_work *w, float *x, int N, glp_solver s, const float *sig, int k,
+                  int layer);
+
+/* The reference schedule resampled to k steps: grid_n from index start to
+ * n-1 (linspace(1, 0.001, n)) taken at k evenly spaced fractional indices,
+ * then 0, into sig[k + 1]. With k = n - start it is grid_n exactly. */
+void glp_ode_schedule(float *sig, int n, int start, int k);
+
+/* The published reference, Euler: sampling in normalized space, x[N, d_input]
+ * holds the starting noise and receives the sample (n steps over
+ * linspace(1, 0.001, n), then 0); the on-manifold projection (SDEdit) of raw
+ * activations h[N, d_input], in place: normalize, noise to sigma =
+ * grid_n[floor(u n)] with eps (or fresh normals from r when eps is NULL),
+ * Euler over the rest of grid_n (n - floor(u n) evaluations), denormalize. */
+int glp_sample(const glp_model *m, glp_work *w, float *x, int N, int n, int layer);
+int glp_project(const glp_model *m, glp_work *w, float *h, int N, float u, int n, int layer, const float *eps,
+                rng_t *r);
+
+/* Sampling from the noise in x with o (evals <= 0: n, i.e. Euler's n steps). */
+int glp_sample_ode(const glp_model *m, glp_work *w, float *x, int N, int n, const glp_ode *o, int layer);
+/* The projection of glp_project (sigma_start = grid_n[floor(u n)] whatever
+ * the budget), solved with o over glp_ode_schedule(n, floor(u n), k). */
+int glp_project_ode(const glp_model *m, glp_work *w, float *h, int N, float u, int n, const glp_ode *o, int layer,
+                    const float *eps, rng_t *r);
+/* Evaluations a sample / projection with o actually spends. */
+int glp_sample_evals(int n, const glp_ode *o);
+int glp_project_evals(float u, int n, const glp_ode *o);
+
+#endif
