@@ -25,14 +25,18 @@ static const char *USAGE =
     "       metascope eval-lm DIR [--split train|valid|test] [--corpus DIR] [--json]\n"
     "       metascope pack-model SRC --out DST [--f16] [--no-lz4]\n"
     "       metascope pack-glp SRC --out DST [--f16]\n"
-    "       metascope eval-glp --acts DIR [--glp DIR] [--n N] [--steps S] [--json]\n"
-    "       metascope eval-glp --delta-lm [--glp DIR] [--model DIR] [--corpus DIR] [--windows N]\n"
+    "       metascope eval-glp --acts DIR [--glp DIR] [--n N] [--evals E] [--sampler S] [--json]\n"
+    "       metascope eval-glp --delta-lm [--glp DIR] [--model DIR] [--corpus DIR] [--windows N] [--evals E]\n"
+    "                          [--sampler euler|heun|midpoint|dpm2m]\n"
     "       metascope train-sae --acts DIR --out DIR [--config FILE] [--latents M] [--k K] [--steps N] [--resume]\n"
-    "       metascope eval-sae [--sae DIR] [--acts DIR] [--rows N] [--delta-lm [--glp DIR] [--model DIR]] [--json]\n"
+    "       metascope eval-sae [--sae DIR] [--acts DIR] [--rows N] [--delta-lm [--glp DIR] [--model DIR]]\n"
+    "                          [--sampler S] [--evals E] [--json]\n"
     "       metascope scaling --acts DIR --out DIR [--budgets DIR] [--with-default] [--eval-rows N]\n"
-    "       metascope eval-recon --acts DIR [--glp DIR] [--sae DIR] [--model DIR] [--n N] [--windows N] [--json]\n"
-    "       metascope sample N [--steps S] [--out FILE]\n"
+    "       metascope eval-recon --acts DIR [--glp DIR] [--sae DIR] [--model DIR] [--n N] [--windows N]\n"
+    "                            [--sampler S] [--evals E] [--json]\n"
+    "       metascope sample N [--evals E] [--sampler S] [--out FILE]\n"
     "       metascope eval-steer [--concepts C,...] [--alphas A,...] [--prefixes N] [--tokens T] [--out DIR]\n"
+    "                            [--sampler S] [--evals E]\n"
     "       metascope index --out DIR [--units sae,meta,mlp] [--tokens N] [--model DIR] [--glp DIR] [--sae DIR]\n"
     "                       [--layer L] [--k K] [--before N] [--after N] [--split S] [--corpus DIR] [--threads N]\n"
     "       metascope probe [TASK|PREFIX*|all|list] [--units meta,sae,resid,mlp] [--out DIR] [--tasks N]\n"
@@ -130,7 +134,7 @@ static int int_arg(const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
-/* "metascope sample N [--steps S] [--out FILE]" is the batch command
+/* "metascope sample N [--evals E] [--sampler S] [--out FILE]" is the batch command
  * `sample` on the bundled assets: joins argv[1..] into one command line. */
 static char *sample_line(int argc, char **argv) {
     size_t n = 1;

@@ -31,17 +31,19 @@ static void progress(void *ctx, int done, int total) {
 }
 
 typedef struct {
-    const char *model, *glp, *sae;
+    const char *model, *glp, *sae, *sampler;
     int no_glp, no_sae, json;
-    long threads;
+    long threads, evals;
 } load_args;
 
-/* Takes the loading options out of argv (the rest stay, argv[0] first). */
+/* Takes the loading options (and the GLP's --sampler, --evals) out of argv
+ * (the rest stay, argv[0] first). */
 static int take_load_args(int *argc, char **argv, load_args *a) {
     int k = 1;
     for (int i = 1; i < *argc; i++) {
         const char *o = argv[i], **s = !strcmp(o, "--model") ? &a->model : !strcmp(o, "--glp") ? &a->glp
-                                       : !strcmp(o, "--sae") ? &a->sae : NULL;
+                                       : !strcmp(o, "--sae") ? &a->sae : !strcmp(o, "--sampler") ? &a->sampler : NULL;
+        long *num = !strcmp(o, "--threads") ? &a->threads : !strcmp(o, "--evals") ? &a->evals : NULL;
         if (!strcmp(o, "--json")) {
             a->json = 1;
             continue;
@@ -50,9 +52,9 @@ static int take_load_args(int *argc, char **argv, load_args *a) {
             *(o[5] == 'g' ? &a->no_glp : &a->no_sae) = 1;
             continue;
         }
-        if ((s || !strcmp(o, "--threads")) && i + 1 >= *argc) return ms_seterr("%s needs a value (eval-steer)", o);
+        if ((s || num) && i + 1 >= *argc) return ms_seterr("%s needs a value (eval-steer)", o);
         if (s) *s = argv[++i];
-        else if (!strcmp(o, "--threads")) a->threads = strtol(argv[++i], NULL, 10);
+        else if (num) *num = strtol(argv[++i], NULL, 10);
         else argv[k++] = argv[i];
     }
     *argc = k;
@@ -70,6 +72,9 @@ static int load(session *S, const load_args *a) {
     const char *glp = a->no_glp ? NULL : a->glp ? a->glp : asset("glp", dg, sizeof dg);
     const char *sae = a->no_sae ? NULL : a->sae ? a->sae : asset("sae", ds, sizeof ds);
     if (!model) return ms_seterr("no model: give --model DIR (eval-steer)");
+    if (a->sampler && glp_solver_parse(a->sampler, &S->glp_ode.solver, "eval-steer")) return -1;
+    if (a->evals < 0 || a->evals > 10000) return ms_seterr("--evals takes 1..10000, or 0 for the reference budget (eval-steer)");
+    S->glp_ode.evals = (int)a->evals;
     return sess_load_model(S, model) || (glp && sess_load_glp(S, glp)) || (sae && sess_load_sae(S, sae)) ? -1 : 0;
 }
 

@@ -311,10 +311,26 @@ static int cmd_pack_glp(int argc, char **argv) {
     return 0;
 }
 
+/* --sampler NAME --evals E: how the GLP's ODE is solved; E in denoiser
+ * evaluations, 0 = the reference budget (sampling: --steps; projection: 10). */
+static int ode_opts(const char *sampler, int evals, glp_ode *o, const char *cmd) {
+    *o = (glp_ode){GLP_SOLVER_DEFAULT, evals};
+    if (evals < 0) return ms_seterr("--evals must be at least 1, or 0 for the reference budget (%s)", cmd);
+    return sampler ? glp_solver_parse(sampler, &o->solver, cmd) : 0;
+}
+
+/* "GLP projection (u 0.5, euler 10 evals)": the label of the projection's rows. */
+static const char *proj_label(const glp_ode *o) {
+    static char b[64];
+    snprintf(b, sizeof b, "GLP projection (u 0.5, %s %d evals)", glp_solver_name(o->solver),
+             glp_project_evals(0.5f, 20, o));
+    return b;
+}
+
 /* eval-glp --delta-lm: the LM loss with the GLP's layer replaced by its
  * on-manifold projection, against Gaussian noise of the same norm. */
-static int eval_glp_delta(const char *glp, const char *model, const char *corpus, int windows, int seed, int json,
-                          int threads) {
+static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model, const char *corpus, int windows,
+                          int seed, int json, int threads) {
     static char dg[4096], dm[4096], dc[4096];
     snprintf(dg, sizeof dg, "%s/glp", ms_assets_dir());
     snprintf(dm, sizeof dm, "%s/model", ms_assets_dir());
@@ -332,33 +348,38 @@ static int eval_glp_delta(const char *glp, const char *model, const char *corpus
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
     if (json)
         printf("{\"clean_loss\": %.6f, \"delta_glp\": %.6f, \"delta_noise\": %.6f, \"rel_change\": %.4f, "
-               "\"tokens\": %ld}\n", r.clean, r.glp - r.clean, r.noise - r.clean, r.rel_change, r.tokens);
+               "\"tokens\": %ld, \"sampler\": \"%s\", \"evals\": %d}\n", r.clean, r.glp - r.clean, r.noise - r.clean,
+               r.rel_change, r.tokens, glp_solver_name(ode->solver), glp_project_evals(0.5f, 20, ode));
     else
         printf("LM loss on %ld held-out tokens with layer %d replaced (all positions but the first):\n"
-               "  clean                                  %.4f nats\n"
-               "  GLP projection (u 0.5, 20 steps)       %+.4f  (mean |P(h)-h|/|h| = %.3f)\n"
-               "  Gaussian noise of the same norm        %+.4f\n",
-               r.tokens, layer, r.clean, r.glp - r.clean, r.rel_change, r.noise - r.clean);
+               "  clean                                    %.4f nats\n"
+               "  %-40s %+.4f  (mean |P(h)-h|/|h| = %.3f)\n"
+               "  Gaussian noise of the same norm          %+.4f\n",
+               r.tokens, layer, r.clean, proj_label(ode), r.glp - r.clean, r.rel_change, r.noise - r.clean);
     return 0;
 }
 
 static int cmd_eval_glp(int argc, char **argv) {
-    const char *glp = NULL, *acts = NULL, *model = NULL, *corpus = NULL;
-    int n = 10000, steps = 100, json = 0, threads = 0, seed = 1, delta = 0, windows = 64;
+    const char *glp = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *sampler = NULL;
+    int n = 10000, steps = 0, evals = 0, json = 0, threads = 0, seed = 1, delta = 0, windows = 64;
     opt o[] = {{"--glp", &glp, 0, 0}, {"--acts", &acts, 0, 0}, {"--n", 0, &n, 0}, {"--steps", 0, &steps, 0},
+               {"--evals", 0, &evals, 0}, {"--sampler", &sampler, 0, 0},
                {"--seed", 0, &seed, 0}, {"--json", 0, 0, &json}, {"--threads", 0, &threads, 0},
                {"--delta-lm", 0, 0, &delta}, {"--model", &model, 0, 0}, {"--corpus", &corpus, 0, 0},
                {"--windows", 0, &windows, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-glp")) return 2;
-    if (delta) return eval_glp_delta(glp, model, corpus, windows, seed, json, threads);
+    glp_ode ode;
+    if (ode_opts(sampler, evals ? evals : steps, &ode, "eval-glp")) return fail(ms_geterr());
+    if (delta) return eval_glp_delta(glp, &ode, model, corpus, windows, seed, json, threads);
+    if (!ode.evals) ode.evals = 100; /* sampling's budget: --evals (or --steps), default 100 */
     if (!acts) return fail("eval-glp needs --acts DIR, a harvest of the GLP's layer (eval-glp)");
-    if (n < 2 || steps < 1) return fail("--n must be at least 2 and --steps at least 1 (eval-glp)");
+    if (n < 2) return fail("--n must be at least 2 (eval-glp)");
     static char def[4096];
     if (!glp) {
         snprintf(def, sizeof def, "%s/glp", ms_assets_dir());
@@ -368,21 +389,23 @@ static int cmd_eval_glp(int argc, char **argv) {
     glp_model m;
     glp_file_config fc;
     if (glp_load_folder(&m, &fc, glp, -1)) return fail(ms_geterr());
-    eval_glp_opts eo = {n, steps, (uint64_t)seed};
+    eval_glp_opts eo = {n, ode.evals, (uint64_t)seed, ode.solver};
+    int spent = glp_sample_evals(ode.evals, &ode);
     eval_glp_result r;
     int rc = eval_glp(&m, acts, &eo, &r);
     glp_free(&m);
     if (rc) return fail(ms_geterr());
     if (json)
         printf("{\"heldout_loss\": %.6f, \"fd_glp\": %.6f, \"fd_floor\": %.6f, \"fd_gaussian\": %.6f, "
-               "\"n\": %ld, \"steps\": %d}\n", r.heldout_loss, r.fd_glp, r.fd_floor, r.fd_gauss, r.n, steps);
+               "\"n\": %ld, \"sampler\": \"%s\", \"evals\": %d}\n", r.heldout_loss, r.fd_glp, r.fd_floor, r.fd_gauss,
+               r.n, glp_solver_name(ode.solver), spent);
     else
         printf("held-out diffusion loss %.4f (2 for a model predicting zero)\n"
                "Frechet distance to %ld held-out rows (normalized space, d %d):\n"
-               "  GLP samples (%d Euler steps)   %.4f\n"
-               "  real vs real (floor)           %.4f\n"
-               "  Gaussian, real mean + cov      %.4f\n",
-               r.heldout_loss, r.n, r.d, steps, r.fd_glp, r.fd_floor, r.fd_gauss);
+               "  GLP samples (%-8s %3d evals)  %.4f\n"
+               "  real vs real (floor)            %.4f\n"
+               "  Gaussian, real mean + cov       %.4f\n",
+               r.heldout_loss, r.n, r.d, glp_solver_name(ode.solver), spent, r.fd_glp, r.fd_floor, r.fd_gauss);
     return 0;
 }
 
@@ -423,13 +446,16 @@ static int cmd_train_sae(int argc, char **argv) {
 /* eval-sae: reconstruction metrics on harvested rows, and (--model) ΔLM loss
  * on held-out text beside the GLP's when one is given. */
 static int cmd_eval_sae(int argc, char **argv) {
-    const char *sae = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *glp = NULL;
-    int rows = 50000, dead_rows = 1000000, json = 0, threads = 0, windows = 64, seed = 1, delta = 0;
+    const char *sae = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *glp = NULL, *sampler = NULL;
+    int rows = 50000, dead_rows = 1000000, json = 0, threads = 0, windows = 64, seed = 1, delta = 0, evals = 0;
     opt o[] = {{"--sae", &sae, 0, 0}, {"--acts", &acts, 0, 0}, {"--rows", 0, &rows, 0},
                {"--dead-rows", 0, &dead_rows, 0}, {"--json", 0, 0, &json}, {"--threads", 0, &threads, 0},
                {"--delta-lm", 0, 0, &delta}, {"--model", &model, 0, 0}, {"--corpus", &corpus, 0, 0},
-               {"--glp", &glp, 0, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0}, {0}};
+               {"--glp", &glp, 0, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
+               {"--sampler", &sampler, 0, 0}, {"--evals", 0, &evals, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-sae")) return 2;
+    glp_ode ode;
+    if (ode_opts(sampler, evals, &ode, "eval-sae")) return fail(ms_geterr());
     if (!acts && !delta) return fail("eval-sae needs --acts DIR and/or --delta-lm (eval-sae)");
     ms_set_threads(threads);
     char ds[4096], dm[4096], dc[4096];
@@ -448,8 +474,8 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &m, layer, corpus ? corpus : dc, "test", windows,
-                                    (uint64_t)seed, &dl);
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, &m, layer, corpus ? corpus : dc, "test",
+                                    windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
     }
@@ -470,13 +496,13 @@ static int cmd_eval_sae(int argc, char **argv) {
                r.rows, r.fvu, r.mse, r.l0, r.dead_rows, 100 * r.dead_fraction);
     if (delta) {
         printf("LM loss on %ld held-out tokens, layer activations replaced (all positions but the first):\n"
-               "  clean                               %.4f nats\n"
-               "  SAE reconstruction                  %+.4f  (mean |SAE(h)-h|/|h| = %.3f)\n",
+               "  clean                                    %.4f nats\n"
+               "  SAE reconstruction                       %+.4f  (mean |SAE(h)-h|/|h| = %.3f)\n",
                dl.tokens, dl.clean, dl.sae - dl.clean, dl.sae_rel_error);
         if (isfinite(dl.glp))
-            printf("  GLP projection (u 0.5, 20 steps)    %+.4f  (mean |P(h)-h|/|h| = %.3f)\n", dl.glp - dl.clean,
+            printf("  %-40s %+.4f  (mean |P(h)-h|/|h| = %.3f)\n", proj_label(&ode), dl.glp - dl.clean,
                    dl.rel_change);
-        printf("  Gaussian noise of the %s's norm    %+.4f\n", isfinite(dl.glp) ? "GLP" : "SAE", dl.noise - dl.clean);
+        printf("  Gaussian noise of the %s's norm         %+.4f\n", isfinite(dl.glp) ? "GLP" : "SAE", dl.noise - dl.clean);
     }
     return 0;
 }
@@ -526,12 +552,15 @@ static int cmd_scaling(int argc, char **argv) {
  * projection, the SAE reconstruction and matched-norm Gaussian noise, with
  * the real-vs-real floor: one table for the published comparison. */
 static int cmd_eval_recon(int argc, char **argv) {
-    const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL;
-    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0;
+    const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL;
+    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
-               {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {0}};
+               {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
+               {"--evals", 0, &evals, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
+    glp_ode ode;
+    if (ode_opts(sampler, evals, &ode, "eval-recon")) return fail(ms_geterr());
     if (!acts) return fail("eval-recon needs --acts DIR, a harvest of the GLP's layer (eval-recon)");
     if (n < 2 || windows < 1) return fail("--n must be at least 2 and --windows at least 1 (eval-recon)");
     ms_set_threads(threads);
@@ -553,8 +582,8 @@ static int cmd_eval_recon(int argc, char **argv) {
     int rc = sm.layer >= 0 && sm.layer != layer
                  ? ms_seterr("the SAE reads layer %d, the GLP layer %d (eval-recon)", sm.layer, layer)
                  : 0;
-    if (!rc) rc = eval_delta_lm(&lm, &g, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
-    if (!rc) rc = eval_recon_fd(&g, &sm, acts, n, (uint64_t)seed, &fd);
+    if (!rc) rc = eval_delta_lm(&lm, &g, &ode, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
+    if (!rc) rc = eval_recon_fd(&g, &ode, &sm, acts, n, (uint64_t)seed, &fd);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
@@ -566,13 +595,13 @@ static int cmd_eval_recon(int argc, char **argv) {
     }
     printf("layer %d replaced (all positions but the first); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
            "FD of %ld edited held-out rows to %ld other real rows (normalized space)\n"
-           "%-36s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, fd.n, "");
-    printf("%-36s %+10.4f %10.4f %12.3f\n", "GLP projection (u 0.5, 20 steps)", dl.glp - dl.clean, fd.fd_glp,
+           "%-40s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, fd.n, "");
+    printf("%-40s %+10.4f %10.4f %12.3f\n", proj_label(&ode), dl.glp - dl.clean, fd.fd_glp,
            dl.rel_change);
-    printf("%-36s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
-    printf("%-36s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
+    printf("%-40s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
+    printf("%-40s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
            dl.rel_change);
-    printf("%-36s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
+    printf("%-40s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
     return 0;
 }
 

@@ -56,7 +56,8 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
     r->heldout_loss = sum / (double)n;
     /* Samples from pure noise. */
     for (size_t i = 0; !rc && i < nd; i++) G[i] = rng_normal(&rng);
-    if (!rc) rc = glp_sample(m, w, G, (int)n, o->steps, -1);
+    glp_ode ode = {o->solver, o->steps};
+    if (!rc) rc = glp_sample_ode(m, w, G, (int)n, o->steps, &ode, -1);
     glp_work_free(w);
     double *muA = xmalloc(sizeof(double) * (size_t)d), *covA = xmalloc(sizeof(double) * (size_t)d * d);
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
@@ -83,6 +84,7 @@ typedef struct {
     glp_work *w;
     const sae_model *sae;
     sae_work *sw;
+    const glp_ode *ode; /* how the projection is solved (NULL: the reference Euler) */
     dlm_mode mode;
     rng_t rng;      /* reseeded per window so every edit sees the same noise */
     float *buf;     /* [rows, d] */
@@ -96,7 +98,7 @@ typedef struct {
 static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
     bool glp = c->mode == DLM_GLP || (c->mode == DLM_NOISE && c->g);
-    if (glp) glp_project(c->g, c->w, c->buf, k, 0.5f, 20, -1, NULL, &c->rng);
+    if (glp) glp_project_ode(c->g, c->w, c->buf, k, 0.5f, 20, c->ode, -1, NULL, &c->rng);
     else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
     if (c->mode != DLM_NOISE) return;
     for (int r = 0; r < k; r++) {
@@ -128,8 +130,8 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     memcpy(h, c->buf, sizeof(float) * (size_t)k * d);
 }
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, int layer, const char *corpus_dir,
-                  const char *split, int windows, uint64_t seed, delta_lm_result *r) {
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, const sae_model *sae, int layer,
+                  const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
     r->glp = r->noise = r->sae = NAN;
     if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
@@ -149,7 +151,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, 
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+    dlm_ctx c = {.g = g, .ode = ode, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model)};
     if (c.w) glp_work_cache(c.w, true);
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
@@ -204,8 +206,8 @@ static double fd_edited(float *E, long n, const glp_model *norm, const double *m
     return fd_of(E, muB, covB, n, norm->c.d_input);
 }
 
-int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir, long n, uint64_t seed,
-                  recon_fd_result *r) {
+int eval_recon_fd(const glp_model *g, const glp_ode *ode, const sae_model *sae, const char *acts_dir, long n,
+                  uint64_t seed, recon_fd_result *r) {
     *r = (recon_fd_result){NAN, NAN, NAN, NAN, n};
     harvest_info h;
     if (harvest_info_load(&h, acts_dir)) return -1;
@@ -236,7 +238,7 @@ int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir
         glp_work *w = glp_work_new(&g->c, 1024);
         glp_work_cache(w, true);
         memcpy(E, Araw, sizeof(float) * nd);
-        rc = glp_project(g, w, E, (int)n, 0.5f, 20, -1, NULL, &rng);
+        rc = glp_project_ode(g, w, E, (int)n, 0.5f, 20, ode, -1, NULL, &rng);
         glp_work_free(w);
         if (!rc) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
         if (!rc) r->fd_glp = fd_edited(E, n, &norm, muB, covB);

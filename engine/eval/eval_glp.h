@@ -13,8 +13,9 @@
 
 typedef struct {
     long n;        /* rows per set */
-    int steps;     /* Euler steps for sampling */
+    int steps;     /* denoiser evaluations for sampling (Euler: steps) */
     uint64_t seed;
+    glp_solver solver; /* zero: the reference Euler */
 } eval_glp_opts;
 
 typedef struct {
@@ -33,7 +34,8 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 /* ΔLM loss: mean next-token loss on `windows` held-out windows of the corpus
  * split with layer `layer`'s residual (every position but the first)
- * replaced by its on-manifold projection (u 0.5, 20 steps) and, when an SAE
+ * replaced by its on-manifold projection (u 0.5 of a 20-point grid, solved
+ * with ode; NULL: the reference, 10 Euler evaluations) and, when an SAE
  * is given, by its reconstruction, next to the clean loss and to adding
  * Gaussian noise of the same norm as each row's GLP change (the SAE's error
  * when there is no GLP). g or sae may be NULL (their results are NaN). */
@@ -44,11 +46,11 @@ typedef struct {
     long tokens;
 } delta_lm_result;
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, const sae_model *sae, int layer, const char *corpus_dir,
-                  const char *split, int windows, uint64_t seed, delta_lm_result *r);
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, const sae_model *sae, int layer,
+                  const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
- * harvested rows A edited by the GLP projection (u 0.5, 20 steps), by the SAE
+ * harvested rows A edited by the GLP projection (as eval_delta_lm's), by the SAE
  * (reconstruction), and by Gaussian noise of the GLP's (else the SAE's) per-row
  * change, each against the n rows before them (B); the floor is FD(A, B).
  * Normalized space (the GLP's statistics, else the harvest's). g or sae may be
@@ -58,7 +60,7 @@ typedef struct {
     long n;
 } recon_fd_result;
 
-int eval_recon_fd(const glp_model *g, const sae_model *sae, const char *acts_dir, long n, uint64_t seed,
-                  recon_fd_result *r);
+int eval_recon_fd(const glp_model *g, const glp_ode *ode, const sae_model *sae, const char *acts_dir, long n,
+                  uint64_t seed, recon_fd_result *r);
 
 #endif

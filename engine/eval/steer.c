@@ -145,6 +145,6 @@ void steer_hook_fn(void *ctx, int layer, int pos0, int n, float *x, int dim) {
     if (layer != h->layer || dim != h->d || last < pos0 || last >= pos0 + n || h->failed) return;
     float *row = x + (size_t)(last - pos0) * dim;
     axpy(row, h->alpha, h->v, dim);
-    if (h->glp && glp_project(h->glp, h->work, row, 1, h->u, h->steps, -1, NULL, &h->rng)) h->failed = 1;
+    if (h->glp && glp_project_ode(h->glp, h->work, row, 1, h->u, h->steps, &h->ode, -1, NULL, &h->rng)) h->failed = 1;
     h->calls++;
 }

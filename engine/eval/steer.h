@@ -71,7 +71,8 @@ typedef struct {
     const glp_model *glp; /* NULL: plain steering */
     glp_work *work;
     float u;
-    int steps;
+    int steps;            /* the projection's grid (sigma_start = grid_steps[floor(u steps)]) */
+    glp_ode ode;          /* its solver and budget (zero: the reference Euler) */
     rng_t rng;            /* projection noise */
     const tf_state *st;
     int calls;            /* positions steered */

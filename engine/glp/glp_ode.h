@@ -21,6 +21,10 @@
 
 typedef enum { GLP_EULER, GLP_HEUN, GLP_MIDPOINT, GLP_DPM2M, GLP_N_SOLVERS } glp_solver;
 
+/* What sessions and the batch subcommands use unless told (docs/samplers.md
+ * has the measurements behind the choice). */
+#define GLP_SOLVER_DEFAULT GLP_EULER
+
 /* How the ODE is solved. evals <= 0: the reference's budget (sampling: the
  * caller's step count; projection: n - floor(u n) of its grid). */
 typedef struct {

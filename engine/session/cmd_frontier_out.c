@@ -49,6 +49,15 @@ static void print_header(session *S, const frontier_result *r) {
                 r->layer, r->o.prefixes, r->o.prefix_tokens, r->o.tokens,
                 r->n_blocks * r->o.n_alphas * r->n_methods, r->generations, r->seconds, r->o.boot);
     if (r->note[0]) sess_printf(S, "(%s)\n", r->note);
+    if (r->n_methods > 1) { /* what a +GLP point cost per steered token */
+        sess_printf(S, "+GLP projection: %s sampler,", glp_solver_name(S->glp_ode.solver));
+        for (int m = 1; m < r->n_methods; m++) {
+            float u;
+            const char *name = frontier_method(m, &u);
+            sess_printf(S, " %s %d", name, glp_project_evals(u, 20, &S->glp_ode));
+        }
+        sess_printf(S, " denoiser evaluations per steered token\n");
+    }
 }
 
 static void print_block(session *S, const frontier_result *r, const frontier_block *B) {

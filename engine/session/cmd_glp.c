@@ -20,11 +20,11 @@ static int need_glp(session *S, const char *cmd) {
 }
 
 /* N samples in raw activation space, rows [N, d], from noise drawn with r. */
-static float *draw_samples(session *S, int N, int steps, rng_t *r) {
+static float *draw_samples(session *S, int N, const glp_ode *o, rng_t *r) {
     int d = S->glp.c.d_input;
     float *x = xmalloc(sizeof(float) * (size_t)N * d);
     for (size_t i = 0; i < (size_t)N * d; i++) x[i] = rng_normal(r);
-    if (glp_sample(&S->glp, S->glp_work, x, N, steps, -1)) {
+    if (glp_sample_ode(&S->glp, S->glp_work, x, N, o->evals, o, -1)) {
         free(x);
         return NULL;
     }
@@ -43,14 +43,19 @@ static void lens_text(session *S, const float *logits, int *top, char *out, size
     }
 }
 
-static int sample_args(session *S, words *w, long *N, long *steps, const char **path) {
-    *steps = 100, *path = NULL;
-    if (w->argc < 2) return ms_seterr("usage: sample N [--steps S] [--out FILE] (sample)");
+/* The budget is in denoiser evaluations; --steps (Euler's steps) is a synonym. */
+static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **path) {
+    long evals = 100;
+    *o = (glp_ode){S->glp_ode.solver, 100}, *path = NULL;
+    if (w->argc < 2) return ms_seterr("usage: sample N [--evals E] [--sampler S] [--out FILE] (sample)");
     if (cmd_parse_int(w->argv[1], 1, 1000000, N, "sample")) return -1;
     for (int i = 2; i < w->argc; i += 2) {
         if (i + 1 >= w->argc) return ms_seterr("%s needs a value (sample)", w->argv[i]);
-        if (!strcmp(w->argv[i], "--steps")) {
-            if (cmd_parse_int(w->argv[i + 1], 1, 100000, steps, "sample")) return -1;
+        if (!strcmp(w->argv[i], "--evals") || !strcmp(w->argv[i], "--steps")) {
+            if (cmd_parse_int(w->argv[i + 1], 1, 100000, &evals, "sample")) return -1;
+            o->evals = (int)evals;
+        } else if (!strcmp(w->argv[i], "--sampler")) {
+            if (glp_solver_parse(w->argv[i + 1], &o->solver, "sample")) return -1;
         } else if (!strcmp(w->argv[i], "--out")) *path = w->argv[i + 1];
         else return ms_seterr("unknown option '%s' (sample)", w->argv[i]);
     }
@@ -58,15 +63,17 @@ static int sample_args(session *S, words *w, long *N, long *steps, const char **
 }
 
 int cmd_sample(session *S, words *w) {
-    long N, steps;
+    long N;
+    glp_ode ode;
     const char *path;
-    if (need_glp(S, "sample") || sample_args(S, w, &N, &steps, &path)) return -1;
+    if (need_glp(S, "sample") || sample_args(S, w, &N, &ode, &path)) return -1;
+    int evals = glp_sample_evals(ode.evals, &ode);
     int d = S->glp.c.d_input, V = S->model.c.vocab, layer = sess_glp_layer(S);
     double real;
     if (sess_mean_norm(S, layer, &real, "sample")) return -1;
     rng_t r;
     rng_seed(&r, S->seed ^ 0x73616d70ull);
-    float *x = draw_samples(S, (int)N, (int)steps, &r);
+    float *x = draw_samples(S, (int)N, &ode, &r);
     if (!x) return ms_seterr("%s (sample)", ms_geterr());
     if (path) {
         st_wtensor t = {"samples", ST_F32, 2, {N, d}, x};
@@ -81,8 +88,9 @@ int cmd_sample(session *S, words *w) {
     double mean = 0;
     for (long i = 0; i < N; i++) mean += l2norm(x + (size_t)i * d, d) / (double)N;
     json_object *arr = S->json ? json_object_new_array() : NULL;
-    if (!arr) sess_printf(S, "%ld samples of layer %d from the GLP (%ld Euler steps, seed %llu)\n    #    norm  logit lens\n",
-                          N, layer, steps, S->seed);
+    if (!arr)
+        sess_printf(S, "%ld samples of layer %d from the GLP (%s, %d denoiser evaluations, seed %llu)\n"
+                    "    #    norm  logit lens\n", N, layer, glp_solver_name(ode.solver), evals, S->seed);
     for (int i = 0; i < shown; i++) {
         char lens[512];
         lens_text(S, lg + (size_t)i * V, top, lens, sizeof lens);
@@ -99,7 +107,8 @@ int cmd_sample(session *S, words *w) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("sample"));
         json_object_object_add(o, "n", json_object_new_int64(N));
-        json_object_object_add(o, "steps", json_object_new_int64(steps));
+        json_object_object_add(o, "sampler", json_object_new_string(glp_solver_name(ode.solver)));
+        json_object_object_add(o, "evals", json_object_new_int(evals));
         json_object_object_add(o, "mean_norm", cmd_jdouble(mean));
         json_object_object_add(o, "real_mean_norm", cmd_jdouble(real));
         json_object_object_add(o, "samples", arr);

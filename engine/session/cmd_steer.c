@@ -154,7 +154,11 @@ static int steer_show(session *S) {
         if (name) {
             json_object_object_add(o, "alpha", cmd_jdouble(s->ratio));
             json_object_object_add(o, "glp", json_object_new_boolean(s->glp));
-            if (s->glp) json_object_object_add(o, "u", cmd_jdouble(s->u));
+            if (s->glp) {
+                json_object_object_add(o, "u", cmd_jdouble(s->u));
+                json_object_object_add(o, "sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
+                json_object_object_add(o, "evals", json_object_new_int(glp_project_evals(s->u, s->steps, &S->glp_ode)));
+            }
         }
         cmd_emit_json(S, o);
     } else if (!name) sess_printf(S, "steering off\n");
@@ -163,7 +167,9 @@ static int steer_show(session *S) {
         if (sess_mean_norm(S, S->vecs[s->vec].layer, &norm, "steer")) return -1;
         sess_printf(S, "steering gen with %s at alpha %g (|alpha v| = %.3f) at layer %d", name, s->ratio,
                     fabs(s->ratio) * norm, S->vecs[s->vec].layer);
-        if (s->glp) sess_printf(S, ", then GLP projection (u %g, %d steps)", s->u, s->steps);
+        if (s->glp)
+            sess_printf(S, ", then GLP projection (u %g, %s, %d denoiser evaluations)", s->u,
+                        glp_solver_name(S->glp_ode.solver), glp_project_evals(s->u, s->steps, &S->glp_ode));
         sess_printf(S, "\n");
     }
     return 0;
@@ -332,6 +338,9 @@ int cmd_compare(session *S, words *w) {
                     lex ? "fraction of words in the lexicon" : "- (no category)");
         if (lex) sess_printf(S, "lexicon %s vs the rest: %d words\n", lex->category, lex->words.n);
         if (!glp) sess_printf(S, "(no GLP for layer %d loaded: plain steering only)\n", v->layer);
+        else
+            sess_printf(S, "+GLP: projection from u %g, %s, %d denoiser evaluations per steered token\n", a.u,
+                        glp_solver_name(S->glp_ode.solver), glp_project_evals((float)a.u, 20, &S->glp_ode));
         sess_printf(S, "  alpha  method  fluency concept  continuation\n");
     }
     rng_t saved = S->rng; /* compare leaves gen's random stream as it was */
@@ -362,6 +371,10 @@ int cmd_compare(session *S, words *w) {
         json_object_object_add(o, "samples", json_object_new_int(a.samples));
         json_object_object_add(o, "u", cmd_jdouble(a.u));
         json_object_object_add(o, "rows", rows);
+        if (glp) {
+            json_object_object_add(o, "sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
+            json_object_object_add(o, "evals", json_object_new_int(glp_project_evals((float)a.u, 20, &S->glp_ode)));
+        }
         cmd_emit_json(S, o);
     } else if (rows) json_object_put(rows);
     return rc;

@@ -655,6 +655,11 @@ static int set_key(session *S, const char *key, const char *val) {
         if (!strcmp(val, "stop")) S->stop_at_eos = true;
         else if (!strcmp(val, "ignore")) S->stop_at_eos = false;
         else return ms_seterr("eos takes stop or ignore (set eos)");
+    } else if (!strcmp(key, "glp_sampler")) {
+        if (glp_solver_parse(val, &S->glp_ode.solver, "set glp_sampler")) return -1;
+    } else if (!strcmp(key, "glp_evals")) {
+        if (cmd_parse_int(val, 0, 10000, &i, "set glp_evals")) return -1;
+        S->glp_ode.evals = (int)i;
     } else if (!strcmp(key, "json")) {
         if (!strcmp(val, "on")) S->json = true;
         else if (!strcmp(val, "off")) S->json = false;
@@ -697,6 +702,8 @@ static int cmd_status(session *S, words *w) {
         }
         json_object_object_add(o, "glp", S->has_glp ? json_object_new_string(S->glp_path) : NULL);
         json_object_object_add(o, "sae", S->has_sae ? json_object_new_string(S->sae_path) : NULL);
+        json_object_object_add(o, "glp_sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
+        json_object_object_add(o, "glp_evals", json_object_new_int(S->glp_ode.evals));
         json_object_object_add(o, "temperature", json_object_new_double(S->scfg.temperature));
         json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
         json_object_object_add(o, "top_p", json_object_new_double(S->scfg.top_p));
@@ -714,8 +721,10 @@ static int cmd_status(session *S, words *w) {
                     S->model.n_params / 1e6, S->layer, S->st.max_seq);
     else sess_printf(S, "model    (none)\n");
     if (S->has_glp)
-        sess_printf(S, "glp      %s (layer %d, %d blocks x %d meta-neurons)\n", S->glp_path, sess_glp_layer(S),
-                    S->glp.c.n_layers, S->glp.c.d_mlp);
+        sess_printf(S, "glp      %s (layer %d, %d blocks x %d meta-neurons)\n"
+                    "         sampler %s, projection %d denoiser evaluations at u 0.5%s\n", S->glp_path,
+                    sess_glp_layer(S), S->glp.c.n_layers, S->glp.c.d_mlp, glp_solver_name(S->glp_ode.solver),
+                    glp_project_evals(0.5f, 20, &S->glp_ode), S->glp_ode.evals ? "" : " (the reference budget)");
     if (S->has_sae)
         sess_printf(S, "sae      %s (layer %d, %d latents)\n", S->sae_path, S->sae.layer, S->sae.c.n_latents);
     sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
@@ -745,15 +754,20 @@ static const sess_cmd_info CMDS[] = {
     {"set", "set KEY VALUE",
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
      "threads, ctx (KV cache length), bos (on|off|auto), eos (stop|ignore: whether gen ends at "
-     "end-of-text), json (on|off)."},
+     "end-of-text), json (on|off), glp_sampler (euler|heun|midpoint|dpm2m: the ODE solver of the GLP's "
+     "projection and of 'sample'; euler is the published reference), glp_evals (the projection's budget in "
+     "denoiser evaluations, i.e. per steered token; 0 = the reference's 10 at u 0.5; heun and midpoint "
+     "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E)."},
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
      "or prompt A's mean residual minus prompt B's. Without arguments, list the vectors."},
     {"steer", "steer [NAME ALPHA [glp [U]] | off]",
      "Steer gen: h <- P(h + ALPHA*|h|*v) at the last position of every forward pass, |h| the layer's mean "
-     "residual norm; P is the GLP's on-manifold projection (noise to u = U, default 0.5, then 20-step Euler "
-     "to 0) when 'glp' is given, else the identity."},
+     "residual norm; P is the GLP's on-manifold projection (noise to sigma_start = grid_20[floor(20 U)], "
+     "U default 0.5 (sigma 0.474), then the ODE to 0: Euler over the rest of the 20-point grid, 10 "
+     "evaluations, unless 'set glp_sampler' / 'set glp_evals' say otherwise) when 'glp' is given, else the "
+     "identity."},
     {"compare", "compare NAME ALPHA... [--tokens N] [--samples K] [--u U] [--concept CAT]",
      "For each ALPHA, continue the prompt steered plainly and with the GLP projection (same seeds): fluency "
      "= mean NLL of the continuation under the unsteered model (lower is better), concept = fraction of its "
@@ -765,9 +779,10 @@ static const sess_cmd_info CMDS[] = {
      "method (plain, +GLP at u 0.3, 0.5, 0.7), greedy T-token (24) continuations of N (16) held-out neutral "
      "prefixes: fluency and concept score with 95% bootstrap intervals, Pareto-optimal points (*), each "
      "method's frontier area and a plot; --out writes DIR/frontier.csv."},
-    {"sample", "sample N [--steps S] [--out FILE]",
-     "Draw N activations from the GLP (Euler sampler, S steps, default 100): norms and the tokens they "
-     "predict through the final norm and unembedding; --out writes them as safetensors."},
+    {"sample", "sample N [--evals E] [--sampler S] [--out FILE]",
+     "Draw N activations from the GLP with E denoiser evaluations (default 100; --steps is the same) of "
+     "sampler S (default the glp_sampler setting, euler: E steps; heun/midpoint: (E+1)/2 steps): norms and "
+     "the tokens they predict through the final norm and unembedding; --out writes them as safetensors."},
     {"meta", "meta [top [K] [B]]",
      "The K meta-neurons (default 10; of block B or all blocks) with the largest variance over the prompt."},
     {"top", "top UNIT [K] [--quantiles]",

@@ -27,6 +27,7 @@ void sess_init(session *S, sess_out_fn out, void *out_ctx) {
     S->threads = ms_get_threads();
     S->steer.vec = -1;
     S->mean_norm_layer = -1;
+    S->glp_ode.solver = GLP_SOLVER_DEFAULT;
 }
 
 static void unload(session *S) {
@@ -296,6 +297,7 @@ static int add_steer_hook(session *S, const sess_steer *sp, steer_hook *h) {
     if (sp->glp && !S->has_glp) return ms_seterr("no GLP loaded for +GLP steering (gen)");
     *h = (steer_hook){.v = v->v, .layer = v->layer, .d = v->d, .alpha = (float)(sp->ratio * norm),
                       .glp = sp->glp ? &S->glp : NULL, .work = S->glp_work, .u = sp->u, .steps = sp->steps,
+                      .ode = S->glp_ode,
                       .st = &S->st};
     rng_seed(&h->rng, S->seed ^ 0x676c7070726f6aull); /* the same projection noise for every run */
     if (tf_add_hook(&S->st, (tf_hook){HOOK_RESID, v->layer, steer_hook_fn, h})) return -1;

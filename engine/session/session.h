@@ -11,6 +11,7 @@
 #include "rng.h"
 #include "sampler.h"
 #include "glp.h"
+#include "glp_ode.h"
 #include "glpconfig.h"
 #include "sae.h"
 #include "lexicon.h"
@@ -19,7 +20,7 @@
 
 /* What `steer` turns on for gen (and what compare varies): vector index
  * (-1 = off), alpha as a ratio of the layer's mean residual norm, and the
- * optional GLP projection (u, Euler steps). */
+ * optional GLP projection (u, grid points; solved with the session's glp_ode). */
 typedef struct {
     int vec;
     double ratio;
@@ -68,6 +69,7 @@ typedef struct session {
     glp_model glp;      /* the generative meta-model of one layer's residuals */
     glp_file_config glp_cfg;
     glp_work *glp_work;
+    glp_ode glp_ode;    /* set glp_sampler / glp_evals: how projections (and sample) solve the ODE */
     bool has_glp;
     char *glp_path;
     sae_model sae;      /* a sparse autoencoder of one layer's residuals */

@@ -12,6 +12,9 @@ check "eval-steer runs" test $? -eq 0
 check "header" grep -Eq '^steering frontier at layer 3: 2 held-out prefixes \(8 tokens, test split, outside the concepts. categories\), 6 greedy tokens each, 16 points, [0-9]+ continuations in [0-9.]+ s$' "$tmp/run"
 check "DiffMean table" grep -Eq '^noun\.food, DiffMean direction; lexicon [0-9]+ words$' "$tmp/run"
 check "SAE latent table" grep -Eq '^noun\.food, SAE latent [0-9]+ \(cosine -?[0-9.]+ with the DiffMean direction\); lexicon [0-9]+ words$' "$tmp/run"
+check "the +GLP cost line" grep -Eq '^\+GLP projection: euler sampler, glp@0\.3 14 glp@0\.5 10 glp@0\.7 6 denoiser evaluations per steered token$' "$tmp/run"
+expect_out "eval-steer --sampler --evals" '^\+GLP projection: dpm2m sampler, glp@0\.3 4 glp@0\.5 4 glp@0\.7 4 denoiser evaluations' \
+  $MS eval-steer --concepts noun.food --alphas 1 --prefixes 1 --tokens 2 --sampler dpm2m --evals 4
 check "method columns" test "$(grep -Ec '^  alpha +plain +glp@0\.3 +glp@0\.5 +glp@0\.7$' "$tmp/run")" -eq 2
 S='[0-9.]+ \[ *[0-9.]+, *[0-9.]+\]'
 check "fluency rows" test "$(grep -Ec "^ +(0\.00|1\.00)  fl( +$S( \*)?){4}\$" "$tmp/run")" -eq 4

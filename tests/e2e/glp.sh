@@ -80,15 +80,23 @@ check "f32 pack gives identical meta-neurons" test "$a2" = "$c"
 expect_out "f16 pack loads" 'meta:1:5 over the prompt' $MS --model "$tmp/lm/model" -c "load glp $tmp/p16; prompt The cat; show meta:1:5"
 
 # eval-glp: held-out loss and Fréchet distances with floor and Gaussian baseline.
-expect_out "eval-glp report" 'GLP samples \(8 Euler steps\) +[0-9.]+' \
+expect_out "eval-glp report" 'GLP samples \(euler +8 evals\) +[0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8
+expect_out "eval-glp --sampler heun: 8 evaluations buy 4 steps (7 evaluations)" 'GLP samples \(heun +7 evals\) +[0-9.]+' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 8 --sampler heun
+expect_out "eval-glp --sampler json" '"sampler": "dpm2m", "evals": 6' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 6 --sampler dpm2m --json
+expect_out "eval-glp refuses an unknown sampler" "error: unknown sampler 'rk4'; use euler, heun, midpoint or dpm2m \\(eval-glp\\)" \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --sampler rk4
 expect_out "eval-glp --json" '"fd_floor": [0-9.]+, "fd_gaussian": [0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8 --json
 expect_out "eval-glp needs enough rows" 'fewer than the 6000 needed' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 3000
 expect_out "eval-glp needs --acts" 'needs --acts DIR' $MS eval-glp
-expect_out "eval-glp --delta-lm" 'GLP projection \(u 0.5, 20 steps\) +[-+][0-9.]+' \
+expect_out "eval-glp --delta-lm" 'GLP projection \(u 0.5, euler 10 evals\) +[-+][0-9.]+' \
   $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 4
+expect_out "eval-glp --delta-lm --sampler midpoint --evals 4" 'GLP projection \(u 0.5, midpoint 3 evals\) +[-+][0-9.]+' \
+  $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 2 --sampler midpoint --evals 4
 
 # TopK SAE on the same activations: trains, resumes bit-for-bit, evaluates, and
 # loads beside its model; the ΔLM table puts it next to the GLP.

@@ -13,8 +13,12 @@ check "diffmean names both sides and the norm ratio" \
 check "prompt-pair vector" grep -Eq '^cars +layer 3  prompt "the car and the truck" - "the cat and the dog"' "$tmp/vec"
 check "vec lists both" test "$(grep -c '^food \|^cars ' "$tmp/vec")" -eq 4
 
-expect_out "steer with GLP" 'steering gen with food at alpha 0\.5 \(\|alpha v\| = [0-9.]+\) at layer 3, then GLP projection \(u 0\.3, 20 steps\)' \
+expect_out "steer with GLP" 'steering gen with food at alpha 0\.5 \(\|alpha v\| = [0-9.]+\) at layer 3, then GLP projection \(u 0\.3, euler, 14 denoiser evaluations\)' \
   $MS -c "$P; vec food diffmean noun.food --docs 16; steer food 0.5 glp 0.3"
+expect_out "steer with another GLP sampler and budget" 'then GLP projection \(u 0\.5, dpm2m, 4 denoiser evaluations\)' \
+  $MS -c "$P; vec food diffmean noun.food --docs 16; set glp_sampler dpm2m; set glp_evals 4; steer food 0.5 glp"
+expect_out "set glp_sampler refuses an unknown name" "^error: unknown sampler 'rk4'; use euler, heun, midpoint or dpm2m \\(set glp_sampler\\)$" \
+  $MS -c "set glp_sampler rk4"
 a=$($MS -c "$P; set temperature 0; gen 12" 2>&1)
 b=$($MS -c "$P; vec food diffmean noun.food --docs 16; steer food 0.8; set temperature 0; gen 12" 2>&1 | tail -1)
 c=$($MS -c "$P; vec food diffmean noun.food --docs 16; steer food 0.8; steer off; set temperature 0; gen 12" 2>&1 | tail -1)
@@ -42,7 +46,7 @@ expect_out "sample" '^mean norm [0-9.]+ \(real activations: [0-9.]+\); written t
   $MS -c "sample 20 --steps 10 --out $tmp/s.safetensors"
 check "sample file" test -s "$tmp/s.safetensors"
 expect_out "sample lists rows with the logit lens" '^ +0 +[0-9.]+  ".*" ".*" ".*" ".*" ".*"$' $MS -c "sample 2 --steps 5"
-expect_out "sample --json" '^\{"cmd":"sample","n":3,"steps":5,"mean_norm":[0-9.]+,"real_mean_norm":[0-9.]+,"samples":\[\{"norm":' \
+expect_out "sample --json" '^\{"cmd":"sample","n":3,"sampler":"euler","evals":5,"mean_norm":[0-9.]+,"real_mean_norm":[0-9.]+,"samples":\[\{"norm":' \
   $MS --json -c "sample 3 --steps 5"
 expect_out "meta top" '^  meta:[0-2]:[0-9]+ +[0-9.]+ +[-0-9.]+ +[-0-9.]+  [0-9]+ ".*"$' $MS -c "$P; meta top 3"
 expect_out "meta top of one block" '^  meta:2:' $MS -c "$P; meta top 1 2"
