@@ -7,7 +7,7 @@
 #
 #   tools/sampler_sweep.sh [--acts DIR] [--glp DIR] [--n N] [--windows W]
 #                          [--solvers "euler heun midpoint dpm2m"]
-#                          [--fd-evals "4 8 10 16 20 40 100"] [--dlm-evals "4 8 10 16 20 40"]
+#                          [--fd-evals "4 8 10 20 40"] [--dlm-evals "4 10 20"]
 #
 # --acts defaults to a test-split harvest of layer 3 in /tmp/metascope-sweep-H,
 # made on first use with
@@ -23,8 +23,8 @@ GLP=assets/glp
 N=10000
 W=16
 SOLVERS="euler heun midpoint dpm2m"
-FD_EVALS="4 8 10 16 20 40 100"
-DLM_EVALS="4 8 10 16 20 40"
+FD_EVALS="4 8 10 20 40"
+DLM_EVALS="4 10 20"
 while [ $# -gt 0 ]; do
   case $1 in
     --acts) ACTS=$2 ;;
@@ -48,10 +48,9 @@ field() { # field NAME < one JSON line: the number or string after "NAME":
 fd_sweep() {
   for s in $SOLVERS; do
     for e in $FD_EVALS; do
-      $MS eval-glp --acts "$ACTS" --glp "$GLP" --n "$N" --sampler "$s" --evals "$e" --json --threads 1 >"$tmp/j"
-      printf '%s %s %s %s %s %s\n' "$s" "$e" "$(field evals <"$tmp/j")" "$(field fd_glp <"$tmp/j")" \
-        "$(field fd_floor <"$tmp/j")" "$(field fd_gaussian <"$tmp/j")" >>"$tmp/fd"
-      echo "sampler_sweep: FD $s $e done" >&2
+      $MS eval-glp --acts "$ACTS" --glp "$GLP" --n "$N" --sampler "$s" --evals "$e" --json --threads 1 >"$tmp/jf"
+      printf '%s %s %s %s %s %s\n' "$s" "$e" "$(field evals <"$tmp/jf")" "$(field fd_glp <"$tmp/jf")" \
+        "$(field fd_floor <"$tmp/jf")" "$(field fd_gaussian <"$tmp/jf")" | tee -a "$tmp/fd" | sed 's/^/sampler_sweep: FD /' >&2
     done
   done
 }
@@ -60,10 +59,10 @@ dlm_sweep() {
   $MS eval-sae --delta-lm --windows "$W" --json --threads 1 >"$tmp/sae"
   for s in $SOLVERS; do
     for e in $DLM_EVALS; do
-      $MS eval-glp --delta-lm --glp "$GLP" --windows "$W" --sampler "$s" --evals "$e" --json --threads 1 >"$tmp/j"
-      printf '%s %s %s %s %s %s %s\n' "$s" "$e" "$(field evals <"$tmp/j")" "$(field delta_glp <"$tmp/j")" \
-        "$(field delta_noise <"$tmp/j")" "$(field rel_change <"$tmp/j")" "$(field tokens <"$tmp/j")" >>"$tmp/dlm"
-      echo "sampler_sweep: ΔLM $s $e done" >&2
+      $MS eval-glp --delta-lm --glp "$GLP" --windows "$W" --sampler "$s" --evals "$e" --json --threads 1 >"$tmp/jd"
+      printf '%s %s %s %s %s %s %s\n' "$s" "$e" "$(field evals <"$tmp/jd")" "$(field delta_glp <"$tmp/jd")" \
+        "$(field delta_noise <"$tmp/jd")" "$(field rel_change <"$tmp/jd")" "$(field tokens <"$tmp/jd")" |
+        tee -a "$tmp/dlm" | sed 's/^/sampler_sweep: ΔLM /' >&2
     done
   done
 }

@@ -13,8 +13,10 @@ check "header" grep -Eq '^steering frontier at layer 3: 2 held-out prefixes \(8 
 check "DiffMean table" grep -Eq '^noun\.food, DiffMean direction; lexicon [0-9]+ words$' "$tmp/run"
 check "SAE latent table" grep -Eq '^noun\.food, SAE latent [0-9]+ \(cosine -?[0-9.]+ with the DiffMean direction\); lexicon [0-9]+ words$' "$tmp/run"
 check "the +GLP cost line" grep -Eq '^\+GLP projection: euler sampler, glp@0\.3 14 glp@0\.5 10 glp@0\.7 6 denoiser evaluations per steered token$' "$tmp/run"
-expect_out "eval-steer --sampler --evals" '^\+GLP projection: dpm2m sampler, glp@0\.3 4 glp@0\.5 4 glp@0\.7 4 denoiser evaluations' \
-  $MS eval-steer --concepts noun.food --alphas 1 --prefixes 1 --tokens 2 --sampler dpm2m --evals 4
+expect_out "eval-steer refuses an unknown sampler" "^error: unknown sampler 'rk4'; use euler, heun, midpoint or dpm2m \\(eval-steer\\)$" \
+  $MS eval-steer $T --sampler rk4
+expect_out "eval-steer refuses a negative budget" '^error: --evals takes 1\.\.10000, or 0 for the reference budget \(eval-steer\)$' \
+  $MS eval-steer $T --evals -1
 check "method columns" test "$(grep -Ec '^  alpha +plain +glp@0\.3 +glp@0\.5 +glp@0\.7$' "$tmp/run")" -eq 2
 S='[0-9.]+ \[ *[0-9.]+, *[0-9.]+\]'
 check "fluency rows" test "$(grep -Ec "^ +(0\.00|1\.00)  fl( +$S( \*)?){4}\$" "$tmp/run")" -eq 4
