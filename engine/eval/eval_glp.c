@@ -151,8 +151,8 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, co
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .ode = ode, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
-                 .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model)};
+    dlm_ctx c = {.g = g, .ode = ode, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae,
+                 .sw = sae ? sae_work_new(sae, T) : NULL, .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model)};
     if (c.w) glp_work_cache(c.w, true);
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
