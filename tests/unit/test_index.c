@@ -174,10 +174,11 @@ static void check_logits(const ms_index *ix, int l) {
     ix_record r;
     assert_int_equal(index_read(ix, l, &r), 0);
     assert_int_equal(r.n_plus, INDEX_LOGITS);
-    float best = -INFINITY, worst = INFINITY;
+    float best = -INFINITY, worst = INFINITY, head[64];
     for (int v = 0; v < F.m.c.vocab; v++) {
         if (!readable(v)) continue;
-        float x = dot(F.s.p.W_dec + (size_t)l * 64, F.m.lm_head + (size_t)v * 64, 64);
+        wmat_row(&F.m.head, v, head);
+        float x = dot(F.s.p.W_dec + (size_t)l * 64, head, 64);
         best = x > best ? x : best, worst = x < worst ? x : worst;
     }
     assert_float_equal(r.logits[0].value, best, 1e-4);
