@@ -80,11 +80,13 @@ static int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *train = NULL;
     int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5, glp = 0, batch = 4096, d_in = 256;
     int calls = 200, rows = 0, sae = 0, latents = 4096, k = 32; /* rows 0: 1024 (--glp), 4096 (--sae) */
+    int bandwidth = 0;
     opt o[] = {{"--model", &model, 0, 0}, {"--train", &train, 0, 0}, {"--prefill", 0, &prefill, 0},
                {"--decode", 0, &decode, 0}, {"--reps", 0, &reps, 0}, {"--threads", 0, &threads, 0},
                {"--steps", 0, &steps, 0}, {"--glp", 0, 0, &glp}, {"--batch", 0, &batch, 0},
                {"--d-in", 0, &d_in, 0}, {"--calls", 0, &calls, 0}, {"--rows", 0, &rows, 0},
-               {"--sae", 0, 0, &sae}, {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0}, {0}};
+               {"--sae", 0, 0, &sae}, {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0},
+               {"--bandwidth", 0, 0, &bandwidth}, {0}};
     if (parse_opts(argc, argv, o, NULL, "bench")) return 2;
     ms_set_threads(threads);
     if (sae) { /* encode chunks of 1024 rows, as the index builder */
@@ -125,9 +127,14 @@ static int cmd_bench(int argc, char **argv) {
     }
     if (!model) return fail("bench needs --model DIR or --train CONFIG (bench)");
     bench_result r;
-    if (bench_lm(model, prefill, decode, reps, &r)) return fail(ms_geterr());
-    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d}\n", r.prefill_tok_s,
-           r.decode_tok_s, ms_get_threads());
+    if (bench_lm(model, prefill, decode, reps, bandwidth, &r)) return fail(ms_geterr());
+    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"load_s\": %.3f, \"rss_mb\": %.0f, "
+           "\"peak_rss_mb\": %.0f, \"token_mb\": %.1f", r.prefill_tok_s, r.decode_tok_s, r.load_s, r.rss_mb,
+           r.hwm_mb, r.token_bytes / 1e6);
+    if (bandwidth)
+        printf(", \"read_gb_s\": %.2f, \"decode_limit_tok_s\": %.2f, \"decode_share\": %.3f", r.read_gb_s,
+               r.read_gb_s * 1e9 / r.token_bytes, r.decode_tok_s * r.token_bytes / (r.read_gb_s * 1e9));
+    printf(", \"threads\": %d}\n", ms_get_threads());
     return 0;
 }
 

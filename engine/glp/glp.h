@@ -15,9 +15,11 @@
 #define MS_GLP_H
 
 #include "rng.h"
+#include "wmat.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int d_input, d_model, d_mlp, n_layers;
@@ -26,6 +28,7 @@ typedef struct {
 
 typedef struct {
     float *w, *b; /* w [out, in], b [out] (LayerNorm: w = weight, b = bias) */
+    wmat held;    /* after glp_hold_bf16: w in BF16 (w is then NULL); else data NULL */
 } glp_lin;
 
 typedef struct {
@@ -44,7 +47,15 @@ typedef struct {
     size_t n_params;
     glp_params p, g;
     float *mean, *var; /* normalizer, d_input each (mean 0, var 1 until set) */
+    uint16_t *half;    /* glp_hold_bf16: every weight matrix in BF16 */
 } glp_model;
+
+/* Inference in BF16: every weight matrix is rounded (to nearest even) into a
+ * BF16 copy that the forward pass reads, halving its memory traffic, and the
+ * f32 matrices are released (biases and LayerNorms stay f32). For a loaded
+ * model that will not be trained or saved: glp_fm_loss and glp_save then
+ * fail. */
+int glp_hold_bf16(glp_model *m);
 
 /* One tensor of the flat layout, under its reference name ("model.…"). */
 typedef struct {

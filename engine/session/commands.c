@@ -651,6 +651,17 @@ static int set_key(session *S, const char *key, const char *val) {
             free(text);
             if (rc) return -1;
         }
+    } else if (!strcmp(key, "glp_dtype")) {
+        if (strcmp(val, "bf16") && strcmp(val, "f32")) return ms_seterr("glp_dtype takes bf16 or f32 (set glp_dtype)");
+        bool bf16 = !strcmp(val, "bf16"), was = S->glp_bf16;
+        S->glp_bf16 = bf16;
+        if (S->has_glp && bf16) glp_hold_bf16(&S->glp);
+        if (S->has_glp && !bf16 && S->glp.half) { /* the f32 weights were released: reload them */
+            char *path = xstrdup(S->glp_path);
+            int rc = sess_load_glp(S, path);
+            free(path);
+            if (rc) return S->glp_bf16 = was, -1;
+        }
     } else if (!strcmp(key, "eos")) {
         if (!strcmp(val, "stop")) S->stop_at_eos = true;
         else if (!strcmp(val, "ignore")) S->stop_at_eos = false;
@@ -745,7 +756,8 @@ static const sess_cmd_info CMDS[] = {
     {"set", "set KEY VALUE",
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
      "threads, ctx (KV cache length), bos (on|off|auto), eos (stop|ignore: whether gen ends at "
-     "end-of-text), json (on|off)."},
+     "end-of-text), json (on|off), glp_dtype (f32|bf16: hold the GLP's matrices in BF16, half the memory "
+     "traffic of a projection)."},
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
