@@ -13,7 +13,7 @@
 
 static const char *USAGE =
     "usage: metascope [OPTIONS] [SCRIPT]\n"
-    "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N]\n"
+    "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N] [--bandwidth]\n"
     "       metascope bench --train CONFIG [--steps N] [--threads N]\n"
     "       metascope bench --glp [--d-in N] [--batch N] [--reps N] [--calls N] [--rows N] [--threads N]\n"
     "       metascope bench --sae [--d-in N] [--latents M] [--k K] [--rows N] [--reps N] [--threads N]\n"
