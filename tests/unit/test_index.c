@@ -135,7 +135,19 @@ static void check_unit(const ms_index *ix, const brute *b, int u) {
     assert_int_equal(index_read(ix, u, &r), 0);
     assert_int_equal(r.unit, u);
     assert_true(r.n_pos == b->npos[u]);
-    assert_memory_equal(r.hist, b->hist + (size_t)u * INDEX_HIST_BINS, sizeof r.hist);
+    /* Counts are exact but for values within rounding of a bin edge (a power
+     * of two): the brute force runs the GLP and SAE one segment at a time,
+     * the builder a whole batch, so their products round differently, and a
+     * tiny meta-neuron value near 2^-15 can land on either side. Allow one
+     * count to move to a neighbouring bin. */
+    const uint32_t *bh = b->hist + (size_t)u * INDEX_HIST_BINS;
+    int moved = 0, first = -1;
+    for (int i = 0; i < INDEX_HIST_BINS; i++)
+        if (r.hist[i] != bh[i]) {
+            assert_true(abs((int)r.hist[i] - (int)bh[i]) == 1 && (first < 0 || i == first + 1));
+            first = first < 0 ? i : first, moved++;
+        }
+    assert_true(moved == 0 || moved == 2);
     bool sae = u < F.s.c.n_latents;
     if (!sae || b->npos[u]) { /* a latent that never fires has no examples */
         assert_true(r.n_top >= 1);
