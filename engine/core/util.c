@@ -12,16 +12,41 @@
 #include <time.h>
 #include <unistd.h>
 
-static int read_plain(const char *path, uint8_t **data, size_t *len) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+int ms_open_regular(const char *path, size_t *size) {
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer for ever, before fstat could tell what it is. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return ms_seterr("cannot open: %s (%s)", strerror(errno), path);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return ms_seterr("not a regular file (%s)", path);
     }
-    size_t n = (size_t)st.st_size, got = 0;
-    uint8_t *buf = xmalloc(n + 1);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    if (size) *size = (size_t)st.st_size;
+    return fd;
+}
+
+FILE *ms_fopen_regular(const char *path) {
+    int fd = ms_open_regular(path, NULL);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        ms_seterr("cannot open: %s (%s)", strerror(errno), path);
+        close(fd);
+    }
+    return f;
+}
+
+static int read_plain(const char *path, uint8_t **data, size_t *len) {
+    size_t n = 0, got = 0;
+    int fd = ms_open_regular(path, &n);
+    if (fd < 0) return -1;
+    uint8_t *buf = ms_try_alloc(n + 1, path);
+    if (!buf) {
+        close(fd);
+        return -1;
+    }
     while (got < n) {
         ssize_t r = read(fd, buf + got, n - got);
         if (r < 0 && errno == EINTR) continue;
@@ -100,7 +125,7 @@ done:
 
 bool ms_file_exists(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 bool ms_is_dir(const char *path) {

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "alloc.h"
 #include "err.h"
@@ -20,6 +21,16 @@ int ms_read_file(const char *path, uint8_t **data, size_t *len);
  * in ".lz4" is compressed as an lz4 frame. */
 int ms_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* Opens path for reading and returns the descriptor (and the file's size),
+ * or -1 with the error set. Anything but a regular file is refused: a FIFO
+ * would block open and read for ever, a device has no size. Every loader
+ * opens through this (or ms_read_file / ms_fopen_regular). */
+int ms_open_regular(const char *path, size_t *size);
+FILE *ms_fopen_regular(const char *path);
+
+/* True when something other than a directory is at path: a FIFO or a device
+ * counts, so that the loader that follows refuses it by name instead of the
+ * caller silently treating the file as absent. */
 bool ms_file_exists(const char *path);
 bool ms_is_dir(const char *path);
 bool ms_ends_with(const char *s, const char *suffix);

@@ -208,8 +208,8 @@ int index_write_records(const char *path, ix_buf *raw, int n_units, const float 
 /* ------------------------------------------------------------ reader */
 
 static int read_table(ms_index *ix, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ms_seterr("cannot open: %s (%s)", strerror(errno), path);
+    FILE *f = ms_fopen_regular(path);
+    if (!f) return -1;
     uint8_t h[REC_HEADER];
     int rc = 0;
     fseeko(f, 0, SEEK_END);
@@ -252,8 +252,8 @@ int index_read(const ms_index *ix, int u, ix_record *rec) {
     const ix_entry *t = &ix->table[u];
     uint8_t *z = xmalloc(t->clen + 1), *raw = NULL;
     size_t rn = 0;
-    FILE *f = fopen(path, "rb");
-    int rc = !f ? ms_seterr("cannot open: %s (%s)", strerror(errno), path) : 0;
+    FILE *f = ms_fopen_regular(path);
+    int rc = !f ? -1 : 0;
     if (!rc && (fseeko(f, (off_t)t->offset, SEEK_SET) || fread(z, 1, t->clen, f) != t->clen))
         rc = ms_seterr("cannot read unit %d's record (%s)", u, path);
     if (f) fclose(f);

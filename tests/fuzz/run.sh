@@ -8,7 +8,7 @@ secs=${1:-60}
 harnesses=${*:-safetensors tokenizer_json commands torchpt glpconfig}
 out=build-fuzz
 mkdir -p "$out"
-flags="-g -O1 -std=c17 -D_GNU_SOURCE $(for d in engine/*/; do printf -- "-I%s " "${d%/}"; done)$(pkg-config --cflags openblas json-c libpcre2-8 yaml-0.1) -fsanitize=fuzzer,address,undefined"
+flags="-g -O1 -std=c17 -D_GNU_SOURCE $(for d in engine/*/; do printf -- "-I%s " "${d%/}"; done)$(pkg-config --cflags openblas json-c libpcre2-8 yaml-0.1) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all"
 libs="$(pkg-config --libs openblas json-c libpcre2-8 liblz4 yaml-0.1) -lm"
 status=0
 for h in $harnesses; do
