@@ -2,7 +2,9 @@
 #include "util.h"
 #include "lz4file.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +84,7 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
+        if (w == 0) errno = ENOSPC;
         if (w <= 0) return -1;
         p += w;
         n -= (size_t)w;
@@ -89,7 +92,35 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* Removes path.tmp.PID files left by writers that died (kill -9, power
+ * loss): PID no longer runs. Our own and live writers' files stay. */
+static void sweep_temporaries(const char *path) {
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *base = ms_basename(path);
+    if (slash) slash[slash == dir ? 1 : 0] = 0;
+    DIR *d = opendir(slash ? dir : ".");
+    size_t bl = strlen(base);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        const char *s = e->d_name;
+        if (strncmp(s, base, bl) || strncmp(s + bl, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(s + bl + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = slash ? ms_path_join(dir, s) : xstrdup(s);
+        unlink(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
 int ms_write_file_atomic(const char *path, const void *data, size_t len) {
+    /* Past `ulimit -f` the default SIGXFSZ kills the process without a word
+     * and leaves the temporary behind; ignored, write() fails with EFBIG and
+     * the caller gets a one-line error. */
+    signal(SIGXFSZ, SIG_IGN);
+    sweep_temporaries(path);
     uint8_t *packed = NULL;
     if (ms_ends_with(path, ".lz4")) {
         if (lz4_compress_buf(data, len, &packed, &len, 9)) return -1;
@@ -105,12 +136,16 @@ int ms_write_file_atomic(const char *path, const void *data, size_t len) {
         goto done;
     }
     if (write_all(fd, data, len) || fsync(fd)) {
-        ms_seterr("write failed: %s (%s)", strerror(errno), tmp);
+        ms_seterr("cannot write: %s (%s)", strerror(errno), path);
         close(fd);
         unlink(tmp);
         goto done;
     }
-    close(fd);
+    if (close(fd)) { /* some file systems report a full disk only here */
+        ms_seterr("cannot write: %s (%s)", strerror(errno), path);
+        unlink(tmp);
+        goto done;
+    }
     if (rename(tmp, path)) {
         ms_seterr("cannot rename to %s: %s (%s)", path, strerror(errno), tmp);
         unlink(tmp);
