@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -158,6 +159,21 @@ done:
     return rc;
 }
 
+int ms_prepare_out_dir(const char *dir) {
+    if (mkdir(dir, 0755) && errno != EEXIST) return ms_seterr("cannot create the folder: %s (%s)", strerror(errno), dir);
+    if (!ms_is_dir(dir)) return ms_seterr("exists and is not a folder (%s)", dir);
+    /* access() misses some cases (read-only bind mounts, quotas at create):
+     * create and remove a probe file instead. */
+    char name[64];
+    snprintf(name, sizeof name, ".metascope-probe.%ld", (long)getpid());
+    char *p = ms_path_join(dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int rc = fd < 0 ? ms_seterr("cannot write into the folder: %s (%s)", strerror(errno), dir) : 0;
+    if (fd >= 0) close(fd), unlink(p);
+    free(p);
+    return rc;
+}
+
 bool ms_file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
@@ -197,6 +213,23 @@ char *ms_find_file(const char *dir, const char *name) {
     if (ms_file_exists(p)) return p;
     free(p);
     return NULL;
+}
+
+bool ms_parse_unit_name(const char *text, const char *kind, int nfields, int *v) {
+    size_t k = strlen(kind);
+    if (strncmp(text, kind, k) || text[k] != ':') return false;
+    const char *s = text + k + 1;
+    for (int i = 0; i < nfields; i++) {
+        if (i && *s++ != ':') return false;
+        if (!(*s == '-' || (*s >= '0' && *s <= '9'))) return false; /* no blanks or '+' */
+        char *end;
+        errno = 0;
+        long x = strtol(s, &end, 10); /* saturates on overflow, unlike sscanf's %d */
+        if (end == s) return false;
+        v[i] = x > INT_MAX ? INT_MAX : x < INT_MIN ? INT_MIN : (int)x;
+        s = end;
+    }
+    return *s == 0;
 }
 
 #ifndef MS_ASSETS_DIR

@@ -52,13 +52,13 @@ void index_unit_name(const ix_group *g, int ng, int u, char *out, size_t cap) {
 }
 
 int index_unit_id(const ix_group *g, int ng, const char *name, const char *cmd) {
-    int a, b;
-    char junk;
+    int v[2] = {0, 0}, a, b;
     ix_kind kind;
-    if (sscanf(name, "sae:%d%c", &a, &junk) == 1) kind = IX_SAE, b = a, a = 0;
-    else if (sscanf(name, "meta:%d:%d%c", &a, &b, &junk) == 2) kind = IX_META;
-    else if (sscanf(name, "mlp:%d:%d%c", &a, &b, &junk) == 2) kind = IX_MLP;
+    if (ms_parse_unit_name(name, "sae", 1, v + 1)) kind = IX_SAE;
+    else if (ms_parse_unit_name(name, "meta", 2, v)) kind = IX_META;
+    else if (ms_parse_unit_name(name, "mlp", 2, v)) kind = IX_MLP;
     else return ms_seterr("'%s' is not an index unit: sae:I, meta:B:I or mlp:L:I (%s)", name, cmd);
+    a = v[0], b = v[1];
     for (int i = 0; i < ng; i++) {
         const ix_group *x = &g[i];
         if (x->kind != kind || (kind == IX_META && x->block != a) || (kind == IX_MLP && x->layer != a)) continue;

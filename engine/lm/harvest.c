@@ -231,7 +231,7 @@ static int write_manifest(harvester *h) {
 
 int harvest(const harvest_opts *o, harvest_result *r) {
     memset(r, 0, sizeof *r);
-    if (!ms_is_dir(o->out) && mkdir(o->out, 0755)) return ms_seterr("cannot create folder (%s)", o->out);
+    if (ms_prepare_out_dir(o->out)) return -1; /* writable before the first shard is computed */
     char *first = harvest_shard_path(o->out, 0);
     bool exists = ms_file_exists(first);
     free(first);
