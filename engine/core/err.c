@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static _Thread_local char err_buf[1024];
@@ -43,15 +44,44 @@ static void escape_into(char *dst, size_t cap, const char *src) {
     dst[o] = 0;
 }
 
+/* A message too long for the slot keeps its head and its tail: the tail is
+ * "(where)", which must survive a long quoted value (a fuzzer found a 600-byte
+ * model_type pushing the file name out). */
+static void shorten_into(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src), tail = cap / 4;
+    if (n < cap) {
+        memcpy(dst, src, n + 1);
+        return;
+    }
+    size_t head = cap - tail - 6, t = n - tail;
+    while (t < n && (src[t] & 0xC0) == 0x80) t++; /* not inside a UTF-8 sequence */
+    while (head > 0 && (src[head] & 0xC0) == 0x80) head--;
+    memcpy(dst, src, head);
+    memcpy(dst + head, " ... ", 5);
+    memcpy(dst + head + 5, src + t, n - t + 1);
+}
+
 int ms_seterr(const char *fmt, ...) {
     /* Formatted aside first: callers wrap the current message, passing
      * ms_geterr() itself as an argument, and vsnprintf must not overlap. */
-    char tmp[sizeof err_buf];
-    va_list ap;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_copy(ap2, ap);
+    int need = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    escape_into(err_buf, sizeof err_buf, tmp);
+    size_t n = need > 0 ? (size_t)need : 0;
+    char *tmp = malloc(n + 1), *esc = malloc(4 * n + 8);
+    if (!tmp || !esc) { /* no memory: a bounded message rather than none */
+        free(tmp), free(esc);
+        vsnprintf(err_buf, sizeof err_buf, fmt, ap2);
+        va_end(ap2);
+        return -1;
+    }
+    vsnprintf(tmp, n + 1, fmt, ap2);
+    va_end(ap2);
+    escape_into(esc, 4 * n + 8, tmp);
+    shorten_into(err_buf, sizeof err_buf, esc);
+    free(tmp), free(esc);
     return -1;
 }
 

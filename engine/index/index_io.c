@@ -143,8 +143,7 @@ static int decode_example(cursor *c, ix_example *e) {
     return 0;
 }
 
-int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *where) {
-    memset(r, 0, sizeof *r);
+static int decode_record(const uint8_t *p, size_t n, ix_record *r, const char *where) {
     cursor c = {p, n, 0, where, 0};
     r->unit = take_i32(&c);
     take(&c, &r->n_pos, 8), take(&c, &r->max, 4), take(&c, &r->mean_pos, 4);
@@ -167,6 +166,15 @@ int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *wh
     if (take(&c, r->auto_label, k[5])) return -1;
     if (c.at != n) return ms_seterr("%zu stray bytes after the record (%s)", n - c.at, where);
     return 0;
+}
+
+/* On failure the partly decoded record is freed here (a fuzzer found the
+ * leak when a caller forgot to). */
+int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *where) {
+    memset(r, 0, sizeof *r);
+    if (decode_record(p, n, r, where) == 0) return 0;
+    index_record_free(r);
+    return -1;
 }
 
 void index_record_free(ix_record *r) {

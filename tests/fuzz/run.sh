@@ -5,7 +5,7 @@
 # fails to build or finds anything (crash, sanitizer report, leak, timeout,
 # out-of-memory); the inputs are copied to tests/fixtures/fuzz/NAME/, where
 # the unit tests (test_fuzz_regress) replay them for ever after.
-# MS_FUZZ_JOBS=N runs N harnesses at once (default 1: the machine is shared).
+# MS_FUZZ_RUNS=N stops a harness after N executions (the time limit still holds).
 set -u
 secs=${1:-60}
 [ $# -gt 0 ] && shift
@@ -42,11 +42,11 @@ for h in $harnesses; do
   mkdir -p "$out/corpus/$h" "$out/crash/$h"
   echo "== fuzz_$h: ${secs}s"
   maxlen=65536; [ "$h" = index ] && maxlen=200000 # the seed index folder is 145 KB
-  MS_FUZZ_SANDBOX="$PWD/$box" "$out/fuzz_$h" -max_total_time="$secs" -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
-      -artifact_prefix="$out/crash/$h/" -print_final_stats=1 \
-      "$out/corpus/$h" tests/fuzz/seeds/$h >"$out/fuzz_$h.log" 2>&1
+  MS_FUZZ_SANDBOX="$PWD/$box" "$out/fuzz_$h" -max_total_time="$secs" ${MS_FUZZ_RUNS:+-runs=$MS_FUZZ_RUNS} -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix="$PWD/$out/crash/$h/" -print_final_stats=1 \
+      "$PWD/$out/corpus/$h" "$PWD/tests/fuzz/seeds/$h" >"$out/fuzz_$h.log" 2>&1
   rc=$?
-  grep -E 'stat::number_of_executed_units|stat::peak_rss|cov: ' "$out/fuzz_$h.log" | grep -v '^#.*NEW\|REDUCE' | tail -n 3
+  grep -E 'stat::number_of_executed_units|stat::peak_rss|DONE|INITED' "$out/fuzz_$h.log" | tail -n 3
   if [ $rc -ne 0 ]; then
     echo "fuzz_$h FAILED (see $out/fuzz_$h.log); inputs copied to tests/fixtures/fuzz/$h/"
     mkdir -p tests/fixtures/fuzz/$h

@@ -57,6 +57,14 @@ static void test_messages_escape_raw_bytes(void **st) {
     assert_string_equal(ms_geterr(), "bad '\\xff\\xfe ok \xc3\xa9'");
     ms_seterr("two\r\nlines");
     assert_string_equal(ms_geterr(), "two  lines");
+    /* a long quoted value keeps the "(where)" at the end of the line */
+    char big[3000];
+    memset(big, 0x17, sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    ms_seterr("unsupported model_type '%s' (config.json)", big);
+    assert_true(ms_ends_with(ms_geterr(), "' (config.json)"));
+    assert_non_null(strstr(ms_geterr(), " ... "));
+    assert_true(strlen(ms_geterr()) < 1024);
 }
 
 static void test_try_alloc(void **st) {
