@@ -10,6 +10,7 @@
 #include "glpconfig.h"
 #include "hfconfig.h"
 #include "safetensors.h"
+#include "session.h"
 #include "util.h"
 
 #include <signal.h>
@@ -220,13 +221,42 @@ static void test_token_ids_outside_vocab(void **st) {
     }
 }
 
+static void quiet(void *ctx, const char *text, size_t len) { (void)ctx, (void)text, (void)len; }
+
+/* A GLP folder declaring a huge model is a one-line error; the session keeps
+ * its model and works on (it used to end the process with exit 3). */
+static void test_session_survives_bad_glp(void **st) {
+    (void)st;
+    char *d = tmpdir(), *src = ms_path_join(FIXTURES "/glp_folder", "final.safetensors");
+    char *dst = ms_path_join(d, "final.safetensors"), *cfg = ms_path_join(d, "config.yaml");
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(ms_read_file(src, &buf, &n), 0);
+    assert_int_equal(ms_write_file_atomic(dst, buf, n), 0);
+    free(buf);
+    const char *y = "glp_kwargs:\n  denoiser_config:\n    d_input: 60000\n    d_model: 60000\n    d_mlp: 200000\n"
+                    "    n_layers: 900\n  tracedict_config:\n    layers: [1]\n";
+    assert_int_equal(ms_write_file_atomic(cfg, y, strlen(y)), 0);
+    session S;
+    sess_init(&S, quiet, NULL);
+    assert_int_equal(sess_load_model(&S, FIXTURES "/models/gpt2_tiny"), 0);
+    assert_int_equal(sess_load_glp(&S, d), -1);
+    assert_non_null(strstr(ms_geterr(), "final.safetensors"));
+    assert_true(S.has_model);
+    assert_false(S.has_glp);
+    assert_int_equal(sess_exec_multi(&S, "prompt the cat; gen 2"), 0);
+    sess_free(&S);
+    unlink(dst), unlink(cfg), rmdir(d);
+    free(src), free(dst), free(cfg), free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fifo_refused),          cmocka_unit_test(test_messages_escape_raw_bytes),
         cmocka_unit_test(test_try_alloc),             cmocka_unit_test(test_digest),
         cmocka_unit_test(test_stale_temporaries_swept), cmocka_unit_test(test_file_size_limit),
         cmocka_unit_test(test_checkpoint_checksum),   cmocka_unit_test(test_glp_config_limits),
-        cmocka_unit_test(test_token_ids_outside_vocab),
+        cmocka_unit_test(test_token_ids_outside_vocab), cmocka_unit_test(test_session_survives_bad_glp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
