@@ -72,7 +72,7 @@ static int is_json(const struct dirent *e) {
 static double trained_seconds(const char *dir) {
     char path[4096], line[256], last[256] = "";
     snprintf(path, sizeof path, "%s/loss.csv", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = ms_fopen_regular(path);
     if (!f) return 0;
     while (fgets(line, sizeof line, f)) memcpy(last, line, sizeof last);
     fclose(f);

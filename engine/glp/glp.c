@@ -2,6 +2,7 @@
  * the flow-matching loss, normalizer, Euler sampler, SDEdit projection,
  * checkpoint load/save under the reference tensor names. */
 #include "glp.h"
+#include "glpconfig.h"
 #include "half.h"
 
 #include "ops.h"
@@ -84,6 +85,14 @@ static glp_tensor *all_tensors(const glp_config *c, int *n) {
     return t;
 }
 
+size_t glp_param_count(const glp_config *c) {
+    int n;
+    glp_tensor *t = all_tensors(c, &n);
+    size_t total = t[n - 1].offset + t[n - 1].size;
+    free(t);
+    return total;
+}
+
 static void set_ln_ones(glp_model *m) {
     for (int l = 0; l < m->c.n_layers; l++)
         for (int i = 0; i < m->c.d_model; i++) m->p.blocks[l].ln.w[i] = 1;
@@ -95,13 +104,20 @@ int glp_init(glp_model *m, const glp_config *c) {
     if (c->d_input < 1 || c->d_model < 2 || c->d_model % 2 || c->d_mlp < 1 || c->n_layers < 0)
         return ms_seterr("bad GLP config d_input %d d_model %d d_mlp %d n_layers %d (glp)", c->d_input,
                          c->d_model, c->d_mlp, c->n_layers);
+    if (c->n_layers > GLP_MAX_LAYERS || c->d_input > GLP_MAX_WIDTH || c->d_model > GLP_MAX_WIDTH ||
+        c->d_mlp > 4 * GLP_MAX_WIDTH)
+        return ms_seterr("GLP config d_input %d d_model %d d_mlp %d n_layers %d exceeds the limits (glp)",
+                         c->d_input, c->d_model, c->d_mlp, c->n_layers);
     m->c = *c;
-    int n;
-    glp_tensor *t = all_tensors(c, &n);
-    m->n_params = t[n - 1].offset + t[n - 1].size;
-    free(t);
-    m->flat = xcalloc(m->n_params, sizeof(float));
-    m->grad = xcalloc(m->n_params, sizeof(float));
+    m->n_params = glp_param_count(c);
+    /* Sizes may come from a file: failing to allocate is an error, not an exit. */
+    m->flat = ms_try_calloc(m->n_params, sizeof(float), "GLP parameters");
+    m->grad = m->flat ? ms_try_calloc(m->n_params, sizeof(float), "GLP gradients") : NULL;
+    if (!m->grad) {
+        free(m->flat);
+        memset(m, 0, sizeof *m);
+        return -1;
+    }
     m->p.blocks = xcalloc((size_t)c->n_layers + 1, sizeof(glp_block));
     m->g.blocks = xcalloc((size_t)c->n_layers + 1, sizeof(glp_block));
     layout(c, NULL, 0, &m->p, m->flat);
@@ -212,6 +228,12 @@ int glp_load_file(glp_model *m, const char *path, const glp_config *c) {
     st_file f;
     if (st_open(&f, path)) return -1;
     int rc = check_extras(&f, c);
+    /* Every parameter takes at least 2 bytes (F16/BF16) in the file: a config
+     * declaring more than the file can hold is refused before allocating. */
+    if (!rc && c->n_layers <= GLP_MAX_LAYERS && c->d_input <= GLP_MAX_WIDTH && c->d_model <= GLP_MAX_WIDTH &&
+        c->d_mlp <= 4 * GLP_MAX_WIDTH && c->d_model > 0 && c->d_mlp > 0 && glp_param_count(c) > f.size / 2)
+        rc = ms_seterr("config declares %zu parameters, more than the %zu-byte file can hold (%s)",
+                       glp_param_count(c), f.size, path);
     if (!rc) rc = glp_init(m, c);
     int n = 0;
     glp_tensor *t = rc ? NULL : all_tensors(c, &n);

@@ -67,6 +67,8 @@ typedef struct {
 
 /* Fills up to max entries; returns the count (call with max 0 to size). */
 int glp_tensors(const glp_config *c, glp_tensor *t, int max);
+/* Number of parameters (floats) of a model with config c. */
+size_t glp_param_count(const glp_config *c);
 
 /* Zeroed parameters (LayerNorm weights 1) and a zeroed gradient. */
 int glp_init(glp_model *m, const glp_config *c);

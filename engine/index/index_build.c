@@ -477,6 +477,8 @@ static size_t folder_bytes(const char *dir) {
 int index_build(const index_opts *o, index_result *res) {
     builder B;
     double t0 = ms_now();
+    /* a read-only or impossible destination is found before, not after, the run */
+    if (ms_prepare_out_dir(o->out)) return -1;
     int rc = builder_init(&B, o) || run_all(&B, t0) ? -1 : 0;
     double seconds = ms_now() - t0;
     if (!rc) rc = write_index(&B, o->out, seconds);

@@ -231,7 +231,7 @@ static int write_manifest(harvester *h) {
 
 int harvest(const harvest_opts *o, harvest_result *r) {
     memset(r, 0, sizeof *r);
-    if (!ms_is_dir(o->out) && mkdir(o->out, 0755)) return ms_seterr("cannot create folder (%s)", o->out);
+    if (ms_prepare_out_dir(o->out)) return -1; /* writable before the first shard is computed */
     char *first = harvest_shard_path(o->out, 0);
     bool exists = ms_file_exists(first);
     free(first);
@@ -283,7 +283,8 @@ int harvest_info_load(harvest_info *h, const char *dir) {
     if (!rc && !json_object_is_type(o, json_type_object)) rc = ms_seterr("manifest is not a JSON object (%s)", p);
     if (!rc) rc = json_long(o, "layer", &layer, p) || json_long(o, "d", &d, p) || json_long(o, "rows", &h->rows, p) ||
                   json_long(o, "shard_rows", &h->shard_rows, p);
-    if (!rc && (d < 1 || d > 65536 || layer < 0 || h->rows < 1 || h->shard_rows < 1))
+    if (!rc && (d < 1 || d > 65536 || layer < 0 || h->rows < 1 || h->shard_rows < 1 || h->rows > (1L << 40) ||
+                h->shard_rows > (1L << 40))) /* limits keep rows + shard_rows from overflowing (a fuzzer's find) */
         rc = ms_seterr("manifest has an out-of-range layer, d, rows or shard_rows (%s)", p);
     if (!rc && json_object_object_get_ex(o, "model", &x) && json_object_is_type(x, json_type_string))
         snprintf(h->model, sizeof h->model, "%s", json_object_get_string(x));
@@ -315,9 +316,30 @@ void harvest_info_free(harvest_info *h) {
     h->mean = h->var = NULL;
 }
 
+/* Rows are 2·d bytes of F16 in the shards, which lz4 shrinks at most 255x:
+ * a manifest claiming more rows than its shards can hold is refused before
+ * the rows are allocated. */
+static int check_rows_fit(const char *dir, const harvest_info *h) {
+    if (h->shards > (1L << 20)) return ms_seterr("manifest implies %ld shards (%s)", h->shards, dir);
+    double bytes = 0;
+    for (long k = 0; k < h->shards; k++) {
+        char *p = harvest_shard_path(dir, k);
+        struct stat st;
+        int missing = stat(p, &st);
+        free(p);
+        if (missing) return ms_seterr("shard %ld of %ld is missing (%s)", k, h->shards, dir);
+        bytes += (double)st.st_size;
+    }
+    if ((double)h->rows * 2 * h->d > 255 * bytes + 4096)
+        return ms_seterr("manifest claims %ld rows, more than its shards can hold (%s)", h->rows, dir);
+    return 0;
+}
+
 int harvest_load_rows(const char *dir, const harvest_info *h, float **data) {
     int d = h->d;
-    float *buf = xmalloc(xmul(xmul(sizeof(float), (size_t)h->rows), (size_t)d));
+    if (check_rows_fit(dir, h)) return -1;
+    float *buf = ms_try_alloc(sizeof(float) * (size_t)h->rows * (size_t)d, dir);
+    if (!buf) return -1;
     long at = 0;
     for (long k = 0; k < h->shards; k++) {
         char *p = harvest_shard_path(dir, k);

@@ -21,8 +21,12 @@ static char *next_word(const char **p, int *err) {
     const char *s = *p;
     while (*s && isspace((unsigned char)*s)) s++;
     if (!*s) return *p = s, NULL;
-    size_t cap = strlen(s) + 1, n = 0;
-    char *w = xmalloc(cap);
+    /* Sized by this word's extent, not the rest of the line: a line of many
+     * words must cost memory linear in its length, not quadratic. */
+    const char *e = s + (*s == '"');
+    while (*e && (*s == '"' ? *e != '"' : !isspace((unsigned char)*e))) e += *s == '"' && *e == '\\' && e[1] ? 2 : 1;
+    size_t n = 0;
+    char *w = xmalloc((size_t)(e - s) + 1);
     if (*s == '"') {
         s++;
         while (*s && *s != '"') {
@@ -425,27 +429,26 @@ static int cmd_acts(session *S, words *w) {
 }
 
 int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd) {
-    int a, b;
-    char junk;
+    int v[2];
     const tf_config *c = &S->model.c;
-    if (sscanf(text, "resid:%d%c", &a, &junk) == 1) {
-        if (a < 0 || a >= c->d_model) return ms_seterr("resid dimension %d outside 0..%d (%s)", a, c->d_model - 1, cmd);
-        *u = (unit){UNIT_RESID, a, 0};
-    } else if (sscanf(text, "mlp:%d:%d%c", &a, &b, &junk) == 2) {
-        if (a < 0 || a >= c->n_layers || b < 0 || b >= c->d_ff)
-            return ms_seterr("mlp:%d:%d outside mlp:0..%d:0..%d (%s)", a, b, c->n_layers - 1, c->d_ff - 1, cmd);
-        *u = (unit){UNIT_MLP, a, b};
-    } else if (sscanf(text, "meta:%d:%d%c", &a, &b, &junk) == 2) {
+    if (ms_parse_unit_name(text, "resid", 1, v)) {
+        if (v[0] < 0 || v[0] >= c->d_model) return ms_seterr("%s outside resid:0..%d (%s)", text, c->d_model - 1, cmd);
+        *u = (unit){UNIT_RESID, v[0], 0};
+    } else if (ms_parse_unit_name(text, "mlp", 2, v)) {
+        if (v[0] < 0 || v[0] >= c->n_layers || v[1] < 0 || v[1] >= c->d_ff)
+            return ms_seterr("%s outside mlp:0..%d:0..%d (%s)", text, c->n_layers - 1, c->d_ff - 1, cmd);
+        *u = (unit){UNIT_MLP, v[0], v[1]};
+    } else if (ms_parse_unit_name(text, "meta", 2, v)) {
         if (!S->has_glp) return ms_seterr("no GLP loaded; use 'load glp PATH' (%s)", cmd);
         const glp_config *g = &S->glp.c;
-        if (a < 0 || a >= g->n_layers || b < 0 || b >= g->d_mlp)
-            return ms_seterr("meta:%d:%d outside meta:0..%d:0..%d (%s)", a, b, g->n_layers - 1, g->d_mlp - 1, cmd);
-        *u = (unit){UNIT_META, a, b};
-    } else if (sscanf(text, "sae:%d%c", &a, &junk) == 1) {
+        if (v[0] < 0 || v[0] >= g->n_layers || v[1] < 0 || v[1] >= g->d_mlp)
+            return ms_seterr("%s outside meta:0..%d:0..%d (%s)", text, g->n_layers - 1, g->d_mlp - 1, cmd);
+        *u = (unit){UNIT_META, v[0], v[1]};
+    } else if (ms_parse_unit_name(text, "sae", 1, v)) {
         if (!S->has_sae) return ms_seterr("no SAE loaded; use 'load sae PATH' (%s)", cmd);
-        if (a < 0 || a >= S->sae.c.n_latents)
-            return ms_seterr("sae:%d outside sae:0..%d (%s)", a, S->sae.c.n_latents - 1, cmd);
-        *u = (unit){UNIT_SAE, a, 0};
+        if (v[0] < 0 || v[0] >= S->sae.c.n_latents)
+            return ms_seterr("%s outside sae:0..%d (%s)", text, S->sae.c.n_latents - 1, cmd);
+        *u = (unit){UNIT_SAE, v[0], 0};
     } else {
         return ms_seterr("'%s' is not a unit: resid:I, mlp:L:I, meta:B:I or sae:I (%s)", text, cmd);
     }
