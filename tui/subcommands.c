@@ -196,10 +196,11 @@ static int cmd_harvest(int argc, char **argv) {
     static char def[4096];
     snprintf(def, sizeof def, "%s/corpus", ms_assets_dir());
     const char *model = NULL, *out = NULL, *split = "train", *corpus = def;
-    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0;
+    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0, keep_eos = 0;
     opt o[] = {{"--model", &model, 0, 0}, {"--out", &out, 0, 0}, {"--split", &split, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--layer", 0, &layer, 0}, {"--tokens", 0, &tokens, 0},
-               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0}, {0}};
+               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0},
+               {"--keep-eos", 0, 0, &keep_eos}, {0}};
     if (parse_opts(argc, argv, o, NULL, "harvest")) return 2;
     if (!model || !out) return fail("harvest needs --model DIR and --out DIR (harvest)");
     if (shard < 1) return fail("--shard-tokens must be positive (harvest)");
@@ -208,7 +209,7 @@ static int cmd_harvest(int argc, char **argv) {
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop};
+    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop, keep_eos};
     harvest_result r;
     if (harvest(&ho, &r)) return g_stop ? (fail(ms_geterr()), 130) : fail(ms_geterr());
     fprintf(stderr, "harvest: %ld rows of layer %d (d %d) in %ld shards; %ld computed in %.1f s (%.0f rows/s) -> %s\n",

@@ -28,6 +28,7 @@ typedef struct {
     tf_rows cap; /* the rows of one window's forward pass */
     int *ids, *docs; /* token stream and each token's document */
     size_t n;
+    size_t *at;      /* [rows]: the stream position of each row */
     int T, d, layer;
     long rows, S, nshards;
     char signature[1024];
@@ -39,13 +40,24 @@ typedef struct {
 static void harvester_free(harvester *h) {
     if (h->st.x) tf_state_free(&h->st);
     tf_free(&h->m);
-    free(h->ids), free(h->docs), free(h->cap.buf), free(h->acts), free(h->tok), free(h->doc), free(h->pos);
+    free(h->ids), free(h->docs), free(h->at), free(h->cap.buf), free(h->acts), free(h->tok), free(h->doc), free(h->pos);
 }
 
-/* Rows the stream holds: T-1 per full window, len-1 for the last partial one. */
-static long available_rows(size_t n, int T) {
-    size_t full = n / (size_t)T, rem = n % (size_t)T;
-    return (long)(full * (size_t)(T - 1) + (rem > 1 ? rem - 1 : 0));
+/* A stream position is a row unless it opens a window or (keep_eos off) is an EOS. */
+static bool is_row(const harvester *h, size_t i) {
+    return i % (size_t)h->T && (h->o->keep_eos || h->ids[i] != h->m.c.eos_id);
+}
+
+/* The stream positions of the first `want` rows (all when want <= 0) into h->at. */
+static long find_rows(harvester *h, long want) {
+    long avail = 0;
+    for (size_t i = 0; i < h->n; i++) avail += is_row(h, i);
+    long rows = want > 0 && want < avail ? want : avail;
+    h->at = xmalloc(sizeof(size_t) * (size_t)(rows ? rows : 1));
+    long k = 0;
+    for (size_t i = 0; i < h->n && k < rows; i++)
+        if (is_row(h, i)) h->at[k++] = i;
+    return rows;
 }
 
 static int harvester_init(harvester *h, const harvest_opts *o) {
@@ -65,9 +77,8 @@ static int harvester_init(harvester *h, const harvest_opts *o) {
     int rc = corpus_tokenize(&s, h->m.tok, c->eos_id, &h->ids, &h->n);
     corpus_free(&s);
     if (rc) return -1;
-    long avail = available_rows(h->n, h->T);
-    if (avail < 1) return ms_seterr("the %s split is too short to harvest (%s)", o->split, o->corpus);
-    h->rows = o->tokens > 0 && o->tokens < avail ? o->tokens : avail;
+    h->rows = find_rows(h, o->tokens);
+    if (h->rows < 1) return ms_seterr("the %s split is too short to harvest (%s)", o->split, o->corpus);
     h->S = o->shard_rows > 0 ? o->shard_rows : 262144;
     h->nshards = (h->rows + h->S - 1) / h->S;
     /* The EOS closing a document belongs to it; the next token starts the next. */
@@ -79,8 +90,9 @@ static int harvester_init(harvester *h, const harvest_opts *o) {
         if (h->ids[i] == c->eos_id) doc++;
         hash = (hash ^ (uint64_t)(uint32_t)h->ids[i]) * 1099511628211ull;
     }
-    snprintf(h->signature, sizeof h->signature, "model=%s layer=%d d=%d T=%d split=%s shard_rows=%ld data=%zu:%016llx",
-             o->model, h->layer, h->d, h->T, o->split, h->S, h->n, (unsigned long long)hash);
+    snprintf(h->signature, sizeof h->signature,
+             "model=%s layer=%d d=%d T=%d split=%s eos=%s shard_rows=%ld data=%zu:%016llx", o->model, h->layer, h->d,
+             h->T, o->split, o->keep_eos ? "kept" : "skipped", h->S, h->n, (unsigned long long)hash);
     if (tf_state_init(&h->st, &h->m, h->T)) return -1;
     h->cap = (tf_rows){xmalloc(xmul(sizeof(float) * (size_t)h->T, (size_t)h->d)), h->d};
     if (tf_add_hook(&h->st, (tf_hook){HOOK_RESID, h->layer, tf_rows_hook, &h->cap})) return -1;
@@ -120,22 +132,22 @@ static int harvest_rows(harvester *h, long a, long b, long *done_rows, double t0
     int T = h->T, d = h->d;
     long r = a;
     while (r < b) {
-        long w = r / (T - 1);
-        int off = (int)(r % (T - 1));
-        size_t start = (size_t)w * (size_t)T;
-        size_t len = h->n - start < (size_t)T ? h->n - start : (size_t)T;
-        long take = b - r < (long)len - 1 - off ? b - r : (long)len - 1 - off;
+        size_t start = h->at[r] / (size_t)T * (size_t)T;
+        long e = r + 1; /* rows [r, e) lie in this window */
+        while (e < b && h->at[e] < start + (size_t)T) e++;
         tf_state_reset(&h->st);
         /* Causal: tokens after the last kept row cannot change it. */
-        if (tf_forward(&h->m, &h->st, h->ids + start, off + 1 + (int)take, LOGITS_NONE, NULL)) return -1;
-        for (long j = 0; j < take; j++) {
-            size_t at = start + (size_t)off + 1 + (size_t)j, row = (size_t)(r - a + j);
-            const float *x = h->cap.buf + (size_t)(off + 1 + j) * d;
+        if (tf_forward(&h->m, &h->st, h->ids + start, (int)(h->at[e - 1] - start) + 1, LOGITS_NONE, NULL)) return -1;
+        for (long j = r; j < e; j++) {
+            size_t at = h->at[j], row = (size_t)(j - a);
+            int pos = (int)(at - start);
+            const float *x = h->cap.buf + (size_t)pos * d;
             uint16_t *y = h->acts + row * d;
             for (int i = 0; i < d; i++) y[i] = f32_to_f16(x[i]);
-            h->tok[row] = h->ids[at], h->doc[row] = h->docs[at], h->pos[row] = off + 1 + (int)j;
+            h->tok[row] = h->ids[at], h->doc[row] = h->docs[at], h->pos[row] = pos;
         }
-        r += take;
+        long take = e - r;
+        r = e;
         *done_rows += take;
         if (h->o->tty) {
             double el = ms_now() - t0;
@@ -218,6 +230,7 @@ static int write_manifest(harvester *h) {
     json_object_object_add(o, "d", json_object_new_int(h->d));
     json_object_object_add(o, "split", json_object_new_string(h->o->split));
     json_object_object_add(o, "window", json_object_new_int(h->T));
+    json_object_object_add(o, "eos", json_object_new_string(h->o->keep_eos ? "kept" : "skipped"));
     json_object_object_add(o, "shard_rows", json_object_new_int64(h->S));
     json_object_object_add(o, "rows", json_object_new_int64(h->rows));
     for (long k = 0; k < h->nshards; k++) {
