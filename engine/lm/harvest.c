@@ -7,11 +7,13 @@
 #include "transformer.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HARVEST_MAX_WINDOW 1024 /* as eval_lm: bounds the KV cache of long-context models */
 
@@ -300,6 +302,8 @@ int harvest_info_load(harvest_info *h, const char *dir) {
         rc = ms_seterr("manifest has an out-of-range layer, d, rows or shard_rows (%s)", p);
     if (!rc && json_object_object_get_ex(o, "model", &x) && json_object_is_type(x, json_type_string))
         snprintf(h->model, sizeof h->model, "%s", json_object_get_string(x));
+    if (!rc && json_object_object_get_ex(o, "split", &x) && json_object_is_type(x, json_type_string))
+        snprintf(h->split, sizeof h->split, "%s", json_object_get_string(x));
     if (o) json_object_put(o);
     free(p);
     if (rc) return -1;
@@ -381,4 +385,40 @@ int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *
         have += take;
     }
     return have == want ? 0 : ms_seterr("the harvest has %ld rows, fewer than the %ld needed (%s)", have, want, dir);
+}
+
+/* ------------------------------------------------------------ temporary test harvests */
+
+void harvest_remove(const char *dir) {
+    DIR *D = opendir(dir);
+    for (struct dirent *e; D && (e = readdir(D));)
+        if (!strncmp(e->d_name, "shard-", 6) || !strcmp(e->d_name, "stats.safetensors") ||
+            !strcmp(e->d_name, "manifest.json")) {
+            char *p = ms_path_join(dir, e->d_name);
+            unlink(p);
+            free(p);
+        }
+    if (D) closedir(D);
+    rmdir(dir);
+}
+
+int harvest_test_temp(const char *model, const char *corpus, int layer, long rows, FILE *log, char **dir) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/metascope-test-acts-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl)) return ms_seterr("cannot create a temporary folder (%s)", tmpl);
+    FILE *quiet = log ? log : fopen("/dev/null", "w");
+    harvest_opts o = {model, corpus, "test", tmpl, layer, rows, 262144, false, quiet, false, NULL, false};
+    harvest_result r;
+    int rc = harvest(&o, &r);
+    if (!log && quiet) fclose(quiet);
+    if (!rc && r.rows < rows)
+        rc = ms_seterr("the test split holds %ld rows of layer %d, fewer than the %ld needed (%s)", r.rows, r.layer,
+                       rows, corpus);
+    if (rc) {
+        harvest_remove(tmpl);
+        return -1;
+    }
+    *dir = xstrdup(tmpl);
+    return 0;
 }

@@ -51,6 +51,7 @@ int harvest(const harvest_opts *o, harvest_result *r);
  * malloc'd (d each). */
 typedef struct {
     char model[1024];
+    char split[64]; /* "" when the manifest does not say */
     int layer, d;
     long rows, shards, shard_rows;
     float *mean, *var;
@@ -65,5 +66,11 @@ int harvest_load_rows(const char *dir, const harvest_info *h, float **data);
 int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *X);
 /* Path of shard k (malloc'd). */
 char *harvest_shard_path(const char *dir, long k);
+
+/* Held-out rows for an evaluation given no harvest: `rows` rows of `layer`
+ * of the test split into a new temporary folder (*dir, malloc'd), which
+ * harvest_remove deletes afterwards. */
+int harvest_test_temp(const char *model, const char *corpus, int layer, long rows, FILE *log, char **dir);
+void harvest_remove(const char *dir);
 
 #endif
