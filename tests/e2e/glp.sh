@@ -128,3 +128,6 @@ expect_out "eval-recon table" '^SAE reconstruction +[-+][0-9.]+ +[0-9.]+ +[0-9.]
 expect_out "eval-recon floor and --json" '"fd_floor": [0-9.]+, "tokens": [0-9]+, "n": 400' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --json
+expect_out "eval-recon without --acts: test-split rows" 'FD of 200 edited test-split rows' \
+  env TMPDIR="$tmp/tmp" $MS eval-recon --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 200 --windows 2
