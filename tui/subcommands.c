@@ -203,10 +203,11 @@ static int cmd_harvest(int argc, char **argv) {
     static char def[4096];
     snprintf(def, sizeof def, "%s/corpus", ms_assets_dir());
     const char *model = NULL, *out = NULL, *split = "train", *corpus = def;
-    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0;
+    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0, keep_eos = 0;
     opt o[] = {{"--model", &model, 0, 0}, {"--out", &out, 0, 0}, {"--split", &split, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--layer", 0, &layer, 0}, {"--tokens", 0, &tokens, 0},
-               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0}, {0}};
+               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0},
+               {"--keep-eos", 0, 0, &keep_eos}, {0}};
     if (parse_opts(argc, argv, o, NULL, "harvest")) return 2;
     if (!model || !out) return fail("harvest needs --model DIR and --out DIR (harvest)");
     if (shard < 1) return fail("--shard-tokens must be positive (harvest)");
@@ -215,7 +216,7 @@ static int cmd_harvest(int argc, char **argv) {
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop};
+    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop, keep_eos};
     harvest_result r;
     if (harvest(&ho, &r)) return g_stop ? (fail(ms_geterr()), 130) : fail(ms_geterr());
     fprintf(stderr, "harvest: %ld rows of layer %d (d %d) in %ld shards; %ld computed in %.1f s (%.0f rows/s) -> %s\n",
@@ -318,6 +319,28 @@ static int cmd_pack_glp(int argc, char **argv) {
     return 0;
 }
 
+/* Test-split rows of `layer` for an evaluation given no --acts, harvested
+ * into a temporary folder (*dir) from the default model unless one is given. */
+static int test_acts(const char *model, const char *corpus, int layer, long rows, char **dir, const char *cmd) {
+    char dm[4096], dc[4096];
+    snprintf(dm, sizeof dm, "%s/model", ms_assets_dir());
+    snprintf(dc, sizeof dc, "%s/corpus", ms_assets_dir());
+    fprintf(stderr, "%s: harvesting %ld test-split rows of layer %d (give --acts DIR to use a harvest)\n", cmd, rows,
+            layer);
+    if (harvest_test_temp(model ? model : dm, corpus ? corpus : dc, layer, rows, NULL, dir))
+        return ms_seterr("%s (%s)", ms_geterr(), cmd);
+    return 0;
+}
+
+/* The split a harvest folder was made from ("unknown" if its manifest predates the field). */
+static int acts_split(const char *dir, char *split, size_t cap) {
+    harvest_info h;
+    if (harvest_info_load(&h, dir)) return -1;
+    snprintf(split, cap, "%s", h.split[0] ? h.split : "unknown");
+    harvest_info_free(&h);
+    return 0;
+}
+
 /* eval-glp --delta-lm: the LM loss with the GLP's layer replaced by its
  * on-manifold projection, against Gaussian noise of the same norm. */
 static int eval_glp_delta(const char *glp, const char *model, const char *corpus, int windows, int seed, int json,
@@ -347,7 +370,7 @@ static int eval_glp_delta(const char *glp, const char *model, const char *corpus
         printf("{\"clean_loss\": %.6f, \"delta_glp\": %.6f, \"delta_noise\": %.6f, \"rel_change\": %.4f, "
                "\"tokens\": %ld}\n", r.clean, r.glp - r.clean, r.noise - r.clean, r.rel_change, r.tokens);
     else
-        printf("LM loss on %ld held-out tokens with layer %d replaced (all positions but the first):\n"
+        printf("LM loss on %ld held-out tokens with layer %d replaced (all positions but the first and EOS):\n"
                "  clean                                  %.4f nats\n"
                "  GLP projection (u 0.5, 20 steps)       %+.4f  (mean |P(h)-h|/|h| = %.3f)\n"
                "  Gaussian noise of the same norm        %+.4f\n",
@@ -364,7 +387,6 @@ static int cmd_eval_glp(int argc, char **argv) {
                {"--windows", 0, &windows, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-glp")) return 2;
     if (delta) return eval_glp_delta(glp, model, corpus, windows, seed, json, threads);
-    if (!acts) return fail("eval-glp needs --acts DIR, a harvest of the GLP's layer (eval-glp)");
     if (n < 2 || steps < 1) return fail("--n must be at least 2 and --steps at least 1 (eval-glp)");
     static char def[4096];
     if (!glp) {
@@ -375,21 +397,27 @@ static int cmd_eval_glp(int argc, char **argv) {
     glp_model m;
     glp_file_config fc;
     if (glp_load_folder(&m, &fc, glp, -1)) return fail(ms_geterr());
+    char *tmp = NULL, split[64];
+    int rc = acts ? 0 : test_acts(model, corpus, fc.n_hook_layers ? fc.layers[0] : -1, 2L * n, &tmp, "eval-glp");
+    if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     eval_glp_opts eo = {n, steps, (uint64_t)seed};
     eval_glp_result r;
-    int rc = eval_glp(&m, acts, &eo, &r);
+    if (!rc) rc = eval_glp(&m, acts ? acts : tmp, &eo, &r);
     glp_free(&m);
+    if (tmp) harvest_remove(tmp), free(tmp);
     if (rc) return fail(ms_geterr());
     if (json)
         printf("{\"heldout_loss\": %.6f, \"fd_glp\": %.6f, \"fd_floor\": %.6f, \"fd_gaussian\": %.6f, "
-               "\"n\": %ld, \"steps\": %d}\n", r.heldout_loss, r.fd_glp, r.fd_floor, r.fd_gauss, r.n, steps);
+               "\"n\": %ld, \"steps\": %d, \"split\": \"%s\"}\n", r.heldout_loss, r.fd_glp, r.fd_floor, r.fd_gauss,
+               r.n, steps, split);
     else
         printf("held-out diffusion loss %.4f (2 for a model predicting zero)\n"
-               "Frechet distance to %ld held-out rows (normalized space, d %d):\n"
+               "Frechet distance to %ld %s-split rows (normalized space, d %d)%s:\n"
                "  GLP samples (%d Euler steps)   %.4f\n"
                "  real vs real (floor)           %.4f\n"
                "  Gaussian, real mean + cov      %.4f\n",
-               r.heldout_loss, r.n, r.d, steps, r.fd_glp, r.fd_floor, r.fd_gauss);
+               r.heldout_loss, r.n, split, r.d, strcmp(split, "train") ? "" : " (not held out unless train-glp held them out)",
+               steps, r.fd_glp, r.fd_floor, r.fd_gauss);
     return 0;
 }
 
@@ -476,7 +504,7 @@ static int cmd_eval_sae(int argc, char **argv) {
                "dead latents (never active in the last %ld rows): %.2f%%\n",
                r.rows, r.fvu, r.mse, r.l0, r.dead_rows, 100 * r.dead_fraction);
     if (delta) {
-        printf("LM loss on %ld held-out tokens, layer activations replaced (all positions but the first):\n"
+        printf("LM loss on %ld held-out tokens, layer activations replaced (all positions but the first and EOS):\n"
                "  clean                               %.4f nats\n"
                "  SAE reconstruction                  %+.4f  (mean |SAE(h)-h|/|h| = %.3f)\n",
                dl.tokens, dl.clean, dl.sae - dl.clean, dl.sae_rel_error);
@@ -490,9 +518,10 @@ static int cmd_eval_sae(int argc, char **argv) {
 
 /* scaling: GLPs at several compute budgets and the fit of their held-out loss. */
 static int cmd_scaling(int argc, char **argv) {
-    const char *acts = NULL, *out = NULL, *budgets = NULL;
-    int threads = 0, rows = 8192, steps = 20, with_default = 0;
+    const char *acts = NULL, *out = NULL, *budgets = NULL, *eval_acts = NULL, *corpus = NULL;
+    int threads = 0, rows = 10000, steps = 20, with_default = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--out", &out, 0, 0}, {"--budgets", &budgets, 0, 0},
+               {"--eval-acts", &eval_acts, 0, 0}, {"--corpus", &corpus, 0, 0},
                {"--eval-rows", 0, &rows, 0}, {"--fd-steps", 0, &steps, 0}, {"--with-default", 0, 0, &with_default},
                {"--threads", 0, &threads, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "scaling")) return 2;
@@ -504,8 +533,8 @@ static int cmd_scaling(int argc, char **argv) {
     snprintf(dcfg, sizeof dcfg, "%s/train-glp.json", ms_assets_dir());
     snprintf(dglp, sizeof dglp, "%s/glp", ms_assets_dir());
     catch_stop();
-    scaling_opts so = {acts, budgets ? budgets : db, out, with_default ? dcfg : NULL, with_default ? dglp : NULL,
-                       "default", rows, steps, stderr, isatty(2), &g_stop};
+    scaling_opts so = {acts,   budgets ? budgets : db, out, eval_acts, corpus, with_default ? dcfg : NULL,
+                       with_default ? dglp : NULL, "default", rows, steps, stderr, isatty(2), &g_stop};
     scaling_point *p;
     int n;
     scaling_fit f;
@@ -523,8 +552,10 @@ static int cmd_scaling(int argc, char **argv) {
     if (n >= 3)
         printf("fit: L(C) = %.4f + %.4g * C^-%.4f  (rms residual %.4f over %d budgets; C = 6 x params x rows)\n", f.E,
                f.A, f.alpha, f.rmse, n);
-    printf("(held-out loss and FD (%d Euler steps) on the last %d harvested rows; table in %s/scaling.csv)\n", steps,
-           rows, out);
+    printf("(held-out loss and FD (%d Euler steps) on %d rows of %s; table in %s/scaling.csv)\n", steps, rows,
+           eval_acts ? eval_acts : "the test split", out);
+    if (n > 0) printf("FD baselines on the same rows: real vs real (floor) %.3f, Gaussian with the real mean + cov %.3f\n",
+                      p[0].fd_floor, p[0].fd_gauss);
     free(p);
     return 0;
 }
@@ -539,7 +570,6 @@ static int cmd_eval_recon(int argc, char **argv) {
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
-    if (!acts) return fail("eval-recon needs --acts DIR, a harvest of the GLP's layer (eval-recon)");
     if (n < 2 || windows < 1) return fail("--n must be at least 2 and --windows at least 1 (eval-recon)");
     ms_set_threads(threads);
     char dm[4096], dg[4096], ds[4096], dc[4096];
@@ -561,19 +591,23 @@ static int cmd_eval_recon(int argc, char **argv) {
                  ? ms_seterr("the SAE reads layer %d, the GLP layer %d (eval-recon)", sm.layer, layer)
                  : 0;
     if (!rc) rc = eval_delta_lm(&lm, &g, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
-    if (!rc) rc = eval_recon_fd(&g, &sm, acts, n, (uint64_t)seed, &fd);
+    char *tmp = NULL, split[64];
+    if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
+    if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
+    if (!rc) rc = eval_recon_fd(&g, &sm, acts ? acts : tmp, n, (uint64_t)seed, &fd);
+    if (tmp) harvest_remove(tmp), free(tmp);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
         printf("{\"layer\": %d, \"clean\": %.6f, \"dlm_glp\": %.6f, \"dlm_sae\": %.6f, \"dlm_noise\": %.6f, "
                "\"fd_glp\": %.6f, \"fd_sae\": %.6f, \"fd_noise\": %.6f, \"fd_floor\": %.6f, \"tokens\": %ld, "
-               "\"n\": %ld}\n", layer, dl.clean, dl.glp - dl.clean, dl.sae - dl.clean, dl.noise - dl.clean, fd.fd_glp,
-               fd.fd_sae, fd.fd_noise, fd.fd_floor, dl.tokens, fd.n);
+               "\"n\": %ld, \"split\": \"%s\"}\n", layer, dl.clean, dl.glp - dl.clean, dl.sae - dl.clean,
+               dl.noise - dl.clean, fd.fd_glp, fd.fd_sae, fd.fd_noise, fd.fd_floor, dl.tokens, fd.n, split);
         return 0;
     }
-    printf("layer %d replaced (all positions but the first); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
-           "FD of %ld edited held-out rows to %ld other real rows (normalized space)\n"
-           "%-36s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, fd.n, "");
+    printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
+           "FD of %ld edited %s-split rows to %ld other real rows (normalized space)\n"
+           "%-36s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "");
     printf("%-36s %+10.4f %10.4f %12.3f\n", "GLP projection (u 0.5, 20 steps)", dl.glp - dl.clean, fd.fd_glp,
            dl.rel_change);
     printf("%-36s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
