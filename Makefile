@@ -38,13 +38,16 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 TUI_OBJ    := $(TUI_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Each fuzz harness also linked with a plain main (tests/fuzz/replay_main.c)
+# that replays its seeds and findings in `make test` (tests/e2e/fuzz_replay.sh).
+REPLAY_BIN := $(patsubst tests/fuzz/fuzz_%.c,$(BUILD)/replay/%,$(wildcard tests/fuzz/fuzz_*.c))
 BIN        := $(BUILD)/metascope
 LIB        := $(BUILD)/libmsengine.a
 
 .PHONY: all deps deps-test deps-fuzz deps-tools deps-assets run test asan fuzz bench \
         assets report install clean
 
-all: $(BIN) $(UNIT_BIN)
+all: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
 
 deps:
 	@sh tools/deps.sh $(PKGS_BUILD)
@@ -74,6 +77,10 @@ $(BIN): $(TUI_OBJ) $(LIB)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tests/unit/gradcheck.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
+
+$(BUILD)/replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c tests/fuzz/folder.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ tests/fuzz/replay_main.c $< $(LIB) $(LDLIBS)
 
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)

@@ -6,16 +6,18 @@
 #   2. tokenizer   metascope train-bpe          -> assets/tokenizer.json
 #   3. model       metascope train-lm --resume  -> $WORK/ (checkpoints, loss.csv)
 #   4. packing     metascope pack-model --f16   -> assets/model/ (lz4)
-#   5. activations metascope harvest --resume   -> $GLPWORK/acts (2.5M rows of layer 3)
+#   5. activations metascope harvest --resume   -> $GLPWORK/acts (2.5M rows of layer 3, EOS rows left out)
 #   6. GLP         metascope train-glp --resume -> $GLPWORK/train, packed to assets/glp/
 #   7. SAE         metascope train-sae --resume -> $GLPWORK/sae, copied to assets/sae/
 #   8. index       metascope index (model, GLP, SAE over 50k held-out tokens) -> assets/index/
+#                  (rebuilt when the GLP is newer: meta-neurons come from it)
 #   9. probe tasks metascope probe-tasks (seeded, from the corpus and tokenizer) -> assets/probe/tasks.json
 set -eu
 MS=${MS_BIN:-build/metascope}
 WORK=${WORK:-build/train-lm}
 CONFIG=${CONFIG:-assets/train-lm.json}
-GLPWORK=${GLPWORK:-build/glp-work}
+# glp-work2: harvests since EOS rows are left out (build/glp-work holds the older ones)
+GLPWORK=${GLPWORK:-build/glp-work2}
 if [ ! -f assets/corpus/MANIFEST.json ]; then
   /usr/bin/python3 tools/build_corpus.py --out assets/corpus
 fi
@@ -34,5 +36,7 @@ $MS train-sae --acts "$GLPWORK/acts" --config assets/train-sae.json --out "$GLPW
 cp "$GLPWORK/sae/loss.csv" assets/sae-loss.csv
 rm -rf assets/sae && cp -r "$GLPWORK/sae/sae" assets/sae
 $MS eval-sae --acts "$GLPWORK/acts"
-[ -f assets/index/records.bin ] || $MS index --out assets/index --tokens 50000
+if [ ! -f assets/index/records.bin ] || [ assets/glp/final.safetensors.lz4 -nt assets/index/records.bin ]; then
+  $MS index --out assets/index --tokens 50000
+fi
 [ -f assets/probe/tasks.json ] || $MS probe-tasks --out assets/probe

@@ -1,9 +1,9 @@
 #!/bin/sh
 # report.sh — do the published GLP claims hold for the bundled model? Runs every
 # evaluation on the committed assets and writes docs/results.md (make report).
-#   1. activations   metascope harvest --resume   (layer 3, 2.5M rows; reused)
-#   2. FD            metascope eval-glp            (GLP samples vs floor vs Gaussian)
-#   3. ΔLM + FD      metascope eval-recon          (GLP projection vs SAE vs noise)
+#   1. activations   metascope harvest --resume   (layer 3, 2.5M rows, EOS left out; reused)
+#   2. FD            metascope eval-glp            (GLP samples vs floor vs Gaussian, test split)
+#   3. ΔLM + FD      metascope eval-recon          (GLP projection vs SAE vs noise, test split)
 #   4. probing       metascope probe all           (meta vs SAE vs resid vs MLP)
 #   5. steering      metascope eval-steer          (frontier, plain vs +GLP)
 #   6. scaling       metascope scaling             (loss vs compute; resumes runs)
@@ -13,7 +13,7 @@
 set -eu
 MS=${MS_BIN:-build/metascope}
 OUT=${OUT:-build/report}
-ACTS=${ACTS:-build/glp-work/acts}
+ACTS=${ACTS:-build/glp-work2/acts} # training rows (for scaling); evaluations harvest the test split
 SCALING=${SCALING:-build/scaling}
 DOC=${DOC:-docs/results.md}
 mkdir -p "$OUT" "$(dirname "$DOC")"
@@ -24,11 +24,11 @@ stage "activations"
 $MS harvest --model assets/model --layer 3 --tokens 2500000 --out "$ACTS" --resume >&2
 stage "eval-glp"
 for s in 20 100; do
-  [ -s "$OUT/eval-glp-$s.txt" ] || $MS eval-glp --acts "$ACTS" --n 10000 --steps $s > "$OUT/eval-glp-$s.txt"
+  [ -s "$OUT/eval-glp-$s.txt" ] || $MS eval-glp --n 10000 --steps $s > "$OUT/eval-glp-$s.txt"
 done
 stage "eval-recon"
-[ -s "$OUT/recon.txt" ] || $MS eval-recon --acts "$ACTS" --n 10000 --windows 64 > "$OUT/recon.txt"
-[ -s "$OUT/recon.json" ] || $MS eval-recon --acts "$ACTS" --n 10000 --windows 64 --json > "$OUT/recon.json"
+[ -s "$OUT/recon.txt" ] || $MS eval-recon --n 10000 --windows 64 > "$OUT/recon.txt"
+[ -s "$OUT/recon.json" ] || $MS eval-recon --n 10000 --windows 64 --json > "$OUT/recon.json"
 stage "probing"
 [ -s "$OUT/probe/probe.csv" ] || $MS probe all --units meta,sae,resid,mlp --out "$OUT/probe" > /dev/null
 stage "steering frontier"

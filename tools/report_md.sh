@@ -117,7 +117,7 @@ $(cat "$OUT/probe/probe.txt")
 $(cat "$OUT/recon.txt")
 \`\`\`
 
-GLP samples (\`metascope eval-glp\`, 10000 held-out rows per set):
+GLP samples (\`metascope eval-glp\`, 10000 test-split rows per set, EOS rows left out):
 
 \`\`\`
 $(cat "$OUT/eval-glp-20.txt")

@@ -80,11 +80,13 @@ static int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *train = NULL;
     int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5, glp = 0, batch = 4096, d_in = 256;
     int calls = 200, rows = 0, sae = 0, latents = 4096, k = 32; /* rows 0: 1024 (--glp), 4096 (--sae) */
+    int bandwidth = 0;
     opt o[] = {{"--model", &model, 0, 0}, {"--train", &train, 0, 0}, {"--prefill", 0, &prefill, 0},
                {"--decode", 0, &decode, 0}, {"--reps", 0, &reps, 0}, {"--threads", 0, &threads, 0},
                {"--steps", 0, &steps, 0}, {"--glp", 0, 0, &glp}, {"--batch", 0, &batch, 0},
                {"--d-in", 0, &d_in, 0}, {"--calls", 0, &calls, 0}, {"--rows", 0, &rows, 0},
-               {"--sae", 0, 0, &sae}, {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0}, {0}};
+               {"--sae", 0, 0, &sae}, {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0},
+               {"--bandwidth", 0, 0, &bandwidth}, {0}};
     if (parse_opts(argc, argv, o, NULL, "bench")) return 2;
     ms_set_threads(threads);
     if (sae) { /* encode chunks of 1024 rows, as the index builder */
@@ -125,9 +127,14 @@ static int cmd_bench(int argc, char **argv) {
     }
     if (!model) return fail("bench needs --model DIR or --train CONFIG (bench)");
     bench_result r;
-    if (bench_lm(model, prefill, decode, reps, &r)) return fail(ms_geterr());
-    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"threads\": %d}\n", r.prefill_tok_s,
-           r.decode_tok_s, ms_get_threads());
+    if (bench_lm(model, prefill, decode, reps, bandwidth, &r)) return fail(ms_geterr());
+    printf("{\"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, \"load_s\": %.3f, \"rss_mb\": %.0f, "
+           "\"peak_rss_mb\": %.0f, \"token_mb\": %.1f", r.prefill_tok_s, r.decode_tok_s, r.load_s, r.rss_mb,
+           r.hwm_mb, r.token_bytes / 1e6);
+    if (bandwidth)
+        printf(", \"read_gb_s\": %.2f, \"decode_limit_tok_s\": %.2f, \"decode_share\": %.3f", r.read_gb_s,
+               r.read_gb_s * 1e9 / r.token_bytes, r.decode_tok_s * r.token_bytes / (r.read_gb_s * 1e9));
+    printf(", \"threads\": %d}\n", ms_get_threads());
     return 0;
 }
 
@@ -196,10 +203,11 @@ static int cmd_harvest(int argc, char **argv) {
     static char def[4096];
     snprintf(def, sizeof def, "%s/corpus", ms_assets_dir());
     const char *model = NULL, *out = NULL, *split = "train", *corpus = def;
-    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0;
+    int layer = -1, tokens = 0, shard = 262144, resume = 0, threads = 0, keep_eos = 0;
     opt o[] = {{"--model", &model, 0, 0}, {"--out", &out, 0, 0}, {"--split", &split, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--layer", 0, &layer, 0}, {"--tokens", 0, &tokens, 0},
-               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0}, {0}};
+               {"--shard-tokens", 0, &shard, 0}, {"--resume", 0, 0, &resume}, {"--threads", 0, &threads, 0},
+               {"--keep-eos", 0, 0, &keep_eos}, {0}};
     if (parse_opts(argc, argv, o, NULL, "harvest")) return 2;
     if (!model || !out) return fail("harvest needs --model DIR and --out DIR (harvest)");
     if (shard < 1) return fail("--shard-tokens must be positive (harvest)");
@@ -208,7 +216,7 @@ static int cmd_harvest(int argc, char **argv) {
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop};
+    harvest_opts ho = {model, corpus, split, out, layer, tokens, shard, resume, stderr, isatty(2), &g_stop, keep_eos};
     harvest_result r;
     if (harvest(&ho, &r)) return g_stop ? (fail(ms_geterr()), 130) : fail(ms_geterr());
     fprintf(stderr, "harvest: %ld rows of layer %d (d %d) in %ld shards; %ld computed in %.1f s (%.0f rows/s) -> %s\n",
@@ -327,6 +335,28 @@ static const char *proj_label(const glp_ode *o) {
     return b;
 }
 
+/* Test-split rows of `layer` for an evaluation given no --acts, harvested
+ * into a temporary folder (*dir) from the default model unless one is given. */
+static int test_acts(const char *model, const char *corpus, int layer, long rows, char **dir, const char *cmd) {
+    char dm[4096], dc[4096];
+    snprintf(dm, sizeof dm, "%s/model", ms_assets_dir());
+    snprintf(dc, sizeof dc, "%s/corpus", ms_assets_dir());
+    fprintf(stderr, "%s: harvesting %ld test-split rows of layer %d (give --acts DIR to use a harvest)\n", cmd, rows,
+            layer);
+    if (harvest_test_temp(model ? model : dm, corpus ? corpus : dc, layer, rows, NULL, dir))
+        return ms_seterr("%s (%s)", ms_geterr(), cmd);
+    return 0;
+}
+
+/* The split a harvest folder was made from ("unknown" if its manifest predates the field). */
+static int acts_split(const char *dir, char *split, size_t cap) {
+    harvest_info h;
+    if (harvest_info_load(&h, dir)) return -1;
+    snprintf(split, cap, "%s", h.split[0] ? h.split : "unknown");
+    harvest_info_free(&h);
+    return 0;
+}
+
 /* eval-glp --delta-lm: the LM loss with the GLP's layer replaced by its
  * on-manifold projection, against Gaussian noise of the same norm. */
 static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model, const char *corpus, int windows,
@@ -357,7 +387,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
                "\"tokens\": %ld, \"sampler\": \"%s\", \"evals\": %d}\n", r.clean, r.glp - r.clean, r.noise - r.clean,
                r.rel_change, r.tokens, glp_solver_name(ode->solver), glp_project_evals(0.5f, 20, ode));
     else
-        printf("LM loss on %ld held-out tokens with layer %d replaced (all positions but the first):\n"
+        printf("LM loss on %ld held-out tokens with layer %d replaced (all positions but the first and EOS):\n"
                "  clean                                    %.4f nats\n"
                "  %-40s %+.4f  (mean |P(h)-h|/|h| = %.3f)\n"
                "  Gaussian noise of the same norm          %+.4f\n",
@@ -378,7 +408,6 @@ static int cmd_eval_glp(int argc, char **argv) {
     if (ode_opts(sampler, evals ? evals : steps, &ode, "eval-glp")) return fail(ms_geterr());
     if (delta) return eval_glp_delta(glp, &ode, model, corpus, windows, seed, json, threads);
     if (!ode.evals) ode.evals = 100; /* sampling's budget: --evals (or --steps), default 100 */
-    if (!acts) return fail("eval-glp needs --acts DIR, a harvest of the GLP's layer (eval-glp)");
     if (n < 2) return fail("--n must be at least 2 (eval-glp)");
     static char def[4096];
     if (!glp) {
@@ -389,23 +418,28 @@ static int cmd_eval_glp(int argc, char **argv) {
     glp_model m;
     glp_file_config fc;
     if (glp_load_folder(&m, &fc, glp, -1)) return fail(ms_geterr());
+    char *tmp = NULL, split[64];
+    int rc = acts ? 0 : test_acts(model, corpus, fc.n_hook_layers ? fc.layers[0] : -1, 2L * n, &tmp, "eval-glp");
+    if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     eval_glp_opts eo = {n, ode.evals, (uint64_t)seed, ode.solver};
     int spent = glp_sample_evals(ode.evals, &ode);
     eval_glp_result r;
-    int rc = eval_glp(&m, acts, &eo, &r);
+    if (!rc) rc = eval_glp(&m, acts ? acts : tmp, &eo, &r);
     glp_free(&m);
+    if (tmp) harvest_remove(tmp), free(tmp);
     if (rc) return fail(ms_geterr());
     if (json)
         printf("{\"heldout_loss\": %.6f, \"fd_glp\": %.6f, \"fd_floor\": %.6f, \"fd_gaussian\": %.6f, "
-               "\"n\": %ld, \"sampler\": \"%s\", \"evals\": %d}\n", r.heldout_loss, r.fd_glp, r.fd_floor, r.fd_gauss,
-               r.n, glp_solver_name(ode.solver), spent);
+               "\"n\": %ld, \"sampler\": \"%s\", \"evals\": %d, \"split\": \"%s\"}\n", r.heldout_loss, r.fd_glp,
+               r.fd_floor, r.fd_gauss, r.n, glp_solver_name(ode.solver), spent, split);
     else
         printf("held-out diffusion loss %.4f (2 for a model predicting zero)\n"
-               "Frechet distance to %ld held-out rows (normalized space, d %d):\n"
+               "Frechet distance to %ld %s-split rows (normalized space, d %d)%s:\n"
                "  GLP samples (%-8s %3d evals)  %.4f\n"
                "  real vs real (floor)            %.4f\n"
                "  Gaussian, real mean + cov       %.4f\n",
-               r.heldout_loss, r.n, r.d, glp_solver_name(ode.solver), spent, r.fd_glp, r.fd_floor, r.fd_gauss);
+               r.heldout_loss, r.n, split, r.d, strcmp(split, "train") ? "" : " (not held out unless train-glp held them out)",
+               glp_solver_name(ode.solver), spent, r.fd_glp, r.fd_floor, r.fd_gauss);
     return 0;
 }
 
@@ -495,7 +529,7 @@ static int cmd_eval_sae(int argc, char **argv) {
                "dead latents (never active in the last %ld rows): %.2f%%\n",
                r.rows, r.fvu, r.mse, r.l0, r.dead_rows, 100 * r.dead_fraction);
     if (delta) {
-        printf("LM loss on %ld held-out tokens, layer activations replaced (all positions but the first):\n"
+        printf("LM loss on %ld held-out tokens, layer activations replaced (all positions but the first and EOS):\n"
                "  clean                                    %.4f nats\n"
                "  SAE reconstruction                       %+.4f  (mean |SAE(h)-h|/|h| = %.3f)\n",
                dl.tokens, dl.clean, dl.sae - dl.clean, dl.sae_rel_error);
@@ -509,9 +543,10 @@ static int cmd_eval_sae(int argc, char **argv) {
 
 /* scaling: GLPs at several compute budgets and the fit of their held-out loss. */
 static int cmd_scaling(int argc, char **argv) {
-    const char *acts = NULL, *out = NULL, *budgets = NULL;
-    int threads = 0, rows = 8192, steps = 20, with_default = 0;
+    const char *acts = NULL, *out = NULL, *budgets = NULL, *eval_acts = NULL, *corpus = NULL;
+    int threads = 0, rows = 10000, steps = 20, with_default = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--out", &out, 0, 0}, {"--budgets", &budgets, 0, 0},
+               {"--eval-acts", &eval_acts, 0, 0}, {"--corpus", &corpus, 0, 0},
                {"--eval-rows", 0, &rows, 0}, {"--fd-steps", 0, &steps, 0}, {"--with-default", 0, 0, &with_default},
                {"--threads", 0, &threads, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "scaling")) return 2;
@@ -523,8 +558,8 @@ static int cmd_scaling(int argc, char **argv) {
     snprintf(dcfg, sizeof dcfg, "%s/train-glp.json", ms_assets_dir());
     snprintf(dglp, sizeof dglp, "%s/glp", ms_assets_dir());
     catch_stop();
-    scaling_opts so = {acts, budgets ? budgets : db, out, with_default ? dcfg : NULL, with_default ? dglp : NULL,
-                       "default", rows, steps, stderr, isatty(2), &g_stop};
+    scaling_opts so = {acts,   budgets ? budgets : db, out, eval_acts, corpus, with_default ? dcfg : NULL,
+                       with_default ? dglp : NULL, "default", rows, steps, stderr, isatty(2), &g_stop};
     scaling_point *p;
     int n;
     scaling_fit f;
@@ -542,8 +577,10 @@ static int cmd_scaling(int argc, char **argv) {
     if (n >= 3)
         printf("fit: L(C) = %.4f + %.4g * C^-%.4f  (rms residual %.4f over %d budgets; C = 6 x params x rows)\n", f.E,
                f.A, f.alpha, f.rmse, n);
-    printf("(held-out loss and FD (%d Euler steps) on the last %d harvested rows; table in %s/scaling.csv)\n", steps,
-           rows, out);
+    printf("(held-out loss and FD (%d Euler steps) on %d rows of %s; table in %s/scaling.csv)\n", steps, rows,
+           eval_acts ? eval_acts : "the test split", out);
+    if (n > 0) printf("FD baselines on the same rows: real vs real (floor) %.3f, Gaussian with the real mean + cov %.3f\n",
+                      p[0].fd_floor, p[0].fd_gauss);
     free(p);
     return 0;
 }
@@ -561,7 +598,6 @@ static int cmd_eval_recon(int argc, char **argv) {
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
     glp_ode ode;
     if (ode_opts(sampler, evals, &ode, "eval-recon")) return fail(ms_geterr());
-    if (!acts) return fail("eval-recon needs --acts DIR, a harvest of the GLP's layer (eval-recon)");
     if (n < 2 || windows < 1) return fail("--n must be at least 2 and --windows at least 1 (eval-recon)");
     ms_set_threads(threads);
     char dm[4096], dg[4096], ds[4096], dc[4096];
@@ -583,19 +619,23 @@ static int cmd_eval_recon(int argc, char **argv) {
                  ? ms_seterr("the SAE reads layer %d, the GLP layer %d (eval-recon)", sm.layer, layer)
                  : 0;
     if (!rc) rc = eval_delta_lm(&lm, &g, &ode, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
-    if (!rc) rc = eval_recon_fd(&g, &ode, &sm, acts, n, (uint64_t)seed, &fd);
+    char *tmp = NULL, split[64];
+    if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
+    if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
+    if (!rc) rc = eval_recon_fd(&g, &ode, &sm, acts ? acts : tmp, n, (uint64_t)seed, &fd);
+    if (tmp) harvest_remove(tmp), free(tmp);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
         printf("{\"layer\": %d, \"clean\": %.6f, \"dlm_glp\": %.6f, \"dlm_sae\": %.6f, \"dlm_noise\": %.6f, "
                "\"fd_glp\": %.6f, \"fd_sae\": %.6f, \"fd_noise\": %.6f, \"fd_floor\": %.6f, \"tokens\": %ld, "
-               "\"n\": %ld}\n", layer, dl.clean, dl.glp - dl.clean, dl.sae - dl.clean, dl.noise - dl.clean, fd.fd_glp,
-               fd.fd_sae, fd.fd_noise, fd.fd_floor, dl.tokens, fd.n);
+               "\"n\": %ld, \"split\": \"%s\"}\n", layer, dl.clean, dl.glp - dl.clean, dl.sae - dl.clean,
+               dl.noise - dl.clean, fd.fd_glp, fd.fd_sae, fd.fd_noise, fd.fd_floor, dl.tokens, fd.n, split);
         return 0;
     }
-    printf("layer %d replaced (all positions but the first); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
-           "FD of %ld edited held-out rows to %ld other real rows (normalized space)\n"
-           "%-40s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, fd.n, "");
+    printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
+           "FD of %ld edited %s-split rows to %ld other real rows (normalized space)\n"
+           "%-40s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "");
     printf("%-40s %+10.4f %10.4f %12.3f\n", proj_label(&ode), dl.glp - dl.clean, fd.fd_glp,
            dl.rel_change);
     printf("%-40s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);

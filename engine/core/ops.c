@@ -34,6 +34,8 @@ static void threads_for(double macs) {
     }
 }
 
+void ms_blas_threads_for(double macs) { threads_for(macs); }
+
 void linear(float *y, const float *x, const float *w, const float *b, int T, int in, int out) {
     threads_for((double)T * in * out);
     if (T == 1) {

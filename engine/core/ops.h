@@ -9,6 +9,10 @@
 /* OpenBLAS thread count (n <= 0 means all cores). */
 void ms_set_threads(int n);
 int ms_get_threads(void);
+/* Sets OpenBLAS's thread count for a product of `macs` multiply-adds (one
+ * thread below ~256k, as every wrapper here does); 0 forces one thread, for
+ * callers that run single-threaded sgemm calls side by side. */
+void ms_blas_threads_for(double macs);
 
 /* Y[T, out] = X[T, in] W[out, in]^T (+ b[out] when b != NULL). Uses sgemv for
  * T == 1 and sgemm otherwise. */

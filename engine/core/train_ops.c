@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <string.h>
 
-void openblas_set_num_threads(int num_threads);
 
 /* ---------------------------------------------------------------- vector helpers
  * Branch-free so that GCC vectorizes the loops calling them (libm's expf is
@@ -125,14 +124,17 @@ void tr_parallel(int n, tr_range_fn fn, void *ctx) {
     for (int i = 0; i < nt; i++)
         jobs[i] = (par_job){fn, ctx, (int)((long)n * i / nt), (int)((long)n * (i + 1) / nt), i};
     int saved = ms_get_threads();
-    if (nt > 1 && saved > 1) openblas_set_num_threads(1); /* one core per worker's sgemm */
+    /* one core per worker's sgemm; through ops.c, which must know the count
+     * OpenBLAS runs with (its per-product choice skips the call when it
+     * believes the count is already right) */
+    if (nt > 1 && saved > 1) ms_blas_threads_for(0);
     for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, par_run, &jobs[i]) == 0;
     for (int i = 1; i < nt; i++) /* no thread: do its share here */
         if (!started[i]) par_run(&jobs[i]);
     par_run(&jobs[0]);
     for (int i = 1; i < nt; i++)
         if (started[i]) pthread_join(th[i], NULL);
-    if (nt > 1 && saved > 1) openblas_set_num_threads(saved);
+    if (nt > 1 && saved > 1) ms_blas_threads_for(INFINITY); /* back to the configured count */
 }
 
 /* ---------------------------------------------------------------- sgemm */

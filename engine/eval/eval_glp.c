@@ -87,7 +87,10 @@ typedef struct {
     const glp_ode *ode; /* how the projection is solved (NULL: the reference Euler) */
     dlm_mode mode;
     rng_t rng;      /* reseeded per window so every edit sees the same noise */
-    float *buf;     /* [rows, d] */
+    const int *win; /* the window's token ids */
+    int eos;
+    float *in, *buf; /* [rows, d]: the rows edited, their edit */
+    int *at;         /* [rows]: their positions in the hook's block */
     double change[4]; /* per mode: sum over rows of |edit(h) - h| / |h| */
     long rows[4];
 } dlm_ctx;
@@ -112,22 +115,28 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     }
 }
 
+/* Position 0 and the EOS tokens (the separator later tokens attend to, our
+ * BOS) stay as they are: the reference leaves BOS out of the edit, and the
+ * harvest leaves both out of the GLP's and SAE's training rows. */
 static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     dlm_ctx *c = ctx;
     if (c->mode == DLM_CLEAN) return;
-    int skip = pos0 == 0 ? 1 : 0; /* position 0 stays as it is */
-    int k = n - skip;
-    if (k <= 0) return;
-    float *h = x + (size_t)skip * d;
-    dlm_edit(c, h, k, d);
+    int k = 0;
+    for (int t = 0; t < n; t++)
+        if (pos0 + t > 0 && c->win[pos0 + t] != c->eos) {
+            c->at[k] = t;
+            memcpy(c->in + (size_t)k++ * d, x + (size_t)t * d, sizeof(float) * (size_t)d);
+        }
+    if (k == 0) return;
+    dlm_edit(c, c->in, k, d);
     for (int r = 0; r < k; r++) {
-        float *row = h + (size_t)r * d, *p = c->buf + (size_t)r * d;
+        float *row = x + (size_t)c->at[r] * d, *p = c->buf + (size_t)r * d;
         double dn = 0, hn = 0;
         for (int i = 0; i < d; i++) dn += (double)(p[i] - row[i]) * (p[i] - row[i]), hn += (double)row[i] * row[i];
         c->change[c->mode] += sqrt(dn / (hn > 0 ? hn : 1));
         c->rows[c->mode]++;
+        memcpy(row, p, sizeof(float) * (size_t)d);
     }
-    memcpy(h, c->buf, sizeof(float) * (size_t)k * d);
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, const sae_model *sae, int layer,
@@ -151,8 +160,9 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, co
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .ode = ode, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae,
-                 .sw = sae ? sae_work_new(sae, T) : NULL, .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model)};
+    dlm_ctx c = {.g = g, .ode = ode, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+                 .eos = lm->c.eos_id, .in = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model),
+                 .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T)};
     if (c.w) glp_work_cache(c.w, true);
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
@@ -162,6 +172,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, co
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
     for (long wi = 0; wi < nwin && !rc; wi++) {
         const int *win = ids + (size_t)wi * ((n - (size_t)T) / (size_t)(nwin > 1 ? nwin - 1 : 1));
+        c.win = win;
         for (int mode = 0; mode < 4 && !rc; mode++) {
             if (!on[mode]) continue;
             c.mode = (dlm_mode)mode;
@@ -180,7 +191,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, co
     }
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
-    free(c.buf), free(nll), free(ids);
+    free(c.in), free(c.buf), free(c.at), free(nll), free(ids);
     tf_state_free(&st);
     return rc;
 }

@@ -33,9 +33,10 @@ typedef struct {
 int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, eval_glp_result *r);
 
 /* ΔLM loss: mean next-token loss on `windows` held-out windows of the corpus
- * split with layer `layer`'s residual (every position but the first)
- * replaced by its on-manifold projection (u 0.5 of a 20-point grid, solved
- * with ode; NULL: the reference, 10 Euler evaluations) and, when an SAE
+ * split with layer `layer`'s residual (every position but the first and the
+ * EOS separators, which the harvest leaves out too) replaced by its
+ * on-manifold projection (u 0.5 of a 20-point grid, solved with ode; NULL:
+ * the reference, 10 Euler evaluations) and, when an SAE
  * is given, by its reconstruction, next to the clean loss and to adding
  * Gaussian noise of the same norm as each row's GLP change (the SAE's error
  * when there is no GLP). g or sae may be NULL (their results are NaN). */

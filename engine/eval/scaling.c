@@ -3,6 +3,7 @@
 #include "eval_glp.h"
 #include "glp_folder.h"
 #include "glp_train.h"
+#include "harvest.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -72,7 +73,7 @@ static int is_json(const struct dirent *e) {
 static double trained_seconds(const char *dir) {
     char path[4096], line[256], last[256] = "";
     snprintf(path, sizeof path, "%s/loss.csv", dir);
-    FILE *f = fopen(path, "r");
+    FILE *f = ms_fopen_regular(path);
     if (!f) return 0;
     while (fgets(line, sizeof line, f)) memcpy(last, line, sizeof last);
     fclose(f);
@@ -87,12 +88,13 @@ static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const cha
     if (glp_load_folder(&m, &fc, glp_dir, -1)) return -1;
     eval_glp_opts eo = {o->eval_rows, o->fd_steps, 1, GLP_EULER};
     eval_glp_result r;
-    int rc = eval_glp(&m, o->acts, &eo, &r);
+    int rc = eval_glp(&m, o->eval_acts, &eo, &r);
     p->d_model = m.c.d_model, p->d_mlp = m.c.d_mlp, p->n_layers = m.c.n_layers;
     p->params = (double)m.n_params;
     p->rows = (double)cfg->steps * cfg->batch;
     p->compute = 6 * p->params * p->rows;
     p->heldout_loss = r.heldout_loss, p->fd = r.fd_glp;
+    p->fd_floor = r.fd_floor, p->fd_gauss = r.fd_gauss;
     glp_free(&m);
     return rc;
 }
@@ -125,12 +127,12 @@ static int run_budget(const scaling_opts *o, const char *file, const char *name,
 static int write_results(const scaling_opts *o, const scaling_point *p, int n, const scaling_fit *f, bool fitted) {
     size_t cap = 4096 + (size_t)n * 256, k = 0;
     char *csv = xmalloc(cap), path[4096];
-    k += (size_t)snprintf(csv + k, cap - k, "name,d_model,d_mlp,n_layers,params,rows,compute,heldout_loss,fd,fit\n");
+    k += (size_t)snprintf(csv + k, cap - k, "name,d_model,d_mlp,n_layers,params,rows,compute,heldout_loss,fd,fit,fd_floor,fd_gauss\n");
     for (int i = 0; i < n; i++) {
         double fit = fitted ? f->E + f->A * pow(p[i].compute, -f->alpha) : NAN;
-        k += (size_t)snprintf(csv + k, cap - k, "%s,%d,%d,%d,%.0f,%.0f,%.4e,%.6f,%.4f,%.6f\n", p[i].name, p[i].d_model,
-                              p[i].d_mlp, p[i].n_layers, p[i].params, p[i].rows, p[i].compute, p[i].heldout_loss,
-                              p[i].fd, fit);
+        k += (size_t)snprintf(csv + k, cap - k, "%s,%d,%d,%d,%.0f,%.0f,%.4e,%.6f,%.4f,%.6f,%.4f,%.4f\n", p[i].name,
+                              p[i].d_model, p[i].d_mlp, p[i].n_layers, p[i].params, p[i].rows, p[i].compute,
+                              p[i].heldout_loss, p[i].fd, fit, p[i].fd_floor, p[i].fd_gauss);
     }
     snprintf(path, sizeof path, "%s/scaling.csv", o->out);
     int rc = ms_write_file_atomic(path, csv, k);
@@ -144,11 +146,32 @@ static int write_results(const scaling_opts *o, const scaling_point *p, int n, c
     return rc;
 }
 
-int scaling_run(const scaling_opts *o, scaling_point **pts, int *npts, scaling_fit *fit) {
+/* out/test-acts: 2·eval_rows test-split rows of the training harvest's model
+ * and layer (resumed when present). */
+static int harvest_eval_rows(const scaling_opts *o, char *dir, size_t cap) {
+    harvest_info h;
+    if (harvest_info_load(&h, o->acts)) return -1;
+    char corpus[4096];
+    snprintf(corpus, sizeof corpus, "%s/corpus", ms_assets_dir());
+    snprintf(dir, cap, "%s/test-acts", o->out);
+    harvest_opts ho = {h.model, o->corpus ? o->corpus : corpus, "test", dir, h.layer, 2 * o->eval_rows, 262144,
+                       true, o->log, false, o->stop, false};
+    harvest_result r;
+    int rc = harvest(&ho, &r);
+    harvest_info_free(&h);
+    if (!rc && r.rows < 2 * o->eval_rows)
+        rc = ms_seterr("the test split holds %ld rows, fewer than the %ld needed (scaling)", r.rows, 2 * o->eval_rows);
+    return rc;
+}
+
+int scaling_run(const scaling_opts *o_in, scaling_point **pts, int *npts, scaling_fit *fit) {
     struct dirent **ents;
+    scaling_opts o_eval = *o_in, *o = &o_eval;
     int ne = scandir(o->budgets, &ents, is_json, by_name), rc = 0, n = 0;
     if (ne < 0) return ms_seterr("cannot read the budgets folder (%s)", o->budgets);
     if (!ms_is_dir(o->out) && mkdir(o->out, 0755)) rc = ms_seterr("cannot create folder (%s)", o->out);
+    char test_dir[4200];
+    if (!rc && !o->eval_acts && !(rc = harvest_eval_rows(o, test_dir, sizeof test_dir))) o->eval_acts = test_dir;
     scaling_point *p = xcalloc((size_t)ne + 1, sizeof *p);
     for (int i = 0; i < ne && !rc; i++) {
         char name[64];

@@ -24,11 +24,14 @@ typedef struct {
     int d_model, d_mlp, n_layers;
     double params, rows, compute; /* rows: activations seen (steps x batch) */
     double heldout_loss, fd;      /* eval_glp on the shared held-out rows */
+    double fd_floor, fd_gauss;
     double minutes;               /* training time of this run (0 if it was done) */
 } scaling_point;
 
 typedef struct {
     const char *acts, *budgets, *out;
+    const char *eval_acts; /* held-out rows; NULL: out/test-acts, harvested from the test split */
+    const char *corpus;    /* for that harvest; NULL: the bundled corpus */
     const char *extra_config, *extra_glp; /* an already trained GLP as one more point (may be NULL) */
     const char *extra_name;
     long eval_rows;
@@ -39,8 +42,9 @@ typedef struct {
 } scaling_opts;
 
 /* Trains (or resumes, or reuses when finished) out/<name>/ for every
- * <budgets>/NAME.json in name order, evaluates each, writes out/scaling.csv and
- * out/fit.txt. *pts is malloc'd. */
+ * <budgets>/NAME.json in name order, evaluates each on the last 2·eval_rows
+ * rows of eval_acts (FD with the floor and Gaussian, as eval-glp), writes
+ * out/scaling.csv and out/fit.txt. *pts is malloc'd. */
 int scaling_run(const scaling_opts *o, scaling_point **pts, int *n, scaling_fit *fit);
 
 #endif

@@ -1,14 +1,24 @@
 /* checkpoint.c — resumable training state (see checkpoint.h). */
 #include "checkpoint.h"
+#include "digest.h"
 #include "safetensors.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* Digest of the whole training state, in a fixed order: written in the
+ * metadata and checked on resume, so flipped bits in the optimizer state
+ * cannot resume silently into a different model. */
+static uint64_t state_digest(const void *const *data, const size_t *bytes, int n, const char *steps) {
+    uint64_t h = ms_digest(MS_DIGEST_INIT, steps, strlen(steps));
+    for (int i = 0; i < n; i++) h = ms_digest(h, data[i], bytes[i]);
+    return h;
+}
+
 int ckpt_save(const ckpt_view *c, const char *out) {
     int64_t n = (int64_t)c->opt->n, step = c->opt->step;
-    char steps[32], el[32];
+    char steps[32], el[32], sum[24];
     snprintf(steps, sizeof steps, "%ld", c->opt->step);
     snprintf(el, sizeof el, "%.3f", *c->elapsed);
     st_wtensor w[] = {
@@ -16,14 +26,32 @@ int ckpt_save(const ckpt_view *c, const char *out) {
         {"adam_v", ST_F32, 1, {n}, c->opt->v}, {"rng", ST_U64, 1, {4}, c->rng->s},
         {"step", ST_I64, 1, {1}, &step},   {"counters", ST_U64, 1, {(int64_t)c->n_counters}, c->counters},
     };
-    const char *meta[] = {"step", steps, "elapsed", el, "shape", c->shape, "signature", c->signature};
+    size_t fb = sizeof(float) * (size_t)n;
+    const void *data[] = {c->params, c->opt->m, c->opt->v, c->rng->s, &step, c->counters};
+    size_t bytes[] = {fb, fb, fb, 32, 8, 8 * c->n_counters};
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)state_digest(data, bytes, 6, steps));
+    const char *meta[] = {"step", steps, "elapsed", el, "shape", c->shape, "signature", c->signature, "fnv1a64", sum};
     char *p = ms_path_join(out, "ckpt.safetensors");
-    int rc = st_write(p, w, c->n_counters ? 6 : 5, meta, 4);
+    int rc = st_write(p, w, c->n_counters ? 6 : 5, meta, 5);
     free(p);
     return rc;
 }
 
 static bool sized(const st_tensor *t, st_dtype dt, size_t n) { return t && t->dtype == dt && t->numel == n; }
+
+static int check_digest(const st_file *f, const st_tensor *P, const st_tensor *M, const st_tensor *V,
+                        const st_tensor *R, const st_tensor *S, const st_tensor *K) {
+    const char *sum = st_meta(f, "fnv1a64"), *steps = st_meta(f, "step");
+    if (!sum || !steps)
+        return ms_seterr("checkpoint has no checksum (written by an older build?); use a new --out (%s)", f->path);
+    const void *data[] = {P->data, M->data, V->data, R->data, S->data, K ? K->data : NULL};
+    size_t bytes[] = {P->nbytes, M->nbytes, V->nbytes, R->nbytes, S->nbytes, K ? K->nbytes : 0};
+    char want[24];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)state_digest(data, bytes, 6, steps));
+    if (strcmp(sum, want))
+        return ms_seterr("checkpoint is corrupt: checksum %.16s, contents give %s (%s)", sum, want, f->path);
+    return 0;
+}
 
 int ckpt_load(const ckpt_view *c, const char *out) {
     char *p = ms_path_join(out, "ckpt.safetensors");
@@ -44,6 +72,8 @@ int ckpt_load(const ckpt_view *c, const char *out) {
         rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
     else if (c->n_counters && !sized(K, ST_U64, c->n_counters))
         rc = ms_seterr("checkpoint lacks or mis-sizes counters (%s)", f.path);
+    else if (check_digest(&f, P, M, V, R, S, c->n_counters ? K : NULL))
+        rc = -1;
     else {
         memcpy(c->params, P->data, P->nbytes);
         memcpy(c->opt->m, M->data, M->nbytes);

@@ -123,6 +123,12 @@ static int read_config(ydoc *y, glp_file_config *c) {
         opt_int(y, dc, ds, "multi_layer_n_layers", &c->multi_layer_n_layers))
         return -1;
     if (c->d_input == 0 || c->n_layers == 0) return ms_seterr("%s.d_input and n_layers must be positive (%s)", ds, y->name);
+    if (c->d_input > GLP_MAX_WIDTH || c->d_model > GLP_MAX_WIDTH || c->d_mlp > 4 * GLP_MAX_WIDTH)
+        return ms_seterr("%s: d_input %d, d_model %d, d_mlp %d exceed the limits %d, %d, %d (%s)", ds, c->d_input,
+                         c->d_model, c->d_mlp, GLP_MAX_WIDTH, GLP_MAX_WIDTH, 4 * GLP_MAX_WIDTH, y->name);
+    if (c->n_layers > GLP_MAX_LAYERS || c->multi_layer_n_layers > GLP_MAX_LAYERS)
+        return ms_seterr("%s: n_layers %d or multi_layer_n_layers %d exceeds %d (%s)", ds, c->n_layers,
+                         c->multi_layer_n_layers, GLP_MAX_LAYERS, y->name);
     if (read_layers(y, tc, c)) return -1;
     if (opt_str(y, map_get(y, tc, "layer_prefix"), "glp_kwargs.tracedict_config.layer_prefix", c->layer_prefix, sizeof c->layer_prefix) ||
         opt_str(y, map_get(y, tc, "retain"), "glp_kwargs.tracedict_config.retain", c->retain, sizeof c->retain))

@@ -18,6 +18,11 @@
 #include <stddef.h>
 
 #define GLP_MAX_HOOK_LAYERS 64
+/* Stated limits on the sizes a config.yaml may declare (published GLPs have
+ * d_input <= 8192, d_model <= 8192, d_mlp <= 32768, n_layers <= 12). The
+ * loader also checks the parameter count against final.safetensors' size. */
+#define GLP_MAX_WIDTH (1 << 16)
+#define GLP_MAX_LAYERS 1024
 
 typedef struct {
     int d_input, d_model, d_mlp, n_layers, multi_layer_n_layers;

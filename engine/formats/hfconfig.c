@@ -44,14 +44,20 @@ static int get_num(json_object *o, const char *k, double def, double *out, const
     return 0;
 }
 
-/* bos/eos may be an int or a list of ints (first taken). */
-static int token_id(json_object *o, const char *k) {
+/* bos/eos may be an int or a list of ints (first taken); absent or null
+ * leaves *id at -1. An id outside the vocabulary is an error, not ignored:
+ * generation would silently run without its stop token. */
+static int token_id(json_object *o, const char *k, int vocab, int *id, const char *name) {
     json_object *v = get(o, k);
-    if (v && json_object_is_type(v, json_type_array) && json_object_array_length(v) > 0)
-        v = json_object_array_get_idx(v, 0);
-    if (!v || !json_object_is_type(v, json_type_int)) return -1;
+    *id = -1;
+    if (v && json_object_is_type(v, json_type_array)) v = json_object_array_get_idx(v, 0); /* NULL when empty */
+    if (!v || json_object_is_type(v, json_type_null)) return 0;
+    if (!json_object_is_type(v, json_type_int)) return ms_seterr("config '%s' is not an integer (%s)", k, name);
     int64_t x = json_object_get_int64(v);
-    return x >= 0 && x < MAX_DIM ? (int)x : -1;
+    if (x < 0 || x >= vocab)
+        return ms_seterr("config %s %lld is outside the vocabulary of %d tokens (%s)", k, (long long)x, vocab, name);
+    *id = (int)x;
+    return 0;
 }
 
 static int parse_rope(tf_config *c, json_object *root, const char *name) {
@@ -147,10 +153,8 @@ int hf_config_parse(tf_config *c, const char *json, size_t len, const char *name
     if (!rc && c->head_dim > 1024) rc = ms_seterr("config head_dim %d exceeds 1024 (%s)", c->head_dim, name);
     if (!rc && c->head_dim % 2) rc = ms_seterr("config head_dim must be even (%s)", name);
     if (!rc && (double)c->n_heads * c->head_dim > MAX_DIM) rc = ms_seterr("config attention too wide (%s)", name);
-    c->bos_id = token_id(root, "bos_token_id");
-    c->eos_id = token_id(root, "eos_token_id");
-    if (c->bos_id >= c->vocab) c->bos_id = -1;
-    if (c->eos_id >= c->vocab) c->eos_id = -1;
+    if (!rc) rc = token_id(root, "bos_token_id", c->vocab, &c->bos_id, name);
+    if (!rc) rc = token_id(root, "eos_token_id", c->vocab, &c->eos_id, name);
     json_object_put(root);
     return rc;
 }

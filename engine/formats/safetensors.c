@@ -185,14 +185,8 @@ int st_open(st_file *f, const char *path) {
     if (ms_ends_with(path, ".lz4")) {
         if (ms_read_file(path, &f->base, &f->size)) return -1;
     } else {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return ms_seterr("cannot open: %s (%s)", strerror(errno), path);
-        struct stat st;
-        if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-            close(fd);
-            return ms_seterr("not a regular file (%s)", path);
-        }
-        f->size = (size_t)st.st_size;
+        int fd = ms_open_regular(path, &f->size); /* refuses FIFOs without blocking */
+        if (fd < 0) return -1;
         if (f->size == 0) {
             close(fd);
             return ms_seterr("file is empty (%s)", path);

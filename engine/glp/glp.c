@@ -2,6 +2,7 @@
  * the flow-matching loss, normalizer, meta-neurons (the samplers and the
  * SDEdit projection are glp_ode.c), checkpoint load/save under the reference tensor names. */
 #include "glp.h"
+#include "glpconfig.h"
 #include "half.h"
 
 #include "ops.h"
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define LN_EPS 1e-5f
 #define NORM_EPS 1e-12 /* the reference divides by sqrt(var) bare; this only avoids 0/0 */
@@ -82,6 +85,14 @@ static glp_tensor *all_tensors(const glp_config *c, int *n) {
     return t;
 }
 
+size_t glp_param_count(const glp_config *c) {
+    int n;
+    glp_tensor *t = all_tensors(c, &n);
+    size_t total = t[n - 1].offset + t[n - 1].size;
+    free(t);
+    return total;
+}
+
 static void set_ln_ones(glp_model *m) {
     for (int l = 0; l < m->c.n_layers; l++)
         for (int i = 0; i < m->c.d_model; i++) m->p.blocks[l].ln.w[i] = 1;
@@ -93,13 +104,20 @@ int glp_init(glp_model *m, const glp_config *c) {
     if (c->d_input < 1 || c->d_model < 2 || c->d_model % 2 || c->d_mlp < 1 || c->n_layers < 0)
         return ms_seterr("bad GLP config d_input %d d_model %d d_mlp %d n_layers %d (glp)", c->d_input,
                          c->d_model, c->d_mlp, c->n_layers);
+    if (c->n_layers > GLP_MAX_LAYERS || c->d_input > GLP_MAX_WIDTH || c->d_model > GLP_MAX_WIDTH ||
+        c->d_mlp > 4 * GLP_MAX_WIDTH)
+        return ms_seterr("GLP config d_input %d d_model %d d_mlp %d n_layers %d exceeds the limits (glp)",
+                         c->d_input, c->d_model, c->d_mlp, c->n_layers);
     m->c = *c;
-    int n;
-    glp_tensor *t = all_tensors(c, &n);
-    m->n_params = t[n - 1].offset + t[n - 1].size;
-    free(t);
-    m->flat = xcalloc(m->n_params, sizeof(float));
-    m->grad = xcalloc(m->n_params, sizeof(float));
+    m->n_params = glp_param_count(c);
+    /* Sizes may come from a file: failing to allocate is an error, not an exit. */
+    m->flat = ms_try_calloc(m->n_params, sizeof(float), "GLP parameters");
+    m->grad = m->flat ? ms_try_calloc(m->n_params, sizeof(float), "GLP gradients") : NULL;
+    if (!m->grad) {
+        free(m->flat);
+        memset(m, 0, sizeof *m);
+        return -1;
+    }
     m->p.blocks = xcalloc((size_t)c->n_layers + 1, sizeof(glp_block));
     m->g.blocks = xcalloc((size_t)c->n_layers + 1, sizeof(glp_block));
     layout(c, NULL, 0, &m->p, m->flat);
@@ -129,7 +147,50 @@ void glp_init_random(glp_model *m, rng_t *r) {
     set_ln_ones(m);
 }
 
+/* Every weight matrix of p, for glp_hold_bf16. */
+static int matrices(glp_model *m, glp_lin **out) {
+    glp_params *p = &m->p;
+    int n = 0;
+    out[n++] = &p->in_proj, out[n++] = &p->te0, out[n++] = &p->te2;
+    if (m->c.multi_layer_n_layers > 1) out[n++] = &p->le0, out[n++] = &p->le2;
+    for (int l = 0; l < m->c.n_layers; l++) {
+        glp_block *b = &p->blocks[l];
+        out[n++] = &b->up, out[n++] = &b->gate, out[n++] = &b->time, out[n++] = &b->down;
+    }
+    out[n++] = &p->out_proj;
+    return n;
+}
+
+int glp_hold_bf16(glp_model *m) {
+    if (m->half) return 0;
+    int nt, nl;
+    glp_tensor *t = all_tensors(&m->c, &nt);
+    glp_lin **lins = xmalloc(sizeof *lins * (size_t)(4 * m->c.n_layers + 6));
+    nl = matrices(m, lins);
+    size_t total = 0;
+    for (int k = 0; k < nt; k++) total += t[k].cols ? t[k].size : 0;
+    m->half = xmalloc(sizeof(uint16_t) * total);
+    uint16_t *h = m->half;
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < nl; i++) {
+        size_t off = (size_t)(lins[i]->w - m->flat);
+        int k = 0;
+        while (t[k].offset != off) k++;
+        for (size_t j = 0; j < t[k].size; j++) h[j] = f32_to_bf16(lins[i]->w[j]);
+        lins[i]->held = (wmat){WM_BF16, h, t[k].rows, t[k].cols};
+        /* give the f32 copy's whole pages back (they read as zeros after this) */
+        uintptr_t a = ((uintptr_t)lins[i]->w + page - 1) / page * page;
+        uintptr_t e = ((uintptr_t)(lins[i]->w + t[k].size)) / page * page;
+        if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+        lins[i]->w = NULL;
+        h += t[k].size;
+    }
+    free(lins), free(t);
+    return 0;
+}
+
 void glp_free(glp_model *m) {
+    free(m->half);
     free(m->flat), free(m->grad), free(m->p.blocks), free(m->g.blocks), free(m->mean), free(m->var);
     memset(m, 0, sizeof *m);
 }
@@ -167,6 +228,12 @@ int glp_load_file(glp_model *m, const char *path, const glp_config *c) {
     st_file f;
     if (st_open(&f, path)) return -1;
     int rc = check_extras(&f, c);
+    /* Every parameter takes at least 2 bytes (F16/BF16) in the file: a config
+     * declaring more than the file can hold is refused before allocating. */
+    if (!rc && c->n_layers <= GLP_MAX_LAYERS && c->d_input <= GLP_MAX_WIDTH && c->d_model <= GLP_MAX_WIDTH &&
+        c->d_mlp <= 4 * GLP_MAX_WIDTH && c->d_model > 0 && c->d_mlp > 0 && glp_param_count(c) > f.size / 2)
+        rc = ms_seterr("config declares %zu parameters, more than the %zu-byte file can hold (%s)",
+                       glp_param_count(c), f.size, path);
     if (!rc) rc = glp_init(m, c);
     int n = 0;
     glp_tensor *t = rc ? NULL : all_tensors(c, &n);
@@ -199,6 +266,7 @@ int glp_load(glp_model *m, const char *dir, const glp_config *c) {
 int glp_save(const glp_model *m, const char *path) { return glp_save_as(m, path, false); }
 
 int glp_save_as(const glp_model *m, const char *path, bool half) {
+    if (m->half) return ms_seterr("the GLP is held in BF16 for inference and cannot be saved (%s)", path);
     int n;
     glp_tensor *t = all_tensors(&m->c, &n);
     st_wtensor *w = xcalloc((size_t)n, sizeof *w);
@@ -269,7 +337,8 @@ void glp_linear_fwd(float *y, const float *x, const float *W, const float *b, in
 }
 
 static void lin_fwd(float *y, const float *x, const glp_lin *l, int N, int in, int out) {
-    glp_linear_fwd(y, x, l->w, l->b, N, in, out);
+    if (l->held.data) wmat_linear(y, x, &l->held, l->b, N);
+    else glp_linear_fwd(y, x, l->w, l->b, N, in, out);
 }
 
 static void colsum_add(float *db, const float *dy, int N, int out) {
@@ -531,7 +600,10 @@ static void block_fwd(const glp_block *b, glp_act *a, float *hnext, const float 
     memcpy(hnext, a->h, sizeof(float) * (size_t)N * D);
     /* residual add through beta = 1, bias added by hand */
     for (int r = 0; r < N; r++) axpy(hnext + (size_t)r * D, 1.0f, b->down.b, D);
-    if (N == 1) gemv_acc(hnext, b->down.w, a->A, D, H);
+    if (b->down.held.data) { /* held in BF16 (inference only): post is free scratch now */
+        wmat_linear(a->post, a->A, &b->down.held, NULL, N);
+        for (size_t i = 0; i < (size_t)N * D; i++) hnext[i] += a->post[i];
+    } else if (N == 1) gemv_acc(hnext, b->down.w, a->A, D, H);
     else tr_gemm_par(false, true, N, D, H, 1.0f, a->A, H, b->down.w, H, 1.0f, hnext, D);
 }
 
@@ -629,6 +701,7 @@ static void bwd_chunk(glp_model *m, glp_work *w, int N) {
 double glp_fm_loss(glp_model *m, glp_work *w, const float *x, const float *eps, const float *u, int N, int layer,
                    bool grad) {
     if (check_layer(m, layer)) return NAN;
+    if (grad && m->half) return ms_seterr("the GLP is held in BF16 for inference: no gradients (glp)"), NAN;
     if (N < 1 || N > w->cap) return ms_seterr("batch of %d rows exceeds the workspace (%d) (glp)", N, w->cap), NAN;
     int di = w->d_in;
     for (int r = 0; r < N; r++) {

@@ -15,9 +15,11 @@
 #define MS_GLP_H
 
 #include "rng.h"
+#include "wmat.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     int d_input, d_model, d_mlp, n_layers;
@@ -26,6 +28,7 @@ typedef struct {
 
 typedef struct {
     float *w, *b; /* w [out, in], b [out] (LayerNorm: w = weight, b = bias) */
+    wmat held;    /* after glp_hold_bf16: w in BF16 (w is then NULL); else data NULL */
 } glp_lin;
 
 typedef struct {
@@ -44,7 +47,15 @@ typedef struct {
     size_t n_params;
     glp_params p, g;
     float *mean, *var; /* normalizer, d_input each (mean 0, var 1 until set) */
+    uint16_t *half;    /* glp_hold_bf16: every weight matrix in BF16 */
 } glp_model;
+
+/* Inference in BF16: every weight matrix is rounded (to nearest even) into a
+ * BF16 copy that the forward pass reads, halving its memory traffic, and the
+ * f32 matrices are released (biases and LayerNorms stay f32). For a loaded
+ * model that will not be trained or saved: glp_fm_loss and glp_save then
+ * fail. */
+int glp_hold_bf16(glp_model *m);
 
 /* One tensor of the flat layout, under its reference name ("model.…"). */
 typedef struct {
@@ -56,6 +67,8 @@ typedef struct {
 
 /* Fills up to max entries; returns the count (call with max 0 to size). */
 int glp_tensors(const glp_config *c, glp_tensor *t, int max);
+/* Number of parameters (floats) of a model with config c. */
+size_t glp_param_count(const glp_config *c);
 
 /* Zeroed parameters (LayerNorm weights 1) and a zeroed gradient. */
 int glp_init(glp_model *m, const glp_config *c);

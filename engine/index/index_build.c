@@ -332,7 +332,7 @@ static ix_logit *latent_logits(const builder *B) {
     float *lg = xmalloc(sizeof(float) * (size_t)CH * V);
     for (int l0 = 0; l0 < L; l0 += CH) {
         int n = L - l0 < CH ? L - l0 : CH;
-        gemm_nt(n, V, d, 1.0f, B->o->sae->p.W_dec + (size_t)l0 * d, d, m->lm_head, d, 0.0f, lg, V);
+        wmat_linear(lg, B->o->sae->p.W_dec + (size_t)l0 * d, &m->head, NULL, n);
         for (int i = 0; i < n; i++) {
             ix_logit *o = out + (size_t)(l0 + i) * 2 * INDEX_LOGITS;
             extremes(lg + (size_t)i * V, V, INDEX_LOGITS, 1, skip, o);
@@ -477,6 +477,8 @@ static size_t folder_bytes(const char *dir) {
 int index_build(const index_opts *o, index_result *res) {
     builder B;
     double t0 = ms_now();
+    /* a read-only or impossible destination is found before, not after, the run */
+    if (ms_prepare_out_dir(o->out)) return -1;
     int rc = builder_init(&B, o) || run_all(&B, t0) ? -1 : 0;
     double seconds = ms_now() - t0;
     if (!rc) rc = write_index(&B, o->out, seconds);

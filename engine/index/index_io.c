@@ -52,13 +52,13 @@ void index_unit_name(const ix_group *g, int ng, int u, char *out, size_t cap) {
 }
 
 int index_unit_id(const ix_group *g, int ng, const char *name, const char *cmd) {
-    int a, b;
-    char junk;
+    int v[2] = {0, 0}, a, b;
     ix_kind kind;
-    if (sscanf(name, "sae:%d%c", &a, &junk) == 1) kind = IX_SAE, b = a, a = 0;
-    else if (sscanf(name, "meta:%d:%d%c", &a, &b, &junk) == 2) kind = IX_META;
-    else if (sscanf(name, "mlp:%d:%d%c", &a, &b, &junk) == 2) kind = IX_MLP;
+    if (ms_parse_unit_name(name, "sae", 1, v + 1)) kind = IX_SAE;
+    else if (ms_parse_unit_name(name, "meta", 2, v)) kind = IX_META;
+    else if (ms_parse_unit_name(name, "mlp", 2, v)) kind = IX_MLP;
     else return ms_seterr("'%s' is not an index unit: sae:I, meta:B:I or mlp:L:I (%s)", name, cmd);
+    a = v[0], b = v[1];
     for (int i = 0; i < ng; i++) {
         const ix_group *x = &g[i];
         if (x->kind != kind || (kind == IX_META && x->block != a) || (kind == IX_MLP && x->layer != a)) continue;
@@ -143,8 +143,7 @@ static int decode_example(cursor *c, ix_example *e) {
     return 0;
 }
 
-int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *where) {
-    memset(r, 0, sizeof *r);
+static int decode_record(const uint8_t *p, size_t n, ix_record *r, const char *where) {
     cursor c = {p, n, 0, where, 0};
     r->unit = take_i32(&c);
     take(&c, &r->n_pos, 8), take(&c, &r->max, 4), take(&c, &r->mean_pos, 4);
@@ -167,6 +166,15 @@ int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *wh
     if (take(&c, r->auto_label, k[5])) return -1;
     if (c.at != n) return ms_seterr("%zu stray bytes after the record (%s)", n - c.at, where);
     return 0;
+}
+
+/* On failure the partly decoded record is freed here (a fuzzer found the
+ * leak when a caller forgot to). */
+int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *where) {
+    memset(r, 0, sizeof *r);
+    if (decode_record(p, n, r, where) == 0) return 0;
+    index_record_free(r);
+    return -1;
 }
 
 void index_record_free(ix_record *r) {
@@ -208,8 +216,8 @@ int index_write_records(const char *path, ix_buf *raw, int n_units, const float 
 /* ------------------------------------------------------------ reader */
 
 static int read_table(ms_index *ix, const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ms_seterr("cannot open: %s (%s)", strerror(errno), path);
+    FILE *f = ms_fopen_regular(path);
+    if (!f) return -1;
     uint8_t h[REC_HEADER];
     int rc = 0;
     fseeko(f, 0, SEEK_END);
@@ -252,8 +260,8 @@ int index_read(const ms_index *ix, int u, ix_record *rec) {
     const ix_entry *t = &ix->table[u];
     uint8_t *z = xmalloc(t->clen + 1), *raw = NULL;
     size_t rn = 0;
-    FILE *f = fopen(path, "rb");
-    int rc = !f ? ms_seterr("cannot open: %s (%s)", strerror(errno), path) : 0;
+    FILE *f = ms_fopen_regular(path);
+    int rc = !f ? -1 : 0;
     if (!rc && (fseeko(f, (off_t)t->offset, SEEK_SET) || fread(z, 1, t->clen, f) != t->clen))
         rc = ms_seterr("cannot read unit %d's record (%s)", u, path);
     if (f) fclose(f);

@@ -7,11 +7,13 @@
 #include "transformer.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define HARVEST_MAX_WINDOW 1024 /* as eval_lm: bounds the KV cache of long-context models */
 
@@ -28,6 +30,7 @@ typedef struct {
     tf_rows cap; /* the rows of one window's forward pass */
     int *ids, *docs; /* token stream and each token's document */
     size_t n;
+    size_t *at;      /* [rows]: the stream position of each row */
     int T, d, layer;
     long rows, S, nshards;
     char signature[1024];
@@ -39,13 +42,24 @@ typedef struct {
 static void harvester_free(harvester *h) {
     if (h->st.x) tf_state_free(&h->st);
     tf_free(&h->m);
-    free(h->ids), free(h->docs), free(h->cap.buf), free(h->acts), free(h->tok), free(h->doc), free(h->pos);
+    free(h->ids), free(h->docs), free(h->at), free(h->cap.buf), free(h->acts), free(h->tok), free(h->doc), free(h->pos);
 }
 
-/* Rows the stream holds: T-1 per full window, len-1 for the last partial one. */
-static long available_rows(size_t n, int T) {
-    size_t full = n / (size_t)T, rem = n % (size_t)T;
-    return (long)(full * (size_t)(T - 1) + (rem > 1 ? rem - 1 : 0));
+/* A stream position is a row unless it opens a window or (keep_eos off) is an EOS. */
+static bool is_row(const harvester *h, size_t i) {
+    return i % (size_t)h->T && (h->o->keep_eos || h->ids[i] != h->m.c.eos_id);
+}
+
+/* The stream positions of the first `want` rows (all when want <= 0) into h->at. */
+static long find_rows(harvester *h, long want) {
+    long avail = 0;
+    for (size_t i = 0; i < h->n; i++) avail += is_row(h, i);
+    long rows = want > 0 && want < avail ? want : avail;
+    h->at = xmalloc(sizeof(size_t) * (size_t)(rows ? rows : 1));
+    long k = 0;
+    for (size_t i = 0; i < h->n && k < rows; i++)
+        if (is_row(h, i)) h->at[k++] = i;
+    return rows;
 }
 
 static int harvester_init(harvester *h, const harvest_opts *o) {
@@ -65,9 +79,8 @@ static int harvester_init(harvester *h, const harvest_opts *o) {
     int rc = corpus_tokenize(&s, h->m.tok, c->eos_id, &h->ids, &h->n);
     corpus_free(&s);
     if (rc) return -1;
-    long avail = available_rows(h->n, h->T);
-    if (avail < 1) return ms_seterr("the %s split is too short to harvest (%s)", o->split, o->corpus);
-    h->rows = o->tokens > 0 && o->tokens < avail ? o->tokens : avail;
+    h->rows = find_rows(h, o->tokens);
+    if (h->rows < 1) return ms_seterr("the %s split is too short to harvest (%s)", o->split, o->corpus);
     h->S = o->shard_rows > 0 ? o->shard_rows : 262144;
     h->nshards = (h->rows + h->S - 1) / h->S;
     /* The EOS closing a document belongs to it; the next token starts the next. */
@@ -79,8 +92,9 @@ static int harvester_init(harvester *h, const harvest_opts *o) {
         if (h->ids[i] == c->eos_id) doc++;
         hash = (hash ^ (uint64_t)(uint32_t)h->ids[i]) * 1099511628211ull;
     }
-    snprintf(h->signature, sizeof h->signature, "model=%s layer=%d d=%d T=%d split=%s shard_rows=%ld data=%zu:%016llx",
-             o->model, h->layer, h->d, h->T, o->split, h->S, h->n, (unsigned long long)hash);
+    snprintf(h->signature, sizeof h->signature,
+             "model=%s layer=%d d=%d T=%d split=%s eos=%s shard_rows=%ld data=%zu:%016llx", o->model, h->layer, h->d,
+             h->T, o->split, o->keep_eos ? "kept" : "skipped", h->S, h->n, (unsigned long long)hash);
     if (tf_state_init(&h->st, &h->m, h->T)) return -1;
     h->cap = (tf_rows){xmalloc(xmul(sizeof(float) * (size_t)h->T, (size_t)h->d)), h->d};
     if (tf_add_hook(&h->st, (tf_hook){HOOK_RESID, h->layer, tf_rows_hook, &h->cap})) return -1;
@@ -120,22 +134,22 @@ static int harvest_rows(harvester *h, long a, long b, long *done_rows, double t0
     int T = h->T, d = h->d;
     long r = a;
     while (r < b) {
-        long w = r / (T - 1);
-        int off = (int)(r % (T - 1));
-        size_t start = (size_t)w * (size_t)T;
-        size_t len = h->n - start < (size_t)T ? h->n - start : (size_t)T;
-        long take = b - r < (long)len - 1 - off ? b - r : (long)len - 1 - off;
+        size_t start = h->at[r] / (size_t)T * (size_t)T;
+        long e = r + 1; /* rows [r, e) lie in this window */
+        while (e < b && h->at[e] < start + (size_t)T) e++;
         tf_state_reset(&h->st);
         /* Causal: tokens after the last kept row cannot change it. */
-        if (tf_forward(&h->m, &h->st, h->ids + start, off + 1 + (int)take, LOGITS_NONE, NULL)) return -1;
-        for (long j = 0; j < take; j++) {
-            size_t at = start + (size_t)off + 1 + (size_t)j, row = (size_t)(r - a + j);
-            const float *x = h->cap.buf + (size_t)(off + 1 + j) * d;
+        if (tf_forward(&h->m, &h->st, h->ids + start, (int)(h->at[e - 1] - start) + 1, LOGITS_NONE, NULL)) return -1;
+        for (long j = r; j < e; j++) {
+            size_t at = h->at[j], row = (size_t)(j - a);
+            int pos = (int)(at - start);
+            const float *x = h->cap.buf + (size_t)pos * d;
             uint16_t *y = h->acts + row * d;
             for (int i = 0; i < d; i++) y[i] = f32_to_f16(x[i]);
-            h->tok[row] = h->ids[at], h->doc[row] = h->docs[at], h->pos[row] = off + 1 + (int)j;
+            h->tok[row] = h->ids[at], h->doc[row] = h->docs[at], h->pos[row] = pos;
         }
-        r += take;
+        long take = e - r;
+        r = e;
         *done_rows += take;
         if (h->o->tty) {
             double el = ms_now() - t0;
@@ -218,6 +232,7 @@ static int write_manifest(harvester *h) {
     json_object_object_add(o, "d", json_object_new_int(h->d));
     json_object_object_add(o, "split", json_object_new_string(h->o->split));
     json_object_object_add(o, "window", json_object_new_int(h->T));
+    json_object_object_add(o, "eos", json_object_new_string(h->o->keep_eos ? "kept" : "skipped"));
     json_object_object_add(o, "shard_rows", json_object_new_int64(h->S));
     json_object_object_add(o, "rows", json_object_new_int64(h->rows));
     for (long k = 0; k < h->nshards; k++) {
@@ -231,7 +246,7 @@ static int write_manifest(harvester *h) {
 
 int harvest(const harvest_opts *o, harvest_result *r) {
     memset(r, 0, sizeof *r);
-    if (!ms_is_dir(o->out) && mkdir(o->out, 0755)) return ms_seterr("cannot create folder (%s)", o->out);
+    if (ms_prepare_out_dir(o->out)) return -1; /* writable before the first shard is computed */
     char *first = harvest_shard_path(o->out, 0);
     bool exists = ms_file_exists(first);
     free(first);
@@ -283,10 +298,13 @@ int harvest_info_load(harvest_info *h, const char *dir) {
     if (!rc && !json_object_is_type(o, json_type_object)) rc = ms_seterr("manifest is not a JSON object (%s)", p);
     if (!rc) rc = json_long(o, "layer", &layer, p) || json_long(o, "d", &d, p) || json_long(o, "rows", &h->rows, p) ||
                   json_long(o, "shard_rows", &h->shard_rows, p);
-    if (!rc && (d < 1 || d > 65536 || layer < 0 || h->rows < 1 || h->shard_rows < 1))
+    if (!rc && (d < 1 || d > 65536 || layer < 0 || h->rows < 1 || h->shard_rows < 1 || h->rows > (1L << 40) ||
+                h->shard_rows > (1L << 40))) /* limits keep rows + shard_rows from overflowing (a fuzzer's find) */
         rc = ms_seterr("manifest has an out-of-range layer, d, rows or shard_rows (%s)", p);
     if (!rc && json_object_object_get_ex(o, "model", &x) && json_object_is_type(x, json_type_string))
         snprintf(h->model, sizeof h->model, "%s", json_object_get_string(x));
+    if (!rc && json_object_object_get_ex(o, "split", &x) && json_object_is_type(x, json_type_string))
+        snprintf(h->split, sizeof h->split, "%s", json_object_get_string(x));
     if (o) json_object_put(o);
     free(p);
     if (rc) return -1;
@@ -315,9 +333,30 @@ void harvest_info_free(harvest_info *h) {
     h->mean = h->var = NULL;
 }
 
+/* Rows are 2·d bytes of F16 in the shards, which lz4 shrinks at most 255x:
+ * a manifest claiming more rows than its shards can hold is refused before
+ * the rows are allocated. */
+static int check_rows_fit(const char *dir, const harvest_info *h) {
+    if (h->shards > (1L << 20)) return ms_seterr("manifest implies %ld shards (%s)", h->shards, dir);
+    double bytes = 0;
+    for (long k = 0; k < h->shards; k++) {
+        char *p = harvest_shard_path(dir, k);
+        struct stat st;
+        int missing = stat(p, &st);
+        free(p);
+        if (missing) return ms_seterr("shard %ld of %ld is missing (%s)", k, h->shards, dir);
+        bytes += (double)st.st_size;
+    }
+    if ((double)h->rows * 2 * h->d > 255 * bytes + 4096)
+        return ms_seterr("manifest claims %ld rows, more than its shards can hold (%s)", h->rows, dir);
+    return 0;
+}
+
 int harvest_load_rows(const char *dir, const harvest_info *h, float **data) {
     int d = h->d;
-    float *buf = xmalloc(xmul(xmul(sizeof(float), (size_t)h->rows), (size_t)d));
+    if (check_rows_fit(dir, h)) return -1;
+    float *buf = ms_try_alloc(sizeof(float) * (size_t)h->rows * (size_t)d, dir);
+    if (!buf) return -1;
     long at = 0;
     for (long k = 0; k < h->shards; k++) {
         char *p = harvest_shard_path(dir, k);
@@ -368,4 +407,40 @@ int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *
         have += take;
     }
     return have == want ? 0 : ms_seterr("the harvest has %ld rows, fewer than the %ld needed (%s)", have, want, dir);
+}
+
+/* ------------------------------------------------------------ temporary test harvests */
+
+void harvest_remove(const char *dir) {
+    DIR *D = opendir(dir);
+    for (struct dirent *e; D && (e = readdir(D));)
+        if (!strncmp(e->d_name, "shard-", 6) || !strcmp(e->d_name, "stats.safetensors") ||
+            !strcmp(e->d_name, "manifest.json")) {
+            char *p = ms_path_join(dir, e->d_name);
+            unlink(p);
+            free(p);
+        }
+    if (D) closedir(D);
+    rmdir(dir);
+}
+
+int harvest_test_temp(const char *model, const char *corpus, int layer, long rows, FILE *log, char **dir) {
+    const char *base = getenv("TMPDIR");
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/metascope-test-acts-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(tmpl)) return ms_seterr("cannot create a temporary folder (%s)", tmpl);
+    FILE *quiet = log ? log : fopen("/dev/null", "w");
+    harvest_opts o = {model, corpus, "test", tmpl, layer, rows, 262144, false, quiet, false, NULL, false};
+    harvest_result r;
+    int rc = harvest(&o, &r);
+    if (!log && quiet) fclose(quiet);
+    if (!rc && r.rows < rows)
+        rc = ms_seterr("the test split holds %ld rows of layer %d, fewer than the %ld needed (%s)", r.rows, r.layer,
+                       rows, corpus);
+    if (rc) {
+        harvest_remove(tmpl);
+        return -1;
+    }
+    *dir = xstrdup(tmpl);
+    return 0;
 }

@@ -4,15 +4,19 @@
  * The split is tokenized as train_lm does (documents joined by EOS) and cut
  * into consecutive windows of the model context. Every token of a window but
  * its first is kept: position 0 sees no context and its residual is an
- * outlier the prior should not model. Row r therefore comes from window
- * r / (T-1) at position 1 + r % (T-1), which makes shards reproducible and
- * lets a resumed run skip the shards already written.
+ * outlier the prior should not model. The EOS tokens are left out too unless
+ * keep_eos: EOS is the separator every following token attends to (our BOS),
+ * its residual has ~5x the norm of the others, and the published reference
+ * harvests documents with their BOS excluded. Rows are the kept stream
+ * positions in order, which makes shards reproducible and lets a resumed run
+ * skip the shards already written.
  *
  * out/shard-NNNNN.safetensors.lz4: acts F16 [n, d], tokens / doc / pos I32 [n]
  *   (doc = index of the document in the split, pos = position in the window)
  * out/stats.safetensors: mean, var F32 [d] (double sums over every stored
  *   row, as stored in f16; population variance)
- * out/manifest.json: model, layer, d, split, shard_rows, rows, shards. */
+ * out/manifest.json: model, layer, d, split, window, eos ("skipped" or
+ *   "kept"), shard_rows, rows, shards. */
 #ifndef MS_HARVEST_H
 #define MS_HARVEST_H
 
@@ -32,6 +36,7 @@ typedef struct {
     FILE *log;
     bool tty;
     volatile sig_atomic_t *stop;
+    bool keep_eos;      /* also harvest the EOS tokens' rows */
 } harvest_opts;
 
 typedef struct {
@@ -46,6 +51,7 @@ int harvest(const harvest_opts *o, harvest_result *r);
  * malloc'd (d each). */
 typedef struct {
     char model[1024];
+    char split[64]; /* "" when the manifest does not say */
     int layer, d;
     long rows, shards, shard_rows;
     float *mean, *var;
@@ -60,5 +66,11 @@ int harvest_load_rows(const char *dir, const harvest_info *h, float **data);
 int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *X);
 /* Path of shard k (malloc'd). */
 char *harvest_shard_path(const char *dir, long k);
+
+/* Held-out rows for an evaluation given no harvest: `rows` rows of `layer`
+ * of the test split into a new temporary folder (*dir, malloc'd), which
+ * harvest_remove deletes afterwards. */
+int harvest_test_temp(const char *model, const char *corpus, int layer, long rows, FILE *log, char **dir);
+void harvest_remove(const char *dir);
 
 #endif

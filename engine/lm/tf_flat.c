@@ -65,10 +65,23 @@ void tf_bind_flat(tf_model *m, const tf_config *c, float *flat) {
         ly->norm2_w = p, p += d;
         ly->w_in = p, p += 2 * ff * d;
         ly->w_down = p, p += d * ff;
+        /* the views the forward pass reads: row blocks of the fused matrices */
+        ly->attn_in[0] = wmat_f32(ly->wqkv, (int)q, (int)d);
+        ly->attn_in[1] = wmat_f32(ly->wqkv + q * d, (int)kv, (int)d);
+        ly->attn_in[2] = wmat_f32(ly->wqkv + (q + kv) * d, (int)kv, (int)d);
+        ly->n_attn_in = 3;
+        ly->attn_out = wmat_f32(ly->wo, (int)d, (int)q);
+        ly->mlp_in[0] = wmat_f32(ly->w_in, (int)ff, (int)d);
+        ly->mlp_in[1] = wmat_f32(ly->w_in + ff * d, (int)ff, (int)d);
+        ly->n_mlp_in = 2;
+        ly->mlp_out = wmat_f32(ly->w_down, (int)d, (int)ff);
     }
     m->norm_w = p, p += d;
     m->lm_head = c->tied ? m->embed : p;
     if (!c->tied) p += (size_t)c->vocab * d;
+    m->tok_embed = wmat_f32(m->embed, c->vocab, (int)d);
+    m->head = wmat_f32(m->lm_head, c->vocab, (int)d);
+    m->weight_bytes = sizeof(float) * (size_t)(p - flat);
     m->n_params = (size_t)(p - flat);
     tf_rope_init(m);
 }
@@ -83,7 +96,7 @@ typedef struct {
     bool half;
 } wlist;
 
-static void add(wlist *w, const char *name, const float *data, int64_t d0, int64_t d1) {
+static st_wtensor *push(wlist *w, const char *name, int64_t d0, int64_t d1) {
     if (w->n == w->cap) {
         w->cap = w->cap ? 2 * w->cap : 64;
         w->t = xrealloc(w->t, sizeof(st_wtensor) * (size_t)w->cap);
@@ -95,10 +108,15 @@ static void add(wlist *w, const char *name, const float *data, int64_t d0, int64
     t->ndim = d1 ? 2 : 1;
     t->shape[0] = d0;
     t->shape[1] = d1;
-    size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    return t;
+}
+
+/* An f32 vector (norm weights), stored as f32 or f16. */
+static void add(wlist *w, const char *name, const float *data, int64_t d0) {
+    st_wtensor *t = push(w, name, d0, 0);
     if (w->half) {
-        uint16_t *h = xmalloc(n * 2);
-        for (size_t i = 0; i < n; i++) h[i] = f32_to_f16(data[i]);
+        uint16_t *h = xmalloc((size_t)d0 * 2);
+        for (int64_t i = 0; i < d0; i++) h[i] = f32_to_f16(data[i]);
         t->dtype = ST_F16;
         t->data = h;
         w->owned[w->nowned++] = h;
@@ -106,6 +124,29 @@ static void add(wlist *w, const char *name, const float *data, int64_t d0, int64
         t->dtype = ST_F32;
         t->data = data;
     }
+}
+
+/* A weight matrix in whatever dtype it is held: written as f32 (or f16 with
+ * half), widened or narrowed row by row. F32 as f32 is written in place. */
+static void add_mat(wlist *w, const char *name, const wmat *m) {
+    st_wtensor *t = push(w, name, m->rows, m->cols);
+    if (m->dtype == WM_F32 && !w->half) {
+        t->dtype = ST_F32;
+        t->data = m->data;
+        return;
+    }
+    size_t K = (size_t)m->cols, n = (size_t)m->rows * K;
+    float *row = xmalloc(K * sizeof(float));
+    void *out = xmalloc(n * (w->half ? 2 : 4));
+    for (int r = 0; r < m->rows; r++) {
+        wmat_row(m, r, w->half ? row : (float *)out + (size_t)r * K);
+        if (w->half)
+            for (size_t i = 0; i < K; i++) ((uint16_t *)out)[(size_t)r * K + i] = f32_to_f16(row[i]);
+    }
+    free(row);
+    t->dtype = w->half ? ST_F16 : ST_F32;
+    t->data = out;
+    w->owned[w->nowned++] = out;
 }
 
 static int write_config(const tf_model *m, const char *dir, bool half) {
@@ -160,27 +201,27 @@ int tf_save_hf(const tf_model *m, const char *dir, bool half, bool lz4) {
     const tf_config *c = &m->c;
     if (c->arch != ARCH_LLAMA) return ms_seterr("saving is implemented for the Llama family only (%s)", dir);
     if (!ms_is_dir(dir) && mkdir(dir, 0755)) return ms_seterr("cannot create folder (%s)", dir);
-    int64_t d = c->d_model, q = tf_q_dim(c), kv = tf_kv_dim(c), ff = c->d_ff;
+    int64_t d = c->d_model;
     wlist w = {0};
     w.half = half;
     char n[128];
-    add(&w, "model.embed_tokens.weight", m->embed, c->vocab, d);
+    add_mat(&w, "model.embed_tokens.weight", &m->tok_embed);
     for (int l = 0; l < c->n_layers; l++) {
         const tf_layer *ly = &m->layers[l];
 #define NM(s) (snprintf(n, sizeof n, "model.layers.%d.%s", l, s), n)
-        add(&w, NM("input_layernorm.weight"), ly->norm1_w, d, 0);
-        add(&w, NM("self_attn.q_proj.weight"), ly->wqkv, q, d);
-        add(&w, NM("self_attn.k_proj.weight"), ly->wqkv + q * d, kv, d);
-        add(&w, NM("self_attn.v_proj.weight"), ly->wqkv + (q + kv) * d, kv, d);
-        add(&w, NM("self_attn.o_proj.weight"), ly->wo, d, q);
-        add(&w, NM("post_attention_layernorm.weight"), ly->norm2_w, d, 0);
-        add(&w, NM("mlp.gate_proj.weight"), ly->w_in, ff, d);
-        add(&w, NM("mlp.up_proj.weight"), ly->w_in + ff * d, ff, d);
-        add(&w, NM("mlp.down_proj.weight"), ly->w_down, d, ff);
+        add(&w, NM("input_layernorm.weight"), ly->norm1_w, d);
+        add_mat(&w, NM("self_attn.q_proj.weight"), &ly->attn_in[0]);
+        add_mat(&w, NM("self_attn.k_proj.weight"), &ly->attn_in[1]);
+        add_mat(&w, NM("self_attn.v_proj.weight"), &ly->attn_in[2]);
+        add_mat(&w, NM("self_attn.o_proj.weight"), &ly->attn_out);
+        add(&w, NM("post_attention_layernorm.weight"), ly->norm2_w, d);
+        add_mat(&w, NM("mlp.gate_proj.weight"), &ly->mlp_in[0]);
+        add_mat(&w, NM("mlp.up_proj.weight"), &ly->mlp_in[1]);
+        add_mat(&w, NM("mlp.down_proj.weight"), &ly->mlp_out);
 #undef NM
     }
-    add(&w, "model.norm.weight", m->norm_w, d, 0);
-    if (!c->tied) add(&w, "lm_head.weight", m->lm_head, c->vocab, d);
+    add(&w, "model.norm.weight", m->norm_w, d);
+    if (!c->tied) add_mat(&w, "lm_head.weight", &m->head);
     const char *meta[] = {"format", "pt"};
     char *path = ms_path_join(dir, lz4 ? "model.safetensors.lz4" : "model.safetensors");
     int rc = st_write(path, w.t, w.n, meta, 1);

@@ -627,7 +627,10 @@ static void on_pretoken(void *ctx, const char *s, size_t n) {
     if (n <= CACHE_KEY_MAX && cache_get(c, s, n, h, &e->out)) return;
     size_t start = e->out.n;
     bpe(e, s, n);
-    if (n <= CACHE_KEY_MAX) cache_put(c, s, n, h, e->out.v + start, e->out.n - start);
+    /* out.v is still NULL when nothing has been emitted (a fuzzer's
+     * tokenizer can map a pretoken to no ids): no pointer arithmetic on it. */
+    const int *ids = e->out.v ? e->out.v + start : NULL;
+    if (n <= CACHE_KEY_MAX) cache_put(c, s, n, h, ids, e->out.n - start);
 }
 
 /* Longest added token starting at s, or NULL. */

@@ -29,23 +29,35 @@ static const st_tensor *find(loader *L, const char *name, const st_file **f) {
     return st_set_find(L->set, full, f);
 }
 
-/* Loads tensor `name` of shape [d0] or [d0, d1] (d1 = 0 for 1-D) as f32; with
- * transpose, the file holds [d1, d0] (GPT-2 Conv1D) and it is transposed. */
-static float *load(loader *L, const char *name, int64_t d0, int64_t d1, bool transpose) {
-    const st_file *f;
-    const st_tensor *t = find(L, name, &f);
+static const st_tensor *find_checked(loader *L, const char *name, int64_t e0, int64_t e1, const st_file **f) {
+    const st_tensor *t = find(L, name, f);
     if (!t) return ms_seterr("missing tensor '%s%s' (%s)", L->prefix, name, L->dir), NULL;
-    int64_t e0 = transpose ? d1 : d0, e1 = transpose ? d0 : d1;
-    int nd = d1 ? 2 : 1;
+    int nd = e1 ? 2 : 1;
     if (t->ndim != nd || t->shape[0] != e0 || (nd == 2 && t->shape[1] != e1)) {
         char got[64] = "", want[64];
         for (int i = 0; i < t->ndim && i < 4; i++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "", (long long)t->shape[i]);
         if (nd == 2) snprintf(want, sizeof want, "%lld,%lld", (long long)e0, (long long)e1);
         else snprintf(want, sizeof want, "%lld", (long long)e0);
-        ms_seterr("tensor '%s' has shape [%s], config needs [%s] (%s)", t->name, got, want, ms_basename(f->path));
+        ms_seterr("tensor '%s' has shape [%s], config needs [%s] (%s)", t->name, got, want, ms_basename((*f)->path));
         return NULL;
     }
+    L->n_params += t->numel;
+    return t;
+}
+
+static void *own(tf_model *m, void *p) {
+    m->owned = xrealloc(m->owned, sizeof(void *) * (size_t)(m->nowned + 1));
+    return m->owned[m->nowned++] = p;
+}
+
+/* An f32 copy of tensor `name` of shape [d0] or [d0, d1] (d1 = 0 for 1-D);
+ * with transpose, the file holds [d1, d0] (GPT-2 Conv1D) and it is
+ * transposed. Freed by tf_free. */
+static float *load(loader *L, tf_model *m, const char *name, int64_t d0, int64_t d1, bool transpose) {
+    const st_file *f;
+    const st_tensor *t = find_checked(L, name, transpose ? d1 : d0, transpose ? d0 : d1, &f);
+    if (!t) return NULL;
     size_t n = t->numel;
     float *p = xmalloc(xmul(n, sizeof(float)));
     if (st_to_f32(f, t, p, n)) {
@@ -59,69 +71,80 @@ static float *load(loader *L, const char *name, int64_t d0, int64_t d1, bool tra
         free(p);
         p = q;
     }
-    L->n_params += n;
-    return p;
+    return own(m, p);
 }
 
-/* Concatenate row blocks into one matrix (fused projections). */
-static float *concat_rows(float **parts, const int *rows, int n, int cols) {
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += (size_t)rows[i] * cols;
-    float *out = xmalloc(total * sizeof(float)), *p = out;
-    for (int i = 0; i < n; i++) {
-        memcpy(p, parts[i], (size_t)rows[i] * cols * sizeof(float));
-        p += (size_t)rows[i] * cols;
-        free(parts[i]);
+/* Matrix `name` [d0, d1] as a view in place: F32 / F16 / BF16 as stored
+ * (copied only when the file leaves it misaligned), other float types
+ * widened to an f32 copy. */
+static int view(loader *L, tf_model *m, const char *name, int64_t d0, int64_t d1, wmat *w) {
+    const st_file *f;
+    const st_tensor *t = find_checked(L, name, d0, d1, &f);
+    if (!t) return -1;
+    *w = (wmat){WM_F32, t->data, (int)d0, (int)d1};
+    if (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16) {
+        w->dtype = t->dtype == ST_F32 ? WM_F32 : t->dtype == ST_F16 ? WM_F16 : WM_BF16;
+        if ((uintptr_t)t->data % wm_dtype_size(w->dtype))
+            w->data = memcpy(own(m, xmalloc(t->nbytes)), t->data, t->nbytes);
+    } else {
+        float *p = xmalloc(xmul(t->numel, sizeof(float)));
+        if (st_to_f32(f, t, p, t->numel)) {
+            free(p);
+            return -1;
+        }
+        w->data = own(m, p);
     }
-    return out;
+    m->weight_bytes += wmat_bytes(w);
+    return 0;
 }
 
 #define TRY(x) do { if (!(x)) return -1; } while (0)
 
-static int load_llama_layer(loader *L, const tf_config *c, int i, tf_layer *ly) {
+static int load_llama_layer(loader *L, tf_model *m, int i, tf_layer *ly) {
+    const tf_config *c = &m->c;
     char n[128];
     int d = c->d_model, q = tf_q_dim(c), kv = tf_kv_dim(c), ff = c->d_ff;
 #define NAME(s) (snprintf(n, sizeof n, "model.layers.%d.%s", i, s), n)
-    TRY(ly->norm1_w = load(L, NAME("input_layernorm.weight"), d, 0, false));
-    TRY(ly->norm2_w = load(L, NAME("post_attention_layernorm.weight"), d, 0, false));
-    float *p[3] = {0};
+    TRY(ly->norm1_w = load(L, m, NAME("input_layernorm.weight"), d, 0, false));
+    TRY(ly->norm2_w = load(L, m, NAME("post_attention_layernorm.weight"), d, 0, false));
     int rows[3] = {q, kv, kv};
     const char *qkv[3] = {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"};
     for (int j = 0; j < 3; j++)
-        if (!(p[j] = load(L, NAME(qkv[j]), rows[j], d, false))) {
-            for (int k = 0; k < j; k++) free(p[k]);
-            return -1;
-        }
-    ly->wqkv = concat_rows(p, rows, 3, d);
-    TRY(ly->wo = load(L, NAME("self_attn.o_proj.weight"), d, q, false));
-    int r2[2] = {ff, ff};
-    TRY(p[0] = load(L, NAME("mlp.gate_proj.weight"), ff, d, false));
-    if (!(p[1] = load(L, NAME("mlp.up_proj.weight"), ff, d, false))) {
-        free(p[0]);
+        if (view(L, m, NAME(qkv[j]), rows[j], d, &ly->attn_in[j])) return -1;
+    ly->n_attn_in = 3;
+    if (view(L, m, NAME("self_attn.o_proj.weight"), d, q, &ly->attn_out)) return -1;
+    if (view(L, m, NAME("mlp.gate_proj.weight"), ff, d, &ly->mlp_in[0]) ||
+        view(L, m, NAME("mlp.up_proj.weight"), ff, d, &ly->mlp_in[1]))
         return -1;
-    }
-    ly->w_in = concat_rows(p, r2, 2, d);
-    TRY(ly->w_down = load(L, NAME("mlp.down_proj.weight"), d, ff, false));
+    ly->n_mlp_in = 2;
+    if (view(L, m, NAME("mlp.down_proj.weight"), d, ff, &ly->mlp_out)) return -1;
 #undef NAME
     return 0;
 }
 
-static int load_gpt2_layer(loader *L, const tf_config *c, int i, tf_layer *ly) {
+static int load_gpt2_layer(loader *L, tf_model *m, int i, tf_layer *ly) {
+    const tf_config *c = &m->c;
     char n[128];
     int d = c->d_model, ff = c->d_ff;
+    float *w;
 #define NAME(s) (snprintf(n, sizeof n, "h.%d.%s", i, s), n)
-    TRY(ly->norm1_w = load(L, NAME("ln_1.weight"), d, 0, false));
-    TRY(ly->norm1_b = load(L, NAME("ln_1.bias"), d, 0, false));
-    TRY(ly->wqkv = load(L, NAME("attn.c_attn.weight"), 3 * d, d, true));
-    TRY(ly->bqkv = load(L, NAME("attn.c_attn.bias"), 3 * d, 0, false));
-    TRY(ly->wo = load(L, NAME("attn.c_proj.weight"), d, d, true));
-    TRY(ly->bo = load(L, NAME("attn.c_proj.bias"), d, 0, false));
-    TRY(ly->norm2_w = load(L, NAME("ln_2.weight"), d, 0, false));
-    TRY(ly->norm2_b = load(L, NAME("ln_2.bias"), d, 0, false));
-    TRY(ly->w_in = load(L, NAME("mlp.c_fc.weight"), ff, d, true));
-    TRY(ly->b_in = load(L, NAME("mlp.c_fc.bias"), ff, 0, false));
-    TRY(ly->w_down = load(L, NAME("mlp.c_proj.weight"), d, ff, true));
-    TRY(ly->b_down = load(L, NAME("mlp.c_proj.bias"), d, 0, false));
+    TRY(ly->norm1_w = load(L, m, NAME("ln_1.weight"), d, 0, false));
+    TRY(ly->norm1_b = load(L, m, NAME("ln_1.bias"), d, 0, false));
+    TRY(w = load(L, m, NAME("attn.c_attn.weight"), 3 * d, d, true));
+    ly->attn_in[0] = wmat_f32(w, 3 * d, d), ly->n_attn_in = 1;
+    TRY(ly->bqkv = load(L, m, NAME("attn.c_attn.bias"), 3 * d, 0, false));
+    TRY(w = load(L, m, NAME("attn.c_proj.weight"), d, d, true));
+    ly->attn_out = wmat_f32(w, d, d);
+    TRY(ly->bo = load(L, m, NAME("attn.c_proj.bias"), d, 0, false));
+    TRY(ly->norm2_w = load(L, m, NAME("ln_2.weight"), d, 0, false));
+    TRY(ly->norm2_b = load(L, m, NAME("ln_2.bias"), d, 0, false));
+    TRY(w = load(L, m, NAME("mlp.c_fc.weight"), ff, d, true));
+    ly->mlp_in[0] = wmat_f32(w, ff, d), ly->n_mlp_in = 1;
+    TRY(ly->b_in = load(L, m, NAME("mlp.c_fc.bias"), ff, 0, false));
+    TRY(w = load(L, m, NAME("mlp.c_proj.weight"), d, ff, true));
+    ly->mlp_out = wmat_f32(w, d, ff);
+    TRY(ly->b_down = load(L, m, NAME("mlp.c_proj.bias"), d, 0, false));
+    m->weight_bytes += sizeof(float) * ((size_t)4 * d * d + (size_t)2 * d * ff);
 #undef NAME
     return 0;
 }
@@ -151,22 +174,22 @@ static int load_weights(tf_model *m, const st_set *set, const char *dir) {
     int d = c->d_model;
     m->layers = xcalloc((size_t)c->n_layers, sizeof(tf_layer));
     if (c->arch == ARCH_LLAMA) {
-        TRY(m->embed = load(&L, "model.embed_tokens.weight", c->vocab, d, false));
-        TRY(m->norm_w = load(&L, "model.norm.weight", d, 0, false));
-        if (c->tied || !find(&L, "lm_head.weight", NULL)) m->lm_head = m->embed, c->tied = true;
-        else TRY(m->lm_head = load(&L, "lm_head.weight", c->vocab, d, false));
+        if (view(&L, m, "model.embed_tokens.weight", c->vocab, d, &m->tok_embed)) return -1;
+        TRY(m->norm_w = load(&L, m, "model.norm.weight", d, 0, false));
+        if (c->tied || !find(&L, "lm_head.weight", NULL)) m->head = m->tok_embed, c->tied = true;
+        else if (view(&L, m, "lm_head.weight", c->vocab, d, &m->head)) return -1;
         for (int i = 0; i < c->n_layers; i++)
-            if (load_llama_layer(&L, c, i, &m->layers[i])) return -1;
+            if (load_llama_layer(&L, m, i, &m->layers[i])) return -1;
         tf_rope_init(m);
     } else {
         if (!find(&L, "wte.weight", NULL)) L.prefix = "transformer.";
-        TRY(m->embed = load(&L, "wte.weight", c->vocab, d, false));
-        TRY(m->pos_embed = load(&L, "wpe.weight", c->max_seq, d, false));
-        TRY(m->norm_w = load(&L, "ln_f.weight", d, 0, false));
-        TRY(m->norm_b = load(&L, "ln_f.bias", d, 0, false));
-        m->lm_head = m->embed;
+        if (view(&L, m, "wte.weight", c->vocab, d, &m->tok_embed)) return -1;
+        TRY(m->pos_embed = load(&L, m, "wpe.weight", c->max_seq, d, false));
+        TRY(m->norm_w = load(&L, m, "ln_f.weight", d, 0, false));
+        TRY(m->norm_b = load(&L, m, "ln_f.bias", d, 0, false));
+        m->head = m->tok_embed;
         for (int i = 0; i < c->n_layers; i++)
-            if (load_gpt2_layer(&L, c, i, &m->layers[i])) return -1;
+            if (load_gpt2_layer(&L, m, i, &m->layers[i])) return -1;
     }
     m->n_params = L.n_params;
     return 0;
@@ -180,10 +203,13 @@ int tf_load(tf_model *m, const char *dir) {
     int rc = hf_config_load(&m->c, cfg);
     free(cfg);
     if (rc) return -1;
-    st_set set;
-    if (st_set_open(&set, dir)) return -1;
-    rc = load_weights(m, &set, dir);
-    st_set_close(&set);
+    m->files = xcalloc(1, sizeof(st_set)); /* kept open: the views point into it */
+    if (st_set_open(m->files, dir)) {
+        free(m->files);
+        m->files = NULL;
+        return -1;
+    }
+    rc = load_weights(m, m->files, dir);
     if (!rc) {
         char *tj = ms_find_file(dir, "tokenizer.json"), *vj = ms_find_file(dir, "vocab.json");
         if (tj || vj) {
@@ -209,20 +235,10 @@ int tf_load(tf_model *m, const char *dir) {
 }
 
 void tf_free(tf_model *m) {
-    if (m->layers && !m->flat)
-        for (int i = 0; i < m->c.n_layers; i++) {
-            tf_layer *l = &m->layers[i];
-            float *ps[] = {l->norm1_w, l->norm1_b, l->wqkv, l->bqkv, l->wo, l->bo, l->norm2_w,
-                           l->norm2_b, l->w_in, l->b_in, l->w_down, l->b_down};
-            for (size_t j = 0; j < sizeof ps / sizeof *ps; j++) free(ps[j]);
-        }
-    if (!m->flat) {
-        if (m->lm_head != m->embed) free(m->lm_head);
-        free(m->embed);
-        free(m->pos_embed);
-        free(m->norm_w);
-        free(m->norm_b);
-    }
+    for (int i = 0; i < m->nowned; i++) free(m->owned[i]);
+    free(m->owned);
+    if (m->files) st_set_close(m->files);
+    free(m->files);
     free(m->layers);
     free(m->inv_freq);
     free(m->path);
@@ -336,6 +352,11 @@ static void attention(const tf_model *m, tf_state *s, int layer, int T, int pos0
     }
 }
 
+static void add_bias(float *y, const float *b, int T, int n) {
+    if (b)
+        for (int t = 0; t < T; t++) axpy(y + (size_t)t * n, 1.0f, b, n);
+}
+
 static void block(const tf_model *m, tf_state *s, int l, int T, int pos0) {
     const tf_config *c = &m->c;
     const tf_layer *ly = &m->layers[l];
@@ -343,7 +364,8 @@ static void block(const tf_model *m, tf_state *s, int l, int T, int pos0) {
     bool llama = c->arch == ARCH_LLAMA;
     if (llama) rmsnorm(s->xn, s->x, ly->norm1_w, T, d, c->norm_eps);
     else layernorm(s->xn, s->x, ly->norm1_w, ly->norm1_b, T, d, c->norm_eps);
-    linear(s->qkv, s->xn, ly->wqkv, ly->bqkv, T, d, stride);
+    wmat_linear_n(s->qkv, s->xn, ly->attn_in, ly->n_attn_in, T);
+    add_bias(s->qkv, ly->bqkv, T, stride);
     if (llama) apply_rope(m, s->qkv, T, pos0);
     float *K = s->k + ((size_t)l * s->max_seq + pos0) * kvd, *V = s->v + ((size_t)l * s->max_seq + pos0) * kvd;
     for (int t = 0; t < T; t++) {
@@ -351,19 +373,20 @@ static void block(const tf_model *m, tf_state *s, int l, int T, int pos0) {
         memcpy(V + (size_t)t * kvd, s->qkv + (size_t)t * stride + q + kvd, sizeof(float) * kvd);
     }
     attention(m, s, l, T, pos0);
-    linear(s->xn, s->att, ly->wo, ly->bo, T, q, d);
+    wmat_linear(s->xn, s->att, &ly->attn_out, ly->bo, T);
     for (size_t i = 0; i < (size_t)T * d; i++) s->x[i] += s->xn[i];
 
     if (llama) rmsnorm(s->xn, s->x, ly->norm2_w, T, d, c->norm_eps);
     else layernorm(s->xn, s->x, ly->norm2_w, ly->norm2_b, T, d, c->norm_eps);
-    linear(s->hb, s->xn, ly->w_in, ly->b_in, T, d, llama ? 2 * ff : ff);
+    wmat_linear_n(s->hb, s->xn, ly->mlp_in, ly->n_mlp_in, T);
+    add_bias(s->hb, ly->b_in, T, ff);
     for (int t = 0; t < T; t++) {
         float *h = s->hb + (size_t)t * (llama ? 2 * ff : ff), *o = s->hb2 + (size_t)t * ff;
         if (llama) swiglu_vec(o, h, h + ff, (size_t)ff);
         else gelu_tanh_vec(o, h, (size_t)ff);
     }
     run_hooks(s, HOOK_MLP, l, pos0, T, s->hb2, ff);
-    linear(s->xn, s->hb2, ly->w_down, ly->b_down, T, ff, d);
+    wmat_linear(s->xn, s->hb2, &ly->mlp_out, ly->b_down, T);
     for (size_t i = 0; i < (size_t)T * d; i++) s->x[i] += s->xn[i];
     run_hooks(s, HOOK_RESID, l, pos0, T, s->x, d);
 }
@@ -374,7 +397,7 @@ static void final_logits(const tf_model *m, tf_state *s, int row0, int T, float 
     const float *x = s->x + (size_t)row0 * d;
     if (c->arch == ARCH_LLAMA) rmsnorm(s->xn, x, m->norm_w, T, d, c->norm_eps);
     else layernorm(s->xn, x, m->norm_w, m->norm_b, T, d, c->norm_eps);
-    linear(out, s->xn, m->lm_head, NULL, T, d, c->vocab);
+    wmat_linear(out, s->xn, &m->head, NULL, T);
 }
 
 static int forward_chunk(const tf_model *m, tf_state *s, const int *tok, int T, bool last_chunk,
@@ -384,7 +407,7 @@ static int forward_chunk(const tf_model *m, tf_state *s, const int *tok, int T, 
     for (int t = 0; t < T; t++) {
         if (tok[t] < 0 || tok[t] >= c->vocab)
             return ms_seterr("token id %d out of range [0, %d) (forward)", tok[t], c->vocab);
-        memcpy(s->x + (size_t)t * d, m->embed + (size_t)tok[t] * d, sizeof(float) * d);
+        wmat_row(&m->tok_embed, tok[t], s->x + (size_t)t * d);
         if (m->pos_embed) axpy(s->x + (size_t)t * d, 1.0f, m->pos_embed + (size_t)(pos0 + t) * d, d);
     }
     int L = s->stop_layer > 0 && s->stop_layer < c->n_layers ? s->stop_layer : c->n_layers;
@@ -414,7 +437,7 @@ void tf_logit_lens(const tf_model *m, const float *h, int n, float *out) {
     float *xn = xmalloc(sizeof(float) * (size_t)n * c->d_model);
     if (c->arch == ARCH_LLAMA) rmsnorm(xn, h, m->norm_w, n, c->d_model, c->norm_eps);
     else layernorm(xn, h, m->norm_w, m->norm_b, n, c->d_model, c->norm_eps);
-    linear(out, xn, m->lm_head, NULL, n, c->d_model, c->vocab);
+    wmat_linear(out, xn, &m->head, NULL, n);
     free(xn);
 }
 

@@ -1,8 +1,11 @@
 /* transformer.h — GPT-2 and Llama-family inference with a KV cache and hooks.
  *
- * Weights live in memory as f32, every linear layer stored [out, in]; GPT-2's
- * Conv1D [in, out] weights are transposed at load. q/k/v are fused into one
- * matrix (one GEMM per layer), as are Llama's gate/up projections. */
+ * Weight matrices are views as stored (wmat.h: F32, F16 or BF16, [out, in]),
+ * used in place from the mmap of the safetensors files; lz4 files are
+ * decompressed into memory once. GPT-2's Conv1D [in, out] weights are
+ * transposed into f32 copies at load. Norm weights and biases are small f32
+ * copies. A model built for training (tf_bind_flat) points both the f32
+ * fields and the views into one flat f32 buffer. */
 #ifndef MS_TRANSFORMER_H
 #define MS_TRANSFORMER_H
 
@@ -10,29 +13,44 @@
 #include <stdint.h>
 
 #include "hfconfig.h"
+#include "safetensors.h"
 #include "tokenizer.h"
+#include "wmat.h"
 
 typedef struct {
     float *norm1_w, *norm1_b;  /* b: GPT-2 only */
-    float *wqkv, *bqkv;        /* [q_dim + 2 kv_dim, d] */
-    float *wo, *bo;            /* [d, q_dim] */
+    float *bqkv, *bo;          /* GPT-2 only */
     float *norm2_w, *norm2_b;
-    float *w_in, *b_in;        /* Llama: [2 d_ff, d] (gate rows, then up); GPT-2: [d_ff, d] */
-    float *w_down, *b_down;    /* [d, d_ff] */
+    float *b_in, *b_down;      /* GPT-2 only */
+    /* Inference: attn_in = q, k, v (Llama; [q_dim | kv_dim | kv_dim, d]) or
+     * GPT-2's fused c_attn [3d, d]; attn_out [d, q_dim]; mlp_in = gate, up
+     * (Llama, [d_ff, d] each) or c_fc [d_ff, d]; mlp_out [d, d_ff]. */
+    wmat attn_in[3], attn_out, mlp_in[2], mlp_out;
+    int n_attn_in, n_mlp_in;
+    /* Training layout only (tf_bind_flat; NULL in a loaded model): */
+    float *wqkv;               /* [q_dim + 2 kv_dim, d] */
+    float *wo;                 /* [d, q_dim] */
+    float *w_in;               /* [2 d_ff, d] (gate rows, then up) */
+    float *w_down;             /* [d, d_ff] */
 } tf_layer;
 
 typedef struct {
     tf_config c;
-    float *embed;      /* [vocab, d] */
+    wmat tok_embed;    /* [vocab, d] */
+    wmat head;         /* [vocab, d]; the same view as tok_embed when tied */
     float *pos_embed;  /* GPT-2: [max_seq, d] */
     float *norm_w, *norm_b;
-    float *lm_head;    /* [vocab, d]; == embed when tied */
+    float *embed, *lm_head; /* training layout only, as in tf_layer */
     tf_layer *layers;
     float *inv_freq;   /* Llama: [head_dim / 2] after rope scaling */
     tokenizer *tok;    /* may be NULL for a weights-only folder */
     char *path;
     size_t n_params;
+    size_t weight_bytes; /* bytes of the weight matrices as held */
     bool flat;         /* weights point into one caller-owned buffer (training) */
+    st_set *files;     /* the open safetensors files the views point into */
+    void **owned;      /* copies made at load (transposed, realigned, widened) */
+    int nowned;
 } tf_model;
 
 /* Load a Hugging Face folder: config.json, model.safetensors (or sharded with

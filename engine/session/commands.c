@@ -21,8 +21,12 @@ static char *next_word(const char **p, int *err) {
     const char *s = *p;
     while (*s && isspace((unsigned char)*s)) s++;
     if (!*s) return *p = s, NULL;
-    size_t cap = strlen(s) + 1, n = 0;
-    char *w = xmalloc(cap);
+    /* Sized by this word's extent, not the rest of the line: a line of many
+     * words must cost memory linear in its length, not quadratic. */
+    const char *e = s + (*s == '"');
+    while (*e && (*s == '"' ? *e != '"' : !isspace((unsigned char)*e))) e += *s == '"' && *e == '\\' && e[1] ? 2 : 1;
+    size_t n = 0;
+    char *w = xmalloc((size_t)(e - s) + 1);
     if (*s == '"') {
         s++;
         while (*s && *s != '"') {
@@ -425,27 +429,26 @@ static int cmd_acts(session *S, words *w) {
 }
 
 int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd) {
-    int a, b;
-    char junk;
+    int v[2];
     const tf_config *c = &S->model.c;
-    if (sscanf(text, "resid:%d%c", &a, &junk) == 1) {
-        if (a < 0 || a >= c->d_model) return ms_seterr("resid dimension %d outside 0..%d (%s)", a, c->d_model - 1, cmd);
-        *u = (unit){UNIT_RESID, a, 0};
-    } else if (sscanf(text, "mlp:%d:%d%c", &a, &b, &junk) == 2) {
-        if (a < 0 || a >= c->n_layers || b < 0 || b >= c->d_ff)
-            return ms_seterr("mlp:%d:%d outside mlp:0..%d:0..%d (%s)", a, b, c->n_layers - 1, c->d_ff - 1, cmd);
-        *u = (unit){UNIT_MLP, a, b};
-    } else if (sscanf(text, "meta:%d:%d%c", &a, &b, &junk) == 2) {
+    if (ms_parse_unit_name(text, "resid", 1, v)) {
+        if (v[0] < 0 || v[0] >= c->d_model) return ms_seterr("%s outside resid:0..%d (%s)", text, c->d_model - 1, cmd);
+        *u = (unit){UNIT_RESID, v[0], 0};
+    } else if (ms_parse_unit_name(text, "mlp", 2, v)) {
+        if (v[0] < 0 || v[0] >= c->n_layers || v[1] < 0 || v[1] >= c->d_ff)
+            return ms_seterr("%s outside mlp:0..%d:0..%d (%s)", text, c->n_layers - 1, c->d_ff - 1, cmd);
+        *u = (unit){UNIT_MLP, v[0], v[1]};
+    } else if (ms_parse_unit_name(text, "meta", 2, v)) {
         if (!S->has_glp) return ms_seterr("no GLP loaded; use 'load glp PATH' (%s)", cmd);
         const glp_config *g = &S->glp.c;
-        if (a < 0 || a >= g->n_layers || b < 0 || b >= g->d_mlp)
-            return ms_seterr("meta:%d:%d outside meta:0..%d:0..%d (%s)", a, b, g->n_layers - 1, g->d_mlp - 1, cmd);
-        *u = (unit){UNIT_META, a, b};
-    } else if (sscanf(text, "sae:%d%c", &a, &junk) == 1) {
+        if (v[0] < 0 || v[0] >= g->n_layers || v[1] < 0 || v[1] >= g->d_mlp)
+            return ms_seterr("%s outside meta:0..%d:0..%d (%s)", text, g->n_layers - 1, g->d_mlp - 1, cmd);
+        *u = (unit){UNIT_META, v[0], v[1]};
+    } else if (ms_parse_unit_name(text, "sae", 1, v)) {
         if (!S->has_sae) return ms_seterr("no SAE loaded; use 'load sae PATH' (%s)", cmd);
-        if (a < 0 || a >= S->sae.c.n_latents)
-            return ms_seterr("sae:%d outside sae:0..%d (%s)", a, S->sae.c.n_latents - 1, cmd);
-        *u = (unit){UNIT_SAE, a, 0};
+        if (v[0] < 0 || v[0] >= S->sae.c.n_latents)
+            return ms_seterr("%s outside sae:0..%d (%s)", text, S->sae.c.n_latents - 1, cmd);
+        *u = (unit){UNIT_SAE, v[0], 0};
     } else {
         return ms_seterr("'%s' is not a unit: resid:I, mlp:L:I, meta:B:I or sae:I (%s)", text, cmd);
     }
@@ -651,6 +654,17 @@ static int set_key(session *S, const char *key, const char *val) {
             free(text);
             if (rc) return -1;
         }
+    } else if (!strcmp(key, "glp_dtype")) {
+        if (strcmp(val, "bf16") && strcmp(val, "f32")) return ms_seterr("glp_dtype takes bf16 or f32 (set glp_dtype)");
+        bool bf16 = !strcmp(val, "bf16"), was = S->glp_bf16;
+        S->glp_bf16 = bf16;
+        if (S->has_glp && bf16) glp_hold_bf16(&S->glp);
+        if (S->has_glp && !bf16 && S->glp.half) { /* the f32 weights were released: reload them */
+            char *path = xstrdup(S->glp_path);
+            int rc = sess_load_glp(S, path);
+            free(path);
+            if (rc) return S->glp_bf16 = was, -1;
+        }
     } else if (!strcmp(key, "eos")) {
         if (!strcmp(val, "stop")) S->stop_at_eos = true;
         else if (!strcmp(val, "ignore")) S->stop_at_eos = false;
@@ -757,7 +771,8 @@ static const sess_cmd_info CMDS[] = {
      "end-of-text), json (on|off), glp_sampler (euler|heun|midpoint|dpm2m: the ODE solver of the GLP's "
      "projection and of 'sample'; euler is the published reference), glp_evals (the projection's budget in "
      "denoiser evaluations, i.e. per steered token; 0 = the reference's 10 at u 0.5; heun and midpoint "
-     "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E)."},
+     "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E), glp_dtype (f32|bf16: hold the GLP's matrices in BF16, half the memory "
+     "traffic of a projection)."},
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "

@@ -61,6 +61,7 @@ typedef struct session {
     int threads;
     int bos;         /* 1 prepend BOS, 0 never, -1 auto (Llama with a BOS id) */
     bool stop_at_eos; /* gen ends at the end-of-text token */
+    bool glp_bf16;   /* set glp_dtype bf16: GLPs are held in BF16 (glp_hold_bf16) */
     bool json;
     char *prompt;
     int *prompt_ids; /* BOS included when used */

@@ -92,7 +92,12 @@ expect_out "eval-glp --json" '"fd_floor": [0-9.]+, "fd_gaussian": [0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8 --json
 expect_out "eval-glp needs enough rows" 'fewer than the 6000 needed' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 3000
-expect_out "eval-glp needs --acts" 'needs --acts DIR' $MS eval-glp
+expect_out "eval-glp names a train-split harvest" 'to 400 train-split rows .*not held out' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8
+mkdir "$tmp/tmp"
+expect_out "eval-glp without --acts: test-split rows" 'Frechet distance to 200 test-split rows' \
+  env TMPDIR="$tmp/tmp" $MS eval-glp --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --n 200 --steps 4
+check "eval-glp removes its temporary harvest" sh -c "[ -z \"\$(ls -A '$tmp/tmp')\" ]"
 expect_out "eval-glp --delta-lm" 'GLP projection \(u 0.5, euler 10 evals\) +[-+][0-9.]+' \
   $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 4
 expect_out "eval-glp --delta-lm --sampler midpoint --evals 4" 'GLP projection \(u 0.5, midpoint 3 evals\) +[-+][0-9.]+' \
@@ -131,3 +136,6 @@ expect_out "eval-recon table" '^SAE reconstruction +[-+][0-9.]+ +[0-9.]+ +[0-9.]
 expect_out "eval-recon floor and --json" '"fd_floor": [0-9.]+, "tokens": [0-9]+, "n": 400' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --json
+expect_out "eval-recon without --acts: test-split rows" 'FD of 200 edited test-split rows' \
+  env TMPDIR="$tmp/tmp" $MS eval-recon --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 200 --windows 2

@@ -16,7 +16,9 @@
 #include "gradcheck.h"
 #include "refcheck.h"
 
+#include "frechet.h"
 #include "glp.h"
+#include "glp_folder.h"
 #include "glp_ode.h"
 #include "ops.h"
 #include "rng.h"
@@ -432,6 +434,66 @@ static void test_throughput(void **st) {
     glp_free(&m);
 }
 
+/* ---------------------------------------------------------------- BF16 */
+
+/* The bundled GLP held in BF16 against itself in f32: N on-manifold points
+ * (f32 samples) projected with the same noise by both. Reports the largest
+ * per-row relative error and the Fréchet distance between the two sets of
+ * projections, beside the FD of the f32 projections to their inputs (the
+ * scale of what a projection changes). */
+static void test_bf16_projection(void **st) {
+    (void)st;
+    enum { N = 512 };
+    glp_model a, b;
+    glp_file_config fa, fb;
+    assert_int_equal(glp_load_folder(&a, &fa, MS_ASSETS_DIR "/glp", -1), 0);
+    assert_int_equal(glp_load_folder(&b, &fb, MS_ASSETS_DIR "/glp", -1), 0);
+    assert_int_equal(glp_hold_bf16(&b), 0);
+    assert_null(b.p.in_proj.w);
+    int d = a.c.d_input;
+    size_t n = (size_t)N * d;
+    glp_work *w = glp_work_new(&a.c, N);
+    rng_t r;
+    rng_seed(&r, 5);
+    float *x = vec(n), *eps = vec(n), *pa = vec(n), *pb = vec(n);
+    fill(x, n, 1, &r);
+    assert_int_equal(glp_sample(&a, w, x, N, 20, -1), 0);
+    glp_denormalize(&a, x, x, N);
+    fill(eps, n, 1, &r);
+    memcpy(pa, x, sizeof(float) * n), memcpy(pb, x, sizeof(float) * n);
+    assert_int_equal(glp_project(&a, w, pa, N, 0.5f, 20, -1, eps, NULL), 0);
+    assert_int_equal(glp_project(&b, w, pb, N, 0.5f, 20, -1, eps, NULL), 0);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+        double e2 = 0, s2 = 0;
+        for (int j = 0; j < d; j++) {
+            double e = (double)pb[(size_t)i * d + j] - pa[(size_t)i * d + j];
+            e2 += e * e, s2 += (double)pa[(size_t)i * d + j] * pa[(size_t)i * d + j];
+        }
+        worst = fmax(worst, sqrt(e2 / s2));
+    }
+    double *mu[3], *cov[3];
+    float *sets[3] = {pa, pb, x};
+    for (int k = 0; k < 3; k++) {
+        mu[k] = calloc((size_t)d, sizeof(double)), cov[k] = calloc((size_t)d * d, sizeof(double));
+        assert_int_equal(gauss_fit(sets[k], N, d, mu[k], cov[k]), 0);
+    }
+    double fd_ab = frechet_distance(mu[0], cov[0], mu[1], cov[1], d);
+    double fd_ax = frechet_distance(mu[0], cov[0], mu[2], cov[2], d);
+    printf("# GLP d_in %d held in BF16 vs f32, %d projections (u 0.5, 20 steps): max row |pb-pa|/|pa| %.2e, "
+           "FD(bf16, f32) %.4g, FD(f32 projections, inputs) %.4g\n", d, N, worst, fd_ab, fd_ax);
+    assert_true(worst < 0.05);
+    assert_true(fd_ab >= 0 && fd_ab < 0.05 * fd_ax);
+    /* held in BF16: no gradients, no saving */
+    float u[1] = {0.5f};
+    assert_true(isnan(glp_fm_loss(&b, w, x, eps, u, 1, -1, true)));
+    assert_int_equal(glp_save(&b, "/tmp/ms_never_written.safetensors"), -1);
+    for (int k = 0; k < 3; k++) free(mu[k]), free(cov[k]);
+    free(x), free(eps), free(pa), free(pb);
+    glp_work_free(w);
+    glp_free(&a), glp_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_linear),
@@ -445,6 +507,7 @@ int main(void) {
         cmocka_unit_test(test_load_errors_and_roundtrip),
         cmocka_unit_test(test_fast_paths),
         cmocka_unit_test(test_throughput),
+        cmocka_unit_test(test_bf16_projection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_harvest.c — harvested rows against a direct forward pass with a
  * residual hook: same values (to f16 rounding), tokens, documents and
- * positions, shard boundaries inside windows, and the statistics file. */
+ * positions, shard boundaries inside windows, the EOS rows left out unless
+ * asked for, and the statistics file. */
 #include "testutil.h"
 
 #include "corpus.h"
@@ -40,14 +41,13 @@ static void rm_tree(const char *dir, long shards) {
     rmdir(dir);
 }
 
-static void test_rows_match_forward(void **state) {
-    (void)state;
+static void rows_match_forward(bool keep_eos) {
     char dir[] = "/tmp/ms-harvest-XXXXXX";
     assert_non_null(mkdtemp(dir));
     enum { ROWS = 600, SHARD = 250, LAYER = 1 };
     FILE *quiet = fopen("/dev/null", "w");
     assert_non_null(quiet);
-    harvest_opts o = {MODEL, CORPUS, "valid", dir, LAYER, ROWS, SHARD, true, quiet, false, NULL};
+    harvest_opts o = {MODEL, CORPUS, "valid", dir, LAYER, ROWS, SHARD, true, quiet, false, NULL, keep_eos};
     harvest_result r;
     assert_int_equal(harvest(&o, &r), 0);
     assert_int_equal(r.rows, ROWS);
@@ -67,9 +67,23 @@ static void test_rows_match_forward(void **state) {
     cap c = {malloc(sizeof(float) * (size_t)T * d), d};
     tf_add_hook(&st, (tf_hook){HOOK_RESID, LAYER, hook, &c});
 
+    /* The expected stream position of every row, written out plainly. */
+    size_t *want_at = malloc(sizeof(size_t) * ROWS);
+    long nwant = 0, eos_seen = 0;
+    for (size_t i = 0; i < n && nwant < ROWS; i++) {
+        if (i % (size_t)T == 0) continue;
+        if (ids[i] == m.c.eos_id) {
+            eos_seen++;
+            if (!keep_eos) continue;
+        }
+        want_at[nwant++] = i;
+    }
+    assert_int_equal(nwant, ROWS);
+    assert_true(eos_seen > 0); /* the split has documents to separate */
+
     double *sum = calloc((size_t)d * 2, sizeof(double)), *sq = sum + d;
     float *row = malloc(sizeof(float) * d);
-    long w_have = -1, at = 0;
+    long w_have = -1, at = 0, eos_rows = 0;
     for (long k = 0; k < r.shards; k++) {
         char *p = harvest_shard_path(dir, k);
         st_file f;
@@ -79,8 +93,8 @@ static void test_rows_match_forward(void **state) {
         const st_tensor *dc = st_find(&f, "doc");
         assert_true(A && tk && ps && dc && A->dtype == ST_F16 && tk->dtype == ST_I32);
         for (long j = 0; j < A->shape[0]; j++, at++) {
-            long w = at / (T - 1);
-            int pos = 1 + (int)(at % (T - 1));
+            long w = (long)(want_at[at] / (size_t)T);
+            int pos = (int)(want_at[at] % (size_t)T);
             if (w != w_have) { /* a fresh full window, run once */
                 tf_state_reset(&st);
                 assert_int_equal(tf_forward(&m, &st, ids + (size_t)w * T, T, LOGITS_NONE, NULL), 0);
@@ -95,6 +109,7 @@ static void test_rows_match_forward(void **state) {
             int32_t tok, ps_, doc;
             memcpy(&tok, tk->data + 4 * j, 4), memcpy(&ps_, ps->data + 4 * j, 4), memcpy(&doc, dc->data + 4 * j, 4);
             assert_int_equal(tok, ids[(size_t)w * T + pos]);
+            eos_rows += tok == m.c.eos_id;
             assert_int_equal(ps_, pos);
             int want_doc = 0;
             for (size_t q = 0; q < (size_t)w * T + pos; q++) want_doc += ids[q] == m.c.eos_id;
@@ -103,6 +118,8 @@ static void test_rows_match_forward(void **state) {
         st_close(&f);
     }
     assert_int_equal(at, ROWS);
+    if (keep_eos) assert_true(eos_rows > 0);
+    else assert_int_equal(eos_rows, 0);
 
     harvest_info h;
     assert_int_equal(harvest_info_load(&h, dir), 0);
@@ -124,16 +141,27 @@ static void test_rows_match_forward(void **state) {
     assert_int_not_equal(harvest(&o, &r), 0);
     assert_non_null(strstr(ms_geterr(), "use --resume"));
 
-    free(sum), free(row), free(c.buf), free(ids);
+    free(sum), free(row), free(c.buf), free(ids), free(want_at);
     tf_state_free(&st);
     tf_free(&m);
     rm_tree(dir, 3);
     fclose(quiet);
 }
 
+static void test_rows_match_forward(void **state) {
+    (void)state;
+    rows_match_forward(false);
+}
+
+static void test_rows_match_forward_keep_eos(void **state) {
+    (void)state;
+    rows_match_forward(true);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_match_forward),
+        cmocka_unit_test(test_rows_match_forward_keep_eos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

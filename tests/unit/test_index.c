@@ -135,7 +135,19 @@ static void check_unit(const ms_index *ix, const brute *b, int u) {
     assert_int_equal(index_read(ix, u, &r), 0);
     assert_int_equal(r.unit, u);
     assert_true(r.n_pos == b->npos[u]);
-    assert_memory_equal(r.hist, b->hist + (size_t)u * INDEX_HIST_BINS, sizeof r.hist);
+    /* Counts are exact but for values within rounding of a bin edge (a power
+     * of two): the brute force runs the GLP and SAE one segment at a time,
+     * the builder a whole batch, so their products round differently, and a
+     * tiny meta-neuron value near 2^-15 can land on either side. Allow one
+     * count to move to a neighbouring bin. */
+    const uint32_t *bh = b->hist + (size_t)u * INDEX_HIST_BINS;
+    int moved = 0, first = -1;
+    for (int i = 0; i < INDEX_HIST_BINS; i++)
+        if (r.hist[i] != bh[i]) {
+            assert_true(abs((int)r.hist[i] - (int)bh[i]) == 1 && (first < 0 || i == first + 1));
+            first = first < 0 ? i : first, moved++;
+        }
+    assert_true(moved == 0 || moved == 2);
     bool sae = u < F.s.c.n_latents;
     if (!sae || b->npos[u]) { /* a latent that never fires has no examples */
         assert_true(r.n_top >= 1);
@@ -174,10 +186,11 @@ static void check_logits(const ms_index *ix, int l) {
     ix_record r;
     assert_int_equal(index_read(ix, l, &r), 0);
     assert_int_equal(r.n_plus, INDEX_LOGITS);
-    float best = -INFINITY, worst = INFINITY;
+    float best = -INFINITY, worst = INFINITY, head[64];
     for (int v = 0; v < F.m.c.vocab; v++) {
         if (!readable(v)) continue;
-        float x = dot(F.s.p.W_dec + (size_t)l * 64, F.m.lm_head + (size_t)v * 64, 64);
+        wmat_row(&F.m.head, v, head);
+        float x = dot(F.s.p.W_dec + (size_t)l * 64, head, 64);
         best = x > best ? x : best, worst = x < worst ? x : worst;
     }
     assert_float_equal(r.logits[0].value, best, 1e-4);

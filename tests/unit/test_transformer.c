@@ -58,7 +58,7 @@ static void open_fx(fx *f, const char *name) {
     snprintf(dir, sizeof dir, FIXTURES "/models/%s", name);
     snprintf(exp, sizeof exp, "%s/expected.safetensors", dir);
     if (tf_load(&f->m, dir)) fprintf(stderr, "# %s\n", ms_geterr());
-    assert_non_null(f->m.embed);
+    assert_non_null(f->m.tok_embed.data);
     assert_int_equal(st_open(&f->exp, exp), 0);
     f->tokens = load_ids(&f->exp, "tokens", &f->T);
     f->V = f->m.c.vocab;
@@ -191,7 +191,7 @@ static void test_config_flavours(void **st) {
     assert_true(m.c.rope_llama3);
     assert_true(m.c.tied);
     assert_int_equal(m.c.n_kv_heads, 2);
-    assert_true(m.lm_head == m.embed);
+    assert_true(m.head.data == m.tok_embed.data);
     tf_free(&m);
     assert_int_equal(tf_load(&m, FIXTURES "/models/llama_bf16"), 0);
     assert_false(m.c.tied);

@@ -1,0 +1,56 @@
+/* wmat.h — a weight matrix as stored: a view {dtype, data, rows, cols} over
+ * F32, F16 or BF16 elements (row-major [out, in], usually inside an mmap of a
+ * safetensors file), and the products of f32 activations with it.
+ *
+ * Products widen the stored elements to f32 exactly and accumulate in f32, so
+ * a BF16 weight gives the same products as its f32 widening (only the order
+ * of the additions differs). The AVX-512 dot-product instruction for BF16
+ * (vdpbf16ps) is deliberately not used: it would round the activations to
+ * BF16 too. Decode is bound by reading the weights, not by arithmetic.
+ *
+ * F16 / BF16 products run on the pool (pool.h), split into blocks of rows:
+ * up to WM_SMALL_T input rows per block with a fused widen-and-dot kernel
+ * (AVX-512 when the CPU has it, chosen at run time; else portable C), more
+ * rows by widening a block of weight rows once and handing it to a
+ * single-threaded sgemm. F32 products are OpenBLAS's (ops.h linear). */
+#ifndef MS_WMAT_H
+#define MS_WMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { WM_F32, WM_F16, WM_BF16 } wm_dtype;
+
+typedef struct {
+    wm_dtype dtype;
+    const void *data;
+    int rows, cols;
+} wmat;
+
+#define WM_SMALL_T 4
+
+static inline wmat wmat_f32(const float *p, int rows, int cols) { return (wmat){WM_F32, p, rows, cols}; }
+const char *wm_dtype_name(wm_dtype d);
+size_t wm_dtype_size(wm_dtype d);
+static inline size_t wmat_bytes(const wmat *w) { return (size_t)w->rows * (size_t)w->cols * wm_dtype_size(w->dtype); }
+
+/* Row r widened to f32 (cols values). */
+void wmat_row(const wmat *w, int r, float *out);
+/* The whole matrix widened to f32 (rows * cols values). */
+void wmat_to_f32(const wmat *w, float *out);
+
+/* y[T, rows] = x[T, cols] W^T (+ b[rows] when b != NULL). */
+void wmat_linear(float *y, const float *x, const wmat *w, const float *b, int T);
+/* Several weights over the same input (all with w[0].cols columns), their
+ * outputs side by side: y[T, w[0].rows + w[1].rows + ...] (n <= 4). One pool
+ * job for all of them, as for a fused q/k/v or gate/up matrix. */
+void wmat_linear_n(float *y, const float *x, const wmat *w, int n, int T);
+
+/* The kernel in use for F16 / BF16 products: "avx512" or "portable".
+ * wmat_force_portable(true) selects the portable C kernels (tests compare the
+ * two); false returns to the run-time choice. */
+const char *wmat_kernel(void);
+void wmat_force_portable(bool on);
+
+#endif

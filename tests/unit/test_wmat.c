@@ -1,0 +1,175 @@
+/* test_wmat.c — the weight kernels (engine/core/wmat.c) and the pool they run
+ * on (engine/core/pool.c).
+ *
+ * Products of F32 / F16 / BF16 weights with f32 activations against float64
+ * references (tools/gen_wmat_fixture.py), for 1..4 input rows (the fused
+ * widen-and-dot kernels) and 7 (widened tiles through sgemm), with the
+ * AVX-512 kernels (when the CPU has them) and the portable C ones, on one and
+ * two threads. Stated tolerance: every output within 1e-5 * sum_k |x_k w_k|
+ * of the float64 value (f32 accumulation of K <= 300 exact products is good
+ * to ~K * 2^-24 of that sum in the worst case, ~sqrt(K) * 2^-24 typically). */
+#include "testutil.h"
+#include "gradcheck.h"
+
+#include "ops.h"
+#include "pool.h"
+#include "safetensors.h"
+#include "wmat.h"
+
+#include <stdatomic.h>
+
+#define REF FIXTURES "/wmat/ref.safetensors"
+#define TOL 1e-5
+
+static st_file F;
+
+static int setup(void **st) {
+    (void)st;
+    return st_open(&F, REF);
+}
+static int teardown(void **st) {
+    (void)st;
+    st_close(&F);
+    wmat_force_portable(false);
+    ms_set_threads(0);
+    return 0;
+}
+
+static wmat fixture_w(const char *dt, int K) {
+    char name[64];
+    snprintf(name, sizeof name, "w_%s_%d", dt, K);
+    const st_tensor *t = st_find(&F, name);
+    assert_non_null(t);
+    wm_dtype d = t->dtype == ST_F32 ? WM_F32 : t->dtype == ST_F16 ? WM_F16 : WM_BF16;
+    return (wmat){d, t->data, (int)t->shape[0], (int)t->shape[1]};
+}
+
+static double *fixture_f64(const char *fmt, const char *dt, int K) {
+    char name[64];
+    snprintf(name, sizeof name, fmt, dt, K);
+    const st_tensor *t = st_find(&F, name);
+    assert_non_null(t);
+    assert_int_equal(t->dtype, ST_F64);
+    double *v = malloc(t->nbytes);
+    memcpy(v, t->data, t->nbytes);
+    return v;
+}
+
+/* Worst |y - ref| / sum|x w| over T rows; prints it. */
+static double check_product(const char *dt, int K, int T, const char *kernel, int threads) {
+    wmat w = fixture_w(dt, K);
+    char xn[32];
+    snprintf(xn, sizeof xn, "x_%d", K);
+    const st_tensor *xt = st_find(&F, xn);
+    assert_non_null(xt);
+    const float *x = (const float *)xt->data;
+    double *ref = fixture_f64("y_%s_%d", dt, K), *abs = fixture_f64("a_%s_%d", dt, K);
+    float *y = vec((size_t)T * w.rows);
+    wmat_linear(y, x, &w, NULL, T);
+    double worst = 0;
+    for (int i = 0; i < T * w.rows; i++) {
+        double e = fabs(y[i] - ref[i]) / (abs[i] > 0 ? abs[i] : 1);
+        worst = e > worst || e != e ? e : worst;
+    }
+    printf("# %-4s K=%-3d T=%d %-8s %d thread(s): max |y-ref|/sum|xw| %.2e\n", dt, K, T, kernel, threads, worst);
+    free(ref), free(abs), free(y);
+    return worst;
+}
+
+static void test_products_match_float64(void **st) {
+    (void)st;
+    const char *dts[] = {"F32", "F16", "BF16"};
+    int Ks[] = {300, 40}, Ts[] = {1, 2, 3, 4, 7};
+    for (int portable = 0; portable < 2; portable++) {
+        wmat_force_portable(portable);
+        for (int threads = 1; threads <= 2; threads++) {
+            ms_set_threads(threads);
+            for (int d = 0; d < 3; d++)
+                for (int k = 0; k < 2; k++)
+                    for (int t = 0; t < 5; t++)
+                        assert_true(check_product(dts[d], Ks[k], Ts[t], wmat_kernel(), threads) < TOL);
+        }
+    }
+    wmat_force_portable(false);
+    ms_set_threads(0);
+}
+
+/* wmat_linear_n puts each part's outputs at its column: splitting a matrix
+ * into row blocks gives the whole's numbers (up to summation order: sgemm's
+ * blocking depends on the number of outputs). */
+static void test_parts_side_by_side(void **st) {
+    (void)st;
+    ms_set_threads(2);
+    const char *dts[] = {"F32", "F16", "BF16"};
+    const float *x = (const float *)st_find(&F, "x_300")->data;
+    for (int d = 0; d < 3; d++)
+        for (int T = 1; T <= 7; T += 6) {
+            wmat w = fixture_w(dts[d], 300);
+            size_t es = wm_dtype_size(w.dtype);
+            wmat parts[3] = {w, w, w};
+            parts[0].rows = 20, parts[1].rows = 9, parts[2].rows = 8;
+            parts[1].data = (const uint8_t *)w.data + 20 * 300 * es;
+            parts[2].data = (const uint8_t *)w.data + 29 * 300 * es;
+            float *whole = vec((size_t)T * 37), *split = vec((size_t)T * 37);
+            wmat_linear(whole, x, &w, NULL, T);
+            wmat_linear_n(split, x, parts, 3, T);
+            double e = 0, big = 0; /* against the largest output */
+            for (int i = 0; i < T * 37; i++) e = fmax(e, fabs(split[i] - whole[i])), big = fmax(big, fabs(whole[i]));
+            e /= big;
+            printf("# parts %s T=%d %.2e\n", dts[d], T, e);
+            assert_true(e < 1e-6);
+            free(whole), free(split);
+        }
+    ms_set_threads(0);
+}
+
+/* Rows widened by wmat_row / wmat_to_f32 equal the stored values. */
+static void test_widening(void **st) {
+    (void)st;
+    wmat w = fixture_w("BF16", 40), w32 = fixture_w("F32", 40);
+    float all[5 * 40], row[40];
+    wmat_to_f32(&w, all);
+    wmat_row(&w, 3, row);
+    assert_memory_equal(row, all + 3 * 40, sizeof row);
+    for (int i = 0; i < 5 * 40; i++) { /* BF16 keeps the top 16 bits, rounded */
+        float want = ((const float *)w32.data)[i];
+        assert_true(fabsf(all[i] - want) <= fabsf(want) * (1.0f / 256));
+    }
+}
+
+static _Atomic int g_hits[1000];
+static void count_item(void *ctx, int i) {
+    (void)ctx;
+    atomic_fetch_add(&g_hits[i], 1);
+}
+static void nested_item(void *ctx, int i) { /* a job inside a job runs inline */
+    (void)ctx;
+    if (i % 100 == 0) pool_run(10, count_item, NULL);
+    atomic_fetch_add(&g_hits[i], 1);
+}
+
+static void test_pool_runs_every_item_once(void **st) {
+    (void)st;
+    for (int threads = 1; threads <= 3; threads++) {
+        ms_set_threads(threads);
+        for (int rep = 0; rep < 50; rep++) {
+            for (int i = 0; i < 1000; i++) g_hits[i] = 0;
+            pool_run(1000, rep % 2 ? nested_item : count_item, NULL);
+            for (int i = 0; i < 1000; i++) {
+                int want = 1 + (rep % 2 && i < 10 ? 10 : 0);
+                if (g_hits[i] != want) fail_msg("threads %d rep %d item %d ran %d times", threads, rep, i, g_hits[i]);
+            }
+        }
+    }
+    ms_set_threads(0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_products_match_float64),
+        cmocka_unit_test(test_parts_side_by_side),
+        cmocka_unit_test(test_widening),
+        cmocka_unit_test(test_pool_runs_every_item_once),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
