@@ -75,6 +75,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tests/unit/gradcheck.h $(
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(CMOCKA_LIBS) $(LDLIBS)
 
+# Small C studies in bench/ (not part of `make all`), e.g. norm_sample.
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN)

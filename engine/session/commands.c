@@ -655,6 +655,10 @@ static int set_key(session *S, const char *key, const char *val) {
         if (!strcmp(val, "stop")) S->stop_at_eos = true;
         else if (!strcmp(val, "ignore")) S->stop_at_eos = false;
         else return ms_seterr("eos takes stop or ignore (set eos)");
+    } else if (!strcmp(key, "cache")) {
+        if (!strcmp(val, "on")) S->cache_off = false;
+        else if (!strcmp(val, "off")) S->cache_off = true;
+        else return ms_seterr("cache takes on or off (set cache)");
     } else if (!strcmp(key, "json")) {
         if (!strcmp(val, "on")) S->json = true;
         else if (!strcmp(val, "off")) S->json = false;
@@ -685,6 +689,8 @@ static int cmd_set(session *S, words *w) {
 static int cmd_status(session *S, words *w) {
     const tf_config *c = &S->model.c;
     const char *bos = S->bos == 1 ? "on" : S->bos == 0 ? "off" : "auto";
+    char cbuf[4096];
+    const char *cache = sess_cache_dir(S, cbuf, sizeof cbuf);
     if (S->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("status"));
@@ -705,6 +711,20 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "threads", json_object_new_int(S->threads));
         json_object_object_add(o, "bos", json_object_new_string(bos));
         json_object_object_add(o, "eos", json_object_new_string(S->stop_at_eos ? "stop" : "ignore"));
+        json_object_object_add(o, "cache", cache ? json_object_new_string(cache) : NULL);
+        json_object *st = json_object_new_array();
+        for (int i = 0; i < S->n_stats; i++) {
+            const sess_stat *x = &S->stats[i];
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "stat", json_object_new_string("mean_resid_norm"));
+            json_object_object_add(e, "layer", json_object_new_int(x->layer));
+            json_object_object_add(e, "value", cmd_jdouble(x->value));
+            json_object_object_add(e, "tokens", json_object_new_int64(x->tokens));
+            json_object_object_add(e, "docs", json_object_new_int(x->docs));
+            json_object_object_add(e, "from", json_object_new_string(x->cached ? "cache" : "measured"));
+            json_object_array_add(st, e);
+        }
+        json_object_object_add(o, "stats", st);
         cmd_emit_json(S, o);
         return 0;
     }
@@ -722,6 +742,12 @@ static int cmd_status(session *S, words *w) {
                 "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
                 S->stop_at_eos ? "stop" : "go on", S->threads, bos);
     if (S->prompt) sess_printf(S, "prompt   %d tokens\n", S->n_prompt);
+    sess_printf(S, "cache    %s\n", cache ? cache : S->cache_off ? "off (set cache off)" : "off (METASCOPE_CACHE=off, or no $HOME)");
+    for (int i = 0; i < S->n_stats; i++) {
+        const sess_stat *x = &S->stats[i];
+        sess_printf(S, "norm     layer %d: mean |h| %.4f over %ld tokens of %d documents, %s\n", x->layer, x->value,
+                    x->tokens, x->docs, x->cached ? "read from the cache" : "measured in this session");
+    }
     return 0;
 }
 
@@ -745,7 +771,9 @@ static const sess_cmd_info CMDS[] = {
     {"set", "set KEY VALUE",
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
      "threads, ctx (KV cache length), bos (on|off|auto), eos (stop|ignore: whether gen ends at "
-     "end-of-text), json (on|off)."},
+     "end-of-text), json (on|off), cache (on|off: read and write corpus statistics such as the mean "
+     "residual norm in $XDG_CACHE_HOME/metascope, default ~/.cache/metascope; the environment variable "
+     "METASCOPE_CACHE=off turns it off for good)."},
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
@@ -794,7 +822,9 @@ static const sess_cmd_info CMDS[] = {
      "1-D probing: per binary task, the unit of each family with the best 5-fold CV AUC among the 512 of largest "
      "|mean difference| on train, and its test AUC; mean over tasks with a 95% bootstrap CI. list shows the "
      "tasks; add makes one from two files of texts (one per line, the last token)."},
-    {"status", "status", "Show the loaded model and the settings."},
+    {"status", "status",
+     "Show the loaded model, the settings, the statistics cache folder and, per layer, the mean residual "
+     "norm known so far and whether it was read from the cache or measured in this session."},
     {"time", "time CMD...", "Run one command and print how long it took (wall clock, seconds)."},
     {"help", "help [CMD]", "List the commands, or describe one."},
     {"quit", "quit", "Leave metascope."},
