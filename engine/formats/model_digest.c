@@ -49,7 +49,7 @@ static int hash_sampled(const char *path, uint64_t *h) {
             continue;
         }
         for (int c = 0; c < CHUNKS; c++) /* offsets 0 .. nbytes - CHUNK, evenly */
-            *h = hash64(*h, t->data + (t->nbytes - CHUNK) / (CHUNKS - 1) * (size_t)c, CHUNK);
+            *h = hash64(*h, t->data + (t->nbytes - CHUNK) * (size_t)c / (CHUNKS - 1), CHUNK);
     }
     st_close(&f);
     return 0;

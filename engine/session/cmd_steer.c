@@ -152,20 +152,21 @@ int cmd_vec(session *S, words *w) {
 static int steer_show(session *S) {
     const sess_steer *s = &S->steer;
     const char *name = s->vec >= 0 ? S->vecs[s->vec].name : NULL;
+    double norm = NAN; /* alpha's unit: measured (or read from the cache) now, not at vec time */
+    if (name && sess_mean_norm(S, S->vecs[s->vec].layer, &norm, "steer")) return -1;
     if (S->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("steer"));
         json_object_object_add(o, "vec", name ? json_object_new_string(name) : NULL);
         if (name) {
             json_object_object_add(o, "alpha", cmd_jdouble(s->ratio));
+            json_object_object_add(o, "mean_resid_norm", cmd_jdouble(norm));
             json_object_object_add(o, "glp", json_object_new_boolean(s->glp));
             if (s->glp) json_object_object_add(o, "u", cmd_jdouble(s->u));
         }
         cmd_emit_json(S, o);
     } else if (!name) sess_printf(S, "steering off\n");
     else {
-        double norm;
-        if (sess_mean_norm(S, S->vecs[s->vec].layer, &norm, "steer")) return -1;
         sess_printf(S, "steering gen with %s at alpha %g (|alpha v| = %.3f) at layer %d", name, s->ratio,
                     fabs(s->ratio) * norm, S->vecs[s->vec].layer);
         if (s->glp) sess_printf(S, ", then GLP projection (u %g, %d steps)", s->u, s->steps);
