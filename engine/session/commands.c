@@ -777,10 +777,13 @@ static const sess_cmd_info CMDS[] = {
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
-     "or prompt A's mean residual minus prompt B's. Without arguments, list the vectors."},
+     "or prompt A's mean residual minus prompt B's (two short forward passes, no corpus). Without arguments, "
+     "list the vectors. vec never measures the mean residual norm (alpha's unit): it shows |diff| as a "
+     "multiple of it only once known."},
     {"steer", "steer [NAME ALPHA [glp [U]] | off]",
      "Steer gen: h <- P(h + ALPHA*|h|*v) at the last position of every forward pass, |h| the layer's mean "
-     "residual norm; P is the GLP's on-manifold projection (noise to u = U, default 0.5, then 20-step Euler "
+     "residual norm (measured the first time it is needed on 32 corpus documents, with progress, then read "
+     "from the cache: see 'set cache' and 'status'); P is the GLP's on-manifold projection (noise to u = U, default 0.5, then 20-step Euler "
      "to 0) when 'glp' is given, else the identity."},
     {"compare", "compare NAME ALPHA... [--tokens N] [--samples K] [--u U] [--concept CAT]",
      "For each ALPHA, continue the prompt steered plainly and with the GLP projection (same seeds): fluency "
