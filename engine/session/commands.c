@@ -738,16 +738,17 @@ static int cmd_status(session *S, words *w) {
                     S->glp.c.n_layers, S->glp.c.d_mlp);
     if (S->has_sae)
         sess_printf(S, "sae      %s (layer %d, %d latents)\n", S->sae_path, S->sae.layer, S->sae.c.n_latents);
-    sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
-                "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
-                S->stop_at_eos ? "stop" : "go on", S->threads, bos);
-    if (S->prompt) sess_printf(S, "prompt   %d tokens\n", S->n_prompt);
+    /* the settings stay last: a short output pane shows the tail */
     sess_printf(S, "cache    %s\n", cache ? cache : S->cache_off ? "off (set cache off)" : "off (METASCOPE_CACHE=off, or no $HOME)");
     for (int i = 0; i < S->n_stats; i++) {
         const sess_stat *x = &S->stats[i];
         sess_printf(S, "norm     layer %d: mean |h| %.4f over %ld tokens of %d documents, %s\n", x->layer, x->value,
                     x->tokens, x->docs, x->cached ? "read from the cache" : "measured in this session");
     }
+    sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
+                "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
+                S->stop_at_eos ? "stop" : "go on", S->threads, bos);
+    if (S->prompt) sess_printf(S, "prompt   %d tokens\n", S->n_prompt);
     return 0;
 }
 
