@@ -82,6 +82,11 @@ $(BUILD)/replay/%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c tests/fuzz/folde
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ tests/fuzz/replay_main.c $< $(LIB) $(LDLIBS)
 
+# Small C studies in bench/ (not part of `make all`), e.g. norm_sample.
+$(BUILD)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	./$(BIN)

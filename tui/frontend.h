@@ -9,6 +9,8 @@
 /* Interactive command loop on a terminal (GNU readline, history in
  * $XDG_STATE_HOME/metascope/history). Returns the process exit status. */
 int repl_run(session *S);
+/* Erases the progress line main.c shows on a terminal's stderr, if any. */
+void progress_clear(void);
 
 /* The curses explorer (explorer.c): panes over the session, a readline
  * prompt line. Returns the process exit status. */

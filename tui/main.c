@@ -62,8 +62,25 @@ static const char *USAGE =
     "Type 'help' inside metascope for the commands. Errors print one line\n"
     "'error: ...' and make batch mode exit with status 2.\n";
 
+/* Batch mode and the plain prompt on a terminal: long work (corpus
+ * statistics, probe, frontier) shows one progress line on stderr, rewritten
+ * in place and erased before the next output. */
+static bool g_progress_shown;
+
+static void progress_stderr(void *ctx, const char *line) {
+    (void)ctx;
+    fprintf(stderr, "\r%s\033[K", line);
+    g_progress_shown = true;
+}
+
+void progress_clear(void) {
+    if (g_progress_shown) fputs("\r\033[K", stderr);
+    g_progress_shown = false;
+}
+
 static void out_stdout(void *ctx, const char *text, size_t len) {
     (void)ctx;
+    progress_clear();
     fwrite(text, 1, len, stdout);
 }
 
@@ -73,6 +90,7 @@ static void out_stdout(void *ctx, const char *text, size_t len) {
  * newlines and tabs pass. Pipes and files get the exact bytes. */
 static void out_terminal(void *ctx, const char *text, size_t len) {
     (void)ctx;
+    progress_clear();
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i], c1 = i + 1 < len ? (unsigned char)text[i + 1] : 0;
@@ -88,6 +106,7 @@ static void out_terminal(void *ctx, const char *text, size_t len) {
 }
 
 static int fail(const char *what) {
+    progress_clear();
     fprintf(stderr, "error: %s\n", what);
     return 2;
 }
@@ -102,6 +121,7 @@ static int run_stream(session *S, FILE *f, const char *name) {
         line[strcspn(line, "\r\n")] = 0;
         if (sess_exec_multi(S, line)) {
             fflush(stdout);
+            progress_clear();
             fprintf(stderr, "error: %s [%s:%d]\n", ms_geterr(), name, lineno);
             rc = 2;
             break;
@@ -194,6 +214,7 @@ int main(int argc, char **argv) {
     session S;
     sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);
     S.json = json;
+    if (isatty(2)) S.progress = progress_stderr; /* the explorer installs its own */
     bool bundled = !model && !no_model;
     if (bundled) model = default_model();
     int rc = 0;

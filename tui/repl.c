@@ -52,7 +52,9 @@ int repl_run(session *S) {
         g_cancel = 0;
         if (*line) {
             add_history(line);
-            if (sess_exec_multi(S, line)) fprintf(stdout, "error: %s\n", ms_geterr());
+            int rc = sess_exec_multi(S, line);
+            progress_clear();
+            if (rc) fprintf(stdout, "error: %s\n", ms_geterr());
             if (g_cancel) printf("(cancelled)\n");
         }
         free(line);

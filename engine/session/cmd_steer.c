@@ -76,8 +76,18 @@ static void vec_describe(session *S, const steer_vec *v, double norm) {
         snprintf(sides, sizeof sides, "diffmean %s (%d docs) - %s (%d docs)", v->pos, v->pos_docs,
                  v->neg[0] ? v->neg : "rest", v->neg_docs);
     else snprintf(sides, sizeof sides, "prompt \"%s\" - \"%s\"", v->pos, v->neg);
-    sess_printf(S, "%-12s layer %d  %s  |diff| %.3f = %.3f x mean |h| %.3f\n", v->name, v->layer, sides, v->raw_norm,
-                v->raw_norm / norm, norm);
+    if (isnan(norm)) /* vec itself never runs the corpus sample: steer and compare do */
+        sess_printf(S, "%-12s layer %d  %s  |diff| %.3f (mean |h| not measured yet)\n", v->name, v->layer, sides,
+                    v->raw_norm);
+    else
+        sess_printf(S, "%-12s layer %d  %s  |diff| %.3f = %.3f x mean |h| %.3f\n", v->name, v->layer, sides,
+                    v->raw_norm, v->raw_norm / norm, norm);
+}
+
+/* The layer's mean residual norm when known without running the model, else NaN. */
+static double known_norm(session *S, int layer) {
+    double norm;
+    return sess_known_norm(S, layer, &norm) ? norm : NAN;
 }
 
 static json_object *vec_json(const steer_vec *v, double norm) {
@@ -97,11 +107,7 @@ static int vec_list(session *S) {
     json_object *arr = S->json ? json_object_new_array() : NULL;
     if (!S->n_vecs && !arr) sess_printf(S, "no steering vectors; make one with 'vec NAME diffmean CATEGORY'\n");
     for (int i = 0; i < S->n_vecs; i++) {
-        double norm;
-        if (sess_mean_norm(S, S->vecs[i].layer, &norm, "vec")) {
-            json_object_put(arr);
-            return -1;
-        }
+        double norm = known_norm(S, S->vecs[i].layer);
         if (arr) json_object_array_add(arr, vec_json(&S->vecs[i], norm));
         else vec_describe(S, &S->vecs[i], norm);
     }
@@ -127,13 +133,12 @@ int cmd_vec(session *S, words *w) {
     if (!strcmp(w->argv[2], "diffmean")) rc = vec_diffmean(S, w, &v);
     else if (!strcmp(w->argv[2], "prompt")) rc = vec_prompt(S, w, &v);
     else rc = ms_seterr("unknown vector kind '%s': diffmean or prompt (vec)", w->argv[2]);
-    double norm;
-    if (!rc) rc = sess_mean_norm(S, v.layer, &norm, "vec");
     if (rc) {
         free(v.v);
         return -1;
     }
     const steer_vec *p = sess_put_vec(S, &v);
+    double norm = known_norm(S, p->layer);
     if (S->json) {
         json_object *o = vec_json(p, norm);
         json_object_object_add(o, "cmd", json_object_new_string("vec"));
@@ -147,12 +152,15 @@ int cmd_vec(session *S, words *w) {
 static int steer_show(session *S) {
     const sess_steer *s = &S->steer;
     const char *name = s->vec >= 0 ? S->vecs[s->vec].name : NULL;
+    double norm = NAN; /* alpha's unit: measured (or read from the cache) now, not at vec time */
+    if (name && sess_mean_norm(S, S->vecs[s->vec].layer, &norm, "steer")) return -1;
     if (S->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("steer"));
         json_object_object_add(o, "vec", name ? json_object_new_string(name) : NULL);
         if (name) {
             json_object_object_add(o, "alpha", cmd_jdouble(s->ratio));
+            json_object_object_add(o, "mean_resid_norm", cmd_jdouble(norm));
             json_object_object_add(o, "glp", json_object_new_boolean(s->glp));
             if (s->glp) {
                 json_object_object_add(o, "u", cmd_jdouble(s->u));
@@ -163,8 +171,6 @@ static int steer_show(session *S) {
         cmd_emit_json(S, o);
     } else if (!name) sess_printf(S, "steering off\n");
     else {
-        double norm;
-        if (sess_mean_norm(S, S->vecs[s->vec].layer, &norm, "steer")) return -1;
         sess_printf(S, "steering gen with %s at alpha %g (|alpha v| = %.3f) at layer %d", name, s->ratio,
                     fabs(s->ratio) * norm, S->vecs[s->vec].layer);
         if (s->glp)

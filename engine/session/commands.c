@@ -674,6 +674,10 @@ static int set_key(session *S, const char *key, const char *val) {
     } else if (!strcmp(key, "glp_evals")) {
         if (cmd_parse_int(val, 0, 10000, &i, "set glp_evals")) return -1;
         S->glp_ode.evals = (int)i;
+    } else if (!strcmp(key, "cache")) {
+        if (!strcmp(val, "on")) S->cache_off = false;
+        else if (!strcmp(val, "off")) S->cache_off = true;
+        else return ms_seterr("cache takes on or off (set cache)");
     } else if (!strcmp(key, "json")) {
         if (!strcmp(val, "on")) S->json = true;
         else if (!strcmp(val, "off")) S->json = false;
@@ -704,6 +708,8 @@ static int cmd_set(session *S, words *w) {
 static int cmd_status(session *S, words *w) {
     const tf_config *c = &S->model.c;
     const char *bos = S->bos == 1 ? "on" : S->bos == 0 ? "off" : "auto";
+    char cbuf[4096];
+    const char *cache = sess_cache_dir(S, cbuf, sizeof cbuf);
     if (S->json) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("status"));
@@ -726,6 +732,20 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "threads", json_object_new_int(S->threads));
         json_object_object_add(o, "bos", json_object_new_string(bos));
         json_object_object_add(o, "eos", json_object_new_string(S->stop_at_eos ? "stop" : "ignore"));
+        json_object_object_add(o, "cache", cache ? json_object_new_string(cache) : NULL);
+        json_object *st = json_object_new_array();
+        for (int i = 0; i < S->n_stats; i++) {
+            const sess_stat *x = &S->stats[i];
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "stat", json_object_new_string("mean_resid_norm"));
+            json_object_object_add(e, "layer", json_object_new_int(x->layer));
+            json_object_object_add(e, "value", cmd_jdouble(x->value));
+            json_object_object_add(e, "tokens", json_object_new_int64(x->tokens));
+            json_object_object_add(e, "docs", json_object_new_int(x->docs));
+            json_object_object_add(e, "from", json_object_new_string(x->cached ? "cache" : "measured"));
+            json_object_array_add(st, e);
+        }
+        json_object_object_add(o, "stats", st);
         cmd_emit_json(S, o);
         return 0;
     }
@@ -741,6 +761,13 @@ static int cmd_status(session *S, words *w) {
                     glp_project_evals(0.5f, 20, &S->glp_ode), S->glp_ode.evals ? "" : " (the reference budget)");
     if (S->has_sae)
         sess_printf(S, "sae      %s (layer %d, %d latents)\n", S->sae_path, S->sae.layer, S->sae.c.n_latents);
+    /* the settings stay last: a short output pane shows the tail */
+    sess_printf(S, "cache    %s\n", cache ? cache : S->cache_off ? "off (set cache off)" : "off (METASCOPE_CACHE=off, or no $HOME)");
+    for (int i = 0; i < S->n_stats; i++) {
+        const sess_stat *x = &S->stats[i];
+        sess_printf(S, "norm     layer %d: mean |h| %.4f over %ld tokens of %d documents, %s\n", x->layer, x->value,
+                    x->tokens, x->docs, x->cached ? "read from the cache" : "measured in this session");
+    }
     sess_printf(S, "sampling temperature %g, top_k %d, top_p %g, seed %llu\ngen      %d tokens, %s at end-of-text\n"
                 "threads  %d\nbos      %s\n", S->scfg.temperature, S->scfg.top_k, S->scfg.top_p, S->seed, S->gen_tokens,
                 S->stop_at_eos ? "stop" : "go on", S->threads, bos);
@@ -772,17 +799,22 @@ static const sess_cmd_info CMDS[] = {
      "projection and of 'sample'; euler is the published reference), glp_evals (the projection's budget in "
      "denoiser evaluations, i.e. per steered token; 0 = the reference's 10 at u 0.5; heun and midpoint "
      "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E), glp_dtype (f32|bf16: hold the GLP's matrices in BF16, half the memory "
-     "traffic of a projection)."},
+     "traffic of a projection), cache (on|off: read and write corpus statistics such as the mean "
+     "residual norm in $XDG_CACHE_HOME/metascope, default ~/.cache/metascope; the environment variable "
+     "METASCOPE_CACHE=off turns it off for good)."},
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
-     "or prompt A's mean residual minus prompt B's. Without arguments, list the vectors."},
+     "or prompt A's mean residual minus prompt B's (two short forward passes, no corpus). Without arguments, "
+     "list the vectors. vec never measures the mean residual norm (alpha's unit): it shows |diff| as a "
+     "multiple of it only once known."},
     {"steer", "steer [NAME ALPHA [glp [U]] | off]",
      "Steer gen: h <- P(h + ALPHA*|h|*v) at the last position of every forward pass, |h| the layer's mean "
-     "residual norm; P is the GLP's on-manifold projection (noise to sigma_start = grid_20[floor(20 U)], "
-     "U default 0.5 (sigma 0.474), then the ODE to 0: Euler over the rest of the 20-point grid, 10 "
-     "evaluations, unless 'set glp_sampler' / 'set glp_evals' say otherwise) when 'glp' is given, else the "
-     "identity."},
+     "residual norm (measured the first time it is needed on 32 corpus documents, with progress, then read "
+     "from the cache: see 'set cache' and 'status'); P is the GLP's on-manifold projection (noise to "
+     "sigma_start = grid_20[floor(20 U)], U default 0.5 (sigma 0.474), then the ODE to 0: Euler over the rest "
+     "of the 20-point grid, 10 evaluations, unless 'set glp_sampler' / 'set glp_evals' say otherwise) when "
+     "'glp' is given, else the identity."},
     {"compare", "compare NAME ALPHA... [--tokens N] [--samples K] [--u U] [--concept CAT]",
      "For each ALPHA, continue the prompt steered plainly and with the GLP projection (same seeds): fluency "
      "= mean NLL of the continuation under the unsteered model (lower is better), concept = fraction of its "
@@ -824,7 +856,9 @@ static const sess_cmd_info CMDS[] = {
      "1-D probing: per binary task, the unit of each family with the best 5-fold CV AUC among the 512 of largest "
      "|mean difference| on train, and its test AUC; mean over tasks with a 95% bootstrap CI. list shows the "
      "tasks; add makes one from two files of texts (one per line, the last token)."},
-    {"status", "status", "Show the loaded model and the settings."},
+    {"status", "status",
+     "Show the loaded model, the settings, the statistics cache folder and, per layer, the mean residual "
+     "norm known so far and whether it was read from the cache or measured in this session."},
     {"time", "time CMD...", "Run one command and print how long it took (wall clock, seconds)."},
     {"help", "help [CMD]", "List the commands, or describe one."},
     {"quit", "quit", "Leave metascope."},

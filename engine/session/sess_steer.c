@@ -1,14 +1,12 @@
 /* sess_steer.c — what steering needs from a session: the corpus, concept
- * lexicons, the residual norm that scales alpha, and the named vectors. */
+ * lexicons and the named vectors (the residual norm that scales alpha is in
+ * sess_stats.c). */
 #include "session.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define NORM_DOCS 256   /* documents sampled for the mean residual norm */
-#define NORM_TOKENS 128 /* tokens kept per document */
 
 int sess_corpus(session *S, corpus_split **c, const char *cmd) {
     if (!S->corpus) {
@@ -41,24 +39,6 @@ const lexicon *sess_lexicon(session *S, const char *category, const char *agains
     return &S->lex[S->n_lex++];
 }
 
-int sess_mean_norm(session *S, int layer, double *out, const char *cmd) {
-    if (S->mean_norm_layer == layer) return *out = S->mean_norm, 0;
-    corpus_split *c;
-    if (sess_corpus(S, &c, cmd)) return -1;
-    int *docs, n = steer_pick_docs(c, "", false, NULL, NORM_DOCS, 0x6e6f726dull, &docs), used = 0;
-    steer_runner r = {&S->model, &S->st, layer, sess_use_bos(S) ? S->model.c.bos_id : -1, NORM_TOKENS, S->cancel};
-    double *sum = xcalloc((size_t)S->model.c.d_model, sizeof(double)), norm = 0;
-    long rows = 0;
-    int rc = steer_doc_means(&r, c, docs, n, sum, &norm, &rows, &used);
-    free(docs), free(sum);
-    if (rc) return ms_seterr("%s (%s)", ms_geterr(), cmd);
-    if (!rows) return ms_seterr("no corpus text to measure the residual norm (%s)", cmd);
-    S->mean_norm = norm / (double)rows;
-    S->mean_norm_layer = layer;
-    *out = S->mean_norm;
-    return 0;
-}
-
 steer_vec *sess_find_vec(session *S, const char *name) {
     for (int i = 0; i < S->n_vecs; i++)
         if (!strcmp(S->vecs[i].name, name)) return &S->vecs[i];
@@ -83,5 +63,5 @@ void sess_clear_steering(session *S) {
     S->vecs = NULL;
     S->n_vecs = 0;
     S->steer.vec = -1;
-    S->mean_norm_layer = -1;
+    sess_forget_stats(S);
 }

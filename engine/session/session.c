@@ -26,7 +26,6 @@ void sess_init(session *S, sess_out_fn out, void *out_ctx) {
     S->stop_at_eos = true;
     S->threads = ms_get_threads();
     S->steer.vec = -1;
-    S->mean_norm_layer = -1;
     S->glp_ode.solver = GLP_SOLVER_DEFAULT;
 }
 

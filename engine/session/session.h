@@ -47,6 +47,17 @@ typedef void (*sess_compare_fn)(void *ctx, const sess_compare_row *r);
  * lines, e.g. "probe: 2/5 noun.food" or "frontier: 12/48 continuations". */
 typedef void (*sess_progress_fn)(void *ctx, const char *line);
 
+/* A corpus statistic of the loaded model, measured or read from the disk
+ * cache (sess_stats.c), under its full cache key. */
+typedef struct {
+    char *key;
+    int layer;
+    double value;
+    long tokens;  /* the sample it was measured on */
+    int docs;
+    bool cached;  /* read from the cache (else measured in this session) */
+} sess_stat;
+
 typedef struct session {
     tf_model model;
     bool has_model;
@@ -83,8 +94,11 @@ typedef struct session {
     corpus_split *corpus; /* the bundled corpus' train split, loaded on first need */
     lexicon *lex;       /* concept lexicons built so far */
     int n_lex;
-    double mean_norm;   /* mean residual norm at mean_norm_layer (-1: not yet) */
-    int mean_norm_layer;
+    sess_stat *stats;   /* corpus statistics known for this model (sess_stats.c) */
+    int n_stats;
+    bool cache_off;     /* `set cache off`: neither read nor write the disk cache */
+    uint64_t digest;    /* the model folder's identity (model_digest.h), once known */
+    bool has_digest;
     /* ---- top-activating examples index (index.h, cmd_index.c) */
     struct ms_index *index; /* NULL until 'load index PATH' */
     struct probe_result *probe_last; /* the last probe table (probe.h), for a front end's pane */
@@ -155,9 +169,19 @@ int sess_generate_steered(session *S, int n, int *out, int *k, bool stream, cons
 int sess_corpus(session *S, corpus_split **c, const char *cmd);
 /* The concept lexicon of a category (against another, or the rest: NULL). */
 const lexicon *sess_lexicon(session *S, const char *category, const char *against, const char *cmd);
-/* Mean residual norm at `layer` over positions >= 1 of 256 sampled training
- * documents (cached): the unit of steering strength. */
+/* ---- corpus statistics (sess_stats.c) */
+/* Mean residual norm at `layer` over positions >= 1 of a seeded sample of
+ * training documents: the unit of steering strength. Measured once per model,
+ * layer and sample (progress through S->progress, cancellable), then kept in
+ * memory and in the disk cache (statcache.h) unless `set cache off`. */
 int sess_mean_norm(session *S, int layer, double *out, const char *cmd);
+/* The same when it is known without running the model (memory or disk
+ * cache): returns true and sets *out, else false. */
+bool sess_known_norm(session *S, int layer, double *out);
+/* The disk cache folder in use, or NULL (off, or no $HOME). buf[n]. */
+const char *sess_cache_dir(const session *S, char *buf, size_t n);
+/* Drops what is known about the loaded model (on load and unload). */
+void sess_forget_stats(session *S);
 /* The vector named `name`, or NULL. */
 steer_vec *sess_find_vec(session *S, const char *name);
 /* Adds (or replaces) a vector; takes ownership of v->v. */

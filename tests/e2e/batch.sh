@@ -4,7 +4,7 @@
 . tests/e2e/lib.sh
 G=tests/fixtures/models/gpt2_tiny
 L=tests/fixtures/models/llama_tiny
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 
 expect_out "--version" '^metascope [0-9]+\.[0-9]+\.[0-9]+$' $MS --version
 expect_out "--help lists -c" '-c CMDS' $MS --help

@@ -4,7 +4,7 @@
 # plot (ASCII and UTF-8), CSV shapes, Pareto marks checked against the CSV's
 # own points, reproducibility, JSON, skipped GLP methods and one-line errors.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 T='--concepts noun.food --alphas 0,1 --prefixes 2 --tokens 6'
 
 LANG=C LC_ALL= LC_CTYPE= $MS eval-steer $T --out "$tmp/o" >"$tmp/run" 2>&1

@@ -7,7 +7,7 @@
 tmp=$(mktemp -d)
 k=0
 T="tmux -L mstest$$-0"
-cleanup() { i=0; while [ $i -le $k ]; do tmux -L mstest$$-$i kill-server 2>/dev/null; i=$((i + 1)); done; rm -rf "$tmp" "$_out"; }
+cleanup() { i=0; while [ $i -le $k ]; do tmux -L mstest$$-$i kill-server 2>/dev/null; i=$((i + 1)); done; rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"; }
 trap cleanup EXIT
 screen() { $T capture-pane -p -t ms; }
 status_line() { screen | tail -2 | head -1; }

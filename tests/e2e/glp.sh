@@ -6,7 +6,7 @@
 . tests/e2e/lib.sh
 CFG=tests/fixtures/glp-tiny.json
 CORPUS=tests/fixtures/corpus_tiny
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 
 check "train a tiny LM" $MS train-lm --config tests/fixtures/train-tiny.json --out "$tmp/lm"
 expect_out "harvest 3000 rows" 'harvest: 3000 rows of layer 1 \(d 32\) in 3 shards.* rows/s' \

@@ -4,7 +4,7 @@
 # a damaged index fails with one line naming the file. The SAE checks run
 # when assets/sae exists (the bundled SAE), and are skipped otherwise.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 A=${METASCOPE_ASSETS:-assets}
 IX="$tmp/ix"
 

@@ -2,7 +2,7 @@
 # install.sh — the man page renders without warnings and `make install` puts the
 # binary and the page under PREFIX.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 check "man page renders without warnings" sh -c '! groff -ww -man -Tutf8 man/metascope.1 2>&1 >/dev/null | grep .'
 check "make install" make -s install BUILD="${BUILD:-build}" DESTDIR="$tmp" PREFIX=/usr
 check "installed binary runs" "$tmp/usr/bin/metascope" --version

@@ -3,7 +3,11 @@
 MS=${MS_BIN:-build/metascope}
 n=0
 _out=$(mktemp)
-trap 'rm -f "$_out"' EXIT
+# Each script gets its own empty statistics cache (never ~/.cache), removed
+# by the script's EXIT trap.
+XDG_CACHE_HOME=$(mktemp -d); export XDG_CACHE_HOME
+unset METASCOPE_CACHE
+trap 'rm -rf "$_out" "$XDG_CACHE_HOME"' EXIT
 check() {
   name=$1; shift
   n=$((n + 1))

@@ -4,7 +4,7 @@
 # from two files, and one-line errors. The assets are seen through a scratch
 # folder of links so `probe add` writes there, not into the repository.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 A=$(pwd)/assets
 mkdir -p "$tmp/assets/probe"
 for d in model glp sae corpus index; do ln -s "$A/$d" "$tmp/assets/$d"; done

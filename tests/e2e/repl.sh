@@ -6,7 +6,7 @@ G=tests/fixtures/models/gpt2_tiny
 tmp=$(mktemp -d)
 sock="$tmp/tmux.sock"
 T="tmux -S $sock"
-cleanup() { $T kill-server 2>/dev/null; rm -rf "$tmp" "$_out"; }
+cleanup() { $T kill-server 2>/dev/null; rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"; }
 trap cleanup EXIT
 screen() { $T capture-pane -p -t ms; }
 wait_for() { # pattern [seconds]: poll the screen for up to 10 s (or the given time)

@@ -3,13 +3,16 @@
 # (diffmean, prompt pairs), steer, compare (plain vs +GLP with fluency and
 # concept), sample, meta top; JSON shapes; reproducibility; one-line errors.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 P='prompt The soup was'
 
 $MS -c "$P; vec food diffmean noun.food --docs 64; vec cars prompt \"the car and the truck\" \"the cat and the dog\"; vec" >"$tmp/vec" 2>&1
 check "vec diffmean and prompt pairs" test $? -eq 0
-check "diffmean names both sides and the norm ratio" \
-  grep -Eq '^food +layer 3  diffmean noun.food \(64 docs\) - rest \(64 docs\)  \|diff\| [0-9.]+ = [0-9.]+ x mean \|h\| [0-9.]+$' "$tmp/vec"
+check "diffmean names both sides; vec itself does not measure mean |h|" \
+  grep -Eq '^food +layer 3  diffmean noun.food \(64 docs\) - rest \(64 docs\)  \|diff\| [0-9.]+ \(mean \|h\| not measured yet\)$' "$tmp/vec"
+expect_out "once steering measured it, vec shows the norm ratio" \
+  '^food +layer 3  diffmean noun.food \(8 docs\) - rest \(8 docs\)  \|diff\| [0-9.]+ = [0-9.]+ x mean \|h\| [0-9.]+$' \
+  $MS -c "$P; vec food diffmean noun.food --docs 8; steer food 1; vec"
 check "prompt-pair vector" grep -Eq '^cars +layer 3  prompt "the car and the truck" - "the cat and the dog"' "$tmp/vec"
 check "vec lists both" test "$(grep -c '^food \|^cars ' "$tmp/vec")" -eq 4
 

@@ -4,7 +4,7 @@
 # and bad configs.
 . tests/e2e/lib.sh
 CFG=tests/fixtures/train-tiny.json
-tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 
 check "train-lm runs to the end" $MS train-lm --config $CFG --out "$tmp/a"
 check "exports an HF folder" test -f "$tmp/a/model/config.json" -a -f "$tmp/a/model/model.safetensors" -a -f "$tmp/a/model/tokenizer.json"
