@@ -52,8 +52,9 @@ int repl_run(session *S) {
         g_cancel = 0;
         if (*line) {
             add_history(line);
-            if (sess_exec_multi(S, line)) fprintf(stdout, "error: %s\n", ms_geterr());
-            if (g_cancel) printf("(cancelled)\n");
+            int rc = sess_exec_multi(S, line);
+            if (g_cancel || (rc && !strncmp(ms_geterr(), "cancelled", 9))) printf("(cancelled)\n"); /* not an error */
+            else if (rc) fprintf(stdout, "error: %s\n", ms_geterr());
         }
         free(line);
         fflush(stdout);
