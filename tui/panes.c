@@ -507,7 +507,7 @@ static void latent_row(int y, rect r, const ixa_latent *l, int role, int labw) {
     ui_put(y, r.x, 9, name, role);
     int x = r.x + 9;
     ui_putf(y, x, 9, role, "%7.5f  ", l->density), x += 9;
-    ui_putf(y, x, 7, role, "%6.2f ", l->max), x += 7;
+    ui_putf(y, x, 8, role, "%6.2f  ", l->max), x += 8;
     char label[80];
     snprintf(label, sizeof label, "%s%s", l->auto_label ? "~" : "", l->label[0] ? l->label : "-");
     ui_put(y, x, labw, label, role);
@@ -526,7 +526,7 @@ static void draw_latents(explorer *X) {
         ui_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->lat_why, R_DIM);
         return;
     }
-    int rest = r.w - 25, labw = rest >= 36 ? rest * 11 / 20 : rest;
+    int rest = r.w - 26, labw = rest >= 36 ? rest * 11 / 20 : rest;
     char hu[16], hd[16], hm[16]; /* the sorted column carries the arrow */
     snprintf(hu, sizeof hu, "%s%s", "unit", !strcmp(sort, "id") ? arrow : "");
     snprintf(hd, sizeof hd, "%s%s", "density", !strcmp(sort, "density") ? arrow : "");
@@ -534,7 +534,7 @@ static void draw_latents(explorer *X) {
     int x = r.x;
     ui_put(r.y + 1, x, 9, hu, R_DIM), x = r.x + 9;
     ui_put(r.y + 1, x, 9, hd, R_DIM), x = r.x + 18;
-    ui_put(r.y + 1, x, 7, hm, R_DIM), x = r.x + 25;
+    ui_put(r.y + 1, x, 8, hm, R_DIM), x = r.x + 26;
     ui_putf(r.y + 1, x, r.x + r.w - x, R_DIM, "%-*s %s", labw, "label (~ auto)", labw < rest ? "top output tokens" : "");
     int rows = r.h - 2;
     X->row0[P_LATENTS] = r.y + 2;
