@@ -129,10 +129,11 @@ static int32_t take_i32(cursor *c) {
     return x;
 }
 
-/* The window's values are stored as f16, the example's and the unit's
- * maxima as f32: the peak takes its exact value and no rounded value may
- * exceed the unit's maximum (13.15625 beside a max of 13.152413). */
-static int decode_example(cursor *c, ix_example *e, float max) {
+/* The window's values are stored as f16, the example's value as f32: the
+ * peak takes its exact value, so it never shows above the value reported
+ * beside it (13.15625 beside a max of 13.152413). Other window tokens may
+ * lie outside the index's tokens and exceed it. */
+static int decode_example(cursor *c, ix_example *e) {
     e->seg = take_i32(c), e->pos = take_i32(c);
     take(c, &e->value, 4);
     e->band = take_i32(c), e->w0 = take_i32(c), e->n = take_i32(c);
@@ -143,7 +144,6 @@ static int decode_example(cursor *c, ix_example *e, float max) {
     if ((size_t)e->n * 2 > c->n - c->at) return take(c, e->vals, (size_t)e->n * 2);
     f16_to_f32_n(c->p + c->at, e->vals, (size_t)e->n);
     c->at += (size_t)e->n * 2;
-    for (int j = 0; j < e->n; j++) e->vals[j] = e->vals[j] > max ? max : e->vals[j];
     e->vals[e->pos - e->w0] = e->value;
     return 0;
 }
@@ -163,7 +163,7 @@ int index_decode_record(const uint8_t *p, size_t n, ix_record *r, const char *wh
     r->n_cross = (int)k[4];
     r->ex = xcalloc((size_t)(r->n_top + r->n_quant) + 1, sizeof(ix_example));
     for (int i = 0; i < r->n_top + r->n_quant; i++)
-        if (decode_example(&c, &r->ex[i], r->max)) return -1;
+        if (decode_example(&c, &r->ex[i])) return -1;
     r->logits = xcalloc((size_t)(r->n_plus + r->n_minus) + 1, sizeof(ix_logit));
     for (int i = 0; i < r->n_plus + r->n_minus; i++) r->logits[i].token = take_i32(&c), take(&c, &r->logits[i].value, 4);
     r->cross = xcalloc((size_t)r->n_cross + 1, sizeof(ix_partner));
