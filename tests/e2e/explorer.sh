@@ -132,7 +132,7 @@ keys 'probe noun.food --per-class 20' Enter
 check "probe fills the probe pane" wait_for '\[probe\] .*1 task' 30
 check "... a row per task with each family's test AUC" wait_for '│noun.food +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3}'
 check "... the mean and its CI" wait_for '│CI hi +0\.[0-9]{3}'
-check "... the winners with their keys" wait_for 's sae:[0-9]+ · r resid:[0-9]+'
+check "... the winners with their keys" wait_for 's sae:[0-9]+ · r( resid:[0-9]+|$)'
 sae=$(screen | grep -o 's sae:[0-9]*' | head -1 | cut -c3-)
 keys BTab BTab BTab s
 check "s on a probe row selects its SAE winner everywhere" wait_for "activations $sae "
