@@ -29,15 +29,11 @@ static volatile sig_atomic_t g_cancel, g_demo_stop; /* Ctrl-C: both */
 static explorer *g_x; /* for the session callbacks */
 static double g_last_frame;
 
-static const char *KEYS =
-    "keys: Tab (on an empty line) / Shift-Tab move focus to the panes; in a pane: Tab, Left/Right next/previous pane, "
-    "Up/Down/PgUp/PgDn/Home/End move, Enter selects the row's unit, Esc or typing returns to the prompt. "
-    "Probe pane: Enter opens the row's best winner's top examples, m/s/r/l the meta/sae/resid/mlp winner's. "
-    "Frontier pane: Left/Right or PgUp/PgDn cycle concept x source, Up/Down scroll, Enter or s opens the SAE-latent "
-    "source's top examples; b in the examples pane goes back. "
-    "F2 edits the prompt text live (Enter or F2 keeps it, Ctrl-C restores it). PgUp/PgDn at the prompt scroll the "
-    "output. Ctrl-C cancels a running command or drops the line; Ctrl-L redraws; Ctrl-D or 'quit' leaves. "
-    "Explorer commands: 'select UNIT' (also 'show UNIT'), 'keys'.";
+/* Bracketed paste (xterm mode 2004): the terminal wraps a paste in these,
+ * which define_key turns into two key codes of our own. */
+#define KEY_PASTE_BEGIN (KEY_MAX + 101)
+#define KEY_PASTE_END (KEY_MAX + 102)
+static bool g_paste; /* inside a paste: newlines are blanks, nothing runs */
 
 /* ------------------------------------------------------------ timing */
 
@@ -82,7 +78,7 @@ static void on_fatal(int sig) {
 }
 
 static void restore_at_exit(void) {
-    if (stdscr && !isendwin()) endwin();
+    if (stdscr && !isendwin()) printf("\033[?2004l"), fflush(stdout), endwin();
 }
 
 /* Before initscr, so curses keeps our SIGINT (cancel) and SIGTERM handlers;
@@ -112,13 +108,18 @@ static void start_curses(explorer *X, const explorer_opts *o) {
     keypad(stdscr, TRUE);
     set_escdelay(25);
     timeout(100); /* wake up to notice Ctrl-C at the prompt */
+    mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
+    mouseinterval(0); /* a press is a click: no wait for the release */
+    define_key("\033[200~", KEY_PASTE_BEGIN);
+    define_key("\033[201~", KEY_PASTE_END);
+    putp("\033[?2004h"), fflush(stdout);
     X->mono = want_mono(o);
     ui_colors_init(X->mono);
 }
 
 static void frame(explorer *X) {
     draw_frame(X);
-    curs_set(X->focus < 0 ? 1 : 0);
+    curs_set(X->focus < 0 && !X->help && !X->searching ? 1 : 0);
     wnoutrefresh(stdscr);
     doupdate();
     g_last_frame = ms_now();
@@ -170,8 +171,7 @@ static void log_printf(explorer *X, const char *fmt, ...) {
 /* Session output: into the output pane, redrawn as it streams. */
 static void on_output(void *ctx, const char *text, size_t len) {
     explorer *X = ctx;
-    log_append(X, text, len);
-    X->log_scroll = 0;
+    log_append(X, text, len); /* scrolled back, the view stays where it is */
     if (ms_now() - g_last_frame > FRAME_GAP) frame(X);
 }
 
@@ -251,8 +251,8 @@ static int explorer_command(explorer *X, const char *cmd, int *rc) {
         if (!*rc) log_printf(X, "selected %s", X->unit);
         return 1;
     }
-    if (!strcmp(w0, "keys")) {
-        log_printf(X, "%s", KEYS);
+    if (!strcmp(w0, "keys") || (!strcmp(w0, "help") && !strcmp(w1, "keys"))) {
+        X->help = true, X->help_top = 0;
         return *rc = 0, 1;
     }
     if (!strcmp(w0, "compare")) show_pane(X, P_STEER), view_steer_reset(X, NULL);
@@ -288,6 +288,7 @@ static int run_one(explorer *X, const char *cmd) {
 
 /* Splits at ';' outside quotes, as batch mode does; stops at an error. */
 static void run_line(explorer *X, const char *line) {
+    X->log_scroll = 0; /* a new command: the output pane follows again */
     log_printf(X, "> %s", line);
     X->msg[0] = 0;
     g_cancel = 0;
@@ -297,6 +298,7 @@ static void run_line(explorer *X, const char *line) {
         rc = run_one(X, cmd);
         free(cmd);
     }
+    if (rc && (g_cancel || !strncmp(ms_geterr(), "cancelled", 9))) rc = 0, g_cancel = 1; /* not an error */
     if (rc) {
         set_msg(X, R_ERROR, "error: %s", ms_geterr());
         log_printf(X, "error: %s", ms_geterr());
@@ -357,6 +359,8 @@ static void focus_move(explorer *X, int dir) {
     p = (p + dir + N_PANES) % N_PANES;
     X->focus = X->last = p;
     if (p >= P_STEER && p <= P_FRONTIER) show_pane(X, p);
+    if (p == P_OUTPUT) X->cursor[p] = X->log_n - 1; /* from the newest line */
+    if (X->zoom >= 0) X->zoom = p;
 }
 
 static void activate_row(explorer *X) {
@@ -367,6 +371,10 @@ static void activate_row(explorer *X) {
         if (v->n_sae) snprintf(name, sizeof name, "sae:%d", v->sae_id[0]);
         else snprintf(name, sizeof name, "resid:%d", v->top_dim);
     } else if (p == P_LATENTS && c < X->n_lat) snprintf(name, sizeof name, "sae:%d", X->lat[c].id);
+    else if (p == P_OUTPUT && c >= 0 && c < X->log_n && !line_unit(X->log[c], name, sizeof name)) {
+        set_msg(X, R_STATUS, "this line names no unit: Enter selects on result rows (meta top, cross, acts, latents, top)");
+        return;
+    }
     if (!name[0]) return;
     if (select_unit(X, name)) set_msg(X, R_ERROR, "error: %s", ms_geterr());
     else set_msg(X, R_STATUS, "selected %s", name);
@@ -427,14 +435,77 @@ static bool frontier_key(explorer *X, int k) {
     }
 }
 
-/* Keys while a pane has the focus; false hands the key to the prompt. */
+/* '/' search: the next row (dir 1) or previous (-1) after the cursor whose
+ * text holds the search text, any case, wrapping around. */
+static void search_next(explorer *X, int dir) {
+    int p = X->focus, n = p == P_OUTPUT ? X->log_n : pane_rows(X, p), c = X->cursor[p];
+    char row[1024];
+    if (!X->search[0] || n <= 0) return;
+    for (int i = 1; i <= n; i++) {
+        int r = ((c + dir * i) % n + n) % n;
+        pane_row_text(X, p, r, row, sizeof row);
+        if (strcasestr(row, X->search)) {
+            X->cursor[p] = r;
+            set_msg(X, R_STATUS, "/%s: row %d of %d · n/N next/previous", X->search, r + 1, n);
+            return;
+        }
+    }
+    set_msg(X, R_ERROR, "/%s: not found in %d rows", X->search, n);
+}
+
+/* Typing the search text: Enter finds, Esc drops it. */
+static void search_key(explorer *X, int k) {
+    size_t n = strlen(X->search);
+    if (k == 27) X->searching = false, X->search[0] = 0;
+    else if (k == '\r' || k == '\n' || k == KEY_ENTER) X->searching = false, search_next(X, 1);
+    else if ((k == KEY_BACKSPACE || k == 127 || k == 8) && n) X->search[n - 1] = 0;
+    else if (k >= 32 && k < 256 && k != 127 && n + 1 < sizeof X->search) X->search[n] = (char)k, X->search[n + 1] = 0;
+}
+
+/* The output pane's cursor is a log line; the end follows new output. */
+static void output_key(explorer *X, int k, int page) {
+    int *c = &X->cursor[P_OUTPUT];
+    switch (k) {
+    case KEY_UP: *c -= 1; break;
+    case KEY_DOWN: *c += 1; break;
+    case KEY_PPAGE: *c -= page; break;
+    case KEY_NPAGE: *c += page; break;
+    case KEY_HOME: *c = 0; break;
+    case KEY_END: *c = X->log_n - 1, X->log_scroll = 0; break;
+    }
+    *c = *c >= X->log_n ? X->log_n - 1 : *c < 0 ? 0 : *c;
+}
+
+/* vi and less keys for lists: j/k, g/G. */
+static int list_alias(int k) {
+    return k == 'j' ? KEY_DOWN : k == 'k' ? KEY_UP : k == 'g' ? KEY_HOME : k == 'G' ? KEY_END : k;
+}
+
+/* Keys while a pane has the focus; false hands the key to the prompt. The
+ * hint line lists the keys a pane takes; any other key is typed at the
+ * prompt, so no character is lost. */
 static bool pane_key(explorer *X, int k) {
     int p = X->focus, n = pane_rows(X, p), page = X->r[p].h > 4 ? X->r[p].h - 3 : 1;
     int *c = &X->cursor[p];
+    k = list_alias(k);
+    switch (k) {
+    case 'z': X->zoom = X->zoom >= 0 ? -1 : p; return true;
+    case '?': X->help = true, X->help_top = 0; return true;
+    case 27: case 'q': case ':': X->focus = -1; return true;
+    case '/': X->searching = true, X->search[0] = 0; return true;
+    case 'n': case 'N': search_next(X, k == 'n' ? 1 : -1); return true;
+    default: break;
+    }
     if ((p == P_PROBE && probe_key(X, k)) || (p == P_FRONTIER && frontier_key(X, k))) return true;
     if (p == P_EXAMPLES && k == 'b' && X->back >= 0) {
         X->focus = X->back, show_pane(X, X->back), X->back = -1;
         return true;
+    }
+    if (p == P_OUTPUT && k != '\t' && k != KEY_BTAB && k != KEY_LEFT && k != KEY_RIGHT && k != '\r' && k != '\n' &&
+        k != KEY_ENTER) {
+        bool mine = k == KEY_UP || k == KEY_DOWN || k == KEY_PPAGE || k == KEY_NPAGE || k == KEY_HOME || k == KEY_END;
+        if (mine) output_key(X, k, page);
+        return mine;
     }
     switch (k) {
     case '\t': case KEY_RIGHT: focus_move(X, 1); return true;
@@ -451,36 +522,65 @@ static bool pane_key(explorer *X, int k) {
         snprintf(X->lat_sort, sizeof X->lat_sort, "%s", !strcmp(X->lat_sort, "density") ? "max" : !strcmp(X->lat_sort, "max") ? "id" : "density");
         view_index(X);
         return true;
-    case 27: X->focus = -1; return true;
     default: return false;
     }
-    if (p == P_OUTPUT) X->log_scroll = *c < 0 ? -*c : 0;
-    if (p != P_OUTPUT) *c = *c >= n ? n - 1 : *c < 0 ? 0 : *c;
+    *c = *c >= n ? n - 1 : *c < 0 ? 0 : *c;
     return true;
 }
 
 /* Keys the explorer keeps for itself at the prompt; false feeds readline. */
 static bool prompt_key(explorer *X, int k) {
+    int page = X->r[P_OUTPUT].h > 3 ? X->r[P_OUTPUT].h - 2 : 1; /* screen rows, one kept for context */
     switch (k) {
     case KEY_BTAB: focus_move(X, -1); return true;
     case '\t':
         if (*rlc_text() || X->live) return false; /* completion */
         focus_move(X, 1);
         return true;
-    case KEY_F(1): log_printf(X, "%s", KEYS); return true;
     case KEY_F(2):
         if (X->live) live_end(X, true);
         else live_start(X);
         return true;
-    case KEY_PPAGE: X->log_scroll += X->r[P_OUTPUT].h / 2; return true;
-    case KEY_NPAGE: X->log_scroll = X->log_scroll > X->r[P_OUTPUT].h / 2 ? X->log_scroll - X->r[P_OUTPUT].h / 2 : 0; return true;
+    case KEY_PPAGE: X->log_scroll += page; return true;
+    case KEY_NPAGE: X->log_scroll = X->log_scroll > page ? X->log_scroll - page : 0; return true;
     case 12: clearok(curscr, TRUE); return true; /* Ctrl-L */
     default: return false;
     }
 }
 
+/* The shown pane under a screen cell, or -1. */
+static int pane_at(const explorer *X, int y, int x) {
+    for (int p = 0; p < N_PANES; p++) {
+        rect r = X->r[p];
+        if (X->shown[p] && y >= r.y && y < r.y + r.h && x >= r.x && x < r.x + r.w) return p;
+    }
+    return -1;
+}
+
+/* A click focuses the pane under it and selects the row; the wheel scrolls. */
+static void on_mouse(explorer *X) {
+    MEVENT ev;
+    if (getmouse(&ev) != OK) return;
+    int p = pane_at(X, ev.y, ev.x);
+    if (p < 0) return;
+    int *c = &X->cursor[p], n = p == P_OUTPUT ? X->log_n : pane_rows(X, p);
+    if (ev.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+        int d = ev.bstate & BUTTON4_PRESSED ? -3 : 3;
+        if (p == P_OUTPUT && X->focus != P_OUTPUT) X->log_scroll = X->log_scroll - d > 0 ? X->log_scroll - d : 0;
+        else if (p == P_FRONTIER) X->top[p] = X->top[p] + d > 0 ? X->top[p] + d : 0;
+        else *c += d, *c = *c >= n ? n - 1 : *c < 0 ? 0 : *c;
+        return;
+    }
+    X->focus = X->last = p;
+    int row = ev.y - X->r[p].y - 1;
+    if (p == P_OUTPUT && row >= 0 && row < 256 && X->out_line[row] >= 0) *c = X->out_line[row];
+    else if (p != P_OUTPUT && X->row0[p] >= 0 && ev.y >= X->row0[p] && X->top[p] + ev.y - X->row0[p] < n)
+        *c = X->top[p] + ev.y - X->row0[p];
+}
+
 static void on_ctrl_c(explorer *X) {
     g_cancel = 0;
+    X->help = X->searching = false;
     if (X->live) live_end(X, false);
     else if (X->focus >= 0) X->focus = -1;
     else rlc_cancel();
@@ -490,6 +590,18 @@ static void on_ctrl_c(explorer *X) {
 /* One key; returns false when the explorer should end. */
 static bool handle_key(explorer *X, int k) {
     if (k == KEY_RESIZE) return true;
+    if (k == KEY_PASTE_BEGIN || k == KEY_PASTE_END) { /* the paste goes to the prompt as one line */
+        g_paste = k == KEY_PASTE_BEGIN, X->focus = X->focus >= 0 && g_paste ? -1 : X->focus;
+        return true;
+    }
+    if (g_paste) {
+        rlc_feed(k == '\r' || k == '\n' || k == '\t' ? ' ' : k);
+        return true;
+    }
+    if (X->help) return help_key(X, k), true;
+    if (k == KEY_F(1)) return X->help = true, X->help_top = 0, true;
+    if (k == KEY_MOUSE) return on_mouse(X), true;
+    if (X->searching) return search_key(X, k), true;
     if (X->focus >= 0 && pane_key(X, k)) return true;
     if (X->focus >= 0) X->focus = -1; /* typing goes back to the prompt */
     if (prompt_key(X, k)) return true;
@@ -598,7 +710,8 @@ static void explorer_init(explorer *X, session *S) {
     X->focus = -1;
     X->slot = P_STEER;
     X->eslot = P_PROBE;
-    X->back = -1;
+    X->back = X->zoom = -1;
+    for (int p = 0; p < N_PANES; p++) X->row0[p] = -1;
     snprintf(X->unit, sizeof X->unit, "%s", S->has_glp ? "meta:0:0" : "resid:0");
     S->out = on_output, S->out_ctx = X;
     S->compare_row = on_compare_row, S->compare_ctx = X;
@@ -606,7 +719,7 @@ static void explorer_init(explorer *X, session *S) {
     S->cancel = &g_cancel;
     g_x = X;
     rlc_show_matches = on_matches;
-    log_printf(X, "metascope %s — 'help' lists commands, F1 or 'keys' the keys; F2 edits the prompt live.", MS_VERSION);
+    log_printf(X, "metascope %s — 'help' lists commands, F1 the keys; Tab on an empty line moves into the panes.", MS_VERSION);
     if (!S->has_model) log_printf(X, "No model loaded: use 'load model PATH'.");
     view_refresh(X);
     view_index(X);
@@ -653,6 +766,7 @@ int explorer_run(session *S, const explorer_opts *o) {
         if (!S->quit) loop(&X);
     }
     rlc_end();
+    putp("\033[?2004l"), fflush(stdout);
     endwin();
     rls_history_save(hist);
     if (getenv("METASCOPE_TIMING")) {

@@ -6,6 +6,7 @@
 #include "subcommands.h"
 #include "util.h"
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,10 +106,35 @@ static void out_terminal(void *ctx, const char *text, size_t len) {
     fwrite(text + start, 1, len - start, stdout);
 }
 
-static int fail(const char *what) {
+static bool g_json; /* --json: errors are JSON objects on stdout too */
+
+/* One error; in --json mode {"error": what[, "file", "line"]} on stdout, so a
+ * reader of one object per line sees it in order. Status 2 either way. */
+static int fail_at(const char *what, const char *file, int line) {
     progress_clear();
-    fprintf(stderr, "error: %s\n", what);
+    if (!g_json) {
+        if (file) fprintf(stderr, "error: %s [%s:%d]\n", what, file, line);
+        else fprintf(stderr, "error: %s\n", what);
+        return 2;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "error", json_object_new_string(what));
+    if (file) json_object_object_add(o, "file", json_object_new_string(file));
+    if (file) json_object_object_add(o, "line", json_object_new_int(line));
+    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+    fflush(stdout);
     return 2;
+}
+
+static int fail(const char *what) { return fail_at(what, NULL, 0); }
+
+/* Before the explorer's first frame: what is loading, on the terminal's
+ * normal screen (the explorer's alternate screen then covers it). */
+static void loading(bool on, const char *what) {
+    if (!on) return;
+    fprintf(stderr, "\r\033[Kmetascope: loading %s...", what);
+    fflush(stderr);
 }
 
 /* Runs commands from a stream, one line each; stops at the first error. */
@@ -121,9 +147,7 @@ static int run_stream(session *S, FILE *f, const char *name) {
         line[strcspn(line, "\r\n")] = 0;
         if (sess_exec_multi(S, line)) {
             fflush(stdout);
-            progress_clear();
-            fprintf(stderr, "error: %s [%s:%d]\n", ms_geterr(), name, lineno);
-            rc = 2;
+            rc = fail_at(ms_geterr(), name, lineno);
             break;
         }
     }
@@ -213,7 +237,7 @@ int main(int argc, char **argv) {
     if (threads) ms_set_threads(threads);
     session S;
     sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);
-    S.json = json;
+    S.json = g_json = json;
     if (isatty(2)) S.progress = progress_stderr; /* the explorer installs its own */
     bool bundled = !model && !no_model;
     if (bundled) model = default_model();
@@ -222,10 +246,12 @@ int main(int argc, char **argv) {
     snprintf(glp, sizeof glp, "%s/glp", ms_assets_dir());
     snprintf(sae, sizeof sae, "%s/sae", ms_assets_dir());
     snprintf(index, sizeof index, "%s/index", ms_assets_dir());
+    bool say = curses && !cmds && !script;
+    if (model) loading(say, "the model");
     if (model && sess_load_model(&S, model)) rc = fail(ms_geterr());
-    else if (model && bundled && ms_is_dir(glp) && sess_load_glp(&S, glp)) rc = fail(ms_geterr());
-    else if (model && bundled && ms_is_dir(sae) && sess_load_sae(&S, sae)) rc = fail(ms_geterr());
-    else if (model && bundled && ms_is_dir(index) && sess_load_index(&S, index)) rc = fail(ms_geterr());
+    else if (loading(say && bundled, "the GLP"), model && bundled && ms_is_dir(glp) && sess_load_glp(&S, glp)) rc = fail(ms_geterr());
+    else if (loading(say && bundled, "the SAE"), model && bundled && ms_is_dir(sae) && sess_load_sae(&S, sae)) rc = fail(ms_geterr());
+    else if (loading(say && bundled, "the index"), model && bundled && ms_is_dir(index) && sess_load_index(&S, index)) rc = fail(ms_geterr());
     else if (cmds) {
         if (sess_exec_multi(&S, cmds)) {
             fflush(stdout);
@@ -234,13 +260,17 @@ int main(int argc, char **argv) {
     } else if (script) {
         FILE *f = fopen(script, "r");
         if (!f) {
-            fprintf(stderr, "error: cannot open script (%s)\n", script);
-            rc = 2;
+            char why[4200];
+            snprintf(why, sizeof why, "cannot open script (%s)", script);
+            rc = fail(why);
         } else {
             rc = run_stream(&S, f, script);
             fclose(f);
         }
-    } else if (tty) rc = curses ? explorer_run(&S, &xo) : repl_run(&S);
+    } else if (tty) {
+        if (say) fprintf(stderr, "\r\033[K");
+        rc = curses ? explorer_run(&S, &xo) : repl_run(&S);
+    }
     else rc = run_stream(&S, stdin, "stdin");
     fflush(stdout);
     sess_free(&S);

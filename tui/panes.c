@@ -2,11 +2,13 @@
  * layout for 80x24 and up, and one function per pane drawing from the
  * explorer's view of the session. Everything draws into stdscr; nothing here
  * refreshes the terminal (explorer.c does one doupdate per frame). */
+#include "cmd.h"
 #include "panes.h"
 #include "probe.h"
 #include "rlcurses.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -150,22 +152,39 @@ int ui_putf(int y, int x, int w, int role, const char *fmt, ...) {
     return ui_put(y, x, w, buf, role);
 }
 
+int ui_width(const char *s) {
+    int col = 0, cw;
+    for (size_t i = 0, n = strlen(s); i < n; col += cw) i += (size_t)ui_charw(s + i, n - i, &cw);
+    return col;
+}
+
+/* The end of the screen row of w columns that starts at s[i]: after the last
+ * blank that fits when the text goes on (words stay whole), else where the
+ * columns run out (a word longer than the row). */
+static size_t wrap_end(const char *s, size_t i, size_t n, int w) {
+    size_t j = i, blank = 0;
+    int col = 0, cw;
+    while (j < n) {
+        int len = ui_charw(s + j, n - j, &cw);
+        if (col + cw > w) break;
+        if (s[j] == ' ') blank = j + 1;
+        col += cw, j += (size_t)len;
+    }
+    if (j < n && s[j] != ' ' && blank > i) j = blank;
+    while (j < n && j > i && s[j] == ' ' && j - i < (size_t)w * 4) j++; /* the blank at the break is not shown */
+    return j > i ? j : n;
+}
+
 /* Wraps s into rows of w columns, skips the first `skip` of them and draws
  * the next (at most h) from row y; returns rows drawn. */
 static int put_wrapped_skip(int y, int x, int w, int h, const char *s, int role, int skip) {
     size_t n = strlen(s), i = 0;
     int row = -skip;
     while (i < n && row < h) {
-        size_t j = i;
-        int col = 0, cw;
-        while (j < n && col < w) {
-            int len = ui_charw(s + j, n - j, &cw);
-            if (col + cw > w) break;
-            col += cw, j += (size_t)len;
-        }
+        size_t j = wrap_end(s, i, n, w);
         if (row >= 0) ui_putn(y + row, x, w, s + i, j - i, role);
         row++;
-        i = j > i ? j : n;
+        i = j;
     }
     return row > 0 ? row : 0;
 }
@@ -194,12 +213,16 @@ static void split_rows(rect r, int top_h, rect *a, rect *b) {
  * sharing one slot (the last focused, or the one a command fills; taller for
  * probe and frontier); smaller screens show one pane at a time. */
 void layout(explorer *X) {
-    int H = LINES, W = COLS, B = H - 2;
+    int H = LINES, W = COLS, B = H - 3;
+    X->hints = (rect){H - 3, 0, 1, W};
     X->status = (rect){H - 2, 0, 1, W};
     X->prompt = (rect){H - 1, 0, 1, W};
     memset(X->shown, 0, sizeof X->shown);
     rect body = {0, 0, B, W}, ev;
-    if (W >= 150 && B >= 30) {
+    if (X->zoom >= 0) { /* 'z': the focused pane alone */
+        for (int p = 0; p < N_PANES; p++) X->r[p] = body;
+        X->shown[X->zoom] = true;
+    } else if (W >= 150 && B >= 29) {
         int cw = (W - 2) / 3;
         rect c1 = {0, 0, B, cw}, c2 = {0, cw + 1, B, cw}, c3 = {0, 2 * cw + 2, B, W - 2 * cw - 2};
         split_rows(c1, B * 3 / 5, &X->r[P_ACTS], &X->r[P_NEURON]);
@@ -209,7 +232,7 @@ void layout(explorer *X) {
         split_rows(c3, B / 2, &X->r[P_LATENTS], &X->r[P_EXAMPLES]);
         for (int p = 0; p < N_PANES; p++) X->shown[p] = p != P_PROBE && p != P_FRONTIER;
         X->shown[X->eslot == P_FRONTIER ? P_FRONTIER : P_PROBE] = true;
-    } else if (W >= 60 && B >= 14) {
+    } else if (W >= 60 && B >= 13) {
         int lw = W * 55 / 100, sh = X->slot >= P_PROBE && X->slot <= P_FRONTIER ? B - 7 : B * 11 / 20;
         rect l = {0, 0, B, lw}, r = {0, lw + 1, B, W - lw - 1}, slot;
         split_rows(l, B * 11 / 20, &X->r[P_ACTS], &X->r[P_NEURON]);
@@ -272,17 +295,17 @@ int pane_row_role(const explorer *X, int p, int i, int dflt) {
 static void acts_row(explorer *X, int y, rect r, int t, int tw, int saew) {
     const view_acts *a = &X->acts;
     const view_token *v = &a->tok[t];
-    int role = pane_row_role(X, P_ACTS, t, R_NORMAL), x = r.x, bw = r.w - (4 + tw + 9 + 7) - saew;
+    int nw = saew == 10 ? 0 : 7, role = pane_row_role(X, P_ACTS, t, R_NORMAL), x = r.x, bw = r.w - (4 + tw + 9 + nw) - saew;
     if (role == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
     ui_putf(y, x, 4, role, "%3d ", t);
     ui_put(y, x + 4, tw, v->text, role == R_CURSOR ? role : R_TOKEN);
     ui_putf(y, x + 4 + tw, 9, role, "%+8.3f ", v->val);
     if (bw > 0 && a->absmax > 0) ui_bar(y, x + 13 + tw, bw, fabsf(v->val) / a->absmax, v->val < 0);
     if (a->stale) return;
-    ui_putf(y, r.x + r.w - 7 - saew, 7, role == R_CURSOR ? role : R_DIM, "%7.2f", v->norm);
+    if (nw) ui_putf(y, r.x + r.w - 7 - saew, 7, role == R_CURSOR ? role : R_DIM, "%7.2f", v->norm);
     if (!saew) return;
     char s[64] = "";
-    for (int i = 0, o = 0; i < v->n_sae; i++) o += snprintf(s + o, sizeof s - (size_t)o, " %d:%.1f", v->sae_id[i], v->sae_val[i]);
+    for (int i = 0, o = 0; i < (saew >= 22 ? v->n_sae : v->n_sae > 0); i++) o += snprintf(s + o, sizeof s - (size_t)o, " %d:%.1f", v->sae_id[i], v->sae_val[i]);
     ui_put(y, r.x + r.w - saew, saew, s, role == R_CURSOR ? role : R_DIM);
 }
 
@@ -291,16 +314,23 @@ static void draw_acts(explorer *X) {
     const view_acts *a = &X->acts;
     session *S = X->S;
     char extra[96];
-    snprintf(extra, sizeof extra, "%s · layer %d", X->unit, S->layer);
+    unit u;
+    int L = S->layer;
+    if (S->has_model && !cmd_parse_unit(S, X->unit, &u, "acts")) L = cmd_unit_layer(S, &u); /* where its values come from */
+    snprintf(extra, sizeof extra, "%s · layer %d", X->unit, L);
     pane_header(X, P_ACTS, extra);
     int y = r.y + 1, rows = r.h - 3;
     if (!S->has_model) ui_put(y, r.x, r.w, "no model loaded — load model PATH", R_DIM);
     else if (!a->n) ui_wrapped(y, r.x, r.w, r.h - 1, "no prompt yet — type: prompt TEXT   (F2 edits the prompt live)", R_DIM);
     if (!a->n || rows < 1) return;
-    int saew = S->has_sae && r.w >= 60 ? 22 : 0, tw = r.w >= 60 ? 16 : r.w >= 40 ? 10 : 6;
+    /* Narrow, the top SAE latent (what Enter selects) replaces the norm. */
+    int saew = !S->has_sae ? 0 : r.w >= 60 ? 22 : r.w >= 36 ? 10 : 0, tw = r.w >= 60 ? 16 : r.w >= 40 ? 10 : 6;
+    int nw = saew >= 22 || !saew ? 7 : 0;
     if (a->err[0]) ui_put(y, r.x, r.w, a->err, R_ERROR);
+    else if (saew == 10) ui_putf(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s top SAE", tw - 1, "token", "value", r.w - (4 + tw + 9) - 10 - 1, "");
     else ui_putf(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s norm%s", tw - 1, "token", "value",
-                 r.w - (4 + tw + 9 + 7) - saew - 1, "", saew ? "   top SAE latents" : "");
+                 r.w - (4 + tw + 9 + nw) - saew - 1, "", saew ? "   top SAE latents" : "");
+    X->row0[P_ACTS] = y + 1;
     pane_scroll(X, P_ACTS, rows, a->n);
     for (int i = 0; i < rows && X->top[P_ACTS] + i < a->n; i++) acts_row(X, y + 1 + i, r, X->top[P_ACTS] + i, tw, saew);
     char next[256] = "next:";
@@ -353,6 +383,7 @@ static void draw_neuron(explorer *X) {
     sparkline(r.y + 2, r.x, r.w, a);
     int rows = r.h - 3, lw = r.w >= 36 ? r.w / 2 : 0, y = r.y + 3;
     if (rows < 1) return;
+    X->row0[P_NEURON] = y;
     pane_scroll(X, P_NEURON, rows, a->n);
     for (int i = 0; lw && i < rows && X->top[P_NEURON] + i < a->n; i++) {
         int t = X->top[P_NEURON] + i, role = pane_row_role(X, P_NEURON, t, R_NORMAL);
@@ -450,12 +481,13 @@ static void draw_steer(explorer *X) {
     pane_header(X, P_STEER, extra);
     rect c = {r.y + 1, r.x, r.h - 1, r.w};
     if (!s->n) {
-        ui_wrapped(c.y, c.x, c.w, c.h, "no comparison yet — vec NAME diffmean CATEGORY, then compare NAME 0 4 8", R_DIM);
+        ui_wrapped(c.y, c.x, c.w, c.h, "no comparison yet — vec NAME diffmean CATEGORY, then compare NAME 0 0.25 0.5 1 (alpha in mean residual norms; above ~1 the text turns to gibberish)", R_DIM);
         return;
     }
     alpha_group g[64];
     int ng = steer_groups(s, g, 64), trows = ng + 1 < c.h / 2 ? ng + 1 : c.h / 2;
     bool side = c.w >= 60; /* the plot beside the table, else below it */
+    X->row0[P_STEER] = c.y + 1;
     int used = steer_table(X, (rect){c.y, c.x, trows, side ? 33 : c.w}, g, ng, trows < 2 ? 2 : trows);
     int tall = c.h / 2 < 12 ? c.h / 2 : 12, ph = side ? (used > tall ? used : tall) : c.h - used >= 9 ? 5 : c.h - used >= 7 ? 4 : 0;
     if (side) frontier(s, (rect){c.y, c.x + 35, ph < c.h ? ph : c.h, c.w - 35});
@@ -466,15 +498,16 @@ static void draw_steer(explorer *X) {
 
 /* ------------------------------------------------------------ index panes */
 
-/* Columns: unit, density (when it fits), max, label ('~' marks an automatic
- * one), top output tokens with what is left. */
-static void latent_row(int y, rect r, const ixa_latent *l, int role, bool dens, int labw) {
+/* Columns: unit, density, max, label ('~' marks an automatic one), top
+ * output tokens with what is left; down to 30 columns all but the tokens
+ * stay (the sort key is always one of them). */
+static void latent_row(int y, rect r, const ixa_latent *l, int role, int labw) {
     char name[16];
     snprintf(name, sizeof name, "sae:%d", l->id);
-    ui_put(y, r.x, 10, name, role);
-    int x = r.x + 10;
-    if (dens) ui_putf(y, x, 9, role, "%8.5f ", l->density), x += 9;
-    ui_putf(y, x, 9, role, "%7.2f  ", l->max), x += 9;
+    ui_put(y, r.x, 9, name, role);
+    int x = r.x + 9;
+    ui_putf(y, x, 9, role, "%7.5f  ", l->density), x += 9;
+    ui_putf(y, x, 8, role, "%6.2f  ", l->max), x += 8;
     char label[80];
     snprintf(label, sizeof label, "%s%s", l->auto_label ? "~" : "", l->label[0] ? l->label : "-");
     ui_put(y, x, labw, label, role);
@@ -484,25 +517,33 @@ static void latent_row(int y, rect r, const ixa_latent *l, int role, bool dens, 
 
 static void draw_latents(explorer *X) {
     rect r = X->r[P_LATENTS];
-    char extra[96];
-    snprintf(extra, sizeof extra, "sort %s%s%s", X->lat_sort[0] ? X->lat_sort : "id", X->lat_filter[0] ? " · filter " : "",
-             X->lat_filter);
+    const char *sort = X->lat_sort[0] ? X->lat_sort : "id", *arrow = ui_utf8 ? "▼" : "v";
+    char extra[128];
+    snprintf(extra, sizeof extra, "%d/%d · sort %s %s%s%s", X->n_lat ? X->cursor[P_LATENTS] + 1 : 0, X->n_lat, sort,
+             arrow, X->lat_filter[0] ? " · filter " : "", X->lat_filter);
     pane_header(X, P_LATENTS, extra);
     if (!X->lat) {
         ui_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->lat_why, R_DIM);
         return;
     }
-    bool dens = r.w >= 48;
-    int rest = r.w - 19 - (dens ? 9 : 0), labw = rest >= 36 ? rest * 11 / 20 : rest;
-    ui_putf(r.y + 1, r.x, r.w, R_DIM, "%-9s %s%7s  %-*s %s", "unit", dens ? " density " : "", "max", labw, "label (~ auto)",
-            labw < rest ? "top output tokens" : "");
+    int rest = r.w - 26, labw = rest >= 36 ? rest * 11 / 20 : rest;
+    char hu[16], hd[16], hm[16]; /* the sorted column carries the arrow */
+    snprintf(hu, sizeof hu, "%s%s", "unit", !strcmp(sort, "id") ? arrow : "");
+    snprintf(hd, sizeof hd, "%s%s", "density", !strcmp(sort, "density") ? arrow : "");
+    snprintf(hm, sizeof hm, "%s%s", "max", !strcmp(sort, "max") ? arrow : "");
+    int x = r.x;
+    ui_put(r.y + 1, x, 9, hu, R_DIM), x = r.x + 9;
+    ui_put(r.y + 1, x, 9, hd, R_DIM), x = r.x + 18;
+    ui_put(r.y + 1, x, 8, hm, R_DIM), x = r.x + 26;
+    ui_putf(r.y + 1, x, r.x + r.w - x, R_DIM, "%-*s %s", labw, "label (~ auto)", labw < rest ? "top output tokens" : "");
     int rows = r.h - 2;
+    X->row0[P_LATENTS] = r.y + 2;
     if (!X->n_lat) ui_put(r.y + 2, r.x, r.w, "no latent matches the filter — 'latents' clears it", R_DIM);
     pane_scroll(X, P_LATENTS, rows, X->n_lat);
     for (int i = 0; i < rows && X->top[P_LATENTS] + i < X->n_lat; i++) {
         int k = X->top[P_LATENTS] + i, role = pane_row_role(X, P_LATENTS, k, R_NORMAL);
         if (role == R_CURSOR) ui_fill(r.y + 2 + i, r.x, r.w, role);
-        latent_row(r.y + 2 + i, r, &X->lat[k], role, dens, labw);
+        latent_row(r.y + 2 + i, r, &X->lat[k], role, labw);
     }
 }
 
@@ -521,14 +562,19 @@ static void draw_examples(explorer *X) {
         return;
     }
     int rows = r.h - 1, vw = r.w >= 30 ? 8 : 0;
+    X->row0[P_EXAMPLES] = r.y + 1;
     pane_scroll(X, P_EXAMPLES, rows, X->n_ex);
     for (int i = 0; i < rows && X->top[P_EXAMPLES] + i < X->n_ex; i++) {
         int k = X->top[P_EXAMPLES] + i, y = r.y + 1 + i, x = r.x + vw;
         const ixa_example *e = &X->ex[k];
         if (pane_row_role(X, P_EXAMPLES, k, R_NORMAL) == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
         if (vw) ui_putf(y, r.x, vw, pane_row_role(X, P_EXAMPLES, k, R_DIM), "%7.2f ", e->max);
-        int back = (r.w - vw) / 4 < 8 ? (r.w - vw) / 4 : 8; /* the peak stays in view */
-        for (int t = e->peak > back ? e->peak - back : 0; t < e->ntok && x < r.x + r.w; t++)
+        /* The firing token's middle at the middle of the context column, at
+         * any width: as many tokens before it as fit in the left half. */
+        int left = (r.w - vw) / 2 - ui_width(e->tok[e->peak]) / 2, t = e->peak;
+        while (t > 0 && ui_width(e->tok[t - 1]) <= left) left -= ui_width(e->tok[--t]);
+        x += left > 0 ? left : 0;
+        for (; t < e->ntok && x < r.x + r.w; t++)
             x += ui_put(y, x, r.x + r.w - x, e->tok[t], strength_role(e->val[t], e->max));
     }
 }
@@ -537,33 +583,84 @@ static void draw_examples(explorer *X) {
 
 /* Rows line s takes when wrapped to w columns. */
 int ui_wrapped_rows(const char *s, int w) {
-    int rows = 1, col = 0, cw;
-    for (size_t i = 0, n = strlen(s); i < n;) {
-        i += (size_t)ui_charw(s + i, n - i, &cw);
-        if (col + cw > w) rows++, col = 0;
-        col += cw;
-    }
-    return rows;
+    int rows = 0;
+    for (size_t i = 0, n = strlen(s); i < n; rows++) i = wrap_end(s, i, n, w);
+    return rows ? rows : 1;
 }
 
+/* A long stream (gen 100000): only its tail can be on screen. */
+static const char *log_tail(const char *s, const rect *r) {
+    size_t n = strlen(s), cap = (size_t)r->w * (size_t)r->h * 4;
+    if (n <= cap) return s;
+    s += n - cap;
+    while ((*s & 0xc0) == 0x80) s++;
+    return s;
+}
+
+/* Lines wrapped at word boundaries, scrolled by screen rows (log_scroll rows
+ * back from the newest); focused, the cursor line is highlighted and kept in
+ * view. Records which line each screen row shows (mouse clicks). */
 static void draw_output(explorer *X) {
     rect r = X->r[P_OUTPUT];
-    char extra[32] = "";
-    if (X->log_scroll) snprintf(extra, sizeof extra, "scrolled %d", X->log_scroll);
-    pane_header(X, P_OUTPUT, extra);
-    int y = r.y + r.h; /* fill upwards from the newest line */
-    for (int i = X->log_n - 1 - X->log_scroll; i >= 0 && y > r.y + 1; i--) {
-        const char *s = X->log[i];
-        size_t n = strlen(s), cap = (size_t)r.w * (size_t)r.h * 4;
-        if (n > cap) { /* a long stream: only its tail can be on screen */
-            s += n - cap;
-            while ((*s & 0xc0) == 0x80) s++;
-        }
-        int k = ui_wrapped_rows(s, r.w), skip = y - k < r.y + 1 ? r.y + 1 - (y - k) : 0;
-        y -= k;
-        int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : s[0] == '#' ? R_HOT2 : R_NORMAL; /* # caption */
-        put_wrapped_skip(y + skip, r.x, r.w, k - skip, s, role, skip); /* only its bottom rows may fit */
+    int h = r.h - 1, n = X->log_n, total = 0, c = X->cursor[P_OUTPUT];
+    bool f = X->focus == P_OUTPUT;
+    int *rows = xmalloc(sizeof(int) * (size_t)(n ? n : 1)), start = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == c) start = total;
+        total += rows[i] = ui_wrapped_rows(log_tail(X->log[i], &r), r.w);
     }
+    int bottom = total - X->log_scroll;
+    if (f && c >= 0 && c < n) { /* the cursor line in view */
+        if (start + rows[c] > bottom) bottom = start + rows[c];
+        if (start < bottom - h) bottom = start + (rows[c] < h ? rows[c] : h);
+    }
+    bottom = bottom > total ? total : bottom < (total < h ? total : h) ? (total < h ? total : h) : bottom;
+    X->log_scroll = total - bottom;
+    char extra[64] = "";
+    if (X->log_scroll) snprintf(extra, sizeof extra, "%d rows back · End follows", X->log_scroll);
+    pane_header(X, P_OUTPUT, extra);
+    for (int i = 0; i < h && i < 256; i++) X->out_line[i] = -1;
+    int first = bottom - h, a = total;
+    for (int i = n - 1; i >= 0 && a > first; i--) {
+        a -= rows[i];
+        if (a >= bottom) continue;
+        const char *s = log_tail(X->log[i], &r);
+        int skip = a < first ? first - a : 0, y0 = a + skip - first, cnt = (a + rows[i] < bottom ? a + rows[i] : bottom) - (a + skip);
+        int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : s[0] == '#' ? R_HOT2 : R_NORMAL; /* # caption */
+        if (f && i == c) {
+            role = R_CURSOR;
+            for (int k = 0; k < cnt; k++) ui_fill(r.y + 1 + y0 + k, r.x, r.w, R_CURSOR);
+        }
+        put_wrapped_skip(r.y + 1 + y0, r.x, r.w, cnt, s, role, skip);
+        for (int k = 0; k < cnt && y0 + k < 256; k++) X->out_line[y0 + k] = i;
+    }
+    free(rows);
+}
+
+/* The unit a result row names: sae:I, meta:B:I, mlp:L:I or resid:I, else
+ * an 'acts' row's first "dim:+value" as resid:dim. */
+int line_unit(const char *s, char *out, size_t cap) {
+    static const char *const K[] = {"sae:", "meta:", "mlp:", "resid:"};
+    for (const char *p = s; *p; p++)
+        for (int k = 0; k < 4; k++) {
+            size_t l = strlen(K[k]);
+            if (strncmp(p, K[k], l) || (p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) || !isdigit((unsigned char)p[l]))
+                continue;
+            size_t e = l;
+            while (isdigit((unsigned char)p[e]) || (p[e] == ':' && isdigit((unsigned char)p[e + 1]))) e++;
+            snprintf(out, cap, "%.*s", (int)e, p);
+            return 1;
+        }
+    for (const char *p = s; *p; p++) /* acts: "   0  \"The\"   47.477   240:+7.998 ..." */
+        if (isdigit((unsigned char)*p) && (p == s || *(p - 1) == ' ')) {
+            const char *q = p;
+            while (isdigit((unsigned char)*q)) q++;
+            if (*q == ':' && (q[1] == '+' || q[1] == '-') && isdigit((unsigned char)q[2])) {
+                snprintf(out, cap, "resid:%.*s", (int)(q - p), p);
+                return 1;
+            }
+        }
+    return 0;
 }
 
 /* ------------------------------------------------------------ status */
@@ -611,9 +708,20 @@ int pane_rows(const explorer *X, int p) {
     }
 }
 
+void pane_row_text(const explorer *X, int p, int i, char *out, size_t cap) {
+    out[0] = 0;
+    if ((p == P_ACTS || p == P_NEURON) && i < X->acts.n) snprintf(out, cap, "%s", X->acts.tok[i].text);
+    else if (p == P_LATENTS && i < X->n_lat)
+        snprintf(out, cap, "sae:%d %s %s", X->lat[i].id, X->lat[i].label, X->lat[i].top);
+    else if (p == P_EXAMPLES && i < X->n_ex)
+        for (int t = 0, o = 0; t < X->ex[i].ntok && o < (int)cap - 1; t++) o += snprintf(out + o, cap - (size_t)o, "%s", X->ex[i].tok[t]);
+    else if (p == P_PROBE && X->S->probe_last && i < X->S->probe_last->n) snprintf(out, cap, "%s", X->S->probe_last->rows[i].name);
+    else if (p == P_OUTPUT && i < X->log_n) snprintf(out, cap, "%s", X->log[i]);
+}
+
 void draw_too_small(void) {
     erase();
-    ui_put(0, 0, COLS, "too small: 30x8 needed", R_ERROR);
+    ui_put(0, 0, COLS, "too small: 30x9 needed", R_ERROR);
 }
 
 static void separators(explorer *X) {
@@ -624,8 +732,8 @@ static void separators(explorer *X) {
         if (!X->shown[p] || x >= COLS || x >= 512 || done[x]) continue;
         done[x] = true;
         attrset(ui_attr(R_SEP));
-        if (ui_utf8) mvvline(0, x, ACS_VLINE, LINES - 2);
-        else mvvline(0, x, '|', LINES - 2);
+        if (ui_utf8) mvvline(0, x, ACS_VLINE, LINES - 3);
+        else mvvline(0, x, '|', LINES - 3);
         attrset(A_NORMAL);
     }
 }
@@ -635,17 +743,24 @@ static void (*const DRAW[N_PANES])(explorer *) = {draw_acts,     draw_neuron,  d
 
 /* The whole screen into stdscr; leaves the terminal cursor on the prompt. */
 void draw_frame(explorer *X) {
-    if (LINES < 8 || COLS < 30) {
+    if (LINES < 9 || COLS < 30) {
         draw_too_small();
         int cx = rlc_draw(LINES - 1, COLS, R_PROMPT, R_NORMAL);
         move(LINES - 1, cx < COLS ? cx : COLS - 1);
         return;
     }
     layout(X);
+    if (X->help) { /* the full-screen key help, over everything */
+        draw_help(X);
+        curs_set(0);
+        return;
+    }
     erase();
+    for (int p = 0; p < N_PANES; p++) X->row0[p] = -1;
     for (int p = 0; p < N_PANES; p++)
         if (X->shown[p]) DRAW[p](X);
     separators(X);
+    draw_hints(X);
     draw_status(X);
     int cx = rlc_draw(X->prompt.y, X->prompt.w, R_PROMPT, R_NORMAL);
     move(X->prompt.y, cx < COLS ? cx : COLS - 1);

@@ -137,6 +137,14 @@ typedef struct explorer {
     const char *busy;        /* the running command, or NULL */
     bool live;               /* F2: the prompt line edits the prompt text */
     bool mono;
+    bool help;               /* the full-screen key help is open */
+    int help_top;            /* its first shown line */
+    int zoom;                /* the pane zoomed to the whole body ('z'), or -1 */
+    bool searching;          /* '/' in a list: typing the search text */
+    char search[64];         /* the last search text (n/N repeat it) */
+    int row0[N_PANES];       /* screen row of a list's first shown row (mouse), or -1 */
+    int out_line[256];       /* output pane: the log line drawn on each screen row, or -1 */
+    rect hints;              /* the key-hint line */
 } explorer;
 
 /* view.c: re-reads the session after a command (prompt, unit, steering). */
@@ -165,7 +173,20 @@ void draw_frontier(explorer *X);
 int eval_unit(const explorer *X, int fam, char *name, size_t cap, char *note, size_t ncap);
 int frontier_unit(explorer *X, char *name, size_t cap);
 
-/* Rows a pane's cursor can move over (for keys). */
+/* Rows a pane's cursor can move over (for keys), and a row's text for '/'
+ * search ("" when the pane has none). */
 int pane_rows(const explorer *X, int p);
+void pane_row_text(const explorer *X, int p, int i, char *out, size_t cap);
+/* The unit a result line of the output pane names (sae:I, meta:B:I, ...),
+ * or 0 when it names none. */
+int line_unit(const char *s, char *out, size_t cap);
+/* Display columns of s. */
+int ui_width(const char *s);
+
+/* help.c: the full-screen key help (F1, '?', 'keys'), its keys, and the
+ * key-hint line that follows the focus. */
+void draw_help(explorer *X);
+bool help_key(explorer *X, int k); /* false: the help closed */
+void draw_hints(explorer *X);
 
 #endif

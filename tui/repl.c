@@ -54,8 +54,8 @@ int repl_run(session *S) {
             add_history(line);
             int rc = sess_exec_multi(S, line);
             progress_clear();
-            if (rc) fprintf(stdout, "error: %s\n", ms_geterr());
-            if (g_cancel) printf("(cancelled)\n");
+            if (g_cancel || (rc && !strncmp(ms_geterr(), "cancelled", 9))) printf("(cancelled)\n"); /* not an error */
+            else if (rc) fprintf(stdout, "error: %s\n", ms_geterr());
         }
         free(line);
         fflush(stdout);

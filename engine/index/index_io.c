@@ -129,6 +129,10 @@ static int32_t take_i32(cursor *c) {
     return x;
 }
 
+/* The window's values are stored as f16, the example's value as f32: the
+ * peak takes its exact value, so it never shows above the value reported
+ * beside it (13.15625 beside a max of 13.152413). Other window tokens may
+ * lie outside the index's tokens and exceed it. */
 static int decode_example(cursor *c, ix_example *e) {
     e->seg = take_i32(c), e->pos = take_i32(c);
     take(c, &e->value, 4);
@@ -140,6 +144,7 @@ static int decode_example(cursor *c, ix_example *e) {
     if ((size_t)e->n * 2 > c->n - c->at) return take(c, e->vals, (size_t)e->n * 2);
     f16_to_f32_n(c->p + c->at, e->vals, (size_t)e->n);
     c->at += (size_t)e->n * 2;
+    e->vals[e->pos - e->w0] = e->value;
     return 0;
 }
 

@@ -26,6 +26,7 @@ int cmd_parse_float(const char *s, double lo, double hi, double *out, const char
 int cmd_need_model(session *S, const char *cmd);
 /* A JSON number, or null when not finite. */
 json_object *cmd_jdouble(double x);
+void cmd_fmt_num(double x, char *out, size_t cap);
 /* Prints o as one line and releases it. */
 void cmd_emit_json(session *S, json_object *o);
 /* Printable form of bytes (control bytes and invalid UTF-8 escaped). */
@@ -47,6 +48,9 @@ typedef struct {
 } unit;
 
 int cmd_parse_unit(session *S, const char *text, unit *u, const char *cmd);
+/* The layer a unit's values come from: the session's for resid, L for
+ * mlp:L:I, the GLP's for meta-neurons, the SAE's for latents. */
+int cmd_unit_layer(const session *S, const unit *u);
 /* Per-token values of a unit over the prompt, into vals[n_prompt]. */
 int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd);
 /* The prompt's residuals at the GLP's layer (rows[n_prompt, d], malloc'd)

@@ -115,9 +115,28 @@ int cmd_need_model(session *S, const char *cmd) {
     return 0;
 }
 
+/* The shortest text that reads back as x: a value that is exactly a float
+ * (most of ours are) as the shortest that round-trips through float, so a
+ * temperature of 0.8f prints 0.8, not 0.80000001192092896; other doubles
+ * with up to 17 digits. */
+void cmd_fmt_num(double x, char *out, size_t cap) {
+    bool f = (double)(float)x == x;
+    for (int p = 1; p <= 17; p++) {
+        snprintf(out, cap, "%.*g", p, x);
+        double y = strtod(out, NULL);
+        if (f ? (float)y == (float)x : y == x) break;
+    }
+    if (!strpbrk(out, ".eEni") && strlen(out) + 2 < cap) strcat(out, ".0"); /* stays a JSON double */
+}
+
 /* A JSON number, or null when not finite (json-c would print NaN, which is
  * not JSON). */
-json_object *cmd_jdouble(double x) { return isfinite(x) ? json_object_new_double(x) : NULL; }
+json_object *cmd_jdouble(double x) {
+    if (!isfinite(x)) return NULL;
+    char b[40];
+    cmd_fmt_num(x, b, sizeof b);
+    return json_object_new_double_s(x, b);
+}
 
 void cmd_emit_json(session *S, json_object *o) {
     const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -507,6 +526,15 @@ int cmd_unit_values(session *S, const unit *u, float *vals, const char *cmd) {
     return rc;
 }
 
+int cmd_unit_layer(const session *S, const unit *u) {
+    switch (u->kind) {
+    case UNIT_MLP: return u->a;
+    case UNIT_META: return sess_glp_layer(S);
+    case UNIT_SAE: return S->sae.layer;
+    default: return S->layer;
+    }
+}
+
 static int cmd_show(session *S, words *w) {
     const char *cmd = w->argv[0];
     if (cmd_need_model(S, cmd)) return -1;
@@ -523,7 +551,8 @@ static int cmd_show(session *S, words *w) {
     for (int t = 0; t < S->n_prompt; t++) mx = fabsf(v[t]) > mx ? fabsf(v[t]) : mx;
     char piece[128];
     json_object *arr = S->json ? json_object_new_array() : NULL;
-    if (!arr) sess_printf(S, "%s over the prompt (max |value| %.4g)\n", w->argv[1], mx);
+    int L = cmd_unit_layer(S, &u);
+    if (!arr) sess_printf(S, "%s (layer %d) over the prompt (max |value| %.4g)\n", w->argv[1], L, mx);
     for (int t = 0; t < S->n_prompt; t++) {
         cmd_token_text(S, S->prompt_ids[t], piece, sizeof piece);
         if (arr) {
@@ -545,6 +574,7 @@ static int cmd_show(session *S, words *w) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "cmd", json_object_new_string("show"));
         json_object_object_add(o, "unit", json_object_new_string(w->argv[1]));
+        json_object_object_add(o, "layer", json_object_new_int(L));
         json_object_object_add(o, "tokens", arr);
         cmd_emit_json(S, o);
     }
@@ -635,6 +665,8 @@ static int set_key(session *S, const char *key, const char *val) {
         S->threads = (int)i;
     } else if (!strcmp(key, "ctx")) {
         if (cmd_parse_int(val, 1, 1 << 20, &i, "set ctx")) return -1;
+        if (S->has_model && i > S->model.c.max_seq) /* positions past it were never trained (or have no embedding) */
+            return ms_seterr("the model's context is %d tokens; ctx %ld cannot be honoured (set ctx)", S->model.c.max_seq, i);
         if (S->has_model) { /* the old cache stays if the new one cannot be had */
             tf_state st;
             if (tf_state_init(&st, &S->model, (int)i)) return ms_seterr("%s (set ctx)", ms_geterr());
@@ -724,9 +756,9 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "sae", S->has_sae ? json_object_new_string(S->sae_path) : NULL);
         json_object_object_add(o, "glp_sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
         json_object_object_add(o, "glp_evals", json_object_new_int(S->glp_ode.evals));
-        json_object_object_add(o, "temperature", json_object_new_double(S->scfg.temperature));
+        json_object_object_add(o, "temperature", cmd_jdouble(S->scfg.temperature));
         json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
-        json_object_object_add(o, "top_p", json_object_new_double(S->scfg.top_p));
+        json_object_object_add(o, "top_p", cmd_jdouble(S->scfg.top_p));
         json_object_object_add(o, "seed", json_object_new_int64((int64_t)S->seed));
         json_object_object_add(o, "gen", json_object_new_int(S->gen_tokens));
         json_object_object_add(o, "threads", json_object_new_int(S->threads));
@@ -869,9 +901,31 @@ const sess_cmd_info *sess_commands(int *n) {
     return CMDS;
 }
 
+static int help_json(session *S, words *w, const sess_cmd_info *c, int n) {
+    json_object *arr = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        if (w->argc > 1 && strcmp(w->argv[1], c[i].name)) continue;
+        json_object *e = json_object_new_object();
+        json_object_object_add(e, "name", json_object_new_string(c[i].name));
+        json_object_object_add(e, "synopsis", json_object_new_string(c[i].synopsis));
+        json_object_object_add(e, "help", json_object_new_string(c[i].help));
+        json_object_array_add(arr, e);
+    }
+    if (!json_object_array_length(arr)) {
+        json_object_put(arr);
+        return ms_seterr("no such command '%s' (help)", w->argv[1]);
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "cmd", json_object_new_string("help"));
+    json_object_object_add(o, "commands", arr);
+    cmd_emit_json(S, o);
+    return 0;
+}
+
 static int cmd_help(session *S, words *w) {
     int n;
     const sess_cmd_info *c = sess_commands(&n);
+    if (S->json) return help_json(S, w, c, n);
     for (int i = 0; i < n; i++) {
         if (w->argc > 1 && strcmp(w->argv[1], c[i].name)) continue;
         if (w->argc > 1) sess_printf(S, "%s\n  %s\n", c[i].synopsis, c[i].help);

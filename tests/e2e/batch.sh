@@ -87,5 +87,18 @@ long=$(awk 'BEGIN { for (i = 0; i < 300; i++) printf "hello world " }')
 expect_out "a line of 600 words" '^ +2098 +[0-9]+ ' $MS --model $G -c "tokens $long"
 expect_out "prompt longer than the context" "error: prompt has [0-9]+ tokens, the context holds 128" \
   $MS --model $G -c "prompt $(awk 'BEGIN { for (i = 0; i < 900; i++) printf "hello world " }')"
-expect_out "set ctx reports the effective value" 'ctx = 128' $MS --model $G -c 'set ctx 999999'
+expect_out "set ctx refuses past the model's context, saying why" "context is 128 tokens; ctx 999999 cannot be honoured" $MS --model $G -c 'set ctx 999999'
+expect_status "... with status 2" 2 $MS --model $G -c 'set ctx 999999'
+expect_out "set ctx within it is honoured" 'ctx = 100' $MS --model $G -c 'set ctx 100'
+# --json all the way: errors as objects on stdout (status unchanged), help, shortest floats
+expect_out "--json: an error is a JSON object on stdout" '^\{"error":"unknown command .bogus.; try .help. \(command\)"\}$' sh -c "$MS --model $G --json -c bogus 2>/dev/null"
+expect_status "... with status 2" 2 $MS --model $G --json -c bogus
+expect_out "... nothing on stderr" '^$' sh -c "$MS --model $G --json -c bogus 2>&1 >/dev/null"
+printf 'status\nbogus\n' > "${TMPDIR:-/tmp}/ms_json_err$$.ms"
+expect_out "... a script's error names file and line" '"error":"unknown command .*","file":".*ms_json_err[0-9]+\.ms","line":2\}' $MS --model $G --json "${TMPDIR:-/tmp}/ms_json_err$$.ms"
+rm -f "${TMPDIR:-/tmp}/ms_json_err$$.ms"
+expect_out "--json help is a JSON object" '^\{"cmd":"help","commands":\[\{"name":"load"' $MS --model $G --json -c help
+expect_out "--json help CMD" '^\{"cmd":"help","commands":\[\{"name":"show","synopsis":"show UNIT"' $MS --model $G --json -c 'help show'
+expect_out "--json floats in the shortest round-trip form" '"temperature":0\.8,"top_k":40,"top_p":0\.95' $MS --model $G --json -c status
+expect_out "show names the layer of a unit's values" '^resid:3 \(layer 1\) over the prompt' $MS --model $G -c 'prompt ab; layer 1; show resid:3'
 expect_out "-c needs a value" 'error: -c needs a value' $MS -c

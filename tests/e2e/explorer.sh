@@ -72,9 +72,9 @@ v=$(printf '%.2f' "$($MS --json -c 'top sae:1 1' | grep -o '"maxValue":[0-9.e+-]
 check "... showing its top context" wait_for "│ +$v [^ ]"
 check "... the activating token highlighted" sh -c "$T capture-pane -p -e -t ms | grep -F ' $v ' | grep -q '43m'"
 keys Escape 'latents sort max filter plant' Enter
-check "'latents sort max filter plant' sorts and filters the pane" wait_for 'SAE latents sort max · filter plant'
+check "'latents sort max filter plant' sorts and filters the pane" wait_for 'SAE latents [0-9]+/[0-9]+ · sort max ▼ · filter plant'
 keys 'vec x prompt "I love food" "I hate rain"' Enter 'compare x 0 4 --tokens 8' Enter
-check "compare fills the steering pane (plain and +GLP)" wait_for ' 4\.00 +[0-9]+\.[0-9]+ +- +[0-9]+\.[0-9]+' 30
+check "compare fills the steering pane (plain and +GLP)" wait_for ' 4\.00 +[0-9]+\.[0-9]+ +- +[0-9]+\.[0-9]+' 120
 check "frontier plot drawn" wait_for 'NLL [0-9.]+\.\.[0-9.]+'
 $T resize-window -t ms -x 40 -y 10
 check "a small terminal shows one pane" wait_for '^ *alpha +plain'
@@ -132,7 +132,7 @@ keys 'probe noun.food --per-class 20' Enter
 check "probe fills the probe pane" wait_for '\[probe\] .*1 task' 30
 check "... a row per task with each family's test AUC" wait_for '│noun.food +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3} +0\.[0-9]{3}'
 check "... the mean and its CI" wait_for '│CI hi +0\.[0-9]{3}'
-check "... the winners with their keys" wait_for 's sae:[0-9]+ · r resid:[0-9]+'
+check "... the winners with their keys" wait_for 's sae:[0-9]+ · r( resid:[0-9]+|$)'
 sae=$(screen | grep -o 's sae:[0-9]*' | head -1 | cut -c3-)
 keys BTab BTab BTab s
 check "s on a probe row selects its SAE winner everywhere" wait_for "activations $sae "

@@ -67,8 +67,8 @@ expect_out "meta unit out of range" "error: meta:2:0 outside meta:0..1:0..127 \(
 expect_out "a GLP of another width is refused" "does not fit: its d_input differs" \
   $MS --model tests/fixtures/models/gpt2_tiny -c "load glp $tmp/a/glp"
 expect_out "meta needs a GLP" "no GLP loaded" $MS --model "$tmp/lm/model" -c "prompt x; show meta:0:0"
-expect_out "show mlp neuron" 'mlp:1:3 over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; show mlp:1:3"
-expect_out "show resid" 'resid:3 over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; neuron resid:3"
+expect_out "show mlp neuron" 'mlp:1:3 \(layer 1\) over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; show mlp:1:3"
+expect_out "show resid" 'resid:3 \(layer [0-9]+\) over the prompt' $MS --model "$tmp/lm/model" -c "prompt The cat; neuron resid:3"
 
 # pack-glp: lz4 (and f16) folders load and give the same (f32) meta-neurons.
 check "pack-glp f32" $MS pack-glp "$tmp/a/glp" --out "$tmp/p32"
@@ -77,7 +77,7 @@ check "packed weights are lz4" test -f "$tmp/p16/final.safetensors.lz4" -a -f "$
 c=$($MS --model "$tmp/lm/model" -c "load glp $tmp/p32; prompt The cat; show meta:1:5" | tail -n +2)
 a2=$(printf '%s\n' "$a" | tail -n +2)
 check "f32 pack gives identical meta-neurons" test "$a2" = "$c"
-expect_out "f16 pack loads" 'meta:1:5 over the prompt' $MS --model "$tmp/lm/model" -c "load glp $tmp/p16; prompt The cat; show meta:1:5"
+expect_out "f16 pack loads" 'meta:1:5 \(layer 1\) over the prompt' $MS --model "$tmp/lm/model" -c "load glp $tmp/p16; prompt The cat; show meta:1:5"
 
 # eval-glp: held-out loss and Fréchet distances with floor and Gaussian baseline.
 expect_out "eval-glp report" 'GLP samples \(euler +8 evals\) +[0-9.]+' \
@@ -124,7 +124,7 @@ expect_out "eval-sae --json" '^\{"fvu": [0-9.]+, "mse": [0-9.e-]+, "l0": [0-9.]+
   $MS eval-sae --sae "$tmp/s1/sae" --acts "$tmp/acts" --rows 1000 --json
 expect_out "load sae" 'loaded SAE .*: layer 1, 128 latents, topk k 8' \
   $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae"
-expect_out "show sae latent" 'sae:7 over the prompt' \
+expect_out "show sae latent" 'sae:7 \(layer 1\) over the prompt' \
   $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae; prompt The cat sat; show sae:7"
 expect_out "sae unit out of range" 'error: sae:128 outside sae:0..127 \(show\)' \
   $MS --model "$tmp/lm/model" -c "load sae $tmp/s1/sae; prompt x; show sae:128"
