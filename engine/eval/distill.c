@@ -249,7 +249,7 @@ char *tl_cmp_csv(const tl_cmp_result *r) {
     for (int i = 0; i < r->n; i++)
         for (int f = 0; f < PF_N; f++)
             if (r->families >> f & 1)
-                sb_printf(&b, "%s,%s,%s,%.6f,%.6f,%d,%d\n", r->rows[i].category, PROBE_FAMILY[f], r->rows[i].units[f],
+                sb_printf(&b, "%s,%s,\"%s\",%.6f,%.6f,%d,%d\n", r->rows[i].category, PROBE_FAMILY[f], r->rows[i].units[f],
                           r->rows[i].f1[f], r->rows[i].auc[f], r->rows[i].test_tok, r->rows[i].test_pos);
     for (int f = 0; f < PF_N; f++)
         if (r->families >> f & 1)
