@@ -11,22 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Named concepts of a session. */
-typedef struct {
+/* A named concept of a session (S->concepts, plain data). */
+typedef struct sess_concept {
     char name[32];
     tl_concept c;
 } named_concept;
-
-struct tl_concepts {
-    named_concept *v;
-    int n;
-};
-
-void cmd_concepts_free(session *S) {
-    if (S->concepts) free(S->concepts->v);
-    free(S->concepts);
-    S->concepts = NULL;
-}
 
 static tl_models models_of(session *S) {
     tl_models M = {.m = &S->model, .st = &S->st, .layer = S->layer,
@@ -313,8 +302,8 @@ int label_exec(session *S, int argc, char **argv, void (*progress)(void *, const
 /* ------------------------------------------------------------ concept */
 
 static named_concept *find_concept(session *S, const char *name) {
-    for (int i = 0; S->concepts && i < S->concepts->n; i++)
-        if (!strcmp(S->concepts->v[i].name, name)) return &S->concepts->v[i];
+    for (int i = 0; i < S->n_concepts; i++)
+        if (!strcmp(S->concepts[i].name, name)) return &S->concepts[i];
     return NULL;
 }
 
@@ -349,11 +338,11 @@ static int concept_show(session *S, const named_concept *nc) {
 
 int cmd_concept(session *S, words *w) {
     if (w->argc == 1) {
-        int n = S->concepts ? S->concepts->n : 0;
+        int n = S->n_concepts;
         for (int i = 0; i < n; i++) {
             char units[1024];
-            tl_concept_str(&S->concepts->v[i].c, units, sizeof units);
-            sess_printf(S, "%-16s %s\n", S->concepts->v[i].name, units);
+            tl_concept_str(&S->concepts[i].c, units, sizeof units);
+            sess_printf(S, "%-16s %s\n", S->concepts[i].name, units);
         }
         if (!n) sess_printf(S, "no concepts; define one with 'concept NAME sae:18,meta:1:7>0.5'\n");
         return 0;
@@ -372,9 +361,8 @@ int cmd_concept(session *S, words *w) {
     if (tl_parse_concept(w->argv[2], &c, "concept") || tl_models_check(&M, &c, "concept")) return -1;
     named_concept *nc = find_concept(S, name);
     if (!nc) {
-        if (!S->concepts) S->concepts = xcalloc(1, sizeof *S->concepts);
-        S->concepts->v = xrealloc(S->concepts->v, sizeof(named_concept) * (size_t)(S->concepts->n + 1));
-        nc = &S->concepts->v[S->concepts->n++];
+        S->concepts = xrealloc(S->concepts, sizeof(named_concept) * (size_t)(S->n_concepts + 1));
+        nc = &S->concepts[S->n_concepts++];
         snprintf(nc->name, sizeof nc->name, "%s", name);
     }
     nc->c = c;

@@ -8,6 +8,5 @@
 
 int label_exec(session *S, int argc, char **argv, void (*progress)(void *, const char *), void *ctx);
 int cmd_concept(session *S, words *w);
-void cmd_concepts_free(session *S);
 
 #endif

@@ -1,7 +1,6 @@
 /* session.c — session state: model loading, the prompt, output helpers. The
  * command handlers live in commands.c. */
 #include "session.h"
-#include "cmd_label.h"
 #include "frontier.h"
 #include "glp_folder.h"
 #include "index.h"
@@ -152,7 +151,8 @@ void sess_free(session *S) {
     free(S->corpus);
     frontier_free(S->frontier_last);
     S->frontier_last = NULL;
-    cmd_concepts_free(S);
+    free(S->concepts);
+    S->concepts = NULL;
     free(S->prompt);
     S->prompt = NULL;
 }
