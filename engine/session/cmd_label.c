@@ -100,13 +100,13 @@ static int get_concept(session *S, const tl_models *M, const label_args *a, cons
     if (tl_pool_make(&p, train, M->m->tok, cat, a->docs, a->docs, S->seed, cmd)) return -1;
     int layers[3] = {M->layer, M->glp ? M->glp_layer : M->layer, M->sae ? M->sae->layer : M->layer}, units;
     tl_acts acts;
-    int rc = tl_acts_run(M, &p, layers, 3, a->family == PF_MLP ? M->layer : -1, &acts);
+    int rc = tl_acts_run(M, &p, layers, 3, a->family == PF_MLP ? M->layer : -1, &acts); /* freed on failure */
     float *X = rc ? NULL : tl_family(M, &p, &acts, a->family, &units);
     c->n = 0;
+    if (!rc) tl_acts_free(&acts);
     rc = !X || tl_auto_units(M, X, p.n_tok, units, a->family, p.truth, a->k, c) ? -1 : 0;
     if (!rc && !c->n) rc = ms_seterr("no %s unit fires more on '%s' (%s)", PROBE_FAMILY[a->family], cat, cmd);
     free(X);
-    if (!rc) tl_acts_free(&acts);
     tl_pool_free(&p);
     return rc;
 }
@@ -216,7 +216,7 @@ static void print_distill(session *S, const tl_distill_result *r, const tl_conce
         if (k == TL_CLF_RESID) snprintf(name, sizeof name, "logreg resid@%d", layer);
         else snprintf(name, sizeof name, "logreg embed window %d", 2 * radius + 1);
         const tl_clf_stats *s = &r->clf[k];
-        sess_printf(S, "%-26s %8.3f %8.3f %10.3f %9.3f %12.2f %8.3f\n", name, s->auc_lab, s->f1_lab, s->acc_truth,
+        sess_printf(S, "%-26s %8.3f %8.3f %10.3f %9.3f %12.2f %8.4f\n", name, s->auc_lab, s->f1_lab, s->acc_truth,
                     s->f1_truth, s->us_per_token, s->us_per_token / r->label_us_per_token);
     }
 }
