@@ -2,6 +2,7 @@
  * comparison (see distill.h). */
 #include "distill.h"
 #include "util.h"
+#include "wmat.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -19,8 +20,7 @@ float *tl_embed_features(const tf_model *m, const tl_pool *p, int radius) {
             for (int k = -radius; k <= radius; k++) {
                 int u = t + k;
                 if (u < p->start[di] || u >= p->start[di + 1]) continue;
-                memcpy(F + (size_t)t * w + (size_t)(k + radius) * d, m->embed + (size_t)p->ids[u] * d,
-                       sizeof(float) * (size_t)d);
+                wmat_row(&m->tok_embed, p->ids[u], F + (size_t)t * w + (size_t)(k + radius) * d); /* any dtype */
             }
     return F;
 }
