@@ -8,6 +8,7 @@
 #   5. steering      metascope eval-steer          (frontier, plain vs +GLP)
 #   6. scaling       metascope scaling             (loss vs compute; resumes runs)
 #   7. per budget    probe + frontier with each scaling GLP (loss vs scores)
+#   8. token labels  metascope label-compare + distill (meta vs SAE vs resid vs MLP)
 # Every stage keeps its output under $OUT; a stage whose output exists is not
 # run again (delete it to redo), so an interrupted report just continues.
 set -eu
@@ -42,6 +43,8 @@ for g in "$SCALING"/s*/glp assets/glp; do
   [ -s "$d/probe/probe.csv" ] || $MS probe all --glp "$g" --units meta --per-class 100 --out "$d/probe" > /dev/null
   [ -s "$d/steer/frontier.csv" ] || $MS eval-steer --glp "$g" --concepts noun.food --prefixes 8 --out "$d/steer" > /dev/null
 done
+stage "token labels"
+sh tools/report_labels.sh "$OUT/labels" >&2
 stage "writing $DOC"
 sh tools/report_md.sh "$OUT" "$SCALING" > "$DOC.tmp" && mv "$DOC.tmp" "$DOC"
 stage "done"

@@ -125,6 +125,10 @@ $(cat "$OUT/eval-glp-20.txt")
 $(cat "$OUT/eval-glp-100.txt")
 \`\`\`
 
+## 5. Token labels
+
+$(cat "$OUT/labels/labels.md" 2>/dev/null || echo "(not run: sh tools/report_labels.sh $OUT/labels)")
+
 ## What this says
 
 - Compute: $( [ "$monotone" = yes ] && echo "the held-out loss falls at every budget and follows L(C) = $E + $A·C^-$alpha (rms residual $rmse), the published power-law behaviour." || echo "the held-out loss does not fall at every budget; the fit L(C) = $E + $A·C^-$alpha (rms residual $rmse) should be read with that in mind." )

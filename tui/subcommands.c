@@ -664,6 +664,8 @@ int run_subcommand(int argc, char **argv) {
     if (!strcmp(c, "probe")) return sub_probe(argc - 1, argv + 1);
     if (!strcmp(c, "probe-tasks")) return sub_probe_tasks(argc - 1, argv + 1);
     if (!strcmp(c, "eval-steer")) return sub_eval_steer(argc - 1, argv + 1);
+    if (!strcmp(c, "label-corpus") || !strcmp(c, "distill") || !strcmp(c, "label-compare"))
+        return sub_label(argc - 1, argv + 1);
     if (!strcmp(c, "eval-recon")) return cmd_eval_recon(argc - 1, argv + 1);
     return -1;
 }

@@ -9,6 +9,8 @@ int sub_index(int argc, char **argv);
 /* metascope probe, probe-tasks (sub_probe.c) */
 int sub_probe(int argc, char **argv);
 int sub_probe_tasks(int argc, char **argv);
+/* metascope label-corpus, distill, label-compare (sub_label.c) */
+int sub_label(int argc, char **argv);
 /* metascope eval-steer (sub_steer.c) */
 int sub_eval_steer(int argc, char **argv);
 

@@ -3,6 +3,7 @@
  * command when the session is in JSON mode. Errors return -1 with a one-line
  * message "<what> (<command>)". */
 #include "cmd.h"
+#include "cmd_label.h"
 #include "ops.h"
 #include "util.h"
 
@@ -888,6 +889,10 @@ static const sess_cmd_info CMDS[] = {
      "1-D probing: per binary task, the unit of each family with the best 5-fold CV AUC among the 512 of largest "
      "|mean difference| on train, and its test AUC; mean over tasks with a 95% bootstrap CI. list shows the "
      "tasks; add makes one from two files of texts (one per line, the last token)."},
+    {"concept", "concept [NAME [UNITS]]",
+     "Token-label concepts: 'concept NAME sae:18,meta:1:7>0.5,mlp:3:40,resid:5' defines one (a token is "
+     "positive when any unit exceeds its threshold, default 0); 'concept NAME' shows each prompt token's label "
+     "and unit values; 'concept' lists them. Batch: metascope label-corpus, distill, label-compare."},
     {"status", "status",
      "Show the loaded model, the settings, the statistics cache folder and, per layer, the mean residual "
      "norm known so far and whether it was read from the cache or measured in this session."},
@@ -967,6 +972,7 @@ static const struct { const char *name; handler fn; } TABLE[] = {
     {"sample", cmd_sample}, {"meta", cmd_meta},
     {"top", cmd_top}, {"latents", cmd_latents}, {"latent", cmd_latent}, {"export", cmd_export},
     {"label", cmd_label}, {"cross", cmd_cross}, {"probe", cmd_probe},
+    {"concept", cmd_concept},
     {"status", cmd_status}, {"help", cmd_help}, {"time", cmd_time}, {"quit", cmd_quit}, {"exit", cmd_quit},
 };
 

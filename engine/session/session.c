@@ -151,6 +151,8 @@ void sess_free(session *S) {
     free(S->corpus);
     frontier_free(S->frontier_last);
     S->frontier_last = NULL;
+    free(S->concepts);
+    S->concepts = NULL;
     free(S->prompt);
     S->prompt = NULL;
 }

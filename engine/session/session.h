@@ -109,6 +109,9 @@ typedef struct session {
     bool quit;
     /* ---- the last steering frontier (frontier.h), for a front end's pane */
     struct frontier_result *frontier_last;
+    /* ---- named token-label concepts (cmd_label.c; plain data, freed with free) */
+    struct sess_concept *concepts;
+    int n_concepts;
     /* ---- front-end hook (NULL in batch mode): see sess_compare_row */
     sess_compare_fn compare_row;
     void *compare_ctx;
