@@ -1,5 +1,6 @@
 /* hash.h — FNV-1a, 64-bit: the one non-cryptographic hash for keys and
- * fingerprints (cache keys, model digests). Chain calls to hash pieces. */
+ * fingerprints (cache keys, model digests, the training checkpoints' checksum).
+ * Chain calls to hash pieces. Not a cryptographic hash. */
 #ifndef MS_HASH_H
 #define MS_HASH_H
 

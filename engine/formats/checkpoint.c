@@ -1,6 +1,6 @@
 /* checkpoint.c — resumable training state (see checkpoint.h). */
 #include "checkpoint.h"
-#include "digest.h"
+#include "hash.h"
 #include "safetensors.h"
 #include "util.h"
 
@@ -11,8 +11,8 @@
  * metadata and checked on resume, so flipped bits in the optimizer state
  * cannot resume silently into a different model. */
 static uint64_t state_digest(const void *const *data, const size_t *bytes, int n, const char *steps) {
-    uint64_t h = ms_digest(MS_DIGEST_INIT, steps, strlen(steps));
-    for (int i = 0; i < n; i++) h = ms_digest(h, data[i], bytes[i]);
+    uint64_t h = hash64(HASH64_INIT, steps, strlen(steps));
+    for (int i = 0; i < n; i++) h = hash64(h, data[i], bytes[i]);
     return h;
 }
 

@@ -5,7 +5,7 @@
 #include "testutil.h"
 
 #include "checkpoint.h"
-#include "digest.h"
+#include "hash.h"
 #include "glp.h"
 #include "glpconfig.h"
 #include "hfconfig.h"
@@ -83,10 +83,10 @@ static void test_try_alloc(void **st) {
 /* FNV-1a 64 reference values (the published test vectors). */
 static void test_digest(void **st) {
     (void)st;
-    assert_true(ms_digest(MS_DIGEST_INIT, "", 0) == 0xcbf29ce484222325ULL);
-    assert_true(ms_digest(MS_DIGEST_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
-    assert_true(ms_digest(MS_DIGEST_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
-    assert_true(ms_digest(ms_digest(MS_DIGEST_INIT, "foo", 3), "bar", 3) == 0x85944171f73967e8ULL);
+    assert_true(hash64(HASH64_INIT, "", 0) == 0xcbf29ce484222325ULL);
+    assert_true(hash64(HASH64_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
+    assert_true(hash64(HASH64_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
+    assert_true(hash64(hash64(HASH64_INIT, "foo", 3), "bar", 3) == 0x85944171f73967e8ULL);
 }
 
 /* A temporary whose writer no longer runs is swept by the next write of the
