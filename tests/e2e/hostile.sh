@@ -10,6 +10,10 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
 M=tests/fixtures/models/gpt2_tiny
 C=tests/fixtures/corpus_tiny
 VMEM=2000000 # KB of address space (ulimit -v)
+# AddressSanitizer reserves terabytes of shadow address space at start, so a
+# sanitized build (make asan sets ASAN_OPTIONS) runs without the address-space
+# bound; the plain build of `make test` keeps it.
+[ -n "${ASAN_OPTIONS:-}" ] && VMEM=unlimited
 SECS=20
 
 # hostile NAME REGEX CMD... — runs CMD bounded; checks the contract above,
