@@ -3,9 +3,9 @@
 # The layers, bottom to top, are the folders ranked below (docs/architecture.md);
 # tui/ sits on top of them all. A file may include a header of its own folder
 # or of a lower layer, never one of a higher layer or of a peer folder.
-# The engine's module graph must also be acyclic: a module is a .c with its .h
-# (a private header X_int.h or X_internal.h belongs to module X), and
-# "x.c or x.h includes y.h" is an edge x -> y.
+# The module graph must also be acyclic: a module is a .c with its .h (a
+# private header X_int.h or X_internal.h belongs to module X), and "x.c or
+# x.h includes y.h" is an edge x -> y.
 # Prints TAP lines; exits non-zero on any violation.
 cd "$(dirname "$0")/.." || exit 2
 RANKS="engine/core=0 engine/formats=1 engine/lm=2 engine/glp=3 engine/sae=3
@@ -17,7 +17,7 @@ edges=$(mktemp); list=$(mktemp)
 trap 'rm -f "$edges" "$list"' EXIT
 echo "$files" >"$list"
 # awk resolves each include to its folder and checks the ranks; it writes the
-# engine's module edges for tsort.
+# module edges for tsort.
 awk -v ranks="$RANKS" -v edges="$edges" '
 function dirof(p) { sub(/\/[^\/]*$/, "", p); return p }
 function base(p) { sub(/^.*\//, "", p); return p }
@@ -47,10 +47,8 @@ listing {
   if (t != d && rank[t] >= rank[d]) {
     printf "not ok - %s includes %s/%s: %s is not below %s\n", FILENAME, t, h, t, d; bad = 1
   }
-  if (d ~ /^engine\//) {
-    a = module(FILENAME); b = module(t "/" h)
-    if (a != b) print a, b > edges
-  }
+  a = module(FILENAME); b = module(t "/" h)
+  if (a != b) print a, b > edges
 }
 END { exit bad }
 ' "$list" $files
@@ -58,9 +56,9 @@ bad=$?
 # tsort reports a loop in the module graph.
 loops=$(tsort "$edges" 2>&1 >/dev/null)
 if [ -n "$loops" ]; then
-  echo "not ok - cycle in the engine's include graph:"
+  echo "not ok - cycle in the include graph:"
   echo "$loops" | sed 's/^tsort: [^:]*: input contains a loop:/loop:/; s/^tsort: /  /; s/^/#   /'
   bad=1
 fi
-[ $bad -eq 0 ] && echo "ok - includes point down the layers ($(echo "$files" | wc -l) files; the engine's module graph has no cycle)"
+[ $bad -eq 0 ] && echo "ok - includes point down the layers ($(echo "$files" | wc -l) files; the module graph has no cycle)"
 exit $bad

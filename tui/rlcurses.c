@@ -5,7 +5,7 @@
  * prepares the terminal nor catches signals, and its redisplay only marks
  * the screen dirty: the explorer redraws the prompt line with rlc_draw. */
 #include "rlcurses.h"
-#include "panes.h"
+#include "screen.h"
 #include "util.h"
 
 #include <stdio.h>
