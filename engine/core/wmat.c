@@ -137,13 +137,28 @@ static void rows_portable(wm_dtype dt, const void *W, int K, int r0, int r1, con
 
 static pthread_key_t g_key;
 static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
-typedef struct {
+/* Each thread's tile scratch. The pool's workers live as long as the process,
+ * so their buffers are also listed in g_all: they stay reachable (no leak
+ * report at exit) and are unlinked when a thread that owned one ends. */
+typedef struct scratch {
     float *p;
     size_t n;
+    struct scratch *next;
 } scratch;
 
-static void scratch_free(void *s) {
-    free(((scratch *)s)->p);
+static pthread_mutex_t g_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static scratch *g_all;
+
+static void scratch_free(void *v) {
+    scratch *s = v;
+    pthread_mutex_lock(&g_all_lock);
+    for (scratch **q = &g_all; *q; q = &(*q)->next)
+        if (*q == s) {
+            *q = s->next;
+            break;
+        }
+    pthread_mutex_unlock(&g_all_lock);
+    free(s->p);
     free(s);
 }
 static void key_init(void) { pthread_key_create(&g_key, scratch_free); }
@@ -154,6 +169,9 @@ static float *tile_buffer(size_t n) {
     if (!s) {
         s = xcalloc(1, sizeof *s);
         pthread_setspecific(g_key, s);
+        pthread_mutex_lock(&g_all_lock);
+        s->next = g_all, g_all = s;
+        pthread_mutex_unlock(&g_all_lock);
     }
     if (s->n < n) {
         free(s->p);

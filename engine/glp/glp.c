@@ -225,6 +225,7 @@ static int check_extras(const st_file *f, const glp_config *c) {
 }
 
 int glp_load_file(glp_model *m, const char *path, const glp_config *c) {
+    memset(m, 0, sizeof *m); /* an early failure must not free what the caller left in *m */
     st_file f;
     if (st_open(&f, path)) return -1;
     int rc = check_extras(&f, c);
