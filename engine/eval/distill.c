@@ -1,6 +1,7 @@
 /* distill.c — cheap classifiers from concept labels, and the labeller
  * comparison (see distill.h). */
 #include "distill.h"
+#include "sbuf.h"
 #include "util.h"
 #include "wmat.h"
 
@@ -193,25 +194,6 @@ int tl_compare(const tl_models *M, const corpus_split *s_train, const corpus_spl
 void tl_cmp_free(tl_cmp_result *r) {
     free(r->rows);
     memset(r, 0, sizeof *r);
-}
-
-/* A growing text buffer. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)m + 1 > b->cap) b->cap = 2 * (b->n + (size_t)m + 1), b->s = xrealloc(b->s, b->cap);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)m;
 }
 
 char *tl_cmp_text(const tl_cmp_result *r) {

@@ -1,6 +1,7 @@
 /* probe_out.c — the probing table as aligned text and as CSV, and writing
  * both into a folder. */
 #include "probe.h"
+#include "sbuf.h"
 #include "util.h"
 
 #include <errno.h>
@@ -10,24 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-typedef struct {
-    char *s;
-    size_t n, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->n + (size_t)m + 1 > b->cap) b->cap = 2 * (b->n + (size_t)m + 1), b->s = xrealloc(b->s, b->cap);
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)m;
-}
 
 static bool on(const probe_result *r, int f) { return (r->families >> f) & 1u; }
 
