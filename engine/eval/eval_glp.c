@@ -59,8 +59,6 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
     glp_ode ode = {o->solver, o->steps};
     if (!rc) rc = glp_sample_ode(m, w, G, (int)n, o->steps, &ode, -1);
     glp_work_free(w);
-    /* FD in the per-dimension standardized space, whatever the normalizer */
-    glp_normalized_to_standard(m, X, (int)(3 * n));
     double *muA = xmalloc(sizeof(double) * (size_t)d), *covA = xmalloc(sizeof(double) * (size_t)d * d);
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
     if (!rc) rc = gauss_fit(A, n, d, muA, covA) || gauss_fit(B, n, d, muB, covB) ? -1 : 0;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define LN_EPS 1e-5f
+#define NORM_EPS 1e-12 /* the reference divides by sqrt(var) bare; this only avoids 0/0 */
 #define FM_GRID 1000
 
 /* ------------------------------------------------------------ layout */
@@ -191,11 +192,15 @@ int glp_hold_bf16(glp_model *m) {
 void glp_free(glp_model *m) {
     free(m->half);
     free(m->flat), free(m->grad), free(m->p.blocks), free(m->g.blocks), free(m->mean), free(m->var);
-    free(m->whiten), free(m->unwhiten);
     memset(m, 0, sizeof *m);
 }
 
 void glp_zero_grad(glp_model *m) { memset(m->grad, 0, sizeof(float) * m->n_params); }
+
+void glp_set_stats(glp_model *m, const float *mean, const float *var) {
+    memcpy(m->mean, mean, sizeof(float) * (size_t)m->c.d_input);
+    memcpy(m->var, var, sizeof(float) * (size_t)m->c.d_input);
+}
 
 /* ------------------------------------------------------------ load / save */
 
@@ -282,6 +287,24 @@ int glp_save_as(const glp_model *m, const char *path, bool half) {
 }
 
 /* ------------------------------------------------------------ small pieces */
+
+void glp_normalize(const glp_model *m, float *x, const float *h, int N) {
+    int d = m->c.d_input;
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < d; i++) {
+            size_t k = (size_t)r * d + i;
+            x[k] = (float)((h[k] - m->mean[i]) / sqrt((double)m->var[i] + NORM_EPS));
+        }
+}
+
+void glp_denormalize(const glp_model *m, float *h, const float *x, int N) {
+    int d = m->c.d_input;
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < d; i++) {
+            size_t k = (size_t)r * d + i;
+            h[k] = x[k] * sqrtf(m->var[i]) + m->mean[i];
+        }
+}
 
 void glp_timestep_embedding(float *out, const float *t, int N, int dim) {
     int half = dim / 2;

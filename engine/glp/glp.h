@@ -47,7 +47,6 @@ typedef struct {
     size_t n_params;
     glp_params p, g;
     float *mean, *var; /* normalizer, d_input each (mean 0, var 1 until set) */
-    float *whiten, *unwhiten; /* NULL, or [d_input, d_input]: see glp_normalize */
     uint16_t *half;    /* glp_hold_bf16: every weight matrix in BF16 */
 } glp_model;
 
@@ -91,33 +90,9 @@ int glp_save(const glp_model *m, const char *path);
  * compressed. */
 int glp_save_as(const glp_model *m, const char *path, bool half);
 
-/* The normalizer (glp_norm.c). The published one is per dimension:
- * x = (h - mean)/sqrt(var + 1e-12), h = x sqrt(var) + mean. A GLP may also
- * carry whitening matrices (rep_statistics' "whiten" and "unwhiten"):
- * x = whiten (h - mean), h = unwhiten x + mean. In place allowed. */
+/* x = (h - mean)/sqrt(var + 1e-12); h = x sqrt(var) + mean. In place allowed. */
 void glp_normalize(const glp_model *m, float *x, const float *h, int N);
 void glp_denormalize(const glp_model *m, float *h, const float *x, int N);
-/* The per-dimension map alone, whatever the normalizer: the space in which
- * Fréchet distances are measured, so GLPs with and without whitening are
- * compared on the same scale. */
-void glp_standardize(const glp_model *m, float *x, const float *h, int N);
-/* Normalized rows x[N, d] (as glp_normalize writes them) into the
- * standardized space, in place; a no-op without whitening. */
-void glp_normalized_to_standard(const glp_model *m, float *x, int N);
-/* Added to the covariance's eigenvalues (their mean is 1 on standardized
- * rows) before whitening: no direction is blown up from noise. */
-#define GLP_WHITEN_RIDGE 1e-3
-/* Copies whiten and unwhiten ([d, d] each); NULL, NULL drops them. */
-void glp_set_whiten(glp_model *m, const float *whiten, const float *unwhiten);
-/* Fits ZCA whitening on the first nfit of rows z[n, d], already standardized
- * with m's mean and var: W = U diag(1/sqrt(lambda + ridge)) U^T from the eigen-decomposition
- * of their covariance, so the normalized rows have identity covariance and
- * stay as close as a whitening can to the standardized ones; then
- * whiten = W diag(1/sd), unwhiten = diag(sd) W^-1. Rewrites all n rows
- * of z as W z. */
-int glp_fit_whiten(glp_model *m, float *z, long n, long nfit);
-/* Writes mean and var (and whiten, unwhiten when present) as F32. */
-int glp_save_stats(const glp_model *m, const char *path);
 
 /* The reference's sinusoidal embedding of t[N] into out[N, dim]:
  * [cos(t f_i), sin(t f_i)], f_i = exp(-ln(1e4) i/half), float32 as torch. */

@@ -4,7 +4,6 @@
 #include "torchpt.h"
 #include "util.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,32 +90,6 @@ static int load_stats_st(const char *path, int d, int row, float *mean, float *v
     return rc ? -1 : 0;
 }
 
-/* Optional whitening ("whiten" and "unwhiten", [d, d] F32, both or none). */
-static int load_whiten_st(glp_model *m, const char *path) {
-    st_file f;
-    if (st_open(&f, path)) return -1;
-    const st_tensor *t[2] = {st_find(&f, "whiten"), st_find(&f, "unwhiten")};
-    int d = m->c.d_input, rc = 0;
-    if (!t[0] && !t[1]) {
-        st_close(&f);
-        return 0;
-    }
-    if (!t[0] || !t[1]) rc = ms_seterr("'whiten' and 'unwhiten' come together; one is missing (%s)", path);
-    for (int i = 0; i < 2 && !rc; i++)
-        if (t[i]->ndim != 2 || t[i]->shape[0] != d || t[i]->shape[1] != d)
-            rc = ms_seterr("'%s' is not [%d, %d] (%s)", i ? "unwhiten" : "whiten", d, d, path);
-    size_t dd = (size_t)d * d;
-    float *w = rc ? NULL : ms_try_calloc(2 * dd, sizeof(float), "whitening matrices");
-    if (!rc && !w) rc = -1;
-    if (!rc) rc = st_to_f32(&f, t[0], w, dd) || st_to_f32(&f, t[1], w + dd, dd) ? -1 : 0;
-    for (size_t i = 0; !rc && i < 2 * dd; i++)
-        if (!isfinite(w[i])) rc = ms_seterr("non-finite value in the whitening matrices (%s)", path);
-    if (!rc) glp_set_whiten(m, w, w + dd);
-    free(w);
-    st_close(&f);
-    return rc;
-}
-
 int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stats_row) {
     memset(m, 0, sizeof *m);
     if (!ms_is_dir(dir)) return ms_seterr("not a GLP folder (%s)", dir);
@@ -139,7 +112,6 @@ int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stat
     for (int i = 0; !rc && i < d; i++)
         if (!(var[i] >= 0)) rc = ms_seterr("negative or NaN variance at %d (%s)", i, pt ? pt : st);
     if (!rc) glp_set_stats(m, mean, var);
-    if (!rc && st) rc = load_whiten_st(m, st);
     free(pt), free(st), free(mean), free(var);
     if (rc) glp_free(m);
     return rc;

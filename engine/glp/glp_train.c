@@ -30,7 +30,7 @@ void glp_train_defaults(glp_train_cfg *c) {
 static const char *const KNOWN[] = {"d_model", "d_mlp", "n_layers", "batch", "steps", "lr", "warmup",
                                   "warm_start", "final_lr", "weight_decay", "clip", "beta1", "beta2", "eps",
                                   "seed", "checkpoint_minutes", "heldout", "eval_every", "eval_rows",
-                                  "log_every", "model_name", "whiten", NULL};
+                                  "log_every", "model_name", NULL};
 
 int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     glp_train_defaults(c);
@@ -58,10 +58,6 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
         if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= (int)sizeof c->model_name)
             rc = ms_seterr("'model_name' must be a string shorter than %zu bytes (%s)", sizeof c->model_name, path);
         else snprintf(c->model_name, sizeof c->model_name, "%s", json_object_get_string(v));
-    }
-    if (!rc && json_object_object_get_ex(o, "whiten", &v)) {
-        if (!json_object_is_type(v, json_type_boolean)) rc = ms_seterr("'whiten' must be true or false (%s)", path);
-        else c->whiten = json_object_get_boolean(v);
     }
     json_object_put(o);
     if (rc) return -1;
@@ -114,8 +110,6 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     if (glp_init(&t->m, &t->gc)) return -1;
     glp_set_stats(&t->m, t->info.mean, t->info.var);
     glp_normalize(&t->m, t->data, t->data, (int)t->rows);
-    /* Whitening is fitted on the training rows only, never the held-out ones. */
-    if (cfg->whiten && glp_fit_whiten(&t->m, t->data, t->rows, t->ntrain)) return -1;
     rng_t init;
     rng_seed(&init, cfg->seed ^ 0x61b5eed);
     glp_init_random(&t->m, &init);
@@ -142,10 +136,10 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
         for (size_t i = 0; i < sizeof(float) * (size_t)d; i++) h = (h ^ s[k][i]) * 1099511628211ull;
     snprintf(t->signature, sizeof t->signature,
              "d=%d dm=%d mlp=%d L=%d B=%d steps=%ld warm=%ld lr=%g ws=%g fl=%g wd=%g clip=%g b1=%g b2=%g eps=%g "
-             "seed=%llu heldout=%g data=%ld:%016llx%s",
+             "seed=%llu heldout=%g data=%ld:%016llx",
              d, t->gc.d_model, t->gc.d_mlp, t->gc.n_layers, cfg->batch, cfg->steps, t->warmup, cfg->lr,
              cfg->warm_start, cfg->final_lr, cfg->weight_decay, cfg->clip, cfg->beta1, cfg->beta2, cfg->eps,
-             (unsigned long long)cfg->seed, cfg->heldout, t->rows, (unsigned long long)h, cfg->whiten ? " whiten" : "");
+             (unsigned long long)cfg->seed, cfg->heldout, t->rows, (unsigned long long)h);
     return 0;
 }
 
@@ -230,7 +224,8 @@ static int export_glp(gtrainer *t, const char *out) {
     if (!rc) rc = ms_write_file_atomic(p, yaml, (size_t)len);
     free(p);
     p = ms_path_join(dir, "rep_statistics.safetensors");
-    if (!rc) rc = glp_save_stats(&t->m, p);
+    st_wtensor w[] = {{"mean", ST_F32, 1, {t->info.d}, t->info.mean}, {"var", ST_F32, 1, {t->info.d}, t->info.var}};
+    if (!rc) rc = st_write(p, w, 2, NULL, 0);
     free(p);
     free(dir);
     return rc;

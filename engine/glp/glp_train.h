@@ -21,7 +21,6 @@ typedef struct {
     uint64_t seed;
     double ckpt_minutes, heldout; /* heldout: fraction of rows (the last ones) */
     int eval_every, eval_rows, log_every;
-    bool whiten;          /* ZCA-whiten the normalized rows (glp_fit_whiten); the folder then carries the matrices */
     char model_name[256]; /* config.yaml's model_name; "" = the harvested model's path */
 } glp_train_cfg;
 
