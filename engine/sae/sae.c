@@ -3,6 +3,7 @@
  * backward pass, dead-latent tracking, decoder constraints. Files: sae_io.c. */
 #include "sae.h"
 
+#include "alloc.h"
 #include "ops.h"
 #include "train_ops.h"
 #include "util.h"
@@ -42,8 +43,14 @@ int sae_init(sae_model *m, const sae_config *c) {
         return ms_seterr("k = %d outside 1..n_latents %d (sae)", c->k, c->n_latents);
     m->c = *c;
     m->n_params = 2 * (size_t)c->n_latents * c->d_in + (size_t)c->n_latents + (size_t)c->d_in;
-    m->flat = xcalloc(m->n_params, sizeof(float));
-    m->grad = xcalloc(m->n_params, sizeof(float));
+    /* Sizes may come from a file: failing to allocate is an error, not an exit. */
+    m->flat = ms_try_calloc(m->n_params, sizeof(float), "SAE parameters");
+    m->grad = m->flat ? ms_try_calloc(m->n_params, sizeof(float), "SAE gradients") : NULL;
+    if (!m->grad) {
+        free(m->flat);
+        memset(m, 0, sizeof *m);
+        return -1;
+    }
     bind(&m->p, m->flat, c);
     bind(&m->g, m->grad, c);
     if (c->arch == SAE_JUMPRELU) m->threshold = xcalloc((size_t)c->n_latents, sizeof(float));

@@ -256,15 +256,21 @@ static int load_one(sae_model *m, const char *dir, const char *cfg_path, const c
                         : parse_saelens(root, &c, hook, sizeof hook, cfg_path);
     json_object_put(root);
     if (sparsify) folder_name(dir, hook, sizeof hook);
-    if (!rc) rc = sae_init(m, &c);
-    if (rc) return -1;
-    copy_hook(m->hook_name, sizeof m->hook_name, hook);
     st_file f;
-    rc = st_open(&f, wpath);
-    if (!rc) {
-        rc = sparsify ? load_sparsify_weights(m, &f) : load_saelens_weights(m, &f);
+    if (rc || st_open(&f, wpath)) return -1;
+    /* The two weight matrices take at least 2 bytes a value in the file: a
+     * cfg.json declaring more than the file holds is refused before allocating. */
+    if (c.d_in > 0 && c.n_latents > 0 && 4 * (uint64_t)c.d_in * (uint64_t)c.n_latents > (uint64_t)f.size)
+        rc = ms_seterr("cfg.json declares d_in %d x d_sae %d, more than the %zu-byte weights file holds (%s)", c.d_in,
+                       c.n_latents, f.size, cfg_path);
+    if (!rc) rc = sae_init(m, &c);
+    if (rc) {
         st_close(&f);
+        return -1;
     }
+    copy_hook(m->hook_name, sizeof m->hook_name, hook);
+    rc = sparsify ? load_sparsify_weights(m, &f) : load_saelens_weights(m, &f);
+    st_close(&f);
     if (!rc) rc = finish_hook(m, cfg_path);
     if (rc) sae_free(m);
     return rc;

@@ -65,6 +65,9 @@ hostile "GLP config.yaml with d_input 1000000000" "d_input 1000000000.*exceed.*c
 glp_cfg "$tmp/g3" 65536 65536 262144 1000
 hostile "GLP config.yaml declaring more than final.safetensors holds" "parameters, more than the .*final.safetensors" \
   $MS --model $M -c "load glp $tmp/g3"
+cp -r assets/sae "$tmp/sb" && sed -i 's/"d_sae":4096/"d_sae":16000000/' "$tmp/sb/cfg.json"
+hostile "SAE cfg.json declaring more than its weights file holds" "d_sae 16000000, more than the .*cfg.json" \
+  $MS -c "load sae $tmp/sb"
 cp -r $M "$tmp/mb" && rm "$tmp/mb/config.json"
 lz4 -q -c $M/config.json | head -c 60 >"$tmp/mb/config.json.lz4"
 hostile "truncated lz4 frame" "lz4.*config.json.lz4" $MS --model "$tmp/mb"
