@@ -59,13 +59,17 @@ static float *load(loader *L, tf_model *m, const char *name, int64_t d0, int64_t
     const st_tensor *t = find_checked(L, name, transpose ? d1 : d0, transpose ? d0 : d1, &f);
     if (!t) return NULL;
     size_t n = t->numel;
-    float *p = xmalloc(xmul(n, sizeof(float)));
-    if (st_to_f32(f, t, p, n)) {
+    float *p = ms_try_calloc(n, sizeof(float), name); /* a loading failure, not an exit */
+    if (!p || st_to_f32(f, t, p, n)) {
         free(p);
         return NULL;
     }
     if (transpose) {
-        float *q = xmalloc(n * sizeof(float));
+        float *q = ms_try_calloc(n, sizeof(float), name);
+        if (!q) {
+            free(p);
+            return NULL;
+        }
         for (int64_t i = 0; i < d1; i++)
             for (int64_t j = 0; j < d0; j++) q[j * d1 + i] = p[i * d0 + j];
         free(p);
@@ -84,11 +88,14 @@ static int view(loader *L, tf_model *m, const char *name, int64_t d0, int64_t d1
     *w = (wmat){WM_F32, t->data, (int)d0, (int)d1};
     if (t->dtype == ST_F32 || t->dtype == ST_F16 || t->dtype == ST_BF16) {
         w->dtype = t->dtype == ST_F32 ? WM_F32 : t->dtype == ST_F16 ? WM_F16 : WM_BF16;
-        if ((uintptr_t)t->data % wm_dtype_size(w->dtype))
-            w->data = memcpy(own(m, xmalloc(t->nbytes)), t->data, t->nbytes);
+        if ((uintptr_t)t->data % wm_dtype_size(w->dtype)) {
+            void *c = ms_try_calloc(t->nbytes, 1, name);
+            if (!c) return -1;
+            w->data = memcpy(own(m, c), t->data, t->nbytes);
+        }
     } else {
-        float *p = xmalloc(xmul(t->numel, sizeof(float)));
-        if (st_to_f32(f, t, p, t->numel)) {
+        float *p = ms_try_calloc(t->numel, sizeof(float), name);
+        if (!p || st_to_f32(f, t, p, t->numel)) {
             free(p);
             return -1;
         }
