@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *USAGE =
+const char *const MS_USAGE =
     "usage: metascope [OPTIONS] [SCRIPT]\n"
     "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N] [--bandwidth]\n"
     "       metascope bench --train CONFIG [--steps N] [--threads N]\n"
@@ -219,7 +219,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (int_arg(argv[++i], 1, 1024, &threads)) return fail("--threads needs a positive integer (options)");
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(USAGE, stdout);
+            fputs(MS_USAGE, stdout);
             return 0;
         } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
             printf("metascope %s\n", MS_VERSION);

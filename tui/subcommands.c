@@ -40,6 +40,31 @@ typedef struct {
     int *flag;        /* switch */
 } opt;
 
+/* Whether the command word w (up to a space; "a|b" lists alternatives) names cmd. */
+static bool names_cmd(const char *w, const char *cmd) {
+    size_t cl = strlen(cmd);
+    for (;;) {
+        size_t n = strcspn(w, "| \n");
+        if (n == cl && !strncmp(w, cmd, cl)) return true;
+        if (w[n] != '|') return false;
+        w += n + 1;
+    }
+}
+
+void usage_of(const char *cmd, FILE *out) {
+    bool in = false;
+    for (const char *l = MS_USAGE; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        const char *t = l + strspn(l, " ");
+        if (!strncmp(t, "usage: ", 7)) t += 7;
+        if (!strncmp(t, "metascope ", 10)) in = names_cmd(t + 10, cmd);
+        else if (t == l + n || *l != ' ') in = false; /* a blank or unindented line ends a command */
+        if (in) fprintf(out, "%.*s\n", (int)n, l);
+        l += n + (e != NULL);
+    }
+}
+
 static int parse_opts(int argc, char **argv, opt *o, const char **positional, const char *cmd) {
     for (int i = 1; i < argc; i++) {
         opt *hit = NULL;
@@ -645,9 +670,27 @@ static int cmd_eval_recon(int argc, char **argv) {
     return 0;
 }
 
+static const char *const SUBCOMMANDS[] = {"bench", "train-bpe", "train-lm", "eval-lm", "harvest", "train-glp",
+                                          "pack-model", "pack-glp", "eval-glp", "index", "train-sae", "eval-sae",
+                                          "scaling", "probe", "probe-tasks", "eval-steer", "label-corpus", "distill",
+                                          "label-compare", "eval-recon", "sample", NULL};
+
+/* `metascope NAME --help` (or -h anywhere after NAME): its usage lines, exit 0. */
+static bool wants_help(int argc, char **argv) {
+    bool known = false;
+    for (int i = 0; SUBCOMMANDS[i]; i++) known |= !strcmp(argv[1], SUBCOMMANDS[i]);
+    for (int i = 2; known && i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    return false;
+}
+
 int run_subcommand(int argc, char **argv) {
     if (argc < 2) return -1;
     const char *c = argv[1];
+    if (wants_help(argc, argv)) {
+        usage_of(c, stdout);
+        return 0;
+    }
     if (!strcmp(c, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(c, "train-bpe")) return cmd_train_bpe(argc - 1, argv + 1);
     if (!strcmp(c, "train-lm")) return cmd_train_lm(argc - 1, argv + 1);

@@ -2,6 +2,8 @@
 #ifndef MS_SUBCOMMANDS_H
 #define MS_SUBCOMMANDS_H
 
+#include <stdio.h>
+
 /* Returns -1 when argv[1] names no subcommand, else the exit status. */
 int run_subcommand(int argc, char **argv);
 /* metascope index (sub_index.c) */
@@ -13,5 +15,10 @@ int sub_probe_tasks(int argc, char **argv);
 int sub_label(int argc, char **argv);
 /* metascope eval-steer (sub_steer.c) */
 int sub_eval_steer(int argc, char **argv);
+
+/* metascope --help's text (main.c); a subcommand's --help prints its lines. */
+extern const char *const MS_USAGE;
+/* Prints the usage lines of subcommand cmd (and their continuations). */
+void usage_of(const char *cmd, FILE *out);
 
 #endif
