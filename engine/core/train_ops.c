@@ -106,36 +106,52 @@ typedef struct {
     tr_range_fn fn;
     void *ctx;
     int lo, hi, tid;
+    int n, chunk;      /* chunk > 0: ranges claimed from *next instead of [lo, hi) */
+    atomic_int *next;
 } par_job;
 
 static void *par_run(void *arg) {
     par_job *j = arg;
-    if (j->lo < j->hi) j->fn(j->ctx, j->lo, j->hi, j->tid);
+    if (!j->chunk) {
+        if (j->lo < j->hi) j->fn(j->ctx, j->lo, j->hi, j->tid);
+        return NULL;
+    }
+    for (int k; (k = atomic_fetch_add(j->next, 1)) < (j->n + j->chunk - 1) / j->chunk;) {
+        int lo = k * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+        j->fn(j->ctx, lo, hi, j->tid);
+    }
     return NULL;
 }
 
-void tr_parallel(int n, tr_range_fn fn, void *ctx) {
+static void run_jobs(int n, int chunk, tr_range_fn fn, void *ctx) {
     int nt = tr_threads();
+    if (chunk > 0 && nt > (n + chunk - 1) / chunk) nt = (n + chunk - 1) / chunk;
     if (nt > n) nt = n;
     if (nt < 1) return;
     par_job jobs[TR_MAX_THREADS];
     pthread_t th[TR_MAX_THREADS];
     bool started[TR_MAX_THREADS] = {0};
+    atomic_int next = 0;
     for (int i = 0; i < nt; i++)
-        jobs[i] = (par_job){fn, ctx, (int)((long)n * i / nt), (int)((long)n * (i + 1) / nt), i};
+        jobs[i] = (par_job){fn, ctx, (int)((long)n * i / nt), (int)((long)n * (i + 1) / nt), i, n, chunk, &next};
     int saved = ms_get_threads();
     /* one core per worker's sgemm; through ops.c, which must know the count
      * OpenBLAS runs with (its per-product choice skips the call when it
      * believes the count is already right) */
     if (nt > 1 && saved > 1) ms_blas_threads_for(0);
     for (int i = 1; i < nt; i++) started[i] = pthread_create(&th[i], NULL, par_run, &jobs[i]) == 0;
-    for (int i = 1; i < nt; i++) /* no thread: do its share here */
-        if (!started[i]) par_run(&jobs[i]);
-    par_run(&jobs[0]);
+    if (!chunk)
+        for (int i = 1; i < nt; i++) /* no thread: do its share here */
+            if (!started[i]) par_run(&jobs[i]);
+    par_run(&jobs[0]); /* dynamic: a missing thread's ranges are simply claimed by the others */
     for (int i = 1; i < nt; i++)
         if (started[i]) pthread_join(th[i], NULL);
     if (nt > 1 && saved > 1) ms_blas_threads_for(INFINITY); /* back to the configured count */
 }
+
+void tr_parallel(int n, tr_range_fn fn, void *ctx) { run_jobs(n, 0, fn, ctx); }
+
+void tr_parallel_chunks(int n, int chunk, tr_range_fn fn, void *ctx) { run_jobs(n, chunk < 1 ? 1 : chunk, fn, ctx); }
 
 /* ---------------------------------------------------------------- sgemm */
 
@@ -164,6 +180,7 @@ typedef struct {
 } gemm_job;
 
 #define GEMM_ROWS 16 /* split unit, so that every part starts on an aligned row */
+#define GEMM_PARTS 8 /* ranges per product */
 
 static void gemm_rows(void *arg, int lo, int hi, int tid) {
     (void)tid;
@@ -178,7 +195,12 @@ void tr_gemm_par(bool ta, bool tb, int M, int N, int K, float alpha, const float
                  const float *B, int ldb, float beta, float *C, int ldc) {
     double t0 = ms_now();
     gemm_job g = {ta, tb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
-    tr_parallel((M + GEMM_ROWS - 1) / GEMM_ROWS, gemm_rows, &g);
+    /* Fixed ranges of rows claimed by whichever thread is free: on a shared
+     * machine the faster core takes more of them instead of waiting on the
+     * slower one's half; the ranges do not depend on the thread count, so
+     * neither do the results. */
+    int units = (M + GEMM_ROWS - 1) / GEMM_ROWS;
+    tr_parallel_chunks(units, (units + GEMM_PARTS - 1) / GEMM_PARTS, gemm_rows, &g);
     g_sec[CAT_DENSE] += ms_now() - t0;
 }
 

@@ -13,8 +13,9 @@
 
 /* C[M,N] = alpha op(A) op(B) + beta C, row-major; ta/tb say whether A
  * ([K,M] stored) or B ([N,K] stored) is transposed. tr_gemm is one sgemm
- * call; tr_gemm_par splits the rows of C over tr_threads() threads, each
- * running a single-threaded sgemm (see tr_parallel). */
+ * call; tr_gemm_par splits the rows of C into 8 ranges that tr_threads()
+ * threads claim as they go, each running a single-threaded sgemm (see
+ * tr_parallel_chunks). */
 void tr_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc);
 void tr_gemm_par(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
@@ -44,6 +45,9 @@ typedef void (*tr_range_fn)(void *ctx, int lo, int hi, int tid);
 void tr_set_threads(int n);
 int tr_threads(void);
 void tr_parallel(int n, tr_range_fn fn, void *ctx);
+/* The same over fixed ranges [k chunk, (k+1) chunk) claimed by whichever
+ * thread is free (for fn whose result does not depend on tid). */
+void tr_parallel_chunks(int n, int chunk, tr_range_fn fn, void *ctx);
 
 /* ---- embedding: x[r] = E[ids[r]]; dE[ids[r]] += dx[r] */
 void tr_embed_fwd(float *x, const float *E, const int *ids, int N, int d);
