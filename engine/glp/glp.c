@@ -448,8 +448,8 @@ static void gate_part(void *arg, int lo, int hi, int tid) {
 
 static void gate_run(gate_job *j) {
     int parts = (int)((j->n + GATE_BLOCK - 1) / GATE_BLOCK);
-    if (parts > 1)
-        tr_parallel(parts, gate_part, j);
+    if (parts > 1) /* elementwise: ranges claimed by whichever thread is free */
+        tr_parallel_chunks(parts, (parts + 7) / 8, gate_part, j);
     else if (parts == 1)
         gate_part(j, 0, 1, 0);
 }
