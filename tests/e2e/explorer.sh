@@ -137,7 +137,7 @@ sae=$(screen | grep -o 's sae:[0-9]*' | head -1 | cut -c3-)
 keys BTab BTab BTab s
 check "s on a probe row selects its SAE winner everywhere" wait_for "activations $sae "
 check "... and the examples pane shows its top contexts" wait_status "selected $sae — noun.food sae"
-check "... its contexts" wait_for '│ +[0-9]+\.[0-9]{2} [^ ]'
+check "... its contexts" wait_for '│ +[0-9]+\.[0-9]{2} +[^ ]'
 keys b m
 check "b goes back; m selects the meta winner without its sigma" wait_for 'activations meta:[0-9]+:[0-9]+ '
 check "... noting the index's sigma" wait_status '@0\.[0-9] \(index: @0\.1\)'
@@ -156,7 +156,7 @@ check "... the concept's SAE latent" wait_for '│noun.food · SAE latent sae:[0
 src=$(screen | grep -o 'SAE latent sae:[0-9]*' | head -1 | cut -d' ' -f3)
 keys s
 check "s selects the source latent and shows its top examples" wait_for "\[examples\]"
-check "... its contexts" wait_for '│ +[0-9]+\.[0-9]{2} [^ ]'
+check "... its contexts" wait_for '│ +[0-9]+\.[0-9]{2} +[^ ]'
 check "... in the activations pane too" wait_for "activations $src "
 check "... named in the status line" wait_status "selected $src — the SAE-latent source of noun.food"
 
