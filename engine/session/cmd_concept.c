@@ -48,7 +48,7 @@ static tl_models models_at(session *S, int layer) {
     return M;
 }
 
-void concept_free_all(session *S) {
+void sess_free_concepts(session *S) {
     for (int i = 0; i < S->n_concepts; i++)
         if (S->concepts[i].trained) tc_free(&S->concepts[i].m);
     free(S->concepts);

@@ -24,7 +24,6 @@
 #include "cmd.h"
 
 int cmd_concept(session *S, words *w);
-void concept_free_all(session *S);
 
 /* ---- for front ends */
 

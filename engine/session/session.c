@@ -1,7 +1,6 @@
 /* session.c — session state: model loading, the prompt, output helpers. The
  * command handlers live in commands.c. */
 #include "session.h"
-#include "cmd_concept.h"
 #include "frontier.h"
 #include "glp_folder.h"
 #include "index.h"
@@ -156,7 +155,7 @@ void sess_free(session *S) {
     free(S->corpus), free(S->corpus_test);
     frontier_free(S->frontier_last);
     S->frontier_last = NULL;
-    concept_free_all(S);
+    sess_free_concepts(S);
     free(S->prompt);
     S->prompt = NULL;
 }

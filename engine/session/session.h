@@ -177,6 +177,9 @@ int sess_corpus(session *S, corpus_split **c, const char *cmd);
 int sess_corpus_test(session *S, corpus_split **c, const char *cmd);
 /* The concept lexicon of a category (against another, or the rest: NULL). */
 const lexicon *sess_lexicon(session *S, const char *category, const char *against, const char *cmd);
+/* ---- token-label concepts (cmd_concept.c) */
+/* Frees the named concepts and their classifiers. */
+void sess_free_concepts(session *S);
 /* ---- corpus statistics (sess_stats.c) */
 /* Mean residual norm at `layer` over positions >= 1 of a seeded sample of
  * training documents: the unit of steering strength. Measured once per model,
