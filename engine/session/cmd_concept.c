@@ -334,15 +334,17 @@ static int parse_define(session *S, words *w, int first, concept_args *a) {
             if (parse_int_opt(S, o, v, a)) return -1;
         } else return ms_seterr("unknown option '%s' (concept)", o);
     }
-    if (!!a->units == !!a->auto_cat) return ms_seterr("give UNITS or --auto CATEGORY, not both (concept)");
+    if (!!a->units == !!a->auto_cat)
+        return ms_seterr("give UNITS or --auto CATEGORY%s (concept)", a->units ? ", not both" : "");
     return 0;
 }
 
 static int check_name(const char *name, bool from_units) {
     if (strlen(name) >= sizeof(((named_concept *)0)->name))
         return ms_seterr("concept name '%.40s...' too long; name it: concept NAME UNITS (concept)", name);
-    if (!from_units && strpbrk(name, ":,>"))
-        return ms_seterr("a concept name has no ':', ',' or '>' (those are units) (concept)");
+    if (!from_units && (strpbrk(name, ":,>") || name[0] == '-'))
+        return ms_seterr("a concept name has no ':', ',' or '>' (those are units) and does not start with '-' "
+                         "(concept)");
     return 0;
 }
 
@@ -376,10 +378,11 @@ static int define(session *S, const char *name, words *w, int first, bool from_u
     concept_args a;
     tl_concept c;
     char cat[64];
-    bool unnamed = !strcmp(name, "--auto"); /* 'concept --auto CAT': named after its category */
+    bool unnamed = !name; /* 'concept --auto CAT': named after its category */
     if ((!unnamed && check_name(name, from_units)) || parse_define(S, w, first, &a)) return -1;
-    if (define_units(S, unnamed ? a.auto_cat : name, &a, &c, cat)) return -1;
-    if (unnamed) name = cat;
+    if (define_units(S, unnamed ? (a.auto_cat ? a.auto_cat : a.units) : name, &a, &c, cat)) return -1;
+    if (unnamed) name = a.auto_cat ? cat : a.units; /* or by its units */
+    if (unnamed && check_name(name, true)) return -1;
     named_concept *nc = find(S, name);
     if (!nc) {
         S->concepts = xrealloc(S->concepts, sizeof(named_concept) * (size_t)(S->n_concepts + 1));
@@ -582,7 +585,7 @@ int cmd_concept(session *S, words *w) {
     if (cmd_need_model(S, "concept")) return -1;
     if (!strcmp(a1, "top")) return top(S, w);
     if (!strcmp(a1, "export")) return export(S, w);
-    if (!strcmp(a1, "--auto")) return define(S, a1, w, 1, false); /* named after its category */
+    if (!strncmp(a1, "--", 2)) return define(S, NULL, w, 1, false); /* unnamed: --auto's category names it */
     bool units = strchr(a1, ':') != NULL; /* 'concept sae:18,sae:720': named by its units */
     named_concept *nc = find(S, a1);
     if (w->argc == 2 && nc) return show(S, nc);

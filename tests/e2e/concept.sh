@@ -58,6 +58,8 @@ expect_out "out of range" '^error: unit sae index 99999 out of range 0\.\.4095 \
 expect_out "unknown concept" "^error: no concept 'food'; 'concept' lists them \(concept\)$" $MS -c 'concept food'
 expect_out "reserved name" "^error: 'top' is a concept subcommand, not a name \(concept\)$" $MS -c 'concept top sae:1'
 expect_out "bad option value" "^error: --expand takes none, word or window:N \(concept\)$" $MS -c 'concept x sae:1 --expand sideways'
+expect_out "neither units nor --auto" '^error: give UNITS or --auto CATEGORY \(concept\)$' $MS -c 'concept x --docs 8'
+expect_out "a name that reads as options" "^error: a concept name has no ':', ',' or '>' \(those are units\) and does not start with '-' \(concept\)$" $MS -c 'concept -x sae:1'
 expect_out "units and --auto" '^error: give UNITS or --auto CATEGORY, not both \(concept\)$' $MS -c 'concept x sae:1 --auto noun.food'
 expect_out "a concept that never fires" '^error: the concept labels none of the [0-9]+ train-sample tokens positive: nothing to learn' \
   $MS -c 'concept never sae:18>1000 --docs 4; concept never'
