@@ -15,23 +15,24 @@ expect_out "named by its units" '^\* sae:1043>2 +sae:1043>2$' $MS -c 'concept sa
 expect_out "--auto finds units for a category" '^concept noun\.food = resid:[0-9]+>-?[0-9.e+-]+  truth noun\.food \(active\)$' \
   $MS -c 'concept --auto noun.food --family resid --docs 8'
 
-# one session: show (trains), top, export, off
-$MS -c 'prompt A small genus of American herbs and shrubs with yellow flowers; concept plant sae:1043>2 --docs 16;
-concept plant; concept top 5; concept export '"$tmp/exp"'; concept off; concept' >"$tmp/t" 2>"$tmp/err"
+# one session: show (trains), top, export, off; an MLP neuron of the model
+# (not of the SAE, which may be retrained) that fires on plural nouns
+$MS -c 'prompt A genus of herbs with yellow flowers; concept flower mlp:3:661>2 --docs 16;
+concept flower; concept top 5; concept export '"$tmp/exp"'; concept off; concept' >"$tmp/t" 2>"$tmp/err"
 check "a session of concept commands runs" test $? -eq 0
 check "show: the classifier's quality on held-out tokens" \
   grep -Eq '^classifier resid@3: AUC [01]\.[0-9]{3}, F1 [01]\.[0-9]{3} against the labels of [0-9]+ held-out tokens \([0-9]+ positive\); embed window 3: AUC' "$tmp/t"
 check "show: the samples it was trained on" grep -Eq '^trained on [0-9]+ tokens \([0-9]+ positive\) of 32 train-split documents \(any category\), held out 32 test-split documents; [0-9.]+ s$' "$tmp/t"
-check "show: a row per token with label, score and unit value" grep -Eq '^  5  herbs +\+ +[01]\.[0-9]{3} +[0-9]+\.[0-9]{3}$' "$tmp/t"
-check "show: a token below the threshold" grep -Eq '^  1  small +\. +[01]\.[0-9]{3} +[0-9]+\.[0-9]{3}$' "$tmp/t"
-check "top: what is ranked" grep -Eq '^concept plant: the 5 highest-scoring of [0-9]+ held-out tokens \(a test-split sample\), by resid@3$' "$tmp/t"
+check "show: a row per token with label, score and unit value" grep -Eq '^  6  flowers +\+ +[01]\.[0-9]{3} +[0-9]+\.[0-9]{3}$' "$tmp/t"
+check "show: a token below the threshold" grep -Eq '^  1  genus +\. +[01]\.[0-9]{3} +-?[0-9]+\.[0-9]{3}$' "$tmp/t"
+check "top: what is ranked" grep -Eq '^concept flower: the 5 highest-scoring of [0-9]+ held-out tokens \(a test-split sample\), by resid@3$' "$tmp/t"
 check "top: ranked rows with the token in context" grep -Eq '^   5  [01]\.[0-9]{3}  [+.] +[0-9]+ +[0-9]+  .*\[[^]]+\]' "$tmp/t"
-check "export: said" grep -q "^concept plant exported to $tmp/exp:" "$tmp/t"
+check "export: said" grep -q "^concept flower exported to $tmp/exp:" "$tmp/t"
 for k in resid embed; do
   check "export: classifier-$k.safetensors" test -s "$tmp/exp/classifier-$k.safetensors"
 done
 check "metadata: features and layer" sh -c "head -c 2000 '$tmp/exp/classifier-resid.safetensors' | grep -aq '\"features\":\"resid\",\"layer\":\"3\"'"
-check "metadata: the concept and its thresholds" sh -c "head -c 2000 '$tmp/exp/classifier-resid.safetensors' | grep -aq '\"concept\":\"sae:1043>2\",\"unit_families\":\"sae\",\"unit_thresholds\":\"2\"'"
+check "metadata: the concept and its thresholds" sh -c "head -c 2000 '$tmp/exp/classifier-resid.safetensors' | grep -aq '\"concept\":\"mlp:3:661>2\",\"unit_families\":\"mlp\",\"unit_thresholds\":\"2\"'"
 check "metadata: the decision threshold" sh -c "head -c 2000 '$tmp/exp/classifier-resid.safetensors' | grep -aq '\"threshold\":\"0.5\"'"
 check "weights: F32 [256]" sh -c "head -c 2000 '$tmp/exp/classifier-resid.safetensors' | grep -aq '\"weight\":{\"dtype\":\"F32\",\"shape\":\[256\]'"
 check "embed classifier: a window of 3 embeddings" sh -c "head -c 2000 '$tmp/exp/classifier-embed.safetensors' | grep -aq '\"layer\":\"embed\",\"radius\":\"1\".*\"weight\":{\"dtype\":\"F32\",\"shape\":\[768\]'"
@@ -40,9 +41,9 @@ check "labels: byte spans as label-corpus writes" sh -c "lz4cat '$tmp/exp/labels
 check "off, then the list says none is active" grep -q "^no active concept; 'concept NAME' activates one$" "$tmp/t"
 
 # JSON: one object per command
-$MS --json -c 'prompt an apple pie; concept food sae:18 --docs 16; concept food; concept top 3; concept; concept off' >"$tmp/j" 2>&1
+$MS --json -c 'prompt an apple pie; concept food mlp:3:661>2 --docs 16; concept food; concept top 3; concept; concept off' >"$tmp/j" 2>&1
 check "JSON runs" test $? -eq 0
-check "JSON: define" grep -Eq '^\{"cmd":"concept","what":"define","name":"food","units":"sae:18>0","layer":3,"expand":"none","category":null,"trained":false\}$' "$tmp/j"
+check "JSON: define" grep -Eq '^\{"cmd":"concept","what":"define","name":"food","units":"mlp:3:661>2","layer":3,"expand":"none","category":null,"trained":false\}$' "$tmp/j"
 check "JSON: show with the classifier" grep -Eq '^\{"cmd":"concept","what":"show",.*"trained":true,"classifier":\{"shown":"resid@3","resid":\{"name":"resid@3","auc":[0-9.]+,' "$tmp/j"
 check "JSON: a token with label, score and values" grep -Eq '"tokens":\[\{"pos":0,"token":"an","label":(true|false),"score":[0-9.e-]+,"values":\[[0-9.e-]+\]\}' "$tmp/j"
 check "JSON: top in context" grep -Eq '"what":"top",.*"top":\[\{"rank":1,"doc":[0-9]+,"pos":[0-9]+,"token":"[^"]*","score":[0-9.e-]+,"label":(true|false),"context":\[' "$tmp/j"

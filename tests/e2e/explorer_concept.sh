@@ -42,18 +42,18 @@ for size in "80 24" "200 50"; do
   W=$1
   start $1 $2
   wait_status 'llama' >/dev/null
-  keys 'prompt A small genus of American herbs and shrubs with yellow flowers' Enter
+  keys 'prompt A genus of herbs with yellow flowers' Enter
   wait_for '^ +[0-9]+  herbs ' >/dev/null
-  keys 'concept plant sae:1043>2 --docs 16' Enter
-  check "$W: training is said on the status line" wait_status 'concept plant: (training|labelling|fitting)'
-  check "$W: ... and its outcome" wait_status 'concept plant: resid@3 trained in [0-9.]+ s, AUC [01]\.[0-9]{3} on [0-9]+ held-out tokens' 180
-  [ "$W" = 200 ] && check "$W: the status line names the active concept" wait_status '· concept plant ·'
-  check "$W: the activations pane has a column named after it" wait_for '^pos token +value plant '
-  check "$W: a token it labels, with its score" wait_for '^ +6  herbs +[-+][0-9]+\.[0-9]{3} \+ [01]\.[0-9]{2}'
-  check "$W: a token it does not label" wait_for '^ +2  small +[-+][0-9]+\.[0-9]{3} \. [01]\.[0-9]{2}'
-  check "$W: ... beside the top SAE latent (Enter's target)" wait_for '^ +6  herbs .* [0-9]+:[0-9]+\.[0-9]'
+  keys 'concept flower mlp:3:661>2 --docs 16' Enter # an MLP neuron on plural nouns
+  check "$W: training is said on the status line" wait_status 'concept flower: (training|labelling|fitting)'
+  check "$W: ... and its outcome" wait_status 'concept flower: resid@3 trained in [0-9.]+ s, AUC [01]\.[0-9]{3} on [0-9]+ held-out tokens' 180
+  [ "$W" = 200 ] && check "$W: the status line names the active concept" wait_status '· concept flower ·'
+  check "$W: the activations pane has a column named after it" wait_for '^pos token +value flower '
+  check "$W: a token it labels, with its score" wait_for '^ +7  flowers +[-+][0-9]+\.[0-9]{3} \+ [01]\.[0-9]{2}'
+  check "$W: a token it does not label" wait_for '^ +2  genus +[-+][0-9]+\.[0-9]{3} \. [01]\.[0-9]{2}'
+  check "$W: ... beside the top SAE latent (Enter's target)" wait_for '^ +7  flowers .* [0-9]+:[0-9]+\.[0-9]'
   check "$W: the examples pane lists its best held-out tokens" wait_for 'score +best [0-9]+ of [0-9]+ held-out'
-  [ "$W" = 200 ] && check "$W: ... by its classifier" wait_for 'top examples concept plant · resid@3 AUC [01]\.[0-9]{2}'
+  [ "$W" = 200 ] && check "$W: ... by its classifier" wait_for 'top examples concept flower · resid@3 AUC [01]\.[0-9]{2}'
 
   check "$W: ... score, label and context per row" wait_for '│1\.000 \+ .*flowers'
   keys Tab Tab Tab Tab Tab
@@ -72,8 +72,8 @@ for size in "80 24" "200 50"; do
   keys c
   check "$W: c again: the concept's tokens" wait_hint '^examples 1/[0-9]+ Enter prompt'
   keys Escape 'concept off' Enter
-  check "$W: 'concept off' drops the column" wait_gone 'value plant'
-  check "$W: ... and the status line's concept" wait_gone '· concept plant'
+  check "$W: 'concept off' drops the column" wait_gone 'value flower'
+  check "$W: ... and the status line's concept" wait_gone '· concept flower'
   keys Tab Tab Tab Tab Tab c
   check "$W: c without an active concept says how to get one" wait_for 'no active concept'
   keys Escape
