@@ -59,7 +59,7 @@ static const char *const HELP[] = {
     "  keys           this page",
     "",
     "Concepts (token labels, 'help concept')",
-    "  concept NAME UNITS         e.g. concept plant sae:1043>2: define, activate",
+    "  concept NAME UNITS         e.g. concept flower mlp:3:661>2: define, activate",
     "  concept NAME --auto CAT    the units that best separate a corpus category",
     "  concept NAME | off | top   activate one | none | its best held-out tokens",
     "  concept export DIR         classifier weights (safetensors) and labels",

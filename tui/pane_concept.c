@@ -15,7 +15,7 @@ int cxa_examples(session *S, ixa_example **ex, int *n, char *why, size_t cap) {
     concept_info ci;
     *ex = NULL, *n = 0;
     if (!concept_active(S, &ci))
-        return snprintf(why, cap, "no active concept — concept NAME UNITS (e.g. concept plant sae:1043) or concept "
+        return snprintf(why, cap, "no active concept — concept NAME UNITS (e.g. concept flower mlp:3:661>2) or concept "
                         "NAME --auto CATEGORY; c shows the selected unit's examples"), -1;
     if (!ci.trained)
         return snprintf(why, cap, "concept %s: %s", ci.name,
