@@ -91,6 +91,10 @@ int concept_train(session *S, const char *cmd) {
 
 /* ------------------------------------------------------------ front ends */
 
+const char *concept_name(const session *S, int i) {
+    return i >= 0 && i < S->n_concepts ? S->concepts[i].name : NULL;
+}
+
 bool concept_active(session *S, concept_info *ci) {
     named_concept *nc = active(S);
     if (!nc) return false;

@@ -27,6 +27,9 @@ int cmd_concept(session *S, words *w);
 
 /* ---- for front ends */
 
+/* The name of concept i (0-based; NULL past the last): Tab completion. */
+const char *concept_name(const session *S, int i);
+
 typedef struct {
     char name[32], units[256], category[64];
     bool trained;    /* its classifier fits the loaded models */

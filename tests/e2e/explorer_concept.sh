@@ -6,7 +6,7 @@
 # pane lists its best held-out tokens in context, with the list keys
 # (j/k, /, position on the hint line); Enter makes a token's context the
 # prompt; c switches back to the unit's examples; 'concept off' drops the
-# column. The screen is polled, never slept on.
+# column; Tab completes concept names. The screen is polled, never slept on.
 . tests/e2e/lib.sh
 tmp=$(mktemp -d)
 k=0
@@ -77,6 +77,8 @@ for size in "80 24" "200 50"; do
   keys Tab Tab Tab Tab Tab c
   check "$W: c without an active concept says how to get one" wait_for 'no active concept'
   keys Escape
-  keys 'quit' Enter
+  keys 'concept fl' Tab
+  check "$W: Tab completes a concept's name" wait_for 'metascope> concept flower *$'
+  keys C-u 'quit' Enter
   check "$W: quit" wait_for 'explorer-exited'
 done
