@@ -216,10 +216,12 @@ static void hist_add(const char *line) {
     using_history();
 }
 
+/* A selected unit: everywhere, the examples pane showing its examples. */
 static int select_unit(explorer *X, const char *name) {
     unit u;
     if (cmd_parse_unit(X->S, name, &u, "select")) return -1;
     snprintf(X->unit, sizeof X->unit, "%s", name);
+    X->ex_concept = false;
     return 0;
 }
 
@@ -278,6 +280,10 @@ static int run_one(explorer *X, const char *cmd) {
     if (!rc && !strcmp(w0, "probe") && strcmp(w1, "list") && strcmp(w1, "add")) /* a new table */
         show_pane(X, P_PROBE), X->cursor[P_PROBE] = X->top[P_PROBE] = 0;
     if (!rc && !strcmp(w0, "frontier")) show_pane(X, P_FRONTIER), X->fr_block = X->top[P_FRONTIER] = 0;
+    if (!rc && !strcmp(w0, "concept") && n == 2 && strcmp(w1, "export")) { /* defined, activated, top or off */
+        X->ex_concept = strcmp(w1, "off") != 0;
+        if (X->ex_concept) show_pane(X, P_EXAMPLES), X->cursor[P_EXAMPLES] = X->top[P_EXAMPLES] = 0;
+    }
     if (!rc && n >= 2 && (!strcmp(w0, "top") || !strcmp(w0, "latent"))) { /* the examples pane follows */
         char name[48];
         snprintf(name, sizeof name, "%s%.40s", w1[0] >= '0' && w1[0] <= '9' ? "sae:" : "", w1);
@@ -286,9 +292,31 @@ static int run_one(explorer *X, const char *cmd) {
     return rc;
 }
 
+/* The active concept's classifier, trained when a command left it untrained
+ * (seconds: the status line says so, Ctrl-C cancels); the outcome stays on
+ * the status line. */
+static void concept_ensure(explorer *X) {
+    concept_info ci;
+    if (!concept_active(X->S, &ci) || ci.trained || ci.why[0]) return;
+    set_msg(X, R_BUSY, "concept %s: training its classifier on corpus samples — Ctrl-C cancels", ci.name);
+    frame(X);
+    g_cancel = 0;
+    if (!concept_train(X->S, "concept") && concept_active(X->S, &ci))
+        set_msg(X, R_STATUS, "concept %s: %s trained in %.1f s, AUC %.3f on %d held-out tokens", ci.name, ci.clf,
+                ci.seconds, ci.auc, ci.test_tok);
+    else if (g_cancel || !strncmp(ms_geterr(), "cancelled", 9))
+        set_msg(X, R_BUSY, "(cancelled) concept %s is not trained: 'concept %s' trains it", ci.name, ci.name);
+    else {
+        set_msg(X, R_ERROR, "error: %s", ms_geterr());
+        log_printf(X, "error: %s", ms_geterr());
+    }
+    g_cancel = 0;
+}
+
 /* Splits at ';' outside quotes, as batch mode does; stops at an error. */
 static void run_line(explorer *X, const char *line) {
     X->log_scroll = 0; /* a new command: the output pane follows again */
+    X->acts_mark = -1;
     log_printf(X, "> %s", line);
     X->msg[0] = 0;
     g_cancel = 0;
@@ -305,6 +333,7 @@ static void run_line(explorer *X, const char *line) {
     } else if (g_cancel) set_msg(X, R_BUSY, "(cancelled)"), log_printf(X, "(cancelled)");
     else X->msg[0] = 0;
     g_cancel = 0;
+    if (!rc) concept_ensure(X);
     view_refresh(X);
     view_index(X);
 }
@@ -363,9 +392,43 @@ static void focus_move(explorer *X, int dir) {
     if (X->zoom >= 0) X->zoom = p;
 }
 
+/* Enter on a concept's token: the start of its document through a few
+ * tokens past it becomes the prompt (a 'prompt' command, in the history),
+ * so the activations pane shows every token's label and score in that
+ * context; the token's row is marked there. */
+static void concept_row_prompt(explorer *X, int i) {
+    int pos;
+    char *text = concept_hit_text(X->S, i, &pos);
+    if (!text) return;
+    size_t n = strlen(text), o = 0;
+    char *cmd = xmalloc(4 * n + 16);
+    o += (size_t)sprintf(cmd, "prompt \"");
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = (unsigned char)text[k];
+        if (ch == '"' || ch == '\\') cmd[o++] = '\\', cmd[o++] = (char)ch;
+        else if (ch == '\n') cmd[o++] = '\\', cmd[o++] = 'n';
+        else if (ch < 32 || ch == 127) o += (size_t)sprintf(cmd + o, "\\x%02x", ch);
+        else cmd[o++] = (char)ch;
+    }
+    cmd[o++] = '"', cmd[o] = 0;
+    hist_add(cmd);
+    run_line(X, cmd);
+    if (!X->msg[0] || X->msg_role != R_ERROR) {
+        X->acts_mark = pos + (sess_use_bos(X->S) ? 1 : 0);
+        X->cursor[P_ACTS] = X->acts_mark, X->top[P_ACTS] = 0;
+        set_msg(X, R_STATUS, "prompt: the context of \"%s\" (row %d of the activations pane), each token with its "
+                "label and score", X->ex && i < X->n_ex ? X->ex[i].tok[X->ex[i].peak] : "", X->acts_mark);
+    }
+    free(cmd), free(text);
+}
+
 static void activate_row(explorer *X) {
     int p = X->focus, c = X->cursor[p];
     char name[48] = "";
+    if (p == P_EXAMPLES && X->ex_concept) {
+        concept_row_prompt(X, c);
+        return;
+    }
     if ((p == P_ACTS || p == P_NEURON) && c < X->acts.n) {
         const view_token *v = &X->acts.tok[c];
         if (v->n_sae) snprintf(name, sizeof name, "sae:%d", v->sae_id[0]);
@@ -497,6 +560,14 @@ static bool pane_key(explorer *X, int k) {
     default: break;
     }
     if ((p == P_PROBE && probe_key(X, k)) || (p == P_FRONTIER && frontier_key(X, k))) return true;
+    if (p == P_EXAMPLES && k == 'c') { /* the unit's examples <-> the concept's tokens */
+        X->ex_concept = !X->ex_concept, X->cursor[p] = X->top[p] = 0;
+        view_index(X);
+        set_msg(X, R_STATUS, "%s", X->ex_concept ? "the active concept's highest-scoring held-out tokens · Enter: "
+                "its context becomes the prompt · c: the unit's examples" : "the selected unit's top examples · c: "
+                "the concept's tokens");
+        return true;
+    }
     if (p == P_EXAMPLES && k == 'b' && X->back >= 0) {
         X->focus = X->back, show_pane(X, X->back), X->back = -1;
         return true;
@@ -710,7 +781,7 @@ static void explorer_init(explorer *X, session *S) {
     X->focus = -1;
     X->slot = P_STEER;
     X->eslot = P_PROBE;
-    X->back = X->zoom = -1;
+    X->back = X->zoom = X->acts_mark = -1;
     for (int p = 0; p < N_PANES; p++) X->row0[p] = -1;
     snprintf(X->unit, sizeof X->unit, "%s", S->has_glp ? "meta:0:0" : "resid:0");
     S->out = on_output, S->out_ctx = X;

@@ -38,9 +38,14 @@ static const char *const HELP[] = {
     "  Esc, q, :         back to the prompt       ?      this page",
     "",
     "Pane keys",
-    "  activations    Enter selects the token's top SAE latent (shown in its row)",
+    "  activations    Enter selects the token's top SAE latent (shown in its row);",
+    "                 with an active concept a column named after it shows each",
+    "                 token's label (+ fires, . not) and its classifier's score",
     "  SAE latents    s cycles the sort: id, density, max (its column has the arrow)",
-    "  top examples   b goes back to the pane you came from",
+    "  top examples   b goes back to the pane you came from; c switches between",
+    "                 the unit's examples and the active concept's held-out tokens",
+    "                 (score, label, context), where Enter makes the token's",
+    "                 context the prompt",
     "  output         Enter on a result row (meta top, cross, acts, latents, top)",
     "                 selects the unit it names; End follows new output again",
     "  probe          Enter the row's best winner; m/s/r/l the meta/sae/resid/mlp",
@@ -52,6 +57,14 @@ static const char *const HELP[] = {
     "  select UNIT    (also show UNIT) select a unit everywhere: resid:I, mlp:L:I,",
     "                 meta:B:I, sae:I",
     "  keys           this page",
+    "",
+    "Concepts (token labels, 'help concept')",
+    "  concept NAME UNITS         e.g. concept flower mlp:3:661>2: define, activate",
+    "  concept NAME --auto CAT    the units that best separate a corpus category",
+    "  concept NAME | off | top   activate one | none | its best held-out tokens",
+    "  concept export DIR         classifier weights (safetensors) and labels",
+    "  Activating a concept trains its classifier on samples of the corpus (a few",
+    "  seconds, on the status line; Ctrl-C cancels).",
     "",
     "Steering alphas are in units of the mean residual norm: 0.25 to 1 steer;",
     "much more turns the text to gibberish.",
@@ -149,14 +162,17 @@ void draw_hints(explorer *X) {
                                        "Esc", "prompt", "Tab", "pane", NULL};
     static const char *const lat[] = {"s", "sort", "jk", "move", "/", "search", "Enter", "select", "z", "zoom",
                                       "?", "help", "Esc", "prompt", NULL};
-    static const char *const ex[] = {"b", "back", "jk", "move", "/", "search", "z", "zoom", "?", "help", "Esc", "prompt", NULL};
+    static const char *const ex[] = {"b", "back", "jk", "move", "/", "search", "c", "concept", "z", "zoom", "?", "help",
+                                     "Esc", "prompt", NULL};
+    static const char *const ex_c[] = {"Enter", "prompt", "c", "unit", "jk", "move", "/", "search", "z", "zoom", "?",
+                                       "help", "Esc", "prompt", NULL};
     static const char *const pr[] = {"Enter", "best", "m/s/r/l", "family", "jk", "move", "/", "search", "z", "zoom",
                                      "Esc", "prompt", NULL};
     static const char *const fr[] = {"←→", "block", "↑↓", "scroll", "s", "source", "z", "zoom", "Esc", "prompt", NULL};
     static const char *const fr_a[] = {"Left/Right", "block", "s", "source", "z", "zoom", "Esc", "prompt", NULL};
     static const char *const out[] = {"jk", "move", "Enter", "select unit", "/", "search", "G", "follow", "z", "zoom",
                                       "Esc", "prompt", NULL};
-    const char *const *kv = p == P_LATENTS ? lat : p == P_EXAMPLES ? ex : p == P_PROBE ? pr
+    const char *const *kv = p == P_LATENTS ? lat : p == P_EXAMPLES ? (X->ex_concept ? ex_c : ex) : p == P_PROBE ? pr
                           : p == P_FRONTIER ? (ui_utf8 ? fr : fr_a) : p == P_OUTPUT ? out : list;
     hint_pairs(y, x, w, kv);
 }

@@ -90,7 +90,7 @@ static int example_unit(const ms_index *ix, const char *name, char *why, size_t 
 
 static void fill_example(session *S, const ix_example *e, ixa_example *x) {
     const ms_index *ix = S->index;
-    x->ntok = e->n, x->max = e->value, x->peak = e->pos - e->w0;
+    x->ntok = e->n, x->max = e->value, x->peak = e->pos - e->w0, x->mark = -1;
     x->tok = xmalloc(sizeof *x->tok * (size_t)e->n);
     x->val = xmalloc(sizeof(float) * (size_t)e->n);
     for (int j = 0; j < e->n; j++) {

@@ -116,21 +116,42 @@ int pane_row_role(const explorer *X, int p, int i, int dflt) {
     return X->focus == p && X->cursor[p] == i ? R_CURSOR : dflt;
 }
 
-static void acts_row(explorer *X, int y, rect r, int t, int tw, int saew) {
+/* The active concept's cell: its label (+ fires, . not) and the
+ * classifier's probability ('-' while it is not trained). */
+static void concept_cell(int y, int x, const view_token *v, int role) {
+    if (v->clab < 0) return;
+    ui_put(y, x, 1, v->clab ? "+" : ".", role == R_CURSOR ? role : v->clab ? R_HOT3 : R_DIM);
+    if (isfinite(v->cscore)) ui_putf(y, x + 2, 5, role, "%4.2f ", v->cscore);
+    else ui_put(y, x + 2, 5, "   - ", R_DIM);
+}
+
+static void acts_row(explorer *X, int y, rect r, int t, int tw, int cw, int saew) {
     const view_acts *a = &X->acts;
     const view_token *v = &a->tok[t];
-    int nw = saew == 10 ? 0 : 7, role = pane_row_role(X, P_ACTS, t, R_NORMAL), x = r.x, bw = r.w - (4 + tw + 9 + nw) - saew;
+    int nw = saew == 10 ? 0 : 7, role = pane_row_role(X, P_ACTS, t, R_NORMAL), x = r.x;
+    int bw = r.w - (4 + tw + 9 + cw + nw) - saew;
     if (role == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
     ui_putf(y, x, 4, role, "%3d ", t);
-    ui_put(y, x + 4, tw, v->text, role == R_CURSOR ? role : R_TOKEN);
+    ui_put(y, x + 4, tw, v->text, role == R_CURSOR ? role : t == X->acts_mark ? R_HOT2 : R_TOKEN);
     ui_putf(y, x + 4 + tw, 9, role, "%+8.3f ", v->val);
-    if (bw > 0 && a->absmax > 0) ui_bar(y, x + 13 + tw, bw, fabsf(v->val) / a->absmax, v->val < 0);
+    if (cw && !a->stale) concept_cell(y, x + 13 + tw, v, role);
+    if (bw > 0 && a->absmax > 0) ui_bar(y, x + 13 + tw + cw, bw, fabsf(v->val) / a->absmax, v->val < 0);
     if (a->stale) return;
     if (nw) ui_putf(y, r.x + r.w - 7 - saew, 7, role == R_CURSOR ? role : R_DIM, "%7.2f", v->norm);
     if (!saew) return;
     char s[64] = "";
     for (int i = 0, o = 0; i < (saew >= 22 ? v->n_sae : v->n_sae > 0); i++) o += snprintf(s + o, sizeof s - (size_t)o, " %d:%.1f", v->sae_id[i], v->sae_val[i]);
     ui_put(y, r.x + r.w - saew, saew, s, role == R_CURSOR ? role : R_DIM);
+}
+
+/* The column header; the concept's column is named after it. */
+static void acts_header(explorer *X, int y, rect r, int tw, int cw, int saew) {
+    int nw = saew >= 22 || !saew ? 7 : 0;
+    ui_put(y, r.x, 4 + tw, "pos token", R_DIM);
+    ui_put(y, r.x + 4 + tw, 9, "   value", R_DIM);
+    if (cw) ui_putf(y, r.x + 13 + tw, cw - 1, R_DIM, "%s", X->concept.name);
+    if (nw) ui_put(y, r.x + r.w - saew - 5, 5, "norm", R_DIM);
+    if (saew) ui_put(y, r.x + r.w - saew + 1, saew - 1, saew >= 22 ? "top SAE latents" : "top SAE", R_DIM);
 }
 
 static void draw_acts(explorer *X) {
@@ -147,16 +168,17 @@ static void draw_acts(explorer *X) {
     if (!S->has_model) ui_put(y, r.x, r.w, "no model loaded — load model PATH", R_DIM);
     else if (!a->n) ui_wrapped(y, r.x, r.w, r.h - 1, "no prompt yet — type: prompt TEXT   (F2 edits the prompt live)", R_DIM);
     if (!a->n || rows < 1) return;
-    /* Narrow, the top SAE latent (what Enter selects) replaces the norm. */
+    /* Narrow, the top SAE latent (what Enter selects) replaces the norm; the
+     * concept's column (its label and score) comes before the bar, which
+     * gives way first, then the token column, down to 8. */
     int saew = !S->has_sae ? 0 : r.w >= 60 ? 22 : r.w >= 36 ? 10 : 0, tw = r.w >= 60 ? 16 : r.w >= 40 ? 10 : 6;
-    int nw = saew >= 22 || !saew ? 7 : 0;
+    int nw = saew >= 22 || !saew ? 7 : 0, cw = a->concept ? 7 : 0, short_by = 6 - (r.w - (13 + tw + cw + nw) - saew);
+    if (cw && short_by > 0) tw -= short_by < tw - 8 ? short_by : tw - 8 > 0 ? tw - 8 : 0;
     if (a->err[0]) ui_put(y, r.x, r.w, a->err, R_ERROR);
-    else if (saew == 10) ui_putf(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s top SAE", tw - 1, "token", "value", r.w - (4 + tw + 9) - 10 - 1, "");
-    else ui_putf(y, r.x, r.w, R_DIM, "pos %-*s %8s  %-*s norm%s", tw - 1, "token", "value",
-                 r.w - (4 + tw + 9 + nw) - saew - 1, "", saew ? "   top SAE latents" : "");
+    else acts_header(X, y, r, tw, cw, saew);
     X->row0[P_ACTS] = y + 1;
     pane_scroll(X, P_ACTS, rows, a->n);
-    for (int i = 0; i < rows && X->top[P_ACTS] + i < a->n; i++) acts_row(X, y + 1 + i, r, X->top[P_ACTS] + i, tw, saew);
+    for (int i = 0; i < rows && X->top[P_ACTS] + i < a->n; i++) acts_row(X, y + 1 + i, r, X->top[P_ACTS] + i, tw, cw, saew);
     char next[256] = "next:";
     for (int i = 0, o = 5; i < a->n_next && o < (int)sizeof next; i++)
         o += snprintf(next + o, sizeof next - (size_t)o, " \"%s\" %.0f%%", a->next[i], 100 * a->next_p[i]);
@@ -376,23 +398,44 @@ static int strength_role(float v, float max) {
     return f > 0.75f ? R_HOT3 : f > 0.5f ? R_HOT2 : f > 0.25f ? R_HOT1 : R_NORMAL;
 }
 
-/* One context per row: its activating value, then its tokens from a few
+/* The title: the unit, or the active concept with its classifier. */
+static void examples_header(explorer *X) {
+    char extra[160];
+    const concept_info *c = &X->concept;
+    if (!X->ex_concept) snprintf(extra, sizeof extra, "%s", X->unit);
+    else if (!X->has_concept) snprintf(extra, sizeof extra, "concept (none)");
+    else if (!c->trained) snprintf(extra, sizeof extra, "concept %s", c->name);
+    else snprintf(extra, sizeof extra, "concept %s · %s AUC %.2f", c->name, c->clf, c->auc);
+    pane_header(X, P_EXAMPLES, extra);
+}
+
+/* One context per row: its activating value (a concept's token: the
+ * classifier's score and the concept's label), then its tokens from a few
  * before the peak, each highlighted by its value's strength. */
 static void draw_examples(explorer *X) {
     rect r = X->r[P_EXAMPLES];
-    pane_header(X, P_EXAMPLES, X->unit);
+    examples_header(X);
     if (!X->ex) {
         ui_wrapped(r.y + 1, r.x, r.w, r.h - 1, X->ex_why, R_DIM);
         return;
     }
-    int rows = r.h - 1, vw = r.w >= 30 ? 8 : 0;
-    X->row0[P_EXAMPLES] = r.y + 1;
+    int head = X->ex_concept && r.h > 4, rows = r.h - 1 - head, vw = r.w >= 30 ? 8 : 0;
+    if (head) { /* what the rows are: the title may be cut in a shared slot */
+        const concept_info *c = &X->concept;
+        ui_putf(r.y + 1, r.x, r.w, R_DIM, "%sbest %d of %d held-out by %s · %s = %s", vw ? "score   " : "", X->n_ex,
+                c->test_tok, c->clf, c->name, c->units);
+    }
+    X->row0[P_EXAMPLES] = r.y + 1 + head;
     pane_scroll(X, P_EXAMPLES, rows, X->n_ex);
     for (int i = 0; i < rows && X->top[P_EXAMPLES] + i < X->n_ex; i++) {
-        int k = X->top[P_EXAMPLES] + i, y = r.y + 1 + i, x = r.x + vw;
+        int k = X->top[P_EXAMPLES] + i, y = r.y + 1 + head + i, x = r.x + vw;
         const ixa_example *e = &X->ex[k];
         if (pane_row_role(X, P_EXAMPLES, k, R_NORMAL) == R_CURSOR) ui_fill(y, r.x, r.w, R_CURSOR);
-        if (vw) ui_putf(y, r.x, vw, pane_row_role(X, P_EXAMPLES, k, R_DIM), "%7.2f ", e->max);
+        if (vw && e->mark >= 0) {
+            int role = pane_row_role(X, P_EXAMPLES, k, R_DIM);
+            ui_putf(y, r.x, 6, role, "%5.3f ", e->val[e->peak]);
+            ui_put(y, r.x + 6, 2, e->mark ? "+ " : ". ", role == R_CURSOR ? role : e->mark ? R_HOT3 : R_DIM);
+        } else if (vw) ui_putf(y, r.x, vw, pane_row_role(X, P_EXAMPLES, k, R_DIM), "%7.2f ", e->max);
         /* The firing token's middle at the middle of the context column, at
          * any width: as many tokens before it as fit in the left half. */
         int left = (r.w - vw) / 2 - ui_width(e->tok[e->peak]) / 2, t = e->peak;
@@ -492,7 +535,9 @@ static void status_info(explorer *X, char *out, size_t cap) {
     if (S->has_glp) o += (size_t)snprintf(out + o, cap - o, " · GLP L%d", sess_glp_layer(S));
     else o += (size_t)snprintf(out + o, cap - o, " · no GLP");
     if (S->has_sae) o += (size_t)snprintf(out + o, cap - o, " · SAE %d", S->sae.c.n_latents);
-    o += (size_t)snprintf(out + o, cap - o, " · %s · T %g · gen %d", X->unit, S->scfg.temperature, S->gen_tokens);
+    o += (size_t)snprintf(out + o, cap - o, " · %s", X->unit);
+    if (X->has_concept && o < cap) o += (size_t)snprintf(out + o, cap - o, " · concept %s", X->concept.name);
+    if (o < cap) o += (size_t)snprintf(out + o, cap - o, " · T %g · gen %d", S->scfg.temperature, S->gen_tokens);
     if (S->steer.vec >= 0 && o < cap)
         snprintf(out + o, cap - o, " · steer %s %g%s", S->vecs[S->steer.vec].name, S->steer.ratio, S->steer.glp ? "+GLP" : "");
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cmd_concept.h"
 #include "screen.h"
 #include "session.h"
 
@@ -22,6 +23,8 @@ typedef struct {
     int sae_id[3]; /* top SAE latents (n_sae of them) */
     float sae_val[3];
     int n_sae;
+    int8_t clab;   /* the active concept's label: 1 fires, 0 not, -1 none (BOS, no concept) */
+    float cscore;  /* its classifier's probability (NaN: not trained) */
 } view_token;
 
 typedef struct {
@@ -32,7 +35,8 @@ typedef struct {
     int n_next;
     float vmin, vmax, vmean, absmax, normmax;
     int argmax;
-    bool stale;    /* norms, next and SAE latents not yet recomputed */
+    bool stale;    /* norms, next, SAE latents and concept labels not yet recomputed */
+    bool concept;  /* a concept is active: the label column shows */
     char err[200]; /* why the unit could not be shown, or "" */
 } view_acts;
 
@@ -62,6 +66,7 @@ typedef struct {
     float *val;
     float max;       /* the example's activating value (its token: peak) */
     int peak;        /* index of the activating token in tok */
+    int8_t mark;     /* a concept's token: its label (1 fires, 0 not); -1 for a unit's example */
 } ixa_example;
 
 /* The index panes' data comes through these adapters (pane_index.c): they
@@ -69,6 +74,9 @@ typedef struct {
 int ixa_latents(session *S, ixa_latent **rows, int *n, char *why, size_t cap);
 int ixa_examples(session *S, const char *unit, ixa_example **ex, int *n, char *why, size_t cap);
 void ixa_free_examples(ixa_example *ex, int n);
+/* pane_concept.c: the active concept's highest-scoring held-out tokens as
+ * examples (values: the classifier's scores over each context). */
+int cxa_examples(session *S, ixa_example **ex, int *n, char *why, size_t cap);
 
 /* ------------------------------------------------------------ explorer */
 
@@ -92,7 +100,11 @@ typedef struct explorer {
     char lat_why[200], lat_sort[16], lat_filter[64];
     ixa_example *ex;
     int n_ex;
-    char ex_why[200];
+    char ex_why[300];
+    bool ex_concept;         /* the examples pane lists the active concept's tokens, not the unit's */
+    concept_info concept;    /* the active concept (has_concept), read by view.c */
+    bool has_concept;
+    int acts_mark;           /* the activations row a concept token came from (Enter), or -1 */
     char *log[LOG_LINES];    /* output pane: a ring of lines, the last partial */
     int log_head, log_n, log_scroll;
     int focus;               /* a pane, or -1: the prompt has the keyboard */

@@ -1,8 +1,10 @@
 /* rlshared.c — history file and Tab completion shared by the readline front
  * ends. Completion knows the command language's shape: the first word is a
  * command, units follow show/neuron/select/top/..., vector names follow
- * steer/compare, settings follow set; anything else completes file names. */
+ * steer/compare, settings follow set, concept names and words follow
+ * concept; anything else completes file names. */
 #include "rlshared.h"
+#include "cmd_concept.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -113,11 +115,27 @@ static bool is_one_of(const char *w, const char *list) {
     return false;
 }
 
-/* Fills the candidates for word number `argi` after command `cmd`; returns
- * false when file names should be completed instead. */
-static bool fill_candidates(const char *cmd, int argi, const char *text) {
+/* concept: its words and the concepts' names, then units and options. */
+static bool cand_concept(int argi, const char *word1, const char *text) {
+    if (argi == 1) {
+        cand_words("off top export --auto");
+        for (int i = 0; g_sess && concept_name(g_sess, i); i++) cand_add(concept_name(g_sess, i));
+        cand_units(text);
+        return true;
+    }
+    if (!strcmp(word1, "export")) return false; /* a folder */
+    cand_words("--auto --family --k --docs --expand --features --layer --radius --category");
+    cand_units(text);
+    return true;
+}
+
+/* Fills the candidates for word number `argi` after command `cmd` (and its
+ * first argument word1); returns false when file names should be completed
+ * instead. */
+static bool fill_candidates(const char *cmd, const char *word1, int argi, const char *text) {
     cand_reset();
     if (argi == 0) cand_commands();
+    else if (!strcmp(cmd, "concept")) return cand_concept(argi, word1, text);
     else if (is_one_of(cmd, "show neuron select top latent export label cross")) cand_units(text);
     else if (argi == 1 && is_one_of(cmd, "steer compare")) cand_vectors();
     else if (argi == 1 && !strcmp(cmd, "load")) cand_words("model glp sae index");
@@ -144,7 +162,7 @@ static char *generator(const char *text, int state) {
 
 static char **complete(const char *text, int start, int end) {
     (void)end;
-    char cmd[64] = "";
+    char cmd[64] = "", word1[64] = "";
     int argi = 0;
     for (int p = 0; p < start;) { /* words before the one being completed */
         while (p < start && rl_line_buffer[p] == ' ') p++;
@@ -152,10 +170,11 @@ static char **complete(const char *text, int start, int end) {
         int q = p;
         while (q < start && rl_line_buffer[q] != ' ') q++;
         if (argi == 0) snprintf(cmd, sizeof cmd, "%.*s", q - p, rl_line_buffer + p);
+        if (argi == 1) snprintf(word1, sizeof word1, "%.*s", q - p, rl_line_buffer + p);
         argi++;
         p = q;
     }
-    if (!fill_candidates(cmd, argi, text)) return NULL; /* file names */
+    if (!fill_candidates(cmd, word1, argi, text)) return NULL; /* file names */
     rl_attempted_completion_over = 1;
     return rl_completion_matches(text, generator);
 }

@@ -81,18 +81,37 @@ static void unit_values(explorer *X) {
     free(v);
 }
 
+/* The active concept's label and classifier score per token. */
+static void concept_cols(explorer *X) {
+    session *S = X->S;
+    view_acts *a = &X->acts;
+    X->has_concept = concept_active(S, &X->concept);
+    a->concept = X->has_concept;
+    if (!a->concept) return;
+    int8_t *lab = xmalloc((size_t)a->n + 1);
+    float *score = xmalloc(sizeof(float) * (size_t)a->n + 1);
+    if (concept_prompt(S, lab, score, "view") && !a->err[0]) snprintf(a->err, sizeof a->err, "%s", ms_geterr());
+    for (int t = 0; t < a->n; t++) a->tok[t].clab = lab[t], a->tok[t].cscore = score[t];
+    free(lab), free(score);
+}
+
 /* fast (live typing): only the tokens and the selected unit, one or two
- * forward passes; norms, prediction and SAE latents follow when idle. */
+ * forward passes; norms, prediction, SAE latents and concept labels follow
+ * when idle. */
 static void view_update(explorer *X, bool fast) {
     session *S = X->S;
     view_acts *a = &X->acts;
     a->n = 0, a->n_next = 0, a->err[0] = 0, a->stale = fast;
+    X->has_concept = a->concept = concept_active(S, &X->concept);
     if (!S->has_model || !S->model.tok || !S->n_prompt) return;
     int n = S->n_prompt, d = S->model.c.d_model;
     if (n > a->cap) a->cap = n, a->tok = xrealloc(a->tok, sizeof(view_token) * (size_t)n);
     memset(a->tok, 0, sizeof(view_token) * (size_t)n);
     a->n = n;
-    for (int t = 0; t < n; t++) cmd_token_text(S, S->prompt_ids[t], a->tok[t].text, sizeof a->tok[t].text);
+    for (int t = 0; t < n; t++) {
+        cmd_token_text(S, S->prompt_ids[t], a->tok[t].text, sizeof a->tok[t].text);
+        a->tok[t].clab = -1, a->tok[t].cscore = NAN;
+    }
     if (fast) {
         unit_values(X);
         return;
@@ -104,6 +123,7 @@ static void view_update(explorer *X, bool fast) {
         next_tokens(X);
         unit_values(X);
         if (S->has_sae) sae_tops(X);
+        concept_cols(X);
     }
     free(h);
 }
@@ -162,7 +182,9 @@ void view_index(explorer *X) {
     }
     ixa_free_examples(X->ex, X->n_ex);
     X->ex = NULL, X->n_ex = 0;
-    if (ixa_examples(X->S, X->unit, &X->ex, &X->n_ex, X->ex_why, sizeof X->ex_why)) X->ex = NULL, X->n_ex = 0;
+    int rc = X->ex_concept ? cxa_examples(X->S, &X->ex, &X->n_ex, X->ex_why, sizeof X->ex_why)
+                           : ixa_examples(X->S, X->unit, &X->ex, &X->n_ex, X->ex_why, sizeof X->ex_why);
+    if (rc) X->ex = NULL, X->n_ex = 0;
     else X->ex_why[0] = 0;
 }
 

@@ -1,6 +1,7 @@
 /* distill.c — cheap classifiers from concept labels, and the labeller
  * comparison (see distill.h). */
 #include "distill.h"
+#include "safetensors.h"
 #include "sbuf.h"
 #include "util.h"
 #include "wmat.h"
@@ -104,6 +105,36 @@ int tl_distill(const tl_models *M, const tl_pool *train, const corpus_split *s_t
         else logreg_free(&lr);
     }
     free(ytr), free(yte), free(prob);
+    return rc;
+}
+
+/* ------------------------------------------------------------ weights */
+
+int tl_clf_write(const char *path, const logreg *m, const char *const *meta, int nmeta) {
+    st_wtensor t[4] = {{"weight", ST_F32, 1, {m->d}, m->w}, {"mean", ST_F32, 1, {m->d}, m->mu},
+                       {"sd", ST_F32, 1, {m->d}, m->sd}, {"bias", ST_F32, 1, {1}, &m->b}};
+    return st_write(path, t, 4, meta, nmeta);
+}
+
+int tl_clf_read(const char *path, logreg *m) {
+    st_file f;
+    memset(m, 0, sizeof *m);
+    if (st_open(&f, path)) return -1;
+    const st_tensor *w = st_find(&f, "weight");
+    int rc = 0;
+    if (!w || w->ndim != 1 || w->shape[0] < 1) rc = ms_seterr("no 1-D weight tensor (%s)", path);
+    int64_t d = rc ? 0 : w->shape[0], one = 1;
+    float *b = NULL;
+    if (!rc) {
+        m->d = (int)d;
+        m->w = st_load_f32(&f, "weight", 1, &d), m->mu = st_load_f32(&f, "mean", 1, &d);
+        m->sd = st_load_f32(&f, "sd", 1, &d), b = st_load_f32(&f, "bias", 1, &one);
+        if (!m->w || !m->mu || !m->sd || !b) rc = -1;
+    }
+    if (b) m->b = *b;
+    free(b);
+    st_close(&f);
+    if (rc) logreg_free(m);
     return rc;
 }
 

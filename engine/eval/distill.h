@@ -52,6 +52,13 @@ int tl_distill(const tl_models *M, const tl_pool *train, const corpus_split *s_t
                const corpus_split *s_test, const tl_concept *c, const tl_distill_opts *o, tl_distill_result *r,
                logreg *out);
 
+/* A fitted classifier as safetensors: F32 tensors weight [d], mean [d],
+ * sd [d] and bias [1], p = sigmoid(weight . ((x - mean) / sd) + bias), with
+ * the caller's metadata (key, value pairs), atomically. tl_clf_read loads
+ * one back (m allocated here). */
+int tl_clf_write(const char *path, const logreg *m, const char *const *meta, int nmeta);
+int tl_clf_read(const char *path, logreg *m);
+
 /* ---- comparison */
 
 typedef struct {

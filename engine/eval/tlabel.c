@@ -91,11 +91,11 @@ void tl_siblings(const char *category, char *prefix, size_t cap) {
     snprintf(prefix, cap, "%.*s", (int)n, category);
 }
 
-/* Token ids and byte ranges of a text's first TL_MAX_TOKENS tokens. */
-static int doc_tokens(const tokenizer *tok, const corpus_doc *d, tl_pool *p) {
+/* Token ids and byte ranges of a text's first `cap` tokens. */
+static int doc_tokens(const tokenizer *tok, const corpus_doc *d, tl_pool *p, int cap) {
     int *ids, m;
     if (tok_encode(tok, d->text, d->len, &ids, &m)) return -1;
-    if (m > TL_MAX_TOKENS) m = TL_MAX_TOKENS;
+    if (m > cap) m = cap;
     int at = 0;
     for (int i = 0; i < m; i++) {
         size_t len;
@@ -140,7 +140,7 @@ int tl_pool_make(tl_pool *p, const corpus_split *s, const tokenizer *tok, const 
             if (y ? np >= max_pos : nn >= max_neg) continue;
         } else if (nn >= max_neg) break;
         p->start[p->n_docs] = p->n_tok;
-        int m = doc_tokens(tok, d, p);
+        int m = doc_tokens(tok, d, p, TL_MAX_TOKENS);
         if (m < 0) break;
         if (m == 0) continue;
         memset(p->truth + p->start[p->n_docs], y, (size_t)m);
@@ -154,6 +154,19 @@ int tl_pool_make(tl_pool *p, const corpus_split *s, const tokenizer *tok, const 
         return ms_seterr("no %s documents of '%s' in the split (%s)", np ? "sibling" : "", category, cmd);
     }
     if (!p->n_tok) return tl_pool_free(p), ms_seterr("no documents to label (%s)", cmd);
+    return 0;
+}
+
+int tl_pool_text(tl_pool *p, const corpus_doc *d, const tokenizer *tok, int max_tokens, const char *cmd) {
+    memset(p, 0, sizeof *p);
+    size_t cap = (size_t)max_tokens + 1;
+    p->doc = xcalloc(1, sizeof(int)), p->start = xcalloc(2, sizeof(int));
+    p->ids = xmalloc(sizeof(int) * cap), p->off = xmalloc(sizeof(int) * cap);
+    p->end = xmalloc(sizeof(int) * cap), p->pos = xmalloc(sizeof(int) * cap);
+    p->truth = xcalloc(cap, 1);
+    int m = doc_tokens(tok, d, p, max_tokens);
+    if (m <= 0) return tl_pool_free(p), m < 0 ? -1 : ms_seterr("no tokens to label (%s)", cmd);
+    p->n_docs = 1, p->start[1] = m;
     return 0;
 }
 
@@ -198,7 +211,10 @@ int tl_acts_run(const tl_models *M, const tl_pool *p, const int *layers, int n_l
         g[ng] = (grab){a->mlp, 0, 0};
         rc |= tf_add_hook(M->st, (tf_hook){HOOK_MLP, mlp_layer, grab_fn, &g[ng++]});
     }
-    int *ids = xmalloc(sizeof(int) * (TL_MAX_TOKENS + 1)), b = M->bos >= 0;
+    int longest = 0, b = M->bos >= 0;
+    for (int i = 0; i < p->n_docs; i++)
+        if (p->start[i + 1] - p->start[i] > longest) longest = p->start[i + 1] - p->start[i];
+    int *ids = xmalloc(sizeof(int) * (size_t)(longest + 1));
     for (int i = 0; i < p->n_docs && !rc; i++) {
         if (M->cancel && *M->cancel) {
             rc = ms_seterr("cancelled (labels)");
@@ -297,13 +313,15 @@ static int unit_col(const tl_models *M, const tl_unit *u) {
     return u->fam == PF_MLP ? u->b : u->a;
 }
 
-float *tl_concept_values(const tl_models *M, const tl_pool *p, const tl_concept *c) {
-    int layers[3], nl = 0, mlp = -1;
+int tl_concept_layers(const tl_models *M, const tl_concept *c, int *layers, int *mlp_layer) {
+    int nl = 0;
+    *mlp_layer = -1;
     for (int i = 0; i < c->n; i++) {
         const tl_unit *u = &c->u[i];
         if (u->fam == PF_MLP) {
-            if (mlp >= 0 && mlp != u->a) return ms_seterr("mlp units of one concept must share a layer (labels)"), NULL;
-            mlp = u->a;
+            if (*mlp_layer >= 0 && *mlp_layer != u->a)
+                return ms_seterr("mlp units of one concept must share a layer (labels)");
+            *mlp_layer = u->a;
             continue;
         }
         int l = u->fam == PF_RESID ? M->layer : u->fam == PF_SAE ? M->sae->layer : M->glp_layer;
@@ -311,28 +329,33 @@ float *tl_concept_values(const tl_models *M, const tl_pool *p, const tl_concept 
         for (int k = 0; k < nl; k++) seen |= layers[k] == l;
         if (!seen) layers[nl++] = l;
     }
-    tl_acts a;
-    if (tl_acts_run(M, p, layers, nl, mlp, &a)) return NULL;
+    return nl;
+}
+
+float *tl_concept_values_acts(const tl_models *M, const tl_pool *p, const tl_concept *c, const tl_acts *a) {
     float *V = xmalloc(sizeof(float) * (size_t)p->n_tok * c->n + 1);
-    int rc = 0;
-    for (int f = 0; f < PF_N && !rc; f++) {
+    for (int f = 0; f < PF_N; f++) {
         bool used = false;
         for (int i = 0; i < c->n; i++) used |= c->u[i].fam == f;
         if (!used) continue;
         int units;
-        float *X = tl_family(M, p, &a, f, &units);
-        if (!X) {
-            rc = -1;
-            break;
-        }
+        float *X = tl_family(M, p, a, f, &units);
+        if (!X) return free(V), NULL;
         for (int i = 0; i < c->n; i++)
             if (c->u[i].fam == f)
                 for (int t = 0; t < p->n_tok; t++)
                     V[(size_t)t * c->n + i] = X[(size_t)t * units + unit_col(M, &c->u[i])];
         free(X);
     }
+    return V;
+}
+
+float *tl_concept_values(const tl_models *M, const tl_pool *p, const tl_concept *c) {
+    int layers[3], mlp, nl = tl_concept_layers(M, c, layers, &mlp);
+    tl_acts a;
+    if (nl < 0 || tl_acts_run(M, p, layers, nl, mlp, &a)) return NULL;
+    float *V = tl_concept_values_acts(M, p, c, &a);
     tl_acts_free(&a);
-    if (rc) free(V), V = NULL;
     return V;
 }
 
@@ -438,6 +461,25 @@ int tl_auto_units(const tl_models *M, const float *X, int n, int units, int fam,
         if (fam == PF_META) u->a = idx[i] / M->glp->c.d_mlp, u->b = idx[i] % M->glp->c.d_mlp;
     }
     free(diff), free(idx), free(v);
+    return rc;
+}
+
+int tl_auto_concept(const tl_models *M, const corpus_split *s, const char *category, int fam, int k, int docs,
+                    uint64_t seed, tl_concept *c, const char *cmd) {
+    c->n = 0;
+    if (fam == PF_META && !M->glp) return ms_seterr("no GLP loaded for the meta family (%s)", cmd);
+    if (fam == PF_SAE && !M->sae) return ms_seterr("no SAE loaded for the sae family (%s)", cmd);
+    tl_pool p;
+    if (tl_pool_make(&p, s, M->m->tok, category, docs, docs, seed, cmd)) return -1;
+    int layers[3] = {M->layer, M->glp ? M->glp_layer : M->layer, M->sae ? M->sae->layer : M->layer}, units;
+    tl_acts acts;
+    int rc = tl_acts_run(M, &p, layers, 3, fam == PF_MLP ? M->layer : -1, &acts); /* freed on failure */
+    float *X = rc ? NULL : tl_family(M, &p, &acts, fam, &units);
+    if (!rc) tl_acts_free(&acts);
+    rc = !X || tl_auto_units(M, X, p.n_tok, units, fam, p.truth, k, c) ? -1 : 0;
+    if (!rc && !c->n) rc = ms_seterr("no %s unit fires more on '%s' (%s)", PROBE_FAMILY[fam], category, cmd);
+    free(X);
+    tl_pool_free(&p);
     return rc;
 }
 

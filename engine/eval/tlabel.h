@@ -77,6 +77,9 @@ typedef struct {
 
 int tl_pool_make(tl_pool *p, const corpus_split *s, const tokenizer *tok, const char *category, int max_pos,
                  int max_neg, uint64_t seed, const char *cmd);
+/* One text as a one-document pool (doc index 0, no truth), its first
+ * max_tokens tokens: a prompt, which may be longer than TL_MAX_TOKENS. */
+int tl_pool_text(tl_pool *p, const corpus_doc *d, const tokenizer *tok, int max_tokens, const char *cmd);
 void tl_pool_free(tl_pool *p);
 /* The sibling pattern of a category: "noun.food" -> "noun.", "fortunes/x"
  * -> "fortunes/"; "" when it has neither separator. */
@@ -102,6 +105,11 @@ float *tl_family(const tl_models *M, const tl_pool *p, const tl_acts *a, int fam
 /* Values of a concept's units: V[n_tok, c->n] (malloc'd); computes (and
  * captures) whatever the units need. */
 float *tl_concept_values(const tl_models *M, const tl_pool *p, const tl_concept *c);
+/* The same in two steps, so one forward pass can also capture other rows:
+ * the residual layers the units read (layers[3]; returns their count, or -1)
+ * and their MLP layer (-1: none); then the values from captured rows. */
+int tl_concept_layers(const tl_models *M, const tl_concept *c, int *layers, int *mlp_layer);
+float *tl_concept_values_acts(const tl_models *M, const tl_pool *p, const tl_concept *c, const tl_acts *a);
 
 /* ---- labels and metrics */
 
@@ -122,6 +130,12 @@ float tl_best_threshold(const float *v, const uint8_t *y, int n, double *J);
  * with its J-best threshold on these rows; appended to c. */
 int tl_auto_units(const tl_models *M, const float *X, int n, int units, int fam, const uint8_t *y, int k,
                   tl_concept *c);
+
+/* The concept found for a category on split s: a pool of up to `docs`
+ * documents of it and as many of its siblings (seeded), then the k units of
+ * family fam by tl_auto_units. */
+int tl_auto_concept(const tl_models *M, const corpus_split *s, const char *category, int fam, int k, int docs,
+                    uint64_t seed, tl_concept *c, const char *cmd);
 
 /* Writes one JSON line per pool document: {"doc", "id"?, "category",
  * "truth"?, "n_tokens", "spans": [[byte begin, byte end], ...]} (runs of

@@ -11,13 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* A named concept of a session (S->concepts, plain data). */
-typedef struct sess_concept {
-    char name[32];
-    tl_concept c;
-} named_concept;
-
-static tl_models models_of(session *S) {
+tl_models sess_label_models(session *S) {
     tl_models M = {.m = &S->model, .st = &S->st, .layer = S->layer,
                    .bos = sess_use_bos(S) ? S->model.c.bos_id : -1, .cancel = S->cancel};
     if (S->has_glp) M.glp = &S->glp, M.glp_work = S->glp_work, M.glp_layer = sess_glp_layer(S);
@@ -36,12 +30,12 @@ typedef struct {
 static const char *DEFAULT_CATS = "noun.food,noun.animal,noun.plant,noun.person,noun.body,noun.time,verb.motion,"
                                   "verb.communication,fortunes/science,fortunes/computers";
 
-static int parse_expand(const char *s, label_args *a, const char *cmd) {
-    if (!strcmp(s, "none")) return a->expand = TL_EXPAND_NONE, 0;
-    if (!strcmp(s, "word")) return a->expand = TL_EXPAND_WORD, 0;
+int label_parse_expand(const char *s, int *expand, int *window, const char *cmd) {
+    if (!strcmp(s, "none")) return *expand = TL_EXPAND_NONE, 0;
+    if (!strcmp(s, "word")) return *expand = TL_EXPAND_WORD, 0;
     long w;
     if (!strncmp(s, "window:", 7) && !cmd_parse_int(s + 7, 1, 16, &w, cmd))
-        return a->expand = TL_EXPAND_WINDOW, a->window = (int)w, 0;
+        return *expand = TL_EXPAND_WINDOW, *window = (int)w, 0;
     return ms_seterr("--expand takes none, word or window:N (%s)", cmd);
 }
 
@@ -62,7 +56,7 @@ static int parse_args(session *S, int argc, char **argv, label_args *a) {
         else if (!strcmp(o, "--out")) a->out = v;
         else if (!strcmp(o, "--categories")) a->categories = v;
         else if (!strcmp(o, "--expand")) {
-            if (parse_expand(v, a, cmd)) return -1;
+            if (label_parse_expand(v, &a->expand, &a->window, cmd)) return -1;
         } else if (!strcmp(o, "--family") || !strcmp(o, "--units")) {
             if (probe_parse_units(v, &mask, cmd)) return -1;
             a->families = mask;
@@ -94,21 +88,7 @@ static int get_concept(session *S, const tl_models *M, const label_args *a, cons
     if (a->concept) return tl_parse_concept(a->concept, c, cmd) || tl_models_check(M, c, cmd) ? -1 : 0;
     const char *cat = lex_resolve_category(train, a->auto_cat, cmd);
     if (!cat) return -1;
-    if (a->family == PF_META && !M->glp) return ms_seterr("no GLP loaded for the meta family (%s)", cmd);
-    if (a->family == PF_SAE && !M->sae) return ms_seterr("no SAE loaded for the sae family (%s)", cmd);
-    tl_pool p;
-    if (tl_pool_make(&p, train, M->m->tok, cat, a->docs, a->docs, S->seed, cmd)) return -1;
-    int layers[3] = {M->layer, M->glp ? M->glp_layer : M->layer, M->sae ? M->sae->layer : M->layer}, units;
-    tl_acts acts;
-    int rc = tl_acts_run(M, &p, layers, 3, a->family == PF_MLP ? M->layer : -1, &acts); /* freed on failure */
-    float *X = rc ? NULL : tl_family(M, &p, &acts, a->family, &units);
-    c->n = 0;
-    if (!rc) tl_acts_free(&acts);
-    rc = !X || tl_auto_units(M, X, p.n_tok, units, a->family, p.truth, a->k, c) ? -1 : 0;
-    if (!rc && !c->n) rc = ms_seterr("no %s unit fires more on '%s' (%s)", PROBE_FAMILY[a->family], cat, cmd);
-    free(X);
-    tl_pool_free(&p);
-    return rc;
+    return tl_auto_concept(M, train, cat, a->family, a->k, a->docs, S->seed, c, cmd);
 }
 
 /* The category the metrics use: --category, else the --auto one. */
@@ -131,7 +111,7 @@ static void print_concept(session *S, const tl_concept *c) {
 
 static int label_corpus(session *S, const label_args *a) {
     const char *cmd = "label-corpus";
-    tl_models M = models_of(S);
+    tl_models M = sess_label_models(S);
     corpus_split train = {0}, target = {0};
     tl_concept c;
     tl_pool p = {0};
@@ -196,6 +176,15 @@ static int write_weights(const char *dir, const char *name, const logreg *m, con
     int rc = ms_write_file_atomic(path, s, strlen(s));
     free(path);
     json_object_put(o);
+    /* the same as safetensors, as the explorer's 'concept export' writes */
+    char where[16];
+    snprintf(where, sizeof where, "%d", !strcmp(name, "resid") ? layer : radius);
+    const char *meta[] = {"format", "metascope-token-classifier-1", "features", name,
+                          !strcmp(name, "resid") ? "layer" : "radius", where, "concept", units, "threshold", "0.5"};
+    snprintf(file, sizeof file, "classifier-%s.safetensors", name);
+    path = ms_path_join(dir, file);
+    if (!rc) rc = tl_clf_write(path, m, meta, 5);
+    free(path);
     return rc;
 }
 
@@ -223,7 +212,7 @@ static void print_distill(session *S, const tl_distill_result *r, const tl_conce
 
 static int distill(session *S, const label_args *a) {
     const char *cmd = "distill";
-    tl_models M = models_of(S);
+    tl_models M = sess_label_models(S);
     M.layer = a->layer;
     corpus_split train = {0}, test = {0};
     tl_concept c;
@@ -245,7 +234,7 @@ static int distill(session *S, const label_args *a) {
     }
     if (!rc) {
         print_distill(S, &r, &c, a->layer, a->radius, cat != NULL);
-        if (a->out) sess_printf(S, "classifiers written to %s/classifier-{resid,embed}.json\n", a->out);
+        if (a->out) sess_printf(S, "classifiers written to %s/classifier-{resid,embed}.{json,safetensors}\n", a->out);
     }
     for (int k = 0; k < TL_CLF_N; k++) logreg_free(&clf[k]);
     tl_pool_free(&ptr), tl_pool_free(&pte);
@@ -257,7 +246,7 @@ static int distill(session *S, const label_args *a) {
 
 static int label_compare(session *S, const label_args *a, void (*progress)(void *, const char *), void *ctx) {
     const char *cmd = "label-compare";
-    tl_models M = models_of(S);
+    tl_models M = sess_label_models(S);
     corpus_split train = {0}, test = {0};
     char *list = xstrdup(a->categories ? a->categories : DEFAULT_CATS), *cats[64];
     int n = 0, rc = load_split(&train, "train") || load_split(&test, a->split) ? -1 : 0;
@@ -297,77 +286,4 @@ int label_exec(session *S, int argc, char **argv, void (*progress)(void *, const
     if (!strcmp(argv[0], "label-corpus")) return label_corpus(S, &a);
     if (!strcmp(argv[0], "distill")) return distill(S, &a);
     return label_compare(S, &a, progress, ctx);
-}
-
-/* ------------------------------------------------------------ concept */
-
-static named_concept *find_concept(session *S, const char *name) {
-    for (int i = 0; i < S->n_concepts; i++)
-        if (!strcmp(S->concepts[i].name, name)) return &S->concepts[i];
-    return NULL;
-}
-
-/* Per-token unit values and label of a concept over the prompt. */
-static int concept_show(session *S, const named_concept *nc) {
-    tl_models M = models_of(S);
-    if (!S->prompt) return ms_seterr("no prompt; use 'prompt TEXT' (concept)");
-    if (tl_models_check(&M, &nc->c, "concept")) return -1;
-    /* the prompt as a one-document pool of a one-document split */
-    corpus_doc d = {S->prompt, strlen(S->prompt), NULL, NULL};
-    corpus_split s = {&d, 1, d.len};
-    tl_pool p;
-    if (tl_pool_make(&p, &s, M.m->tok, NULL, 0, 1, 0, "concept")) return -1;
-    float *V = tl_concept_values(&M, &p, &nc->c);
-    if (!V) return tl_pool_free(&p), -1;
-    uint8_t *lab = xmalloc((size_t)p.n_tok + 1);
-    tl_label(&nc->c, V, &p, &s, TL_EXPAND_NONE, 0, lab);
-    char units[1024];
-    tl_concept_str(&nc->c, units, sizeof units);
-    sess_printf(S, "concept %s = %s\n", nc->name, units);
-    for (int t = 0; t < p.n_tok; t++) {
-        char tok[64];
-        cmd_token_text(S, p.ids[t], tok, sizeof tok);
-        sess_printf(S, "%3d %-16s %s", t, tok, lab[t] ? "+" : ".");
-        for (int i = 0; i < nc->c.n; i++) sess_printf(S, " %8.3f", V[(size_t)t * nc->c.n + i]);
-        sess_printf(S, "\n");
-    }
-    free(V), free(lab);
-    tl_pool_free(&p);
-    return 0;
-}
-
-int cmd_concept(session *S, words *w) {
-    if (w->argc == 1) {
-        int n = S->n_concepts;
-        for (int i = 0; i < n; i++) {
-            char units[1024];
-            tl_concept_str(&S->concepts[i].c, units, sizeof units);
-            sess_printf(S, "%-16s %s\n", S->concepts[i].name, units);
-        }
-        if (!n) sess_printf(S, "no concepts; define one with 'concept NAME sae:18,meta:1:7>0.5'\n");
-        return 0;
-    }
-    if (cmd_need_model(S, "concept")) return -1;
-    const char *name = w->argv[1];
-    if (strlen(name) >= sizeof(((named_concept *)0)->name)) return ms_seterr("concept name too long (concept)");
-    if (w->argc == 2) {
-        named_concept *nc = find_concept(S, name);
-        if (!nc) return ms_seterr("no concept '%s'; 'concept' lists them (concept)", name);
-        return concept_show(S, nc);
-    }
-    if (w->argc != 3) return ms_seterr("usage: concept [NAME [UNITS]] (concept)");
-    tl_concept c;
-    tl_models M = models_of(S);
-    if (tl_parse_concept(w->argv[2], &c, "concept") || tl_models_check(&M, &c, "concept")) return -1;
-    named_concept *nc = find_concept(S, name);
-    if (!nc) {
-        S->concepts = xrealloc(S->concepts, sizeof(named_concept) * (size_t)(S->n_concepts + 1));
-        nc = &S->concepts[S->n_concepts++];
-        snprintf(nc->name, sizeof nc->name, "%s", name);
-    }
-    nc->c = c;
-    char units[1024];
-    tl_concept_str(&c, units, sizeof units);
-    sess_printf(S, "concept %s = %s\n", name, units);
-    return 0;
 }

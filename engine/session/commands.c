@@ -3,6 +3,7 @@
  * command when the session is in JSON mode. Errors return -1 with a one-line
  * message "<what> (<command>)". */
 #include "cmd.h"
+#include "cmd_concept.h"
 #include "cmd_label.h"
 #include "ops.h"
 #include "util.h"
@@ -681,6 +682,7 @@ static int set_key(session *S, const char *key, const char *val) {
         else if (!strcmp(val, "off")) S->bos = 0;
         else if (!strcmp(val, "auto")) S->bos = -1;
         else return ms_seterr("bos takes on, off or auto (set bos)");
+        S->models_gen++; /* classifiers learned rows computed with the old setting */
         if (S->has_model && S->model.tok && S->prompt) {
             char *text = xstrdup(S->prompt);
             int rc = sess_set_prompt(S, text, "set bos");
@@ -889,10 +891,22 @@ static const sess_cmd_info CMDS[] = {
      "1-D probing: per binary task, the unit of each family with the best 5-fold CV AUC among the 512 of largest "
      "|mean difference| on train, and its test AUC; mean over tasks with a 95% bootstrap CI. list shows the "
      "tasks; add makes one from two files of texts (one per line, the last token)."},
-    {"concept", "concept [NAME [UNITS]]",
-     "Token-label concepts: 'concept NAME sae:18,meta:1:7>0.5,mlp:3:40,resid:5' defines one (a token is "
-     "positive when any unit exceeds its threshold, default 0); 'concept NAME' shows each prompt token's label "
-     "and unit values; 'concept' lists them. Batch: metascope label-corpus, distill, label-compare."},
+    {"concept", "concept [NAME [UNITS | --auto CAT] [options] | off | top [K] | export DIR]",
+     "Token-label concepts. 'concept NAME sae:18,meta:1:7>0.5,mlp:3:40,resid:5' defines one and makes it active "
+     "(a token is positive when any unit exceeds its threshold, default 0; 'concept UNITS' names it by its units); "
+     "'concept NAME --auto CAT [--family sae|meta|resid|mlp] [--k K]' finds the units that best separate a corpus "
+     "category's tokens from its siblings'. Options: --expand none|word|window:N, --features resid|embed (the "
+     "classifier shown: residual at --layer, or an embedding window of 2*--radius+1), --docs N (32), --category "
+     "CAT (truth for given units). 'concept NAME' activates it, trains its classifier if needed and shows each "
+     "prompt token's label, score and unit values. The classifier (logistic regression, as distill) is trained "
+     "on demand on small seeded samples, not whole splits: --docs documents of the category and as many of its "
+     "siblings (else twice as many of any category) from the train split, and as many held out from the test "
+     "split; seconds. 'concept top [K]' lists the held-out tokens it scores highest, in context; 'concept "
+     "export DIR' writes classifier-resid.safetensors and classifier-embed.safetensors (layer, features, concept, "
+     "thresholds in the metadata) and the labels of both samples (labels-train.jsonl.lz4, labels-test.jsonl.lz4, "
+     "byte spans as label-corpus writes). 'concept off' deactivates; 'concept' lists them. In the explorer the "
+     "activations pane shows the active concept's label and score per token and the examples pane its top tokens "
+     "(c toggles). Batch: metascope label-corpus, distill, label-compare."},
     {"status", "status",
      "Show the loaded model, the settings, the statistics cache folder and, per layer, the mean residual "
      "norm known so far and whether it was read from the cache or measured in this session."},

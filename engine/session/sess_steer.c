@@ -8,18 +8,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sess_corpus(session *S, corpus_split **c, const char *cmd) {
-    if (!S->corpus) {
+static int load_split(corpus_split **slot, const char *split, const char *cmd) {
+    if (!*slot) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/corpus", ms_assets_dir());
         corpus_split *cs = xcalloc(1, sizeof *cs);
-        if (corpus_load(cs, dir, "train")) {
+        if (corpus_load(cs, dir, split)) {
             free(cs);
             return ms_seterr("%s (%s)", ms_geterr(), cmd);
         }
-        S->corpus = cs;
+        *slot = cs;
     }
+    return 0;
+}
+
+int sess_corpus(session *S, corpus_split **c, const char *cmd) {
+    if (load_split(&S->corpus, "train", cmd)) return -1;
     *c = S->corpus;
+    return 0;
+}
+
+int sess_corpus_test(session *S, corpus_split **c, const char *cmd) {
+    if (load_split(&S->corpus_test, "test", cmd)) return -1;
+    *c = S->corpus_test;
     return 0;
 }
 

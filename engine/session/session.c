@@ -27,6 +27,7 @@ void sess_init(session *S, sess_out_fn out, void *out_ctx) {
     S->threads = ms_get_threads();
     S->steer.vec = -1;
     S->glp_ode.solver = GLP_SOLVER_DEFAULT;
+    S->concept_on = -1;
 }
 
 static void unload(session *S) {
@@ -81,6 +82,7 @@ int sess_load_sae(session *S, const char *dir) {
     S->sae_work = sae_work_new(&S->sae, 256);
     S->sae_path = xstrdup(dir);
     S->has_sae = true;
+    S->models_gen++;
     return 0;
 }
 
@@ -135,6 +137,7 @@ int sess_load_glp(session *S, const char *dir) {
     S->glp_path = xstrdup(dir);
     S->has_glp = true;
     S->layer = layer;
+    S->models_gen++;
     return 0;
 }
 
@@ -148,11 +151,11 @@ void sess_free(session *S) {
     for (int i = 0; i < S->n_lex; i++) lex_free(&S->lex[i]);
     free(S->lex);
     if (S->corpus) corpus_free(S->corpus);
-    free(S->corpus);
+    if (S->corpus_test) corpus_free(S->corpus_test);
+    free(S->corpus), free(S->corpus_test);
     frontier_free(S->frontier_last);
     S->frontier_last = NULL;
-    free(S->concepts);
-    S->concepts = NULL;
+    sess_free_concepts(S);
     free(S->prompt);
     S->prompt = NULL;
 }
@@ -183,6 +186,7 @@ int sess_load_model(session *S, const char *dir) {
     unload(S);
     S->model = m;
     S->has_model = true;
+    S->models_gen++;
     int ctx = S->ctx > 0 ? S->ctx : (m.c.max_seq < 2048 ? m.c.max_seq : 2048);
     if (tf_state_init(&S->st, &S->model, ctx)) {
         char msg[512];

@@ -92,6 +92,7 @@ typedef struct session {
     int n_vecs;
     sess_steer steer;   /* applied by gen */
     corpus_split *corpus; /* the bundled corpus' train split, loaded on first need */
+    corpus_split *corpus_test; /* and its test split (held-out samples of concepts) */
     lexicon *lex;       /* concept lexicons built so far */
     int n_lex;
     sess_stat *stats;   /* corpus statistics known for this model (sess_stats.c) */
@@ -109,9 +110,11 @@ typedef struct session {
     bool quit;
     /* ---- the last steering frontier (frontier.h), for a front end's pane */
     struct frontier_result *frontier_last;
-    /* ---- named token-label concepts (cmd_label.c; plain data, freed with free) */
+    /* ---- named token-label concepts and the active one (cmd_concept.c) */
     struct sess_concept *concepts;
     int n_concepts;
+    int concept_on;          /* index of the active concept, or -1 */
+    unsigned models_gen;     /* bumped by each model / GLP / SAE load: trained classifiers go stale */
     /* ---- front-end hook (NULL in batch mode): see sess_compare_row */
     sess_compare_fn compare_row;
     void *compare_ctx;
@@ -170,8 +173,13 @@ int sess_generate_steered(session *S, int n, int *out, int *k, bool stream, cons
 /* ---- steering support (sess_steer.c) */
 /* The bundled corpus' train split (loaded once). */
 int sess_corpus(session *S, corpus_split **c, const char *cmd);
+/* Its test split (loaded once). */
+int sess_corpus_test(session *S, corpus_split **c, const char *cmd);
 /* The concept lexicon of a category (against another, or the rest: NULL). */
 const lexicon *sess_lexicon(session *S, const char *category, const char *against, const char *cmd);
+/* ---- token-label concepts (cmd_concept.c) */
+/* Frees the named concepts and their classifiers. */
+void sess_free_concepts(session *S);
 /* ---- corpus statistics (sess_stats.c) */
 /* Mean residual norm at `layer` over positions >= 1 of a seeded sample of
  * training documents: the unit of steering strength. Measured once per model,

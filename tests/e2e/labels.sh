@@ -1,8 +1,8 @@
 #!/bin/sh
 # labels.sh — token labels on the bundled assets with few documents:
 # label-corpus (hand-picked and automatic concepts, labels file with byte
-# offsets), distill (table, classifier files), label-compare (table, CSV),
-# the session word `concept`, and one-line errors.
+# offsets), distill (table, classifier files), label-compare (table, CSV)
+# and one-line errors (the session word `concept` is in concept.sh).
 . tests/e2e/lib.sh
 tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out"' EXIT
 
@@ -26,6 +26,7 @@ check "distill: labeller row" grep -Eq '^concept \(forward\+units\) +- +- +[01]\
 check "distill: resid classifier row" grep -Eq '^logreg resid@3 +[01]\.[0-9]{3} +' "$tmp/d"
 check "distill: embedding classifier row" grep -Eq '^logreg embed window 3 +[01]\.[0-9]{3} +' "$tmp/d"
 check "classifier weights written" grep -q '"format":"metascope-token-classifier-1","features":"embed","radius":1' "$tmp/clf/classifier-embed.json"
+check "... and as safetensors" sh -c "head -c 600 '$tmp/clf/classifier-resid.safetensors' | grep -aq '\"features\":\"resid\",\"layer\":\"3\".*\"weight\":{\"dtype\":\"F32\",\"shape\":\[256\]'"
 
 $MS label-compare --categories noun.food,verb.motion --units resid,mlp --docs 6 --out "$tmp/cmp" >"$tmp/c" 2>"$tmp/err"
 check "label-compare runs" test $? -eq 0
@@ -34,11 +35,6 @@ check "compare: means with intervals" grep -Eq '^  resid F1 [01]\.[0-9]{3} \[[01
 check "compare: CSV" grep -Eq '^noun\.food,mlp,"mlp:3:[0-9]+>' "$tmp/cmp/labels.csv"
 check "compare: progress on stderr" grep -q '^label-compare: 2/2 verb.motion' "$tmp/err"
 
-expect_out "concept define" '^concept food = sae:18>0.5$' $MS -c 'concept food sae:18>0.5'
-expect_out "concept show" '^  0 .* [+.] +[0-9.-]+$' $MS -c 'prompt an apple pie; concept food sae:18>0.5; concept food'
-expect_out "concept list" '^food +sae:18>0,mlp:3:2>0$' $MS -c 'concept food sae:18,mlp:3:2; concept'
-expect_out "bad unit" "^error: unit 'foo:1' is not sae:I, meta:B:I, mlp:L:I or resid:I \(concept\)$" $MS -c 'concept x foo:1'
-expect_out "out of range" '^error: unit sae index 99999 out of range 0\.\.4095 \(concept\)$' $MS -c 'concept x sae:99999'
 expect_out "no concept or auto" '^error: give --concept UNITS or --auto CATEGORY \(label-corpus\)$' $MS label-corpus --docs 3
 expect_out "unknown category" '^error: .*nosuchcat' $MS label-corpus --auto nosuchcat
 expect_status "subcommand error status" 2 $MS distill --concept sae:1 --expand sideways
