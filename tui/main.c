@@ -58,7 +58,7 @@ static const char *USAGE =
     "  --json          print one JSON object per command\n"
     "  --model DIR     load this model folder at start (default: the bundled model)\n"
     "  --no-model      start without a model\n"
-    "  --threads N     BLAS threads (default: all cores)\n"
+    "  --threads N     threads, 1..16 (default: all cores)\n"
     "  --plain         on a terminal, a plain readline prompt instead of the explorer\n"
     "  --no-color      monochrome explorer (also when NO_COLOR is set)\n"
     "  --demo NAME     play a teaching demo in the explorer (an unknown NAME lists them)\n"

@@ -23,6 +23,7 @@ static const char *NAMES[N_PANES] = {"activations", "neuron",  "steering", "SAE 
                                      "probe",       "frontier", "output"};
 static const char *SHORT[N_PANES] = {"acts", "neuron", "steering", "latents", "examples", "probe", "frontier", "output"};
 static const char *TINY[N_PANES] = {"acts", "neur", "steer", "lat", "ex", "probe", "front", "out"};
+static const char *MINI[N_PANES] = {"acts", "neur", "st", "la", "ex", "pr", "fr", "out"};
 
 static bool in_slot(int p) { return p >= P_STEER && p <= P_FRONTIER; }
 static bool same_rect(rect a, rect b) { return a.y == b.y && a.x == b.x && a.h == b.h && a.w == b.w; }
@@ -71,37 +72,61 @@ void layout(explorer *X) {
 
 /* ------------------------------------------------------------ panes */
 
-/* The panes sharing p's slot, as tabs (the shown one in brackets); short
- * names when the full ones would leave no room. Returns the columns used. */
-static int slot_tabs(explorer *X, int p, int role) {
+/* The panes sharing p's slot, as tabs (the shown one in brackets, by its
+ * short name), in the longest names that leave `need` columns for the rest of
+ * the title. Returns the columns used, or -1 when p has its slot alone. */
+static int slot_tabs(explorer *X, int p, int role, int need) {
+    static const char *const *SETS[] = {SHORT, TINY, MINI};
     rect r = X->r[p];
-    int n = 0, full = 0, x = r.x;
-    for (int q = P_STEER; q <= P_FRONTIER; q++)
-        if (same_rect(X->r[q], r)) n++, full += (int)strlen(SHORT[q]) + 2;
+    int n = 0, set = 0, cols = 0;
+    for (int q = P_STEER; q <= P_FRONTIER; q++) n += same_rect(X->r[q], r);
     if (n < 2) return -1;
-    bool tiny = full > r.w - 12;
+    for (; set < 3; set++) { /* the widest set that fits: " name " and "[name]", or "name" and "[name]" spaced */
+        cols = set ? n - 1 : 0;
+        for (int q = P_STEER; q <= P_FRONTIER; q++)
+            if (same_rect(X->r[q], r)) cols += (int)strlen(q == p ? SHORT[q] : SETS[set][q]) + (q == p || !set ? 2 : 0);
+        if (cols + need <= r.w || set == 2) break;
+    }
+    int x = r.x;
     for (int q = P_STEER; q <= P_FRONTIER; q++) {
         if (!same_rect(X->r[q], r)) continue;
         char t[32];
-        const char *name = tiny && (q != p || r.w < 30) ? TINY[q] : SHORT[q], *sep = tiny && x > r.x ? " " : "";
-        snprintf(t, sizeof t, q == p ? "%s[%s]" : tiny ? "%s%s" : " %s%s ", sep, name);
-        X->tab_x[q][0] = x; /* a click there shows that pane */
+        const char *name = q == p && r.w >= 30 ? SHORT[q] : SETS[set][q], *sep = set && x > r.x ? " " : "";
+        snprintf(t, sizeof t, q == p ? "%s[%s]" : set ? "%s%s" : " %s%s ", sep, name);
+        X->tab_x[q][0] = x + (int)strlen(sep); /* a click there shows that pane */
         x += ui_put(r.y, x, r.x + r.w - x, t, q == p ? role : R_DIM);
         X->tab_x[q][1] = x;
     }
     return x - r.x;
 }
 
+/* The title's extra text cut to w columns at a " · ", else after a whole
+ * word: never inside a number such as 1/4096. */
+static void fit_extra(const char *extra, int w, char *out, size_t cap) {
+    snprintf(out, cap, "%s", extra);
+    for (const char *sep = " · "; ui_width(out) > w;) {
+        char *cut = NULL;
+        for (char *q = strstr(out, sep); q; q = strstr(q + 1, sep)) cut = q;
+        if (cut) *cut = 0;
+        else if (sep[1]) sep = " "; /* no parts left: words */
+        else {
+            out[0] = 0;
+            return;
+        }
+    }
+}
+
 void pane_header(explorer *X, int p, const char *extra) {
     rect r = X->r[p];
     bool f = X->focus == p;
-    int role = f ? R_HEADER_FOCUS : R_HEADER;
+    int role = f ? R_HEADER_FOCUS : R_HEADER, need = extra && extra[0] ? ui_width(extra) + 1 : 0;
     ui_fill(r.y, r.x, r.w, role);
-    int x = in_slot(p) ? slot_tabs(X, p, role) : -1;
+    int x = in_slot(p) ? slot_tabs(X, p, role, need) : -1;
     if (x < 0) /* a pane of its own: its name */
         x = ui_put(r.y, r.x, r.w, f ? ">" : " ", role), x += ui_put(r.y, r.x + x, r.w - x, NAMES[p], role);
     x += r.x;
-    if (extra && x < r.x + r.w - 2) ui_put(r.y, x + 1, r.x + r.w - x - 1, extra, role);
+    char fit[256];
+    if (extra && x < r.x + r.w - 2) fit_extra(extra, r.x + r.w - x - 1, fit, sizeof fit), ui_put(r.y, x + 1, r.x + r.w - x - 1, fit, role);
 }
 
 /* Keeps the cursor row of pane p within `rows` visible lines. */
