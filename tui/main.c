@@ -151,7 +151,7 @@ static int exec_line(session *S, const char *line, const char *name, int lineno)
         cli_json = S->json; /* 'set json on' turns the errors into objects too */
         if (g_cancel) {
             progress_clear();
-            cli_cancelled(rc ? ms_geterr() : w0, S->json, stderr);
+            cli_cancelled(rc && !strncmp(ms_geterr(), "cancelled", 9) ? ms_geterr() : w0, S->json, stderr);
             return 130;
         }
         if (rc) return fail_at(ms_geterr(), name, lineno);

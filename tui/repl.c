@@ -58,7 +58,7 @@ int repl_run(session *S) {
             int rc = sess_exec_multi(S, line);
             progress_clear();
             bool cancelled = g_cancel || (rc && !strncmp(ms_geterr(), "cancelled", 9)); /* not an error */
-            if (cancelled && S->json) cli_cancelled(rc ? ms_geterr() : line, true, stdout);
+            if (cancelled && S->json) cli_cancelled(rc && !strncmp(ms_geterr(), "cancelled", 9) ? ms_geterr() : line, true, stdout);
             else if (cancelled) printf("(cancelled)\n");
             else if (rc && S->json) cli_json = true, cli_error_at(ms_geterr(), NULL, 0);
             else if (rc) fprintf(stdout, "error: %s\n", ms_geterr());
