@@ -127,20 +127,60 @@ static void frame(explorer *X) {
 
 /* ------------------------------------------------------------ output pane */
 
+/* A line of output longer than this goes on in a new log line (after a
+ * blank near the end when there is one): a stream without newlines (gen
+ * 100000) stays in lines short enough to wrap and measure on every frame. */
+#define LOG_LINE_MAX 4096
+
+static unsigned long g_dropped; /* lines the ring has let go */
+
+/* Adds a line; the oldest goes when the ring is full, and the output pane's
+ * cursor and row counts move with the lines they belong to. */
 static void log_push(explorer *X, char *line) {
     if (X->log_n == LOG_LINES) {
+        g_dropped++;
         free(X->log[0]);
         memmove(X->log, X->log + 1, sizeof(char *) * (LOG_LINES - 1));
+        memmove(X->log_rows, X->log_rows + 1, sizeof(int) * (LOG_LINES - 1));
         X->log_n--;
+        if (X->cursor[P_OUTPUT] > 0) X->cursor[P_OUTPUT]--;
     }
+    X->log_rows[X->log_n] = 0;
     X->log[X->log_n++] = line;
 }
 
 static bool g_open; /* the last log line is still being written */
 
-/* Appends output bytes: lines split at '\n', tabs become spaces, and a long
- * stream (gen 100000) keeps only its tail. */
+/* Ends the open line at a blank (or a character boundary) near LOG_LINE_MAX
+ * and opens the next with the rest. */
+static void log_split(explorer *X) {
+    char *l = X->log[X->log_n - 1];
+    size_t cut = LOG_LINE_MAX;
+    for (size_t i = LOG_LINE_MAX; i > LOG_LINE_MAX - 256; i--)
+        if (l[i - 1] == ' ') {
+            cut = i;
+            break;
+        }
+    while (cut > 1 && (l[cut] & 0xc0) == 0x80) cut--; /* not inside a UTF-8 character */
+    char *rest = xstrdup(l + cut);
+    l[cut] = 0;
+    X->log_rows[X->log_n - 1] = 0;
+    log_push(X, rest);
+}
+
+/* Screen rows of the log lines from `from` on. */
+static int rows_from(explorer *X, int from) {
+    int n = 0;
+    for (int i = from < 0 ? 0 : from; i < X->log_n; i++) n += log_line_rows(X, i);
+    return n;
+}
+
+/* Appends output bytes: lines split at '\n' (and past LOG_LINE_MAX), tabs
+ * become spaces. Scrolled back, the rows that arrive are added to how far
+ * back the pane is, so what is being read does not move. */
 static void log_append(explorer *X, const char *s, size_t n) {
+    int from = X->log_n - (g_open ? 1 : 0), before = X->log_scroll ? rows_from(X, from) : 0;
+    unsigned long dropped = g_dropped;
     for (size_t i = 0; i < n;) {
         if (!g_open) log_push(X, xstrdup("")), g_open = true;
         size_t j = i;
@@ -150,9 +190,15 @@ static void log_append(explorer *X, const char *s, size_t n) {
         *l = xrealloc(*l, old + add + 1);
         for (size_t k = 0; k < add; k++) (*l)[old + k] = s[i + k] == '\t' ? ' ' : s[i + k] == '\r' ? ' ' : s[i + k];
         (*l)[old + add] = 0;
-        if (old + add > (1u << 16)) memmove(*l, *l + (old + add) / 2, (old + add) - (old + add) / 2 + 1);
+        X->log_rows[X->log_n - 1] = 0;
+        while (strlen(X->log[X->log_n - 1]) > LOG_LINE_MAX) log_split(X);
         if (j < n) g_open = false;
         i = j < n ? j + 1 : j;
+    }
+    if (X->log_scroll) { /* lines dropped from the ring's start shift `from` */
+        int grow = rows_from(X, from - (int)(g_dropped - dropped)) - before;
+        X->log_scroll += grow;
+        X->log_new += grow > 0 ? grow : 0;
     }
 }
 
@@ -168,18 +214,74 @@ static void log_printf(explorer *X, const char *fmt, ...) {
     log_append(X, "\n", 1);
 }
 
+/* ------------------------------------------------------------ while a command runs */
+
+/* Keys typed while a command runs: those that scroll act at once (PgUp/PgDn
+ * and End on the output pane, the wheel on the list under the pointer), so a
+ * long stream can be read back as it grows; the others, clicks included,
+ * wait here and reach the explorer afterwards, in order. Ctrl-C is a signal. */
+static int g_queue[512], g_qn;
+static MEVENT g_mqueue[64], g_mev; /* the clicks behind queued KEY_MOUSE codes */
+static int g_mqn;
+static bool g_have_mev; /* on_mouse takes g_mev rather than getmouse */
+
+static int pane_at(const explorer *X, int y, int x);
+static void list_wheel(explorer *X, int p, int d);
+static bool output_scroll_key(explorer *X, int k, bool busy);
+
+static void busy_keys(explorer *X) {
+    timeout(0);
+    for (int k; (k = getch()) != ERR;) {
+        MEVENT ev;
+        if (k == KEY_RESIZE) continue; /* the next frame lays out again */
+        if (k == KEY_MOUSE) {
+            if (getmouse(&ev) != OK) continue;
+            int p = pane_at(X, ev.y, ev.x);
+            if (ev.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
+                if (p >= 0) list_wheel(X, p, ev.bstate & BUTTON4_PRESSED ? -3 : 3);
+                continue;
+            }
+            if (g_mqn == (int)(sizeof g_mqueue / sizeof *g_mqueue)) continue;
+            g_mqueue[g_mqn++] = ev;
+        } else if (output_scroll_key(X, k, true)) continue;
+        if (g_qn < (int)(sizeof g_queue / sizeof *g_queue)) g_queue[g_qn++] = k;
+    }
+    timeout(100);
+}
+
+/* The next queued key (a queued click becomes g_mev), or getch's. */
+static int next_key(void) {
+    g_have_mev = false;
+    if (!g_qn) return getch();
+    int k = g_queue[0];
+    memmove(g_queue, g_queue + 1, sizeof(int) * (size_t)--g_qn);
+    if (k == KEY_MOUSE && g_mqn) {
+        g_mev = g_mqueue[0], g_have_mev = true;
+        memmove(g_mqueue, g_mqueue + 1, sizeof(MEVENT) * (size_t)--g_mqn);
+    }
+    return k;
+}
+
+/* A frame while a command runs, at most every FRAME_GAP, after the keys. */
+static void busy_frame(explorer *X) {
+    if (ms_now() - g_last_frame <= FRAME_GAP) return;
+    if (X->busy) busy_keys(X);
+    frame(X);
+}
+
 /* Session output: into the output pane, redrawn as it streams. */
 static void on_output(void *ctx, const char *text, size_t len) {
     explorer *X = ctx;
     log_append(X, text, len); /* scrolled back, the view stays where it is */
-    if (ms_now() - g_last_frame > FRAME_GAP) frame(X);
+    busy_frame(X);
 }
 
 static void on_compare_row(void *ctx, const sess_compare_row *r) {
     explorer *X = ctx;
     view_steer_add(X, r);
     snprintf(X->msg, sizeof X->msg, "compare %d/%d — Ctrl-C cancels", r->row + 1, r->rows);
-    frame(X);
+    g_last_frame = 0; /* each row is drawn */
+    busy_frame(X);
 }
 
 /* Probe and frontier progress lines: in the status line while they run. */
@@ -187,7 +289,7 @@ static void on_progress(void *ctx, const char *line) {
     explorer *X = ctx;
     snprintf(X->msg, sizeof X->msg, "%s — Ctrl-C cancels", line);
     X->msg_role = R_BUSY;
-    if (ms_now() - g_last_frame > FRAME_GAP) frame(X);
+    busy_frame(X);
 }
 
 static void on_matches(char **m, int n) {
@@ -599,9 +701,30 @@ static bool pane_key(explorer *X, int k) {
     return true;
 }
 
+/* The wheel over the output pane: scrolls it by d rows (back when d < 0). */
+static void output_wheel(explorer *X, int d) {
+    X->log_scroll = X->log_scroll - d > 0 ? X->log_scroll - d : 0;
+}
+
+/* The output pane's scrolling from the prompt (or while a command runs):
+ * PgUp/PgDn by a screen less a row, End back to following new output (at
+ * the prompt only when the line is empty: else it is readline's). */
+static bool output_scroll_key(explorer *X, int k, bool busy) {
+    int page = X->r[P_OUTPUT].h > 3 ? X->r[P_OUTPUT].h - 2 : 1;
+    switch (k) {
+    case KEY_PPAGE: X->log_scroll += page; return true;
+    case KEY_NPAGE: X->log_scroll = X->log_scroll > page ? X->log_scroll - page : 0; return true;
+    case KEY_END:
+        if (!busy && (*rlc_text() || !X->log_scroll)) return false;
+        X->log_scroll = 0;
+        return true;
+    default: return false;
+    }
+}
+
 /* Keys the explorer keeps for itself at the prompt; false feeds readline. */
 static bool prompt_key(explorer *X, int k) {
-    int page = X->r[P_OUTPUT].h > 3 ? X->r[P_OUTPUT].h - 2 : 1; /* screen rows, one kept for context */
+    if (output_scroll_key(X, k, false)) return true;
     switch (k) {
     case KEY_BTAB: focus_move(X, -1); return true;
     case '\t':
@@ -612,8 +735,6 @@ static bool prompt_key(explorer *X, int k) {
         if (X->live) live_end(X, true);
         else live_start(X);
         return true;
-    case KEY_PPAGE: X->log_scroll += page; return true;
-    case KEY_NPAGE: X->log_scroll = X->log_scroll > page ? X->log_scroll - page : 0; return true;
     case 12: clearok(curscr, TRUE); return true; /* Ctrl-L */
     default: return false;
     }
@@ -628,20 +749,43 @@ static int pane_at(const explorer *X, int y, int x) {
     return -1;
 }
 
-/* A click focuses the pane under it and selects the row; the wheel scrolls. */
-static void on_mouse(explorer *X) {
-    MEVENT ev;
-    if (getmouse(&ev) != OK) return;
-    int p = pane_at(X, ev.y, ev.x);
-    if (p < 0) return;
-    int *c = &X->cursor[p], n = p == P_OUTPUT ? X->log_n : pane_rows(X, p);
-    if (ev.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) {
-        int d = ev.bstate & BUTTON4_PRESSED ? -3 : 3;
-        if (p == P_OUTPUT && X->focus != P_OUTPUT) X->log_scroll = X->log_scroll - d > 0 ? X->log_scroll - d : 0;
-        else if (p == P_FRONTIER) X->top[p] = X->top[p] + d > 0 ? X->top[p] + d : 0;
-        else *c += d, *c = *c >= n ? n - 1 : *c < 0 ? 0 : *c;
+/* The wheel over a list: its rows move by d and the cursor with them (it
+ * keeps its place on screen), whether or not the pane has the focus. */
+static void list_wheel(explorer *X, int p, int d) {
+    int n = p == P_OUTPUT ? X->log_n : pane_rows(X, p), *c = &X->cursor[p], *t = &X->top[p];
+    if (p == P_OUTPUT && X->focus != P_OUTPUT) return output_wheel(X, d);
+    if (p == P_FRONTIER) { /* a text, not rows: its first line */
+        *t = *t + d > 0 ? *t + d : 0;
         return;
     }
+    int last = n - X->vis[p] > 0 ? n - X->vis[p] : 0;
+    if (p != P_OUTPUT) *t = *t + d > last ? last : *t + d < 0 ? 0 : *t + d;
+    *c = *c + d >= n ? n - 1 : *c + d < 0 ? 0 : *c + d;
+}
+
+/* A tab of a shared slot's title under (y, x): that pane, or -1. */
+static int tab_at(const explorer *X, int y, int x) {
+    for (int p = P_STEER; p <= P_FRONTIER; p++)
+        if (X->tab_x[p][0] >= 0 && y == X->r[p].y && x >= X->tab_x[p][0] && x < X->tab_x[p][1]) return p;
+    return -1;
+}
+
+/* A click on a tab shows and focuses its pane; elsewhere in a pane it
+ * focuses the pane and selects the row under it; the wheel scrolls the list
+ * under the pointer. */
+static void on_mouse(explorer *X) {
+    MEVENT ev = g_mev;
+    if (!g_have_mev && getmouse(&ev) != OK) return;
+    g_have_mev = false;
+    int p = pane_at(X, ev.y, ev.x), t = tab_at(X, ev.y, ev.x);
+    if (p < 0) return;
+    if (ev.bstate & (BUTTON4_PRESSED | BUTTON5_PRESSED)) return list_wheel(X, p, ev.bstate & BUTTON4_PRESSED ? -3 : 3);
+    if (t >= 0) {
+        show_pane(X, t);
+        X->focus = t;
+        return;
+    }
+    int *c = &X->cursor[p], n = p == P_OUTPUT ? X->log_n : pane_rows(X, p);
     X->focus = X->last = p;
     int row = ev.y - X->r[p].y - 1;
     if (p == P_OUTPUT && row >= 0 && row < 256 && X->out_line[row] >= 0) *c = X->out_line[row];
@@ -700,6 +844,7 @@ static int g_delay = 40; /* ms per typed character (METASCOPE_DEMO_DELAY) */
 /* Waits up to ms for a key; true when one came (Ctrl-C sets g_demo_stop). */
 static bool demo_wait(explorer *X, int ms) {
     if (ms <= 0 || g_demo_stop) return false;
+    if (g_qn) return g_qn = g_mqn = 0, true; /* typed while the demo's command ran */
     double end = ms_now() + ms / 1e3;
     for (double left = ms; left > 0 && !g_demo_stop; left = 1e3 * (end - ms_now())) {
         timeout((int)left + 1);
@@ -799,7 +944,7 @@ static void explorer_init(explorer *X, session *S) {
 static void loop(explorer *X) {
     bool timing = getenv("METASCOPE_TIMING") != NULL;
     for (;;) {
-        int k = getch();
+        int k = next_key(); /* keys typed while a command ran come first */
         if (k == ERR) {
             if (g_cancel) on_ctrl_c(X), frame(X);
             else if (X->acts.stale) view_refresh(X), frame(X); /* typing paused: the rest of the view */

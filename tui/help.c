@@ -21,12 +21,17 @@ static const char *const HELP[] = {
     "  F2             edit the prompt text live: each key re-runs the model",
     "  Ctrl-C         cancel the running command (gen, a sweep), or drop the line",
     "  Ctrl-L         redraw          Ctrl-D or 'quit'   leave",
-    "  mouse          a click selects a row and focuses its pane; the wheel scrolls",
+    "  mouse          a click on a pane's title or tab focuses that pane, on a row",
+    "                 selects the row; the wheel scrolls the list under the pointer",
     "",
     "At the prompt",
     "  Tab            complete a command, unit or path; on an empty line: the panes",
     "  Up/Down        history (readline; your ~/.inputrc is read)",
-    "  PgUp/PgDn      scroll the output pane by a screen",
+    "  PgUp/PgDn      scroll the output pane by a screen; scrolled back it stays put",
+    "                 as output arrives, its title counting the new rows",
+    "  End            (on an empty line) the output pane follows new output again",
+    "  while a command runs, PgUp/PgDn/End scroll the output pane and the wheel the",
+    "  list under the pointer; other keys and clicks wait until the command ends",
     "  paste          a pasted text is one prompt line, whatever its line breaks",
     "",
     "In a pane",
@@ -149,8 +154,10 @@ void draw_hints(explorer *X) {
     if (X->focus < 0) {
         static const char *const kv[] = {"Tab", "panes", "F1", "help", "F2", "live prompt", "PgUp/PgDn", "output",
                                          "^C", "cancel", "^D", "quit", NULL};
+        static const char *const kv_back[] = {"End", "follow output", "PgUp/PgDn", "output", "Tab", "panes", "F1", "help",
+                                              "^C", "cancel", "^D", "quit", NULL};
         static const char *const kv_text[] = {"Tab", "complete", "Enter", "run", "F1", "help", "^C", "drop line", NULL};
-        hint_pairs(y, 0, w, *rlc_text() ? kv_text : kv);
+        hint_pairs(y, 0, w, *rlc_text() ? kv_text : X->log_scroll ? kv_back : kv);
         return;
     }
     int p = X->focus;

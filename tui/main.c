@@ -1,12 +1,14 @@
 /* main.c — metascope entry point: options, batch mode (-c, script file,
  * commands on stdin), subcommands, and the interactive front end. */
+#include "clierr.h"
 #include "frontend.h"
 #include "ops.h"
+#include "pool.h"
 #include "session.h"
 #include "subcommands.h"
 #include "util.h"
 
-#include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,7 @@ const char *const MS_USAGE =
     "  --json          print one JSON object per command\n"
     "  --model DIR     load this model folder at start (default: the bundled model)\n"
     "  --no-model      start without a model\n"
-    "  --threads N     BLAS threads (default: all cores)\n"
+    "  --threads N     threads, 1..16 (default: all cores)\n"
     "  --plain         on a terminal, a plain readline prompt instead of the explorer\n"
     "  --no-color      monochrome explorer (also when NO_COLOR is set)\n"
     "  --demo NAME     play a teaching demo in the explorer (an unknown NAME lists them)\n"
@@ -109,28 +111,53 @@ static void out_terminal(void *ctx, const char *text, size_t len) {
     fwrite(text + start, 1, len - start, stdout);
 }
 
-static bool g_json; /* --json: errors are JSON objects on stdout too */
-
-/* One error; in --json mode {"error": what[, "file", "line"]} on stdout, so a
- * reader of one object per line sees it in order. Status 2 either way. */
+/* One error, after any progress line is gone (clierr.c: plain on stderr, or
+ * {"error": ...} on stdout under --json). Status 2. */
 static int fail_at(const char *what, const char *file, int line) {
     progress_clear();
-    if (!g_json) {
-        if (file) fprintf(stderr, "error: %s [%s:%d]\n", what, file, line);
-        else fprintf(stderr, "error: %s\n", what);
-        return 2;
-    }
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "error", json_object_new_string(what));
-    if (file) json_object_object_add(o, "file", json_object_new_string(file));
-    if (file) json_object_object_add(o, "line", json_object_new_int(line));
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(o);
-    fflush(stdout);
-    return 2;
+    return cli_error_at(what, file, line);
 }
 
 static int fail(const char *what) { return fail_at(what, NULL, 0); }
+
+/* Batch mode: the first Ctrl-C stops the running command (long ones notice
+ * within a step) and the batch after it; a second one kills as usual. */
+static volatile sig_atomic_t g_cancel;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_cancel = 1;
+}
+
+static void batch_signals(session *S) {
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART | SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    S->cancel = &g_cancel;
+}
+
+/* One line of ';'-separated commands; stops at the first error (reported,
+ * naming the script's line when name is given) or after a cancel (reported
+ * as cancelled, not as an error). Returns the exit status: 0, 2 or 130. */
+static int exec_line(session *S, const char *line, const char *name, int lineno) {
+    char *cmd;
+    while (!S->quit && !g_cancel && (cmd = sess_next_command(&line))) {
+        char w0[32] = "";
+        sscanf(cmd, " %31s", w0);
+        int rc = sess_exec(S, cmd);
+        free(cmd);
+        fflush(stdout);
+        cli_json = S->json; /* 'set json on' turns the errors into objects too */
+        if (g_cancel) {
+            progress_clear();
+            cli_cancelled(rc && !strncmp(ms_geterr(), "cancelled", 9) ? ms_geterr() : w0, S->json, stderr);
+            return 130;
+        }
+        if (rc) return fail_at(ms_geterr(), name, lineno);
+    }
+    return 0;
+}
 
 /* Before the explorer's first frame: what is loading, on the terminal's
  * normal screen (the explorer's alternate screen then covers it). */
@@ -140,19 +167,16 @@ static void loading(bool on, const char *what) {
     fflush(stderr);
 }
 
-/* Runs commands from a stream, one line each; stops at the first error. */
+/* Runs commands from a stream, one line each; stops at the first error or
+ * a cancel. */
 static int run_stream(session *S, FILE *f, const char *name) {
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, rc = 0;
-    while (!S->quit && getline(&line, &cap, f) >= 0) {
+    while (!rc && !S->quit && !g_cancel && getline(&line, &cap, f) >= 0) {
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
-        if (sess_exec_multi(S, line)) {
-            fflush(stdout);
-            rc = fail_at(ms_geterr(), name, lineno);
-            break;
-        }
+        rc = exec_line(S, line, name, lineno);
     }
     free(line);
     return rc;
@@ -168,7 +192,7 @@ static const char *default_model(void) {
 static int demo_check(const char *name, bool other, char *path, size_t cap) {
     if (other) return fail("--demo plays on its own, without -c or a script (options)");
     if (!demo_path(name, path, cap)) return 0;
-    fprintf(stderr, "error: no demo '%s' (options)\n", name);
+    cli_errorf("no demo '%s' (options)", name);
     demo_list(stderr);
     return 2;
 }
@@ -192,6 +216,7 @@ static char *sample_line(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    cli_json_args(argc, argv); /* before anything can fail */
     int sub = run_subcommand(argc, argv);
     if (sub >= 0) return sub;
     const char *cmds = NULL, *script = NULL, *model = NULL, *demo = NULL;
@@ -217,7 +242,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--no-color")) xo.no_color = true;
         else if (!strcmp(a, "--bench-startup")) xo.bench_startup = true; /* bench/explorer.sh */
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (int_arg(argv[++i], 1, 1024, &threads)) return fail("--threads needs a positive integer (options)");
+            if (int_arg(argv[++i], 1, POOL_MAX_THREADS, &threads)) return cli_errorf("--threads takes 1..%d (options)", POOL_MAX_THREADS);
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(MS_USAGE, stdout);
             return 0;
@@ -225,8 +250,7 @@ int main(int argc, char **argv) {
             printf("metascope %s\n", MS_VERSION);
             return 0;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "error: unknown option '%s' (see metascope --help)\n", a);
-            return 2;
+            return cli_errorf("unknown option '%s' (see metascope --help)", a);
         } else if (!script) script = a;
         else return fail("more than one script given (options)");
     }
@@ -240,7 +264,7 @@ int main(int argc, char **argv) {
     if (threads) ms_set_threads(threads);
     session S;
     sess_init(&S, isatty(1) ? out_terminal : out_stdout, NULL);
-    S.json = g_json = json;
+    S.json = json;
     if (isatty(2)) S.progress = progress_stderr; /* the explorer installs its own */
     bool bundled = !model && !no_model;
     if (bundled) model = default_model();
@@ -256,10 +280,8 @@ int main(int argc, char **argv) {
     else if (loading(say && bundled, "the SAE"), model && bundled && ms_is_dir(sae) && sess_load_sae(&S, sae)) rc = fail(ms_geterr());
     else if (loading(say && bundled, "the index"), model && bundled && ms_is_dir(index) && sess_load_index(&S, index)) rc = fail(ms_geterr());
     else if (cmds) {
-        if (sess_exec_multi(&S, cmds)) {
-            fflush(stdout);
-            rc = fail(ms_geterr());
-        }
+        batch_signals(&S);
+        rc = exec_line(&S, cmds, NULL, 0);
     } else if (script) {
         FILE *f = fopen(script, "r");
         if (!f) {
@@ -267,6 +289,7 @@ int main(int argc, char **argv) {
             snprintf(why, sizeof why, "cannot open script (%s)", script);
             rc = fail(why);
         } else {
+            batch_signals(&S);
             rc = run_stream(&S, f, script);
             fclose(f);
         }
@@ -274,7 +297,10 @@ int main(int argc, char **argv) {
         if (say) fprintf(stderr, "\r\033[K");
         rc = curses ? explorer_run(&S, &xo) : repl_run(&S);
     }
-    else rc = run_stream(&S, stdin, "stdin");
+    else {
+        batch_signals(&S);
+        rc = run_stream(&S, stdin, "stdin");
+    }
     fflush(stdout);
     sess_free(&S);
     free(sample);

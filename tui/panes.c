@@ -23,6 +23,7 @@ static const char *NAMES[N_PANES] = {"activations", "neuron",  "steering", "SAE 
                                      "probe",       "frontier", "output"};
 static const char *SHORT[N_PANES] = {"acts", "neuron", "steering", "latents", "examples", "probe", "frontier", "output"};
 static const char *TINY[N_PANES] = {"acts", "neur", "steer", "lat", "ex", "probe", "front", "out"};
+static const char *MINI[N_PANES] = {"acts", "neur", "st", "la", "ex", "pr", "fr", "out"};
 
 static bool in_slot(int p) { return p >= P_STEER && p <= P_FRONTIER; }
 static bool same_rect(rect a, rect b) { return a.y == b.y && a.x == b.x && a.h == b.h && a.w == b.w; }
@@ -71,40 +72,67 @@ void layout(explorer *X) {
 
 /* ------------------------------------------------------------ panes */
 
-/* The panes sharing p's slot, as tabs (the shown one in brackets); short
- * names when the full ones would leave no room. Returns the columns used. */
-static int slot_tabs(explorer *X, int p, int role) {
+/* The panes sharing p's slot, as tabs (the shown one in brackets, by its
+ * short name), in the longest names that leave `need` columns for the rest of
+ * the title. Returns the columns used, or -1 when p has its slot alone. */
+static int slot_tabs(explorer *X, int p, int role, int need) {
+    static const char *const *SETS[] = {SHORT, TINY, MINI};
     rect r = X->r[p];
-    int n = 0, full = 0, x = r.x;
-    for (int q = P_STEER; q <= P_FRONTIER; q++)
-        if (same_rect(X->r[q], r)) n++, full += (int)strlen(SHORT[q]) + 2;
+    int n = 0, set = 0, cols = 0;
+    for (int q = P_STEER; q <= P_FRONTIER; q++) n += same_rect(X->r[q], r);
     if (n < 2) return -1;
-    bool tiny = full > r.w - 12;
+    for (; set < 3; set++) { /* the widest set that fits: " name " and "[name]", or "name" and "[name]" spaced */
+        cols = set ? n - 1 : 0;
+        for (int q = P_STEER; q <= P_FRONTIER; q++)
+            if (same_rect(X->r[q], r)) cols += (int)strlen(q == p ? SHORT[q] : SETS[set][q]) + (q == p || !set ? 2 : 0);
+        if (cols + need <= r.w || set == 2) break;
+    }
+    int x = r.x;
     for (int q = P_STEER; q <= P_FRONTIER; q++) {
         if (!same_rect(X->r[q], r)) continue;
         char t[32];
-        const char *name = tiny && (q != p || r.w < 30) ? TINY[q] : SHORT[q], *sep = tiny && x > r.x ? " " : "";
-        snprintf(t, sizeof t, q == p ? "%s[%s]" : tiny ? "%s%s" : " %s%s ", sep, name);
+        const char *name = q == p && r.w >= 30 ? SHORT[q] : SETS[set][q], *sep = set && x > r.x ? " " : "";
+        snprintf(t, sizeof t, q == p ? "%s[%s]" : set ? "%s%s" : " %s%s ", sep, name);
+        X->tab_x[q][0] = x + (int)strlen(sep); /* a click there shows that pane */
         x += ui_put(r.y, x, r.x + r.w - x, t, q == p ? role : R_DIM);
+        X->tab_x[q][1] = x;
     }
     return x - r.x;
+}
+
+/* The title's extra text cut to w columns at a " · ", else after a whole
+ * word: never inside a number such as 1/4096. */
+static void fit_extra(const char *extra, int w, char *out, size_t cap) {
+    snprintf(out, cap, "%s", extra);
+    for (const char *sep = " · "; ui_width(out) > w;) {
+        char *cut = NULL;
+        for (char *q = strstr(out, sep); q; q = strstr(q + 1, sep)) cut = q;
+        if (cut) *cut = 0;
+        else if (sep[1]) sep = " "; /* no parts left: words */
+        else {
+            out[0] = 0;
+            return;
+        }
+    }
 }
 
 void pane_header(explorer *X, int p, const char *extra) {
     rect r = X->r[p];
     bool f = X->focus == p;
-    int role = f ? R_HEADER_FOCUS : R_HEADER;
+    int role = f ? R_HEADER_FOCUS : R_HEADER, need = extra && extra[0] ? ui_width(extra) + 1 : 0;
     ui_fill(r.y, r.x, r.w, role);
-    int x = in_slot(p) ? slot_tabs(X, p, role) : -1;
+    int x = in_slot(p) ? slot_tabs(X, p, role, need) : -1;
     if (x < 0) /* a pane of its own: its name */
         x = ui_put(r.y, r.x, r.w, f ? ">" : " ", role), x += ui_put(r.y, r.x + x, r.w - x, NAMES[p], role);
     x += r.x;
-    if (extra && x < r.x + r.w - 2) ui_put(r.y, x + 1, r.x + r.w - x - 1, extra, role);
+    char fit[256];
+    if (extra && x < r.x + r.w - 2) fit_extra(extra, r.x + r.w - x - 1, fit, sizeof fit), ui_put(r.y, x + 1, r.x + r.w - x - 1, fit, role);
 }
 
 /* Keeps the cursor row of pane p within `rows` visible lines. */
 void pane_scroll(explorer *X, int p, int rows, int n) {
     int *c = &X->cursor[p], *t = &X->top[p];
+    X->vis[p] = rows;
     if (*c >= n) *c = n - 1;
     if (*c < 0) *c = 0;
     if (*c < *t) *t = *c;
@@ -448,44 +476,53 @@ static void draw_examples(explorer *X) {
 
 /* ------------------------------------------------------------ output */
 
-/* A long stream (gen 100000): only its tail can be on screen. */
-static const char *log_tail(const char *s, const rect *r) {
-    size_t n = strlen(s), cap = (size_t)r->w * (size_t)r->h * 4;
-    if (n <= cap) return s;
-    s += n - cap;
-    while ((*s & 0xc0) == 0x80) s++;
-    return s;
+int log_line_rows(explorer *X, int i) {
+    int w = X->r[P_OUTPUT].w > 0 ? X->r[P_OUTPUT].w : 1;
+    if (w != X->log_rows_w) memset(X->log_rows, 0, sizeof X->log_rows), X->log_rows_w = w;
+    if (!X->log_rows[i]) X->log_rows[i] = ui_wrapped_rows(X->log[i], w);
+    return X->log_rows[i];
 }
 
 /* Lines wrapped at word boundaries, scrolled by screen rows (log_scroll rows
- * back from the newest); focused, the cursor line is highlighted and kept in
- * view. Records which line each screen row shows (mouse clicks). */
+ * back from the newest: explorer.c keeps that count growing with the output
+ * that arrives meanwhile, so the rows read stay put); focused, the cursor
+ * line is highlighted and kept in view. Records which line each screen row
+ * shows (mouse clicks). */
 static void draw_output(explorer *X) {
     rect r = X->r[P_OUTPUT];
-    int h = r.h - 1, n = X->log_n, total = 0, c = X->cursor[P_OUTPUT];
+    int h = r.h - 1, n = X->log_n, total = 0, c = X->cursor[P_OUTPUT], start = 0;
     bool f = X->focus == P_OUTPUT;
-    int *rows = xmalloc(sizeof(int) * (size_t)(n ? n : 1)), start = 0;
     for (int i = 0; i < n; i++) {
         if (i == c) start = total;
-        total += rows[i] = ui_wrapped_rows(log_tail(X->log[i], &r), r.w);
+        total += log_line_rows(X, i);
     }
     int bottom = total - X->log_scroll;
     if (f && c >= 0 && c < n) { /* the cursor line in view */
-        if (start + rows[c] > bottom) bottom = start + rows[c];
-        if (start < bottom - h) bottom = start + (rows[c] < h ? rows[c] : h);
+        int rc = log_line_rows(X, c);
+        if (start + rc > bottom) bottom = start + rc;
+        if (start < bottom - h) bottom = start + (rc < h ? rc : h);
     }
-    bottom = bottom > total ? total : bottom < (total < h ? total : h) ? (total < h ? total : h) : bottom;
+    int least = total < h ? total : h; /* a short log shows from its first line */
+    bottom = bottom > total ? total : bottom < least ? least : bottom;
     X->log_scroll = total - bottom;
-    char extra[64] = "";
-    if (X->log_scroll) snprintf(extra, sizeof extra, "%d rows back · End follows", X->log_scroll);
+    if (!X->log_scroll) X->log_new = 0;
+    char extra[96] = ""; /* scrolled back: how far, what arrived since, the way back; shorter when narrow */
+    static const char *const FMT[] = {"%d rows back · %d new below · End follows", "%d back · %d new · End follows",
+                                      "%d back · %d new"};
+    for (int i = 0; X->log_scroll && i < 3; i++) {
+        if (X->log_new) snprintf(extra, sizeof extra, FMT[i], X->log_scroll, X->log_new);
+        else snprintf(extra, sizeof extra, i ? "%d back · End follows" : "%d rows back · End follows", X->log_scroll);
+        if (ui_width(extra) + 8 <= r.w) break;
+    }
     pane_header(X, P_OUTPUT, extra);
     for (int i = 0; i < h && i < 256; i++) X->out_line[i] = -1;
     int first = bottom - h, a = total;
     for (int i = n - 1; i >= 0 && a > first; i--) {
-        a -= rows[i];
+        int rows = log_line_rows(X, i);
+        a -= rows;
         if (a >= bottom) continue;
-        const char *s = log_tail(X->log[i], &r);
-        int skip = a < first ? first - a : 0, y0 = a + skip - first, cnt = (a + rows[i] < bottom ? a + rows[i] : bottom) - (a + skip);
+        const char *s = X->log[i];
+        int skip = a < first ? first - a : 0, y0 = a + skip - first, cnt = (a + rows < bottom ? a + rows : bottom) - (a + skip);
         int role = !strncmp(s, "error:", 6) ? R_ERROR : s[0] == '>' ? R_PROMPT : s[0] == '#' ? R_HOT2 : R_NORMAL; /* # caption */
         if (f && i == c) {
             role = R_CURSOR;
@@ -494,7 +531,6 @@ static void draw_output(explorer *X) {
         ui_wrapped_skip(r.y + 1 + y0, r.x, r.w, cnt, s, role, skip);
         for (int k = 0; k < cnt && y0 + k < 256; k++) X->out_line[y0 + k] = i;
     }
-    free(rows);
 }
 
 /* The unit a result row names: sae:I, meta:B:I, mlp:L:I or resid:I, else
@@ -618,7 +654,7 @@ void draw_frame(explorer *X) {
         return;
     }
     erase();
-    for (int p = 0; p < N_PANES; p++) X->row0[p] = -1;
+    for (int p = 0; p < N_PANES; p++) X->row0[p] = X->tab_x[p][0] = X->tab_x[p][1] = -1;
     for (int p = 0; p < N_PANES; p++)
         if (X->shown[p]) DRAW[p](X);
     separators(X);

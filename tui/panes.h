@@ -106,7 +106,11 @@ typedef struct explorer {
     bool has_concept;
     int acts_mark;           /* the activations row a concept token came from (Enter), or -1 */
     char *log[LOG_LINES];    /* output pane: a ring of lines, the last partial */
-    int log_head, log_n, log_scroll;
+    int log_n;
+    int log_scroll;          /* screen rows the output pane is scrolled back; 0 follows new output */
+    int log_new;             /* rows of output that arrived while scrolled back */
+    int log_rows[LOG_LINES]; /* screen rows of each line at log_rows_w columns, 0 until measured */
+    int log_rows_w;
     int focus;               /* a pane, or -1: the prompt has the keyboard */
     int slot;                /* which of steering..frontier the shared slot shows */
     int eslot;               /* which of probe/frontier their own slot shows (wide screens) */
@@ -129,6 +133,8 @@ typedef struct explorer {
     bool searching;          /* '/' in a list: typing the search text */
     char search[64];         /* the last search text (n/N repeat it) */
     int row0[N_PANES];       /* screen row of a list's first shown row (mouse), or -1 */
+    int vis[N_PANES];        /* list rows a pane shows (the wheel scrolls by them) */
+    int tab_x[N_PANES][2];   /* a shared slot's tab on its title row: columns [from, to), or -1 */
     int out_line[256];       /* output pane: the log line drawn on each screen row, or -1 */
     rect hints;              /* the key-hint line */
 } explorer;
@@ -163,6 +169,8 @@ int frontier_unit(explorer *X, char *name, size_t cap);
  * search ("" when the pane has none). */
 int pane_rows(const explorer *X, int p);
 void pane_row_text(const explorer *X, int p, int i, char *out, size_t cap);
+/* Screen rows log line i takes in the output pane (cached per width). */
+int log_line_rows(explorer *X, int i);
 /* The unit a result line of the output pane names (sae:I, meta:B:I, ...),
  * or 0 when it names none. */
 int line_unit(const char *s, char *out, size_t cap);

@@ -1,5 +1,6 @@
 /* repl.c — interactive command prompt over GNU readline: history, Tab
  * completion (rlshared.c), Ctrl-C cancels the running command. */
+#include "clierr.h"
 #include "frontend.h"
 #include "rlshared.h"
 #include "util.h"
@@ -41,8 +42,10 @@ int repl_run(session *S) {
     sa.sa_flags = SA_RESTART; /* a write to the terminal must not fail with EINTR */
     sigaction(SIGINT, &sa, NULL);
     S->cancel = &g_cancel;
-    printf("metascope %s — type 'help' for commands, 'quit' or Ctrl-D to leave.\n", MS_VERSION);
-    if (!S->has_model) printf("No model loaded: use 'load model PATH'.\n");
+    /* with --json, stdout carries only JSON objects: the greeting goes to stderr */
+    FILE *say = S->json ? stderr : stdout;
+    fprintf(say, "metascope %s — type 'help' for commands, 'quit' or Ctrl-D to leave.\n", MS_VERSION);
+    if (!S->has_model) fprintf(say, "No model loaded: use 'load model PATH'.\n");
     char *line;
     while (!S->quit && (line = readline("metascope> "))) {
         /* readline may leave its own SIGINT handler in place between calls
@@ -54,7 +57,10 @@ int repl_run(session *S) {
             add_history(line);
             int rc = sess_exec_multi(S, line);
             progress_clear();
-            if (g_cancel || (rc && !strncmp(ms_geterr(), "cancelled", 9))) printf("(cancelled)\n"); /* not an error */
+            bool cancelled = g_cancel || (rc && !strncmp(ms_geterr(), "cancelled", 9)); /* not an error */
+            if (cancelled && S->json) cli_cancelled(rc && !strncmp(ms_geterr(), "cancelled", 9) ? ms_geterr() : line, true, stdout);
+            else if (cancelled) printf("(cancelled)\n");
+            else if (rc && S->json) cli_json = true, cli_error_at(ms_geterr(), NULL, 0);
             else if (rc) fprintf(stdout, "error: %s\n", ms_geterr());
         }
         free(line);

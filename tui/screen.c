@@ -66,9 +66,9 @@ attr_t ui_attr(int role) { return g_attr[role]; }
 int ui_charw(const char *s, size_t n, int *cols) {
     unsigned char c = (unsigned char)s[0];
     *cols = 1;
-    if (c < 0x80 || !ui_utf8) return 1;
+    if (c < 0x80) return 1;
     int len = (int)ms_utf8_len((const uint8_t *)s, n);
-    if (!len) return 1;
+    if (!len || !ui_utf8) return len ? len : 1; /* outside UTF-8 drawn as one '?' (or its ASCII stand-in) */
     wchar_t wc;
     mbstate_t st = {0};
     if (mbrtowc(&wc, s, (size_t)len, &st) != (size_t)len) return len;
@@ -102,11 +102,7 @@ int ui_putn(int y, int x, int w, const char *s, size_t n, int role) {
     attrset(g_attr[role]);
     move(y, x);
     for (size_t i = 0; i < n && s[i];) {
-        int len = ui_charw(s + i, n - i, &cw);
-        if (!ui_utf8 && (unsigned char)s[i] >= 0x80) { /* one '?' per character, not per byte */
-            len = (int)ms_utf8_len((const uint8_t *)s + i, n - i);
-            len = len ? len : 1;
-        }
+        int len = ui_charw(s + i, n - i, &cw); /* outside UTF-8: one '?' per character, not per byte */
         if (col + cw > w) break;
         if (printable_at(s + i, n - i)) addnstr(s + i, len);
         else addch(ui_utf8 ? '?' : (chtype)ascii_of(s + i, len));

@@ -19,7 +19,8 @@ attr_t ui_attr(int role);
 extern bool ui_utf8; /* the locale speaks UTF-8: block bars and line glyphs */
 
 /* Bytes and display columns of the character at s (n bytes left): control
- * and undecodable bytes count as one column (drawn as '?'). */
+ * and undecodable bytes count as one column (drawn as '?'), and so does any
+ * character outside a UTF-8 locale. */
 int ui_charw(const char *s, size_t n, int *cols);
 /* Draws s clipped to w columns at (y, x) in a role; returns columns used. */
 int ui_put(int y, int x, int w, const char *s, int role);

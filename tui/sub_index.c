@@ -2,6 +2,7 @@
  * of the default (or given) model, GLP and SAE over held-out text. The
  * models are loaded through a session so they fit together exactly as they
  * do in the explorer (layers, hook names). */
+#include "clierr.h"
 #include "index.h"
 #include "ops.h"
 #include "session.h"
@@ -25,10 +26,7 @@ typedef struct {
     long tokens, K, before, after, layer, seed, threads;
 } index_args;
 
-static int fail(const char *what) {
-    fprintf(stderr, "error: %s\n", what);
-    return 2;
-}
+static int fail(const char *what) { return cli_error_at(what, NULL, 0); }
 
 static int parse_args(int argc, char **argv, index_args *a) {
     struct { const char *name; const char **s; long *n; } o[] = {
@@ -41,14 +39,14 @@ static int parse_args(int argc, char **argv, index_args *a) {
     for (int i = 1; i < argc; i += 2) {
         size_t j = 0;
         while (j < sizeof o / sizeof *o && strcmp(argv[i], o[j].name)) j++;
-        if (j == sizeof o / sizeof *o) return fprintf(stderr, "error: unknown option '%s' (index)\n", argv[i]), -1;
-        if (i + 1 >= argc) return fprintf(stderr, "error: %s needs a value (index)\n", argv[i]), -1;
+        if (j == sizeof o / sizeof *o) return cli_errorf("unknown option '%s' (index)", argv[i]), -1;
+        if (i + 1 >= argc) return cli_errorf("%s needs a value (index)", argv[i]), -1;
         if (o[j].s) *o[j].s = argv[i + 1];
         else {
             char *end;
             *o[j].n = strtol(argv[i + 1], &end, 10);
             if (*end || end == argv[i + 1] || *o[j].n < 0)
-                return fprintf(stderr, "error: %s needs a non-negative integer (index)\n", argv[i]), -1;
+                return cli_errorf("%s needs a non-negative integer (index)", argv[i]), -1;
         }
     }
     return 0;
@@ -128,7 +126,8 @@ int sub_index(int argc, char **argv) {
     index_result r;
     if (!rc) rc = index_build(&o, &r);
     if (!rc) report(&r, &a);
-    else fprintf(stderr, "error: %s\n", ms_geterr());
+    else if (!g_stop) fail(ms_geterr());
+    else fprintf(stderr, "index: stopped by Ctrl-C\n"); /* not an error */
     sess_free(&S);
     return rc ? (g_stop ? 130 : 2) : 0;
 }

@@ -1,6 +1,7 @@
 /* sub_probe.c — `metascope probe` (the probe command over the bundled or
  * given model, GLP and SAE, with progress on stderr) and `metascope
  * probe-tasks` (rebuilds assets/probe/tasks.json from the corpus). */
+#include "clierr.h"
 #include "subcommands.h"
 #include "ops.h"
 #include "probe.h"
@@ -12,10 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fail(const char *what) {
-    fprintf(stderr, "error: %s\n", what);
-    return 2;
-}
+static int fail(const char *what) { return cli_error_at(what, NULL, 0); }
 
 static void out_stdout(void *ctx, const char *text, size_t len) {
     (void)ctx;
@@ -88,8 +86,7 @@ int sub_probe_tasks(int argc, char **argv) {
             if (*end || end == v || x < 1 || x > 1000000) return fail("--per-class and --seed need a positive integer (probe-tasks)");
             *(!strcmp(a, "--seed") ? &seed : &per_class) = x;
         } else {
-            fprintf(stderr, "error: unknown option '%s' (probe-tasks; see metascope --help)\n", a);
-            return 2;
+            return cli_errorf("unknown option '%s' (probe-tasks; see metascope --help)", a);
         }
     }
     if (!out) return fail("probe-tasks needs --out DIR (probe-tasks)");

@@ -2,6 +2,7 @@
  * of the default (or given) model, GLP and SAE, loaded through a session so
  * they fit together exactly as in the explorer. Loading options are taken
  * here; the rest are the 'frontier' command's. */
+#include "clierr.h"
 #include "cmd_frontier.h"
 #include "ops.h"
 #include "session.h"
@@ -81,7 +82,7 @@ static int load(session *S, const load_args *a) {
 int sub_eval_steer(int argc, char **argv) {
     load_args a = {0};
     argv[0] = "eval-steer";
-    if (take_load_args(&argc, argv, &a)) return fprintf(stderr, "error: %s\n", ms_geterr()), 2;
+    if (take_load_args(&argc, argv, &a)) return cli_error_at(ms_geterr(), NULL, 0);
     ms_set_threads((int)a.threads);
     session S;
     sess_init(&S, out_stdout, NULL);
@@ -92,7 +93,9 @@ int sub_eval_steer(int argc, char **argv) {
     S.cancel = &g_stop;
     S.json = a.json;
     int rc = load(&S, &a) || frontier_exec(&S, argc, argv, isatty(2) ? progress : NULL, NULL);
-    if (rc) fprintf(stderr, "%serror: %s\n", isatty(2) ? "\n" : "", ms_geterr());
+    if (rc && isatty(2)) fputc('\n', stderr); /* after the progress line */
+    if (rc && g_stop) cli_cancelled("eval-steer", a.json, stderr); /* Ctrl-C: not an error */
+    else if (rc) cli_error_at(ms_geterr(), NULL, 0);
     sess_free(&S);
     return rc ? (g_stop ? 130 : 2) : 0;
 }

@@ -1,5 +1,6 @@
 /* subcommands.c — bench, train-bpe, train-lm, harvest, train-glp, eval-lm: option parsing and
  * printing around the engine calls. */
+#include "clierr.h"
 #include "subcommands.h"
 #include "bench.h"
 #include "bench_glp.h"
@@ -27,10 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int fail(const char *what) {
-    fprintf(stderr, "error: %s\n", what);
-    return 2;
-}
+static int fail(const char *what) { return cli_error_at(what, NULL, 0); }
 
 /* Tiny option table: --name VALUE pairs and --flag switches. */
 typedef struct {
@@ -75,16 +73,14 @@ static int parse_opts(int argc, char **argv, opt *o, const char **positional, co
                 *positional = argv[i];
                 continue;
             }
-            fprintf(stderr, "error: unknown option '%s' (%s; see metascope --help)\n", argv[i], cmd);
-            return -1;
+            return cli_errorf("unknown option '%s' (%s; see metascope --help)", argv[i], cmd), -1;
         }
         if (hit->flag) {
             *hit->flag = 1;
             continue;
         }
         if (i + 1 >= argc) {
-            fprintf(stderr, "error: %s needs a value (%s)\n", argv[i], cmd);
-            return -1;
+            return cli_errorf("%s needs a value (%s)", argv[i], cmd), -1;
         }
         const char *v = argv[++i];
         if (hit->str) *hit->str = v;
@@ -92,8 +88,7 @@ static int parse_opts(int argc, char **argv, opt *o, const char **positional, co
             char *end;
             long x = strtol(v, &end, 10);
             if (*end || end == v || x < 0 || x > (1L << 30)) {
-                fprintf(stderr, "error: %s needs a non-negative integer, not '%s' (%s)\n", argv[i - 1], v, cmd);
-                return -1;
+                return cli_errorf("%s needs a non-negative integer, not '%s' (%s)", argv[i - 1], v, cmd), -1;
             }
             *hit->num = (int)x;
         }

@@ -1,7 +1,8 @@
 /* cmd.h — what the command handlers share (engine-internal): the parsed
  * words of a line, argument parsing, JSON and token-text helpers, and units.
  * The handlers live in commands.c (core), cmd_steer.c (steering vectors,
- * steer, compare) and cmd_glp.c (sample, meta top). */
+ * steer, compare), cmd_glp.c (sample, meta top), cmd_set.c (settings) and
+ * the other cmd_*.c files. */
 #ifndef MS_CMD_H
 #define MS_CMD_H
 
@@ -79,5 +80,7 @@ int cmd_label(session *S, words *w);
 int cmd_cross(session *S, words *w);
 /* cmd_probe.c: 1-D probing tasks */
 int cmd_probe(session *S, words *w);
+/* cmd_set.c: the settings, each refused with a reason when it cannot be honoured */
+int cmd_set(session *S, words *w);
 
 #endif

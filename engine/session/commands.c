@@ -639,107 +639,6 @@ static int cmd_nll(session *S, words *w) {
     return 0;
 }
 
-static int set_key(session *S, const char *key, const char *val) {
-    double f = 0;
-    long i = 0;
-    if (!strcmp(key, "temperature")) {
-        if (cmd_parse_float(val, 0, 100, &f, "set temperature")) return -1;
-        S->scfg.temperature = (float)f;
-    } else if (!strcmp(key, "top_k")) {
-        if (cmd_parse_int(val, 0, 1 << 24, &i, "set top_k")) return -1;
-        S->scfg.top_k = (int)i;
-    } else if (!strcmp(key, "top_p")) {
-        if (cmd_parse_float(val, 0.0001, 1, &f, "set top_p")) return -1;
-        S->scfg.top_p = (float)f;
-    } else if (!strcmp(key, "seed")) {
-        char *end;
-        errno = 0;
-        unsigned long long s = strtoull(val, &end, 10);
-        if (errno || *end || end == val || val[0] == '-') return ms_seterr("'%s' is not a seed (set seed)", val);
-        S->seed = s;
-        rng_seed(&S->rng, s);
-    } else if (!strcmp(key, "gen")) {
-        if (cmd_parse_int(val, 1, 1000000, &i, "set gen")) return -1;
-        S->gen_tokens = (int)i;
-    } else if (!strcmp(key, "threads")) {
-        if (cmd_parse_int(val, 1, 1024, &i, "set threads")) return -1;
-        ms_set_threads((int)i);
-        S->threads = (int)i;
-    } else if (!strcmp(key, "ctx")) {
-        if (cmd_parse_int(val, 1, 1 << 20, &i, "set ctx")) return -1;
-        if (S->has_model && i > S->model.c.max_seq) /* positions past it were never trained (or have no embedding) */
-            return ms_seterr("the model's context is %d tokens; ctx %ld cannot be honoured (set ctx)", S->model.c.max_seq, i);
-        if (S->has_model) { /* the old cache stays if the new one cannot be had */
-            tf_state st;
-            if (tf_state_init(&st, &S->model, (int)i)) return ms_seterr("%s (set ctx)", ms_geterr());
-            for (int h = 0; h < S->st.nhooks; h++) tf_add_hook(&st, S->st.hooks[h]);
-            tf_state_free(&S->st);
-            S->st = st;
-        }
-        S->ctx = (int)i;
-    } else if (!strcmp(key, "bos")) {
-        if (!strcmp(val, "on")) S->bos = 1;
-        else if (!strcmp(val, "off")) S->bos = 0;
-        else if (!strcmp(val, "auto")) S->bos = -1;
-        else return ms_seterr("bos takes on, off or auto (set bos)");
-        S->models_gen++; /* classifiers learned rows computed with the old setting */
-        if (S->has_model && S->model.tok && S->prompt) {
-            char *text = xstrdup(S->prompt);
-            int rc = sess_set_prompt(S, text, "set bos");
-            free(text);
-            if (rc) return -1;
-        }
-    } else if (!strcmp(key, "glp_dtype")) {
-        if (strcmp(val, "bf16") && strcmp(val, "f32")) return ms_seterr("glp_dtype takes bf16 or f32 (set glp_dtype)");
-        bool bf16 = !strcmp(val, "bf16"), was = S->glp_bf16;
-        S->glp_bf16 = bf16;
-        if (S->has_glp && bf16) glp_hold_bf16(&S->glp);
-        if (S->has_glp && !bf16 && S->glp.half) { /* the f32 weights were released: reload them */
-            char *path = xstrdup(S->glp_path);
-            int rc = sess_load_glp(S, path);
-            free(path);
-            if (rc) return S->glp_bf16 = was, -1;
-        }
-    } else if (!strcmp(key, "eos")) {
-        if (!strcmp(val, "stop")) S->stop_at_eos = true;
-        else if (!strcmp(val, "ignore")) S->stop_at_eos = false;
-        else return ms_seterr("eos takes stop or ignore (set eos)");
-    } else if (!strcmp(key, "glp_sampler")) {
-        if (glp_solver_parse(val, &S->glp_ode.solver, "set glp_sampler")) return -1;
-    } else if (!strcmp(key, "glp_evals")) {
-        if (cmd_parse_int(val, 0, 10000, &i, "set glp_evals")) return -1;
-        S->glp_ode.evals = (int)i;
-    } else if (!strcmp(key, "cache")) {
-        if (!strcmp(val, "on")) S->cache_off = false;
-        else if (!strcmp(val, "off")) S->cache_off = true;
-        else return ms_seterr("cache takes on or off (set cache)");
-    } else if (!strcmp(key, "json")) {
-        if (!strcmp(val, "on")) S->json = true;
-        else if (!strcmp(val, "off")) S->json = false;
-        else return ms_seterr("json takes on or off (set json)");
-    } else {
-        return ms_seterr("unknown setting '%s'; see 'help set' (set)", key);
-    }
-    return 0;
-}
-
-static int cmd_set(session *S, words *w) {
-    if (w->argc != 3) return ms_seterr("usage: set KEY VALUE (set)");
-    if (set_key(S, w->argv[1], w->argv[2])) return -1;
-    char value[64];
-    snprintf(value, sizeof value, "%s", w->argv[2]);
-    if (!strcmp(w->argv[1], "ctx") && S->has_model) /* clamped to the model's maximum */
-        snprintf(value, sizeof value, "%d", S->st.max_seq);
-    if (S->json) {
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "cmd", json_object_new_string("set"));
-        json_object_object_add(o, "key", json_object_new_string(w->argv[1]));
-        json_object_object_add(o, "value", json_object_new_string(value));
-        cmd_emit_json(S, o);
-    } else sess_printf(S, "%s = %s\n", w->argv[1], value);
-    return 0;
-}
-
 static int cmd_status(session *S, words *w) {
     const tf_config *c = &S->model.c;
     const char *bos = S->bos == 1 ? "on" : S->bos == 0 ? "off" : "auto";
@@ -762,7 +661,7 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "temperature", cmd_jdouble(S->scfg.temperature));
         json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
         json_object_object_add(o, "top_p", cmd_jdouble(S->scfg.top_p));
-        json_object_object_add(o, "seed", json_object_new_int64((int64_t)S->seed));
+        json_object_object_add(o, "seed", json_object_new_uint64(S->seed)); /* all 64 bits */
         json_object_object_add(o, "gen", json_object_new_int(S->gen_tokens));
         json_object_object_add(o, "threads", json_object_new_int(S->threads));
         json_object_object_add(o, "bos", json_object_new_string(bos));
@@ -836,7 +735,9 @@ static const sess_cmd_info CMDS[] = {
      "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E), glp_dtype (f32|bf16: hold the GLP's matrices in BF16, half the memory "
      "traffic of a projection), cache (on|off: read and write corpus statistics such as the mean "
      "residual norm in $XDG_CACHE_HOME/metascope, default ~/.cache/metascope; the environment variable "
-     "METASCOPE_CACHE=off turns it off for good)."},
+     "METASCOPE_CACHE=off turns it off for good). A value that cannot be honoured is refused with the reason "
+     "and nothing changes: ctx past the model's context or shorter than the prompt, top_k past its vocabulary, "
+     "bos on / eos stop for a model without those tokens, more threads than the pool runs (16)."},
     {"vec", "vec [NAME diffmean POS [NEG] | NAME prompt \"A\" \"B\"]",
      "Make a unit-norm steering vector at the current layer: DiffMean of corpus category POS (mean over its "
      "documents of each document's mean residual) minus NEG's or the rest's (--docs N per side, default 256); "
@@ -1020,7 +921,7 @@ char *sess_next_command(const char **line) {
 
 int sess_exec_multi(session *S, const char *line) {
     char *cmd;
-    while (!S->quit && (cmd = sess_next_command(&line))) {
+    while (!S->quit && !cmd_cancelled(S) && (cmd = sess_next_command(&line))) { /* Ctrl-C stops the line */
         int rc = sess_exec(S, cmd);
         free(cmd);
         if (rc) return -1;

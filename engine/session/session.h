@@ -128,7 +128,7 @@ void sess_free(session *S);
  * ms_geterr() describing the problem. */
 int sess_exec(session *S, const char *line);
 /* Execute a line of ';'-separated commands (quotes protect ';'); stops at the
- * first error. */
+ * first error, or after a command during which *cancel was set. */
 int sess_exec_multi(session *S, const char *line);
 /* The next command of a ';'-separated line (quotes protect ';'), malloc'd,
  * advancing *line past it; NULL at the end of the line. */

@@ -107,3 +107,50 @@ expect_out "--json help CMD" '^\{"cmd":"help","commands":\[\{"name":"show","syno
 expect_out "--json floats in the shortest round-trip form" '"temperature":0\.8,"top_k":40,"top_p":0\.95' $MS --model $G --json -c status
 expect_out "show names the layer of a unit's values" '^resid:3 \(layer 1\) over the prompt' $MS --model $G -c 'prompt ab; layer 1; show resid:3'
 expect_out "-c needs a value" 'error: -c needs a value' $MS -c
+# --json on every error path: options, loading, scripts, subcommands; nothing
+# on stderr, status 2 as without --json.
+json_err() { # name, pattern (the object's error text), args...
+  name=$1; pat=$2; shift 2
+  expect_out "--json $name: an error object on stdout" "^\\{\"error\":\"$pat" sh -c "$MS $* 2>/dev/null | tail -1"
+  expect_status "... status 2" 2 $MS "$@"
+  expect_out "... nothing on stderr" '^$' sh -c "$MS $* 2>&1 >/dev/null"
+}
+json_err "unknown option" "unknown option '--frob'" --json --frob
+json_err "an option without its value" "-c needs a value \\(options\\)" --json -c
+json_err "a bad --threads" "--threads takes 1\\.\\.16 \\(options\\)" --json --threads x
+json_err "two scripts" "more than one script given" --json a.ms b.ms
+json_err "a model that fails to load" "not a model folder \\(/nonexistent\\)" --json --model /nonexistent -c status
+json_err "a script that cannot be opened" "cannot open script \\(/nonexistent\\.ms\\)" --json --no-model /nonexistent.ms
+json_err "a command that needs a model" "no model loaded; use 'load model PATH' \\(gen\\)" --json --no-model -c gen
+json_err "eval-lm: a model that fails to load" "not a model folder" eval-lm --json /nonexistent
+json_err "eval-glp: an unknown option" "unknown option '--frob' \\(eval-glp" eval-glp --json --frob
+json_err "probe: an option without its value" "an option needs a value \\(probe\\)" probe --json --model
+json_err "eval-steer: an option without its value" "--model needs a value \\(eval-steer\\)" eval-steer --json --model
+json_err "a subcommand without --json" "unknown option '--json' \\(train-lm" train-lm --json
+expect_out "--json --demo nope: the error object on stdout" '^\{"error":"no demo .nope. \(options\)"\}$' sh -c "$MS --json --demo nope 2>/dev/null"
+expect_out "... the demos listed on stderr" '^  tour ' sh -c "$MS --json --demo nope 2>&1 >/dev/null"
+expect_out "'set json on' turns later errors into objects too" '^\{"error":"unknown command .bogus.' sh -c "$MS --model $G -c 'set json on; bogus' 2>/dev/null | tail -1"
+
+# Ctrl-C (SIGINT) in batch mode stops the running command and the batch: it
+# is reported as cancelled, not as an error, with status 130.
+interrupt() { # output file, args...: waits for the prompt's result, then one SIGINT
+  o=$1; shift
+  $MS "$@" >"$o" 2>"$o.err" & pid=$!
+  i=0; while ! grep -q 'prompt: \|"cmd":"prompt"' "$o" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  sleep 0.3; kill -INT $pid; wait $pid; echo $? >"$o.rc"
+}
+interrupt "$tmp/int.json" --threads 1 --json --model $G -c 'set eos ignore; prompt Hi; gen 1000000; status'
+check "--json Ctrl-C: status 130" grep -qx 130 "$tmp/int.json.rc"
+check "... the partial gen says cancelled" grep -q '^{"cmd":"gen",.*"cancelled":true}$' "$tmp/int.json"
+check "... then the cancel object, last" sh -c "tail -1 $tmp/int.json | grep -qx '{\"cmd\":\"gen\",\"cancelled\":true}'"
+check "... the batch stops (no status)" sh -c "! grep -q '\"cmd\":\"status\"' $tmp/int.json"
+check "... nothing on stderr" test ! -s "$tmp/int.json.err"
+interrupt "$tmp/int.txt" --threads 1 --model $G -c 'set eos ignore; prompt Hi; gen 1000000; status'
+check "plain Ctrl-C: status 130" grep -qx 130 "$tmp/int.txt.rc"
+check "... 'cancelled (gen)' on stderr, not an error" grep -qx 'cancelled (gen)' "$tmp/int.txt.err"
+# a subcommand's cancel too (eval-steer installs its handler before loading)
+$MS eval-steer --json --threads 1 --concepts noun.food --alphas 0,1 --prefixes 2 --tokens 4 >"$tmp/es.json" 2>"$tmp/es.err" & pid=$!
+sleep 1; kill -INT $pid; wait $pid; echo $? >"$tmp/es.rc"
+check "eval-steer --json Ctrl-C: status 130" grep -qx 130 "$tmp/es.rc"
+check "... the cancel object on stdout" grep -qx '{"cmd":"eval-steer","cancelled":true}' "$tmp/es.json"
+check "... no error on stderr" sh -c "! grep -q error $tmp/es.err"

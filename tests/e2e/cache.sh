@@ -66,4 +66,4 @@ check "METASCOPE_CACHE=off too" \
   sh -c "METASCOPE_CACHE=off $MS --json -c '$P; $V; steer cars 1; status' | grep -q '\"cache\":null,\"stats\":\[{[^]]*\"from\":\"measured\"'"
 expect_out "status says the cache is off" '^cache    off \(set cache off\)$' $MS -c "set cache off; status"
 expect_out "help set mentions the cache" 'cache \(on\|off' $MS -c "help set"
-expect_out "set cache takes on or off" "error: cache takes on or off \(set cache\)" $MS -c "set cache maybe"
+expect_out "set cache takes on or off" "error: cache takes on or off, not 'maybe' \\(set cache\\)" $MS -c "set cache maybe"

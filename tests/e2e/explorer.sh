@@ -167,7 +167,8 @@ check "ASCII frontier pane: the plot's axis" wait_for '\+- NLL [0-9.]+\.\.[0-9.]
 check "... ASCII glyphs in the legend" wait_for 'co<=[0-9.]+ oplain \+@\.3'
 check "... no Unicode glyphs" no_screen '●|▲|■|◆|└|─'
 keys 'probe noun.food --per-class 20' Enter
-check "ASCII probe pane" wait_for '\[probe\] .*1 task .*\|'
+check "ASCII probe pane" wait_for '\[probe\] .*1 task'
+check "... ASCII separators in it" wait_for '\| s sae:[0-9]+ \| r'
 
 # The user's ~/.inputrc (here via INPUTRC) is read: a macro bound to C-o types
 # a command, and the screen stays intact.

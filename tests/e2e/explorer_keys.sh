@@ -160,3 +160,85 @@ check "NO_COLOR: ? in a pane opens the help" wait_for '^metascope explorer - key
 check "NO_COLOR: no colors on the help page" sh -c "! $T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"
 keys q Escape
 check "NO_COLOR: the hint line at the prompt" wait_hint '^Tab panes F1 help'
+
+# 4. the output pane, scrolled back while a long command streams, does not
+# move: it counts the new rows in its title and follows again on End; keys
+# typed meanwhile reach the prompt afterwards. 5. a click on a pane's title or
+# a shared slot's tab focuses that pane; the wheel scrolls the list under the
+# pointer, focused or not. At 80x24 and 200x50, colour and NO_COLOR.
+click() { mouse 0 "$1" "$2"; mouse 3 "$1" "$2"; } # press and release
+col_of() { # text, screen row (0-based): the column where text starts on it
+  line=$(screen | sed -n "$(($2 + 1))p")
+  printf '%s' "${line%%"$1"*}" | LC_ALL=C.UTF-8 wc -m
+}
+out_rows() { # the output pane's rows under its title, to the hint line
+  y=$(screen | grep -n '│ *output\|| *output\|output .*back' | head -1 | cut -d: -f1)
+  screen | sed -n "$((y + 1)),$(($(screen | wc -l) - 3))p"
+}
+for run in "80 24" "200 50" "80 24 NO_COLOR=1 LANG=C LC_ALL=C"; do
+  set -- $run
+  W=$1; x=$1; y=$2; shift 2; env="$*"; tag="${W}x$y${env:+ NO_COLOR}"
+  start $x $y $env
+  wait_status 'llama' >/dev/null
+  keys 'set eos ignore; prompt The cat' Enter
+  wait_for '^ +[0-9]+  cat ' >/dev/null
+  keys 'gen 100000' Enter
+  wait_status 'running gen' >/dev/null
+  sleep 1
+  keys PPage
+  check "$tag: PgUp while gen streams scrolls the output back" wait_for 'output [0-9]+ (rows )?back'
+  check "$tag: ... the title counts the new rows" wait_for 'output [0-9]+ (rows )?back [·|] [0-9]+ new'
+  sleep 0.5; out_rows >"$tmp/o1"; sleep 2; out_rows >"$tmp/o2"
+  check "$tag: ... and the rows being read stay put" cmp -s "$tmp/o1" "$tmp/o2"
+  check "$tag: ... while output still arrives" sh -c "! cmp -s $tmp/o1 /dev/null && $T capture-pane -p -t ms | grep -q 'running gen'"
+  keys 'lay'
+  keys End
+  check "$tag: End follows the output again" sh -c "i=0; while [ \$i -lt 100 ]; do $T capture-pane -p -t ms | grep -q 'output [0-9]* *\(rows \)\?back' || exit 0; sleep 0.1; i=\$((i+1)); done; exit 1"
+  keys C-c
+  check "$tag: after Ctrl-C, the keys typed meanwhile are at the prompt" wait_for 'metascope> lay$'
+  keys 'er 2' Enter
+  check "$tag: ... and run as typed" wait_for 'layer 2 of 6'
+  # tabs and titles
+  if [ $W = 80 ]; then tab=' ex '; pane=examples; else tab='frontier'; pane=frontier; fi
+  ty=$(screen | grep -n '\[steering\]\|\[probe\]' | tail -1 | cut -d: -f1); ty=$((ty - 1))
+  tx=$(col_of "$tab" $ty); [ "$tab" = ' ex ' ] && tx=$((tx + 1))
+  click $tx $ty
+  check "$tag: a click on the '$pane' tab shows that pane" wait_for "\\[$pane\\]"
+  check "$tag: ... and focuses it" wait_hint "^$pane( |$)"
+  ny=$(screen | grep -n ' neuron ' | head -1 | cut -d: -f1); ny=$((ny - 1))
+  click 3 $ny
+  check "$tag: a click on a pane's title focuses it" wait_hint '^neuron [0-9]+/[0-9]+'
+  keys Escape 'latents' Enter
+  wait_for 'unit.* +density +max' >/dev/null
+  ly=$(screen | grep -n 'unit.* density' | head -1 | cut -d: -f1)
+  check "$tag: the latents list starts at sae:0" test "$(screen | sed -n "$((ly + 1))p" | grep -oE 'sae:[0-9]+' | tail -1)" = sae:0
+  mouse 65 $((W - 3)) $((ly + 2))
+  first_row() { screen | sed -n "$((ly + 1))p"; }
+  check "$tag: the wheel over the latents list scrolls it though the prompt has the keys" poll first_row 'sae:3 ' 
+  check "$tag: ... the focus stays at the prompt" wait_hint '^Tab panes'
+  keys 'quit' Enter
+  wait_for 'explorer-exited' >/dev/null
+done
+
+# 9. the loading line: a model whose safetensors header carries a million
+# metadata entries takes seconds to parse (a real slow path); meanwhile the
+# screen says what is loading, then the explorer replaces it.
+G=tests/fixtures/models/gpt2_tiny
+mkdir -p "$tmp/slow"; cp $G/config.json $G/vocab.json $G/merges.txt "$tmp/slow/"
+hn=$(od -An -tu8 -N8 $G/model.safetensors | tr -d ' ')
+awk 'BEGIN { printf "{\"__metadata__\":{"; for (i = 0; i < 1000000; i++) printf "%s\"k%d\":\"v\"", i ? "," : "", i; printf "}," }' >"$tmp/meta"
+L=$(($(wc -c <"$tmp/meta") + hn - 1)); le=""
+for i in 1 2 3 4 5 6 7 8; do le="$le\\$(printf '%03o' $((L % 256)))"; L=$((L / 256)); done
+{ printf "$le"; cat "$tmp/meta"; tail -c +10 $G/model.safetensors | head -c $((hn - 1)); tail -c +$((9 + hn)) $G/model.safetensors; } >"$tmp/slow/model.safetensors"
+MSARGS="--model $tmp/slow"
+start() { # as above, with MSARGS
+  x=$1; y=$2; shift 2
+  $T kill-server 2>/dev/null
+  k=$((k + 1)); T="tmux -L mskeys$$-$k"
+  $T new-session -d -s ms -x "$x" -y "$y" \
+    "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $* $MS $MSARGS; echo explorer-exited; sleep 30"
+}
+start 80 24
+check "a slow model: the loading line says what is loading" poll screen '^metascope: loading the model\.\.\.' 10
+check "... then the explorer replaces it" wait_status 'gpt2 · layer'
+check "... leaving no trace of it" no_screen 'loading the model'

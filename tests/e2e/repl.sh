@@ -40,3 +40,25 @@ $T send-keys -t ms 'quit' Enter
 gone() { i=0; while $T has-session -t ms 2>/dev/null; do [ $i -ge 100 ] && return 1; sleep 0.1; i=$((i + 1)); done; }
 check "quit ends the session" gone
 check "history saved" grep -q 'prompt Hello world' "$tmp/state/metascope/history"
+
+# --plain --json: every answer a JSON object, errors and cancels included; the
+# greeting goes to stderr.
+$T new-session -d -s js -x 120 -y 30 \
+  "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $MS --plain --json --model $G 2>/dev/null"
+jscreen() { $T capture-pane -p -t js; }
+jwait() { i=0; while [ $i -lt 300 ]; do jscreen | grep -Eq -- "$1" && return 0; sleep 0.1; i=$((i + 1)); done; jscreen | sed 's/^/# /'; return 1; }
+check "--plain --json: the prompt appears" jwait '^metascope>'
+check "... without the greeting on stdout" sh -c "! $T capture-pane -p -t js | grep -q 'Ctrl-D to leave'"
+$T send-keys -t js 'frobnicate' Enter
+check "... an error is a JSON object" jwait "^\\{\"error\":\"unknown command 'frobnicate'; try 'help' \\(command\\)\"\\}$"
+check "... not a plain error line" sh -c "! $T capture-pane -p -t js | grep -q '^error:'"
+$T send-keys -t js 'layer 9' Enter
+check "... a bad argument too" jwait "^\\{\"error\":\"'9' is not an integer in 0\\.\\.2 \\(layer\\)\"\\}$"
+$T send-keys -t js 'set eos ignore' Enter 'prompt Hello' Enter 'gen 1000000' Enter
+jwait 'metascope> gen 1000000' >/dev/null
+sleep 0.5
+$T send-keys -t js C-c
+check "... Ctrl-C: the partial gen says cancelled" jwait '"cancelled":true\}$' 60
+check "... then a cancel object, not an error" jwait '^\{"cmd":"gen","cancelled":true\}$'
+$T send-keys -t js 'layer' Enter
+check "... and the session goes on" jwait '^\{"cmd":"layer","layer":1\}$'
