@@ -1,6 +1,7 @@
 /* sub_label.c — `metascope label-corpus`, `distill` and `label-compare`:
  * token labels from concepts, distilled classifiers and the labeller
  * comparison over the bundled (or given) model, GLP and SAE. */
+#include "clierr.h"
 #include "subcommands.h"
 #include "cmd_label.h"
 #include "ops.h"
@@ -49,7 +50,7 @@ int sub_label(int argc, char **argv) {
     sess_init(&S, out_stdout, NULL);
     int rc = load(&S, model, "model", sess_load_model) || load(&S, glp, "glp", sess_load_glp) ||
              load(&S, sae, "sae", sess_load_sae) || label_exec(&S, nr, rest, to_stderr, NULL);
-    if (rc) fprintf(stderr, "error: %s\n", ms_geterr());
+    if (rc) cli_error_at(ms_geterr(), NULL, 0);
     fflush(stdout);
     sess_free(&S);
     free(rest);
