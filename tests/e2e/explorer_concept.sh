@@ -8,34 +8,8 @@
 # prompt; c switches back to the unit's examples; 'concept off' drops the
 # column; Tab completes concept names. The screen is polled, never slept on.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d)
-k=0
-T="tmux -L mscpt$$-0"
-cleanup() { i=0; while [ $i -le $k ]; do tmux -L mscpt$$-$i kill-server 2>/dev/null; i=$((i + 1)); done; rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"; }
-trap cleanup EXIT
-screen() { $T capture-pane -p -t ms; }
-hint_line() { screen | tail -3 | head -1; }
-status_line() { screen | tail -2 | head -1; }
-poll() { # what-to-read pattern [seconds]: poll for up to 30 s (a loaded machine)
-  i=0
-  while [ $i -lt $((${3:-30} * 10)) ]; do $1 | grep -Eq -- "$2" && return 0; sleep 0.1; i=$((i + 1)); done
-  screen | sed 's/^/# /'; return 1
-}
-wait_for() { poll screen "$@"; }
-wait_hint() { poll hint_line "$@"; }
-wait_status() { poll status_line "$@"; }
-wait_gone() { # pattern: poll until the screen no longer shows it
-  i=0
-  while [ $i -lt 300 ]; do screen | grep -Eq -- "$1" || return 0; sleep 0.1; i=$((i + 1)); done
-  screen | sed 's/^/# /'; return 1
-}
-start() { # SIZE_X SIZE_Y
-  $T kill-server 2>/dev/null
-  k=$((k + 1)); T="tmux -L mscpt$$-$k"
-  $T new-session -d -s ms -x "$1" -y "$2" \
-    "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $MS; echo explorer-exited; sleep 30"
-}
-keys() { $T send-keys -t ms "$@"; }
+TMUX_SOCK=mscpt
+. tests/e2e/tmux.lib
 
 for size in "80 24" "200 50"; do
   set -- $size

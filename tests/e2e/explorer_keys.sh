@@ -5,33 +5,8 @@
 # (j/k g/G / n/N z), mouse, the output pane's rows, bracketed paste, truthful
 # labels, set refusing, cancel. The screen is polled, never slept on.
 . tests/e2e/lib.sh
-tmp=$(mktemp -d)
-k=0
-T="tmux -L mskeys$$-0"
-cleanup() { i=0; while [ $i -le $k ]; do tmux -L mskeys$$-$i kill-server 2>/dev/null; i=$((i + 1)); done; rm -rf "$tmp" "$_out"; }
-trap cleanup EXIT
-screen() { $T capture-pane -p -t ms; }
-hint_line() { screen | tail -3 | head -1; }
-status_line() { screen | tail -2 | head -1; }
-poll() { # what-to-read pattern [seconds]: poll for up to 30 s (a loaded machine)
-  i=0
-  while [ $i -lt $((${3:-30} * 10)) ]; do $1 | grep -Eq -- "$2" && return 0; sleep 0.1; i=$((i + 1)); done
-  screen | sed 's/^/# /'; return 1
-}
-wait_for() { poll screen "$@"; }
-wait_hint() { poll hint_line "$@"; }
-wait_status() { poll status_line "$@"; }
-no_screen() { ! screen | grep -Eq -- "$1"; }
-start() { # SIZE_X SIZE_Y ENV...
-  x=$1; y=$2; shift 2
-  $T kill-server 2>/dev/null
-  k=$((k + 1)); T="tmux -L mskeys$$-$k"
-  $T new-session -d -s ms -x "$x" -y "$y" \
-    "env XDG_STATE_HOME=$tmp/state HOME=$tmp INPUTRC=/dev/null $* $MS; echo explorer-exited; sleep 30"
-}
-keys() { $T send-keys -t ms "$@"; }
-# A mouse event in the X10 encoding (what tmux's TERM declares): button, column, row (0-based).
-mouse() { $T send-keys -t ms -l "$(printf "\033[M$(printf '\\%03o\\%03o\\%03o' $((32 + $1)) $((33 + $2)) $((33 + $3)))")"; }
+TMUX_SOCK=mskeys
+. tests/e2e/tmux.lib
 
 for size in "80 24" "200 50"; do
   set -- $size
