@@ -665,45 +665,31 @@ static int cmd_eval_recon(int argc, char **argv) {
     return 0;
 }
 
-static const char *const SUBCOMMANDS[] = {"bench", "train-bpe", "train-lm", "eval-lm", "harvest", "train-glp",
-                                          "pack-model", "pack-glp", "eval-glp", "index", "train-sae", "eval-sae",
-                                          "scaling", "probe", "probe-tasks", "eval-steer", "label-corpus", "distill",
-                                          "label-compare", "eval-recon", "sample", NULL};
-
-/* `metascope NAME --help` (or -h anywhere after NAME): its usage lines, exit 0. */
-static bool wants_help(int argc, char **argv) {
-    bool known = false;
-    for (int i = 0; SUBCOMMANDS[i]; i++) known |= !strcmp(argv[1], SUBCOMMANDS[i]);
-    for (int i = 2; known && i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
-    return false;
-}
+/* Every subcommand once: dispatch and --help read the same table. sample
+ * runs from main.c (fn NULL here) but has its usage and --help too. */
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} SUBCOMMANDS[] = {
+    {"bench", cmd_bench},           {"train-bpe", cmd_train_bpe},   {"train-lm", cmd_train_lm},
+    {"eval-lm", cmd_eval_lm},       {"harvest", cmd_harvest},       {"train-glp", cmd_train_glp},
+    {"pack-model", cmd_pack_model}, {"pack-glp", cmd_pack_glp},     {"eval-glp", cmd_eval_glp},
+    {"index", sub_index},           {"train-sae", cmd_train_sae},   {"eval-sae", cmd_eval_sae},
+    {"scaling", cmd_scaling},       {"probe", sub_probe},           {"probe-tasks", sub_probe_tasks},
+    {"eval-steer", sub_eval_steer}, {"label-corpus", sub_label},    {"distill", sub_label},
+    {"label-compare", sub_label},   {"eval-recon", cmd_eval_recon}, {"sample", NULL},
+};
 
 int run_subcommand(int argc, char **argv) {
     if (argc < 2) return -1;
-    const char *c = argv[1];
-    if (wants_help(argc, argv)) {
-        usage_of(c, stdout);
-        return 0;
+    for (size_t k = 0; k < sizeof SUBCOMMANDS / sizeof *SUBCOMMANDS; k++) {
+        if (strcmp(argv[1], SUBCOMMANDS[k].name)) continue;
+        for (int i = 2; i < argc; i++) /* `metascope NAME --help` (or -h anywhere after NAME): usage, exit 0 */
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                usage_of(argv[1], stdout);
+                return 0;
+            }
+        return SUBCOMMANDS[k].fn ? SUBCOMMANDS[k].fn(argc - 1, argv + 1) : -1;
     }
-    if (!strcmp(c, "bench")) return cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(c, "train-bpe")) return cmd_train_bpe(argc - 1, argv + 1);
-    if (!strcmp(c, "train-lm")) return cmd_train_lm(argc - 1, argv + 1);
-    if (!strcmp(c, "eval-lm")) return cmd_eval_lm(argc - 1, argv + 1);
-    if (!strcmp(c, "harvest")) return cmd_harvest(argc - 1, argv + 1);
-    if (!strcmp(c, "train-glp")) return cmd_train_glp(argc - 1, argv + 1);
-    if (!strcmp(c, "pack-model")) return cmd_pack_model(argc - 1, argv + 1);
-    if (!strcmp(c, "pack-glp")) return cmd_pack_glp(argc - 1, argv + 1);
-    if (!strcmp(c, "eval-glp")) return cmd_eval_glp(argc - 1, argv + 1);
-    if (!strcmp(c, "index")) return sub_index(argc - 1, argv + 1);
-    if (!strcmp(c, "train-sae")) return cmd_train_sae(argc - 1, argv + 1);
-    if (!strcmp(c, "eval-sae")) return cmd_eval_sae(argc - 1, argv + 1);
-    if (!strcmp(c, "scaling")) return cmd_scaling(argc - 1, argv + 1);
-    if (!strcmp(c, "probe")) return sub_probe(argc - 1, argv + 1);
-    if (!strcmp(c, "probe-tasks")) return sub_probe_tasks(argc - 1, argv + 1);
-    if (!strcmp(c, "eval-steer")) return sub_eval_steer(argc - 1, argv + 1);
-    if (!strcmp(c, "label-corpus") || !strcmp(c, "distill") || !strcmp(c, "label-compare"))
-        return sub_label(argc - 1, argv + 1);
-    if (!strcmp(c, "eval-recon")) return cmd_eval_recon(argc - 1, argv + 1);
     return -1;
 }
