@@ -23,6 +23,7 @@ ref.safetensors (F32), for each solver S in euler heun midpoint dpm2m:
   mean, var [8], proj_h, proj_eps [5,8]
   proj.S                                   projection u 0.5, n 20, 10 evaluations
   proj6.euler                              the same with 6 evaluations (a resampled grid)
+  sample_rho.7.S, proj_rho.7.S             sample.S and proj.S on the grid spaced by rho 0.7
 
     /usr/bin/python3 tools/gen_glp_ode_fixture.py [--out tests/fixtures/glp_ode]
 """
@@ -55,6 +56,16 @@ def schedule(n, start, k):
         t = float(start) if k == 1 else start + j * (n - 1 - start) / (k - 1)
         sig.append(F(1.0) if n == 1 else F(1.0 + (0.001 - 1.0) * t / (n - 1)))
     return sig + [F(0)]
+
+
+def schedule_rho(n, start, k, rho):
+    """The same k points from sigma_start = grid[start] to 0.001, spaced by rho:
+    sigma_j = (a + (b - a) j/(k-1))^rho, a = sigma_start^(1/rho), b = 0.001^(1/rho)."""
+    sig = schedule(n, start, k)
+    if rho == 1 or k < 2:
+        return sig
+    a, b = float(sig[0]) ** (1 / rho), 0.001 ** (1 / rho)
+    return [F((a + (b - a) * j / (k - 1)) ** rho) for j in range(k)] + [F(0)]
 
 
 def lam(s):
@@ -96,10 +107,10 @@ def steps_for(solver, evals):
     return max(k, 1)
 
 
-def project(p, cfg, h, eps, mean, var, solver, u, n, evals):
+def project(p, cfg, h, eps, mean, var, solver, u, n, evals, rho=1):
     start = int(math.floor(u * n))
     k = steps_for(solver, evals)
-    sig = schedule(n, start, k)
+    sig = schedule_rho(n, start, k, rho)
     s = float(sig[0])
     x = (h - mean) / var.sqrt()
     x = (1 - s) * x + s * eps
@@ -139,6 +150,10 @@ def main():
         out["sample." + s] = solve(p, cfg, z, s, schedule(k, 0, k))
         out["proj." + s] = project(p, cfg, h, eps, mean, var, s, 0.5, 20, 10)
     out["proj6.euler"] = project(p, cfg, h, eps, mean, var, "euler", 0.5, 20, 6)
+    for s in SOLVERS:  # the grid spaced by rho 0.7
+        k = steps_for(s, 8)
+        out["sample_rho.7." + s] = solve(p, cfg, z, s, schedule_rho(k, 0, k, 0.7))
+        out["proj_rho.7." + s] = project(p, cfg, h, eps, mean, var, s, 0.5, 20, 10, 0.7)
 
     os.makedirs(a.out, exist_ok=True)
     meta = {k: str(v) for k, v in cfg.items()}

@@ -32,7 +32,7 @@ static void progress(void *ctx, int done, int total) {
 }
 
 typedef struct {
-    const char *model, *glp, *sae, *sampler;
+    const char *model, *glp, *sae, *sampler, *rho;
     int no_glp, no_sae, json;
     long threads, evals;
 } load_args;
@@ -43,7 +43,8 @@ static int take_load_args(int *argc, char **argv, load_args *a) {
     int k = 1;
     for (int i = 1; i < *argc; i++) {
         const char *o = argv[i], **s = !strcmp(o, "--model") ? &a->model : !strcmp(o, "--glp") ? &a->glp
-                                       : !strcmp(o, "--sae") ? &a->sae : !strcmp(o, "--sampler") ? &a->sampler : NULL;
+                                       : !strcmp(o, "--sae") ? &a->sae : !strcmp(o, "--sampler") ? &a->sampler
+                                       : !strcmp(o, "--rho") ? &a->rho : NULL;
         long *num = !strcmp(o, "--threads") ? &a->threads : !strcmp(o, "--evals") ? &a->evals : NULL;
         if (!strcmp(o, "--json")) {
             a->json = 1;
@@ -74,6 +75,7 @@ static int load(session *S, const load_args *a) {
     const char *sae = a->no_sae ? NULL : a->sae ? a->sae : asset("sae", ds, sizeof ds);
     if (!model) return ms_seterr("no model: give --model DIR (eval-steer)");
     if (a->sampler && glp_solver_parse(a->sampler, &S->glp_ode.solver, "eval-steer")) return -1;
+    if (a->rho && glp_rho_parse(a->rho, &S->glp_ode.rho, "eval-steer")) return -1;
     if (a->evals < 0 || a->evals > 10000) return ms_seterr("--evals takes 1..10000, or 0 for the reference budget (eval-steer)");
     S->glp_ode.evals = (int)a->evals;
     return sess_load_model(S, model) || (glp && sess_load_glp(S, glp)) || (sae && sess_load_sae(S, sae)) ? -1 : 0;

@@ -339,18 +339,21 @@ static int cmd_pack_glp(int argc, char **argv) {
     return 0;
 }
 
-/* --sampler NAME --evals E: how the GLP's ODE is solved; E in denoiser
- * evaluations, 0 = the reference budget (sampling: --steps; projection: 10). */
-static int ode_opts(const char *sampler, int evals, glp_ode *o, const char *cmd) {
-    *o = (glp_ode){GLP_SOLVER_DEFAULT, evals};
+/* --sampler NAME --evals E --rho R: how the GLP's ODE is solved; E in
+ * denoiser evaluations, 0 = the reference budget (sampling: --steps;
+ * projection: 10); R the grid's spacing (glp_ode). */
+static int ode_opts(const char *sampler, int evals, const char *rho, glp_ode *o, const char *cmd) {
+    *o = (glp_ode){GLP_SOLVER_DEFAULT, evals, GLP_RHO_DEFAULT};
     if (evals < 0) return ms_seterr("--evals must be at least 1, or 0 for the reference budget (%s)", cmd);
-    return sampler ? glp_solver_parse(sampler, &o->solver, cmd) : 0;
+    return (sampler && glp_solver_parse(sampler, &o->solver, cmd)) || (rho && glp_rho_parse(rho, &o->rho, cmd)) ? -1 : 0;
 }
 
 /* "GLP projection (u 0.5, euler 10 evals)": the label of the projection's rows. */
 static const char *proj_label(const glp_ode *o) {
     static char b[64];
-    snprintf(b, sizeof b, "GLP projection (u 0.5, %s %d evals)", glp_solver_name(o->solver),
+    char r[24] = "";
+    if (o->rho > 0 && o->rho != 1) snprintf(r, sizeof r, " rho %g", o->rho);
+    snprintf(b, sizeof b, "GLP projection (u 0.5, %s%s %d evals)", glp_solver_name(o->solver), r,
              glp_project_evals(0.5f, 20, o));
     return b;
 }
@@ -404,8 +407,9 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     if (rc) return fail(ms_geterr());
     if (json)
         printf("{\"clean_loss\": %.6f, \"delta_glp\": %.6f, \"delta_noise\": %.6f, \"rel_change\": %.4f, "
-               "\"tokens\": %ld, \"sampler\": \"%s\", \"evals\": %d}\n", r.clean, r.glp - r.clean, r.noise - r.clean,
-               r.rel_change, r.tokens, glp_solver_name(ode->solver), glp_project_evals(0.5f, 20, ode));
+               "\"tokens\": %ld, \"sampler\": \"%s\", \"rho\": %g, \"evals\": %d}\n", r.clean, r.glp - r.clean,
+               r.noise - r.clean, r.rel_change, r.tokens, glp_solver_name(ode->solver), ode->rho,
+               glp_project_evals(0.5f, 20, ode));
     else
         printf("LM loss on %ld held-out tokens with layer %d replaced (all positions but the first and EOS):\n"
                "  clean                                    %.4f nats\n"
@@ -416,16 +420,16 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
 }
 
 static int cmd_eval_glp(int argc, char **argv) {
-    const char *glp = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *sampler = NULL;
+    const char *glp = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
     int n = 10000, steps = 0, evals = 0, json = 0, threads = 0, seed = 1, delta = 0, windows = 64;
     opt o[] = {{"--glp", &glp, 0, 0}, {"--acts", &acts, 0, 0}, {"--n", 0, &n, 0}, {"--steps", 0, &steps, 0},
-               {"--evals", 0, &evals, 0}, {"--sampler", &sampler, 0, 0},
+               {"--evals", 0, &evals, 0}, {"--sampler", &sampler, 0, 0}, {"--rho", &rho, 0, 0},
                {"--seed", 0, &seed, 0}, {"--json", 0, 0, &json}, {"--threads", 0, &threads, 0},
                {"--delta-lm", 0, 0, &delta}, {"--model", &model, 0, 0}, {"--corpus", &corpus, 0, 0},
                {"--windows", 0, &windows, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-glp")) return 2;
     glp_ode ode;
-    if (ode_opts(sampler, evals ? evals : steps, &ode, "eval-glp")) return fail(ms_geterr());
+    if (ode_opts(sampler, evals ? evals : steps, rho, &ode, "eval-glp")) return fail(ms_geterr());
     if (delta) return eval_glp_delta(glp, &ode, model, corpus, windows, seed, json, threads);
     if (!ode.evals) ode.evals = 100; /* sampling's budget: --evals (or --steps), default 100 */
     if (n < 2) return fail("--n must be at least 2 (eval-glp)");
@@ -441,7 +445,7 @@ static int cmd_eval_glp(int argc, char **argv) {
     char *tmp = NULL, split[64];
     int rc = acts ? 0 : test_acts(model, corpus, fc.n_hook_layers ? fc.layers[0] : -1, 2L * n, &tmp, "eval-glp");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
-    eval_glp_opts eo = {n, ode.evals, (uint64_t)seed, ode.solver};
+    eval_glp_opts eo = {n, ode.evals, (uint64_t)seed, ode.solver, ode.rho};
     int spent = glp_sample_evals(ode.evals, &ode);
     eval_glp_result r;
     if (!rc) rc = eval_glp(&m, acts ? acts : tmp, &eo, &r);
@@ -450,8 +454,8 @@ static int cmd_eval_glp(int argc, char **argv) {
     if (rc) return fail(ms_geterr());
     if (json)
         printf("{\"heldout_loss\": %.6f, \"fd_glp\": %.6f, \"fd_floor\": %.6f, \"fd_gaussian\": %.6f, "
-               "\"n\": %ld, \"sampler\": \"%s\", \"evals\": %d, \"split\": \"%s\"}\n", r.heldout_loss, r.fd_glp,
-               r.fd_floor, r.fd_gauss, r.n, glp_solver_name(ode.solver), spent, split);
+               "\"n\": %ld, \"sampler\": \"%s\", \"rho\": %g, \"evals\": %d, \"split\": \"%s\"}\n",
+               r.heldout_loss, r.fd_glp, r.fd_floor, r.fd_gauss, r.n, glp_solver_name(ode.solver), ode.rho, spent, split);
     else
         printf("held-out diffusion loss %.4f (2 for a model predicting zero)\n"
                "Frechet distance to %ld %s-split rows (normalized space, d %d)%s:\n"
@@ -460,6 +464,7 @@ static int cmd_eval_glp(int argc, char **argv) {
                "  Gaussian, real mean + cov       %.4f\n",
                r.heldout_loss, r.n, split, r.d, strcmp(split, "train") ? "" : " (not held out unless train-glp held them out)",
                glp_solver_name(ode.solver), spent, r.fd_glp, r.fd_floor, r.fd_gauss);
+    if (!json && ode.rho != 1) printf("  (the samples' sigma grid spaced by rho %g)\n", ode.rho);
     return 0;
 }
 
@@ -500,16 +505,16 @@ static int cmd_train_sae(int argc, char **argv) {
 /* eval-sae: reconstruction metrics on harvested rows, and (--model) ΔLM loss
  * on held-out text beside the GLP's when one is given. */
 static int cmd_eval_sae(int argc, char **argv) {
-    const char *sae = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *glp = NULL, *sampler = NULL;
+    const char *sae = NULL, *acts = NULL, *model = NULL, *corpus = NULL, *glp = NULL, *sampler = NULL, *rho = NULL;
     int rows = 50000, dead_rows = 1000000, json = 0, threads = 0, windows = 64, seed = 1, delta = 0, evals = 0;
     opt o[] = {{"--sae", &sae, 0, 0}, {"--acts", &acts, 0, 0}, {"--rows", 0, &rows, 0},
                {"--dead-rows", 0, &dead_rows, 0}, {"--json", 0, 0, &json}, {"--threads", 0, &threads, 0},
                {"--delta-lm", 0, 0, &delta}, {"--model", &model, 0, 0}, {"--corpus", &corpus, 0, 0},
                {"--glp", &glp, 0, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
-               {"--sampler", &sampler, 0, 0}, {"--evals", 0, &evals, 0}, {0}};
+               {"--sampler", &sampler, 0, 0}, {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-sae")) return 2;
     glp_ode ode;
-    if (ode_opts(sampler, evals, &ode, "eval-sae")) return fail(ms_geterr());
+    if (ode_opts(sampler, evals, rho, &ode, "eval-sae")) return fail(ms_geterr());
     if (!acts && !delta) return fail("eval-sae needs --acts DIR and/or --delta-lm (eval-sae)");
     ms_set_threads(threads);
     char ds[4096], dm[4096], dc[4096];
@@ -609,15 +614,15 @@ static int cmd_scaling(int argc, char **argv) {
  * projection, the SAE reconstruction and matched-norm Gaussian noise, with
  * the real-vs-real floor: one table for the published comparison. */
 static int cmd_eval_recon(int argc, char **argv) {
-    const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL;
+    const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
     int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
-               {"--evals", 0, &evals, 0}, {0}};
+               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
     glp_ode ode;
-    if (ode_opts(sampler, evals, &ode, "eval-recon")) return fail(ms_geterr());
+    if (ode_opts(sampler, evals, rho, &ode, "eval-recon")) return fail(ms_geterr());
     if (n < 2 || windows < 1) return fail("--n must be at least 2 and --windows at least 1 (eval-recon)");
     ms_set_threads(threads);
     char dm[4096], dg[4096], ds[4096], dc[4096];

@@ -16,6 +16,7 @@ typedef struct {
     int steps;     /* denoiser evaluations for sampling (Euler: steps) */
     uint64_t seed;
     glp_solver solver; /* zero: the reference Euler */
+    float rho;         /* the grid's spacing (glp_ode); zero: the reference's */
 } eval_glp_opts;
 
 typedef struct {

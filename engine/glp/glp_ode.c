@@ -42,6 +42,25 @@ void glp_ode_schedule(float *sig, int n, int start, int k) {
     sig[k] = 0;
 }
 
+static bool is_reference(float rho) { return !(rho > 0) || rho == 1.0f; }
+
+void glp_ode_schedule_rho(float *sig, int n, int start, int k, float rho) {
+    glp_ode_schedule(sig, n, start, k);
+    if (is_reference(rho) || k < 2) return; /* one step: from sigma_start, the same either way */
+    double a = pow(sig[0], 1.0 / rho), b = pow(0.001, 1.0 / rho);
+    for (int j = 0; j < k; j++) sig[j] = (float)pow(a + (b - a) * j / (k - 1), rho);
+}
+
+int glp_rho_parse(const char *text, float *rho, const char *where) {
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= GLP_RHO_MIN && v <= GLP_RHO_MAX))
+        return ms_seterr("rho takes a number from %g to %g (1: evenly spaced, the reference), not '%s' (%s)",
+                         GLP_RHO_MIN, GLP_RHO_MAX, text, where);
+    *rho = (float)v;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- solvers */
 
 /* glp_forward of no rows checks only the layer index. */
@@ -134,7 +153,7 @@ int glp_ode_solve(const glp_model *m, glp_work *w, float *x, int N, glp_solver s
 
 /* ---------------------------------------------------------------- sampler, projection */
 
-static glp_ode or_euler(const glp_ode *o) { return o ? *o : (glp_ode){GLP_EULER, 0}; }
+static glp_ode or_euler(const glp_ode *o) { return o ? *o : (glp_ode){GLP_EULER, 0, 1}; }
 
 int glp_sample_evals(int n, const glp_ode *o) {
     glp_ode e = or_euler(o);
@@ -147,7 +166,7 @@ int glp_sample_ode(const glp_model *m, glp_work *w, float *x, int N, int n, cons
     glp_ode e = or_euler(o);
     int k = glp_solver_steps(e.solver, e.evals > 0 ? e.evals : n);
     float *sig = xmalloc(sizeof(float) * (size_t)(k + 1));
-    glp_ode_schedule(sig, k, 0, k); /* linspace(1, 0.001, k), then 0 */
+    glp_ode_schedule_rho(sig, k, 0, k, e.rho); /* linspace(1, 0.001, k) at rho 1, then 0 */
     int rc = glp_ode_solve(m, w, x, N, e.solver, sig, k, layer);
     free(sig);
     return rc;
@@ -177,7 +196,7 @@ int glp_project_ode(const glp_model *m, glp_work *w, float *h, int N, float u, i
     glp_ode e = or_euler(o);
     int start = (int)floorf(u * (float)n), k = project_steps(n, start, &e);
     float *sig = xmalloc(sizeof(float) * (size_t)(k + 1));
-    glp_ode_schedule(sig, n, start, k);
+    glp_ode_schedule_rho(sig, n, start, k, e.rho);
     float s = k ? sig[0] : 0;
     size_t tot = (size_t)N * m->c.d_input;
     glp_normalize(m, h, h, N);

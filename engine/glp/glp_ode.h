@@ -24,13 +24,22 @@ typedef enum { GLP_EULER, GLP_HEUN, GLP_MIDPOINT, GLP_DPM2M, GLP_N_SOLVERS } glp
 /* What sessions and the batch subcommands use unless told (docs/samplers.md
  * has the measurements behind the choice). */
 #define GLP_SOLVER_DEFAULT GLP_EULER
+#define GLP_RHO_DEFAULT 1.0f
 
 /* How the ODE is solved. evals <= 0: the reference's budget (sampling: the
  * caller's step count; projection: n - floor(u n) of its grid). */
+/* rho spaces the grid: sigma_j = (a + (b - a) j/(k-1))^rho with a =
+ * sigma_start^(1/rho), b = 0.001^(1/rho); rho 1 (or <= 0, unset) is the
+ * reference's evenly spaced grid, bit for bit; rho < 1 puts more steps near
+ * sigma = 1 (docs/glp-quality.md section 6 measures it). */
 typedef struct {
     glp_solver solver;
     int evals;
+    float rho;
 } glp_ode;
+
+#define GLP_RHO_MIN 0.1f
+#define GLP_RHO_MAX 4.0f
 
 const char *glp_solver_name(glp_solver s);
 /* "euler", "heun", "midpoint", "dpm2m"; -1 with a message naming where. */
@@ -48,6 +57,11 @@ int glp_ode_solve(const glp_model *m, glp_work *w, float *x, int N, glp_solver s
  * n-1 (linspace(1, 0.001, n)) taken at k evenly spaced fractional indices,
  * then 0, into sig[k + 1]. With k = n - start it is grid_n exactly. */
 void glp_ode_schedule(float *sig, int n, int start, int k);
+/* The same from sigma_start = grid_n[start] to 0.001 spaced by rho (see
+ * glp_ode); rho 1 or <= 0 is glp_ode_schedule. */
+void glp_ode_schedule_rho(float *sig, int n, int start, int k, float rho);
+/* rho from text, in [GLP_RHO_MIN, GLP_RHO_MAX]; -1 with a message naming where. */
+int glp_rho_parse(const char *text, float *rho, const char *where);
 
 /* The published reference, Euler: sampling in normalized space, x[N, d_input]
  * holds the starting noise and receives the sample (n steps over

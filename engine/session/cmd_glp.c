@@ -46,8 +46,8 @@ static void lens_text(session *S, const float *logits, int *top, char *out, size
 /* The budget is in denoiser evaluations; --steps (Euler's steps) is a synonym. */
 static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **path) {
     long evals = 100;
-    *o = (glp_ode){S->glp_ode.solver, 100}, *path = NULL;
-    if (w->argc < 2) return ms_seterr("usage: sample N [--evals E] [--sampler S] [--out FILE] (sample)");
+    *o = (glp_ode){S->glp_ode.solver, 100, S->glp_ode.rho}, *path = NULL;
+    if (w->argc < 2) return ms_seterr("usage: sample N [--evals E] [--sampler S] [--rho R] [--out FILE] (sample)");
     if (cmd_parse_int(w->argv[1], 1, 1000000, N, "sample")) return -1;
     for (int i = 2; i < w->argc; i += 2) {
         if (i + 1 >= w->argc) return ms_seterr("%s needs a value (sample)", w->argv[i]);
@@ -56,6 +56,8 @@ static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **p
             o->evals = (int)evals;
         } else if (!strcmp(w->argv[i], "--sampler")) {
             if (glp_solver_parse(w->argv[i + 1], &o->solver, "sample")) return -1;
+        } else if (!strcmp(w->argv[i], "--rho")) {
+            if (glp_rho_parse(w->argv[i + 1], &o->rho, "sample")) return -1;
         } else if (!strcmp(w->argv[i], "--out")) *path = w->argv[i + 1];
         else return ms_seterr("unknown option '%s' (sample)", w->argv[i]);
     }
@@ -108,6 +110,7 @@ int cmd_sample(session *S, words *w) {
         json_object_object_add(o, "cmd", json_object_new_string("sample"));
         json_object_object_add(o, "n", json_object_new_int64(N));
         json_object_object_add(o, "sampler", json_object_new_string(glp_solver_name(ode.solver)));
+        json_object_object_add(o, "rho", cmd_jdouble(ode.rho));
         json_object_object_add(o, "evals", json_object_new_int(evals));
         json_object_object_add(o, "mean_norm", cmd_jdouble(mean));
         json_object_object_add(o, "real_mean_norm", cmd_jdouble(real));

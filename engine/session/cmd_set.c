@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEYS "temperature, top_k, top_p, seed, gen, threads, ctx, bos, eos, json, glp_sampler, glp_evals, glp_dtype, cache"
+#define KEYS "temperature, top_k, top_p, seed, gen, threads, ctx, bos, eos, json, glp_sampler, glp_evals, glp_rho, glp_dtype, cache"
 
 /* A setter reads val, refuses (-1 with the reason) or applies it; note gets
  * what the echo adds in parentheses after the value, if anything. */
@@ -128,7 +128,7 @@ static int set_json(session *S, const char *val, char *note, size_t cap) {
 /* What a projection at the default u 0.5 spends with the session's solver
  * and budget, when that is not simply the budget (or always, for 0). */
 static void evals_note(const session *S, bool always, char *note, size_t cap) {
-    const glp_ode ref = {GLP_EULER, 0};
+    const glp_ode ref = {GLP_EULER, 0, 1};
     int budget = S->glp_ode.evals ? S->glp_ode.evals : glp_project_evals(0.5f, 20, &ref);
     int spent = glp_project_evals(0.5f, 20, &S->glp_ode), o = 0;
     if (always) o = snprintf(note, cap, "the reference budget of %d denoiser evaluations per steered token", budget);
@@ -149,6 +149,11 @@ static int set_glp_evals(session *S, const char *val, char *note, size_t cap) {
     S->glp_ode.evals = (int)i;
     evals_note(S, i == 0, note, cap);
     return 0;
+}
+
+static int set_glp_rho(session *S, const char *val, char *note, size_t cap) {
+    (void)note, (void)cap;
+    return glp_rho_parse(val, &S->glp_ode.rho, "set glp_rho");
 }
 
 static int set_glp_dtype(session *S, const char *val, char *note, size_t cap) {
@@ -186,6 +191,7 @@ static const struct {
     {"seed", set_seed},               {"gen", set_gen},       {"threads", set_threads},
     {"ctx", set_ctx},                 {"bos", set_bos},       {"eos", set_eos},
     {"json", set_json},               {"glp_sampler", set_glp_sampler}, {"glp_evals", set_glp_evals},
+    {"glp_rho", set_glp_rho},
     {"glp_dtype", set_glp_dtype},     {"cache", set_cache},
 };
 

@@ -165,6 +165,7 @@ static int steer_show(session *S) {
             if (s->glp) {
                 json_object_object_add(o, "u", cmd_jdouble(s->u));
                 json_object_object_add(o, "sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
+                json_object_object_add(o, "rho", cmd_jdouble(S->glp_ode.rho));
                 json_object_object_add(o, "evals", json_object_new_int(glp_project_evals(s->u, s->steps, &S->glp_ode)));
             }
         }
@@ -174,8 +175,9 @@ static int steer_show(session *S) {
         sess_printf(S, "steering gen with %s at alpha %g (|alpha v| = %.3f) at layer %d", name, s->ratio,
                     fabs(s->ratio) * norm, S->vecs[s->vec].layer);
         if (s->glp)
-            sess_printf(S, ", then GLP projection (u %g, %s, %d denoiser evaluations)", s->u,
-                        glp_solver_name(S->glp_ode.solver), glp_project_evals(s->u, s->steps, &S->glp_ode));
+            sess_printf(S, ", then GLP projection (u %g, %s%s, %d denoiser evaluations)", s->u,
+                        glp_solver_name(S->glp_ode.solver), S->glp_ode.rho != 1 ? " on a rho-spaced grid" : "",
+                        glp_project_evals(s->u, s->steps, &S->glp_ode));
         sess_printf(S, "\n");
     }
     return 0;
@@ -379,6 +381,7 @@ int cmd_compare(session *S, words *w) {
         json_object_object_add(o, "rows", rows);
         if (glp) {
             json_object_object_add(o, "sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
+            json_object_object_add(o, "rho", cmd_jdouble(S->glp_ode.rho));
             json_object_object_add(o, "evals", json_object_new_int(glp_project_evals((float)a.u, 20, &S->glp_ode)));
         }
         cmd_emit_json(S, o);

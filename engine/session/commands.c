@@ -658,6 +658,7 @@ static int cmd_status(session *S, words *w) {
         json_object_object_add(o, "sae", S->has_sae ? json_object_new_string(S->sae_path) : NULL);
         json_object_object_add(o, "glp_sampler", json_object_new_string(glp_solver_name(S->glp_ode.solver)));
         json_object_object_add(o, "glp_evals", json_object_new_int(S->glp_ode.evals));
+        json_object_object_add(o, "glp_rho", cmd_jdouble(S->glp_ode.rho));
         json_object_object_add(o, "temperature", cmd_jdouble(S->scfg.temperature));
         json_object_object_add(o, "top_k", json_object_new_int(S->scfg.top_k));
         json_object_object_add(o, "top_p", cmd_jdouble(S->scfg.top_p));
@@ -690,8 +691,9 @@ static int cmd_status(session *S, words *w) {
     else sess_printf(S, "model    (none)\n");
     if (S->has_glp)
         sess_printf(S, "glp      %s (layer %d, %d blocks x %d meta-neurons)\n"
-                    "         sampler %s, projection %d denoiser evaluations at u 0.5%s\n", S->glp_path,
+                    "         sampler %s (rho %g), projection %d denoiser evaluations at u 0.5%s\n", S->glp_path,
                     sess_glp_layer(S), S->glp.c.n_layers, S->glp.c.d_mlp, glp_solver_name(S->glp_ode.solver),
+                    S->glp_ode.rho,
                     glp_project_evals(0.5f, 20, &S->glp_ode), S->glp_ode.evals ? "" : " (the reference budget)");
     if (S->has_sae)
         sess_printf(S, "sae      %s (layer %d, %d latents)\n", S->sae_path, S->sae.layer, S->sae.c.n_latents);
@@ -732,7 +734,9 @@ static const sess_cmd_info CMDS[] = {
      "end-of-text), json (on|off), glp_sampler (euler|heun|midpoint|dpm2m: the ODE solver of the GLP's "
      "projection and of 'sample'; euler is the published reference), glp_evals (the projection's budget in "
      "denoiser evaluations, i.e. per steered token; 0 = the reference's 10 at u 0.5; heun and midpoint "
-     "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E), glp_dtype (f32|bf16: hold the GLP's matrices in BF16, half the memory "
+     "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E), glp_rho (0.1..4: the spacing of the ODE's sigma grid, "
+     "sigma_j = (a + (b - a) j/(k-1))^rho from a = sigma_start^(1/rho) to b = 0.001^(1/rho); 1 is the "
+     "reference's even grid, below 1 puts more steps near sigma 1), glp_dtype (f32|bf16: hold the GLP's matrices in BF16, half the memory "
      "traffic of a projection), cache (on|off: read and write corpus statistics such as the mean "
      "residual norm in $XDG_CACHE_HOME/metascope, default ~/.cache/metascope; the environment variable "
      "METASCOPE_CACHE=off turns it off for good). A value that cannot be honoured is refused with the reason "
@@ -749,7 +753,7 @@ static const sess_cmd_info CMDS[] = {
      "residual norm (measured the first time it is needed on 32 corpus documents, with progress, then read "
      "from the cache: see 'set cache' and 'status'); P is the GLP's on-manifold projection (noise to "
      "sigma_start = grid_20[floor(20 U)], U default 0.5 (sigma 0.474), then the ODE to 0: Euler over the rest "
-     "of the 20-point grid, 10 evaluations, unless 'set glp_sampler' / 'set glp_evals' say otherwise) when "
+     "of the 20-point grid, 10 evaluations, unless 'set glp_sampler' / 'set glp_evals' / 'set glp_rho' say otherwise) when "
      "'glp' is given, else the identity."},
     {"compare", "compare NAME ALPHA... [--tokens N] [--samples K] [--u U] [--concept CAT]",
      "For each ALPHA, continue the prompt steered plainly and with the GLP projection (same seeds): fluency "
@@ -762,9 +766,9 @@ static const sess_cmd_info CMDS[] = {
      "method (plain, +GLP at u 0.3, 0.5, 0.7), greedy T-token (24) continuations of N (16) held-out neutral "
      "prefixes: fluency and concept score with 95% bootstrap intervals, Pareto-optimal points (*), each "
      "method's frontier area and a plot; --out writes DIR/frontier.csv."},
-    {"sample", "sample N [--evals E] [--sampler S] [--out FILE]",
+    {"sample", "sample N [--evals E] [--sampler S] [--rho R] [--out FILE]",
      "Draw N activations from the GLP with E denoiser evaluations (default 100; --steps is the same) of "
-     "sampler S (default the glp_sampler setting, euler: E steps; heun/midpoint: (E+1)/2 steps): norms and "
+     "sampler S (default the glp_sampler setting, euler: E steps; heun/midpoint: (E+1)/2 steps) on a grid spaced by R (default the glp_rho setting): norms and "
      "the tokens they predict through the final norm and unembedding; --out writes them as safetensors."},
     {"meta", "meta [top [K] [B]]",
      "The K meta-neurons (default 10; of block B or all blocks) with the largest variance over the prompt."},

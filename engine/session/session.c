@@ -26,7 +26,7 @@ void sess_init(session *S, sess_out_fn out, void *out_ctx) {
     S->stop_at_eos = true;
     S->threads = ms_get_threads();
     S->steer.vec = -1;
-    S->glp_ode.solver = GLP_SOLVER_DEFAULT;
+    S->glp_ode = (glp_ode){GLP_SOLVER_DEFAULT, 0, GLP_RHO_DEFAULT};
     S->concept_on = -1;
 }
 

@@ -84,8 +84,12 @@ expect_out "eval-glp report" 'GLP samples \(euler +8 evals\) +[0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8
 expect_out "eval-glp --sampler heun: 8 evaluations buy 4 steps (7 evaluations)" 'GLP samples \(heun +7 evals\) +[0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 8 --sampler heun
-expect_out "eval-glp --sampler json" '"sampler": "dpm2m", "evals": 6' \
-  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 6 --sampler dpm2m --json
+expect_out "eval-glp --sampler --rho json" '"sampler": "dpm2m", "rho": 0.7, "evals": 6' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 6 --sampler dpm2m --rho 0.7 --json
+expect_out "eval-glp --rho says so" 'sigma grid spaced by rho 0.6' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 6 --sampler dpm2m --rho 0.6
+expect_out "eval-glp --rho refuses 5" "error: rho takes a number from 0.1 to 4 .*not '5' \\(eval-glp\\)" \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --rho 5
 expect_out "eval-glp refuses an unknown sampler" "error: unknown sampler 'rk4'; use euler, heun, midpoint or dpm2m \\(eval-glp\\)" \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --sampler rk4
 expect_out "eval-glp --json" '"fd_floor": [0-9.]+, "fd_gaussian": [0-9.]+' \

@@ -71,6 +71,10 @@ expect_out "glp_evals 4 under heun: spends 3, and says so" '^glp_evals = 4 \(heu
 expect_out "... in --json as a note" '"key":"glp_evals","value":"4","note":"heun spends 3' \
   $MSG --json --model $G -c 'set glp_sampler heun; set glp_evals 4'
 
+refuses "glp_rho: zero" "rho takes a number from 0\.1 to 4 \(1: evenly spaced, the reference\), not '0'" 'set glp_rho 0'
+refuses "glp_rho: not a number" "rho takes a number from 0\.1 to 4 .*not '0\.7x'" 'set glp_rho 0.7x'
+expect_out "glp_rho: taken, and status shows it" '"glp_rho":0\.7' $MSG --json --model $G -c 'set glp_rho 0.7; status'
+
 refuses "glp_dtype: not bf16/f32" "glp_dtype takes bf16 or f32, not 'f16'" 'set glp_dtype f16'
 expect_out "glp_dtype: taken" '^glp_dtype = bf16$' $MSG --model $G -c 'set glp_dtype bf16'
 

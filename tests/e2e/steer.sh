@@ -20,6 +20,8 @@ expect_out "steer with GLP" 'steering gen with food at alpha 0\.5 \(\|alpha v\| 
   $MS -c "$P; vec food diffmean noun.food --docs 16; steer food 0.5 glp 0.3"
 expect_out "steer with another GLP sampler and budget" 'then GLP projection \(u 0\.5, dpm2m, 4 denoiser evaluations\)' \
   $MS -c "$P; vec food diffmean noun.food --docs 16; set glp_sampler dpm2m; set glp_evals 4; steer food 0.5 glp"
+expect_out "steer says when the grid is spaced by rho" 'then GLP projection \(u 0\.5, dpm2m on a rho-spaced grid, 10 denoiser evaluations\)' \
+  $MS -c "$P; vec food diffmean noun.food --docs 16; set glp_sampler dpm2m; set glp_rho 0.7; steer food 0.5 glp"
 expect_out "set glp_sampler refuses an unknown name" "^error: unknown sampler 'rk4'; use euler, heun, midpoint or dpm2m \\(set glp_sampler\\)$" \
   $MS -c "set glp_sampler rk4"
 a=$($MS -c "$P; set temperature 0; gen 12" 2>&1)
@@ -49,7 +51,7 @@ expect_out "sample" '^mean norm [0-9.]+ \(real activations: [0-9.]+\); written t
   $MS -c "sample 20 --steps 10 --out $tmp/s.safetensors"
 check "sample file" test -s "$tmp/s.safetensors"
 expect_out "sample lists rows with the logit lens" '^ +0 +[0-9.]+  ".*" ".*" ".*" ".*" ".*"$' $MS -c "sample 2 --steps 5"
-expect_out "sample --json" '^\{"cmd":"sample","n":3,"sampler":"euler","evals":5,"mean_norm":[0-9.]+,"real_mean_norm":[0-9.]+,"samples":\[\{"norm":' \
+expect_out "sample --json" '^\{"cmd":"sample","n":3,"sampler":"euler","rho":1\.0,"evals":5,"mean_norm":[0-9.]+,"real_mean_norm":[0-9.]+,"samples":\[\{"norm":' \
   $MS --json -c "sample 3 --steps 5"
 expect_out "meta top" '^  meta:[0-2]:[0-9]+ +[0-9.]+ +[-0-9.]+ +[-0-9.]+  [0-9]+ ".*"$' $MS -c "$P; meta top 3"
 expect_out "meta top of one block" '^  meta:2:' $MS -c "$P; meta top 1 2"

@@ -6,11 +6,13 @@
  * 2. Every solver against the PyTorch reference of tools/gen_glp_ode_fixture.py
  *    (tests/fixtures/glp_ode): one step, the step to 0, a sample from noise
  *    (8 evaluations) and a projection from given noise (u 0.5, n 20, 10
- *    evaluations), to 1e-4 in ||d||inf/||ref||inf.
+ *    evaluations), both again on the grid spaced by rho 0.7, to 1e-4 in
+ *    ||d||inf/||ref||inf.
  * 3. Order of accuracy on the fixture's GLP: the error of a sample against a
  *    1000-step Heun solution falls as the step count doubles (8 -> 64) at
  *    slope ~1 for Euler and ~2 for Heun, midpoint and DPM-2M.
- * 4. Budgets: evaluations per solver, steps per budget, names. */
+ * 4. Budgets: evaluations per solver, steps per budget, names; the grid
+ *    spaced by rho (1 is the reference's, bit for bit). */
 #include "testutil.h"
 #include "gradcheck.h"
 #include "refcheck.h"
@@ -72,14 +74,14 @@ static void test_euler_bit_identical(void **st) {
     size_t n = (size_t)N * di;
     float *a = vec(n), *b = vec(n), *c = vec(n), *eps = vec(n), *h = vec(n);
     fill(h, n, 3, &r), fill(eps, n, 1, &r);
-    glp_ode euler_ref = {GLP_EULER, 0};
+    glp_ode euler_ref = {GLP_EULER, 0, 1};
     int steps[] = {1, 2, 8, 20, 100};
     for (int k = 0; k < 5; k++) {
         fill(a, n, 1, &r);
         memcpy(b, a, sizeof(float) * n), memcpy(c, a, sizeof(float) * n);
         frozen_euler(&m, w, a, N, steps[k], 0, cap);
         assert_int_equal(glp_sample(&m, w, b, N, steps[k], -1), 0);
-        glp_ode e = {GLP_EULER, steps[k]};
+        glp_ode e = {GLP_EULER, steps[k], 1};
         assert_int_equal(glp_sample_ode(&m, w, c, N, steps[k], &e, -1), 0);
         assert_memory_equal(a, b, sizeof(float) * n);
         assert_memory_equal(a, c, sizeof(float) * n);
@@ -129,7 +131,7 @@ static void test_reference(void **st) {
         assert_int_equal(glp_ode_solve(&m, w, got, N, (glp_solver)s, last, 1, -1), 0);
         snprintf(name, sizeof name, "final.%s", sn), snprintf(what, sizeof what, "%s, step to sigma 0", sn);
         e = fmax(e, check(what, got, &f, name, n));
-        glp_ode o = {(glp_solver)s, 8};
+        glp_ode o = {(glp_solver)s, 8, 1};
         memcpy(got, z, sizeof(float) * n);
         assert_int_equal(glp_sample_ode(&m, w, got, N, 100, &o, -1), 0);
         snprintf(name, sizeof name, "sample.%s", sn), snprintf(what, sizeof what, "%s, sample, 8 evaluations", sn);
@@ -140,10 +142,23 @@ static void test_reference(void **st) {
         snprintf(name, sizeof name, "proj.%s", sn), snprintf(what, sizeof what, "%s, projection, 10 evaluations", sn);
         e = fmax(e, check(what, got, &f, name, n));
     }
-    glp_ode o6 = {GLP_EULER, 6};
+    glp_ode o6 = {GLP_EULER, 6, 1};
     memcpy(got, h, sizeof(float) * n);
     assert_int_equal(glp_project_ode(&m, w, got, N, 0.5f, 20, &o6, -1, eps, NULL), 0);
     e = fmax(e, check("euler, projection, 6 evaluations", got, &f, "proj6.euler", n));
+    for (int s = 0; s < GLP_N_SOLVERS; s++) { /* the grid spaced by rho 0.7 */
+        const char *sn = glp_solver_name((glp_solver)s);
+        glp_ode o = {(glp_solver)s, 8, 0.7f};
+        memcpy(got, z, sizeof(float) * n);
+        assert_int_equal(glp_sample_ode(&m, w, got, N, 100, &o, -1), 0);
+        snprintf(name, sizeof name, "sample_rho.7.%s", sn), snprintf(what, sizeof what, "%s, sample, rho 0.7", sn);
+        e = fmax(e, check(what, got, &f, name, n));
+        o.evals = 10;
+        memcpy(got, h, sizeof(float) * n);
+        assert_int_equal(glp_project_ode(&m, w, got, N, 0.5f, 20, &o, -1, eps, NULL), 0);
+        snprintf(name, sizeof name, "proj_rho.7.%s", sn), snprintf(what, sizeof what, "%s, projection, rho 0.7", sn);
+        e = fmax(e, check(what, got, &f, name, n));
+    }
     free(x), free(z), free(got), free(mean), free(var), free(h), free(eps);
     glp_work_free(w);
     st_close(&f);
@@ -214,7 +229,7 @@ static void test_budgets(void **st) {
     assert_int_equal(glp_solver_steps(GLP_EULER, 0), 1);
     /* the reference projection (u 0.5, n 20): 10 evaluations; heun fits 9 in 10 */
     assert_int_equal(glp_project_evals(0.5f, 20, NULL), 10);
-    glp_ode h = {GLP_HEUN, 0}, h20 = {GLP_HEUN, 20}, d4 = {GLP_DPM2M, 4};
+    glp_ode h = {GLP_HEUN, 0, 1}, h20 = {GLP_HEUN, 20, 1}, d4 = {GLP_DPM2M, 4, 1};
     assert_int_equal(glp_project_evals(0.5f, 20, &h), 9);
     assert_int_equal(glp_project_evals(0.5f, 20, &h20), 19);
     assert_int_equal(glp_project_evals(0.5f, 20, &d4), 4);
@@ -226,6 +241,26 @@ static void test_budgets(void **st) {
     glp_ode_schedule(sig, 20, 10, 4);
     assert_true(sig[0] == glp_grid(10, 20) && sig[3] == glp_grid(19, 20) && sig[4] == 0);
     assert_true(sig[1] < sig[0] && sig[2] < sig[1] && sig[3] < sig[2]);
+    /* rho 1 (and unset) is that grid bit for bit; rho 0.7 keeps both ends, every point above (nearer 1) */
+    float a[6], b[6];
+    glp_ode_schedule(a, 20, 10, 5);
+    glp_ode_schedule_rho(b, 20, 10, 5, 1.0f);
+    assert_memory_equal(a, b, sizeof a);
+    glp_ode_schedule_rho(b, 20, 10, 5, 0.0f);
+    assert_memory_equal(a, b, sizeof a);
+    glp_ode_schedule_rho(b, 20, 10, 5, 0.7f);
+    assert_true(b[0] == a[0] && fabsf(b[4] - 0.001f) < 1e-7f && b[5] == 0);
+    for (int j = 1; j < 5; j++) assert_true(b[j] < b[j - 1] && (j == 4 || b[j] > a[j]));
+    float one[2];
+    glp_ode_schedule_rho(one, 20, 10, 1, 0.7f); /* one step: from sigma_start */
+    assert_true(one[0] == a[0] && one[1] == 0);
+    float rho;
+    assert_int_equal(glp_rho_parse("0.7", &rho, "t"), 0);
+    assert_true(rho == 0.7f);
+    assert_int_equal(glp_rho_parse("0", &rho, "set glp_rho"), -1);
+    assert_string_equal(ms_geterr(), "rho takes a number from 0.1 to 4 (1: evenly spaced, the reference), not '0' (set glp_rho)");
+    assert_int_equal(glp_rho_parse("0.7x", &rho, "t"), -1);
+    assert_int_equal(glp_rho_parse("nan", &rho, "t"), -1);
     glp_solver s;
     assert_int_equal(glp_solver_parse("dpm2m", &s, "t"), 0);
     assert_int_equal(s, GLP_DPM2M);
