@@ -1,7 +1,11 @@
 /* pool.c — see pool.h. Workers sleep on a condition variable between jobs
  * after spinning briefly, because a decode step issues ~65 products a few
  * tens of microseconds apart and a wake-up per product would cost that much
- * again. */
+ * again. A worker checks in to a job before claiming its items; once the
+ * caller has run out of items it closes the job, and waits only for the
+ * workers inside it: a worker the scheduler has not run yet (its core busy
+ * with other work) is not waited for, it finds the job closed and goes back
+ * to sleep. */
 #include "pool.h"
 #include "ops.h"
 #include "util.h"
@@ -12,6 +16,7 @@
 #include <stdint.h>
 
 #define SPIN_SECONDS 50e-6
+#define CLOSED (1 << 30)
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -25,7 +30,7 @@ static struct {
     int started;          /* workers created so far */
     atomic_ulong gen;     /* job number; a change wakes the workers */
     int want;             /* workers taking part in the current job */
-    atomic_int pending;   /* of those, how many have not finished */
+    atomic_int inside;    /* workers checked in and not finished; | CLOSED once the caller is done */
     atomic_int next;      /* next unclaimed item */
     int n;
     pool_fn fn;
@@ -48,6 +53,14 @@ static void spin_while(atomic_ulong *gen, unsigned long seen) {
     }
 }
 
+/* Enters the current job unless the caller has closed it. */
+static bool check_in(void) {
+    int s = atomic_load(&P.inside);
+    while (!(s & CLOSED))
+        if (atomic_compare_exchange_weak(&P.inside, &s, s + 1)) return true;
+    return false;
+}
+
 static void *worker(void *arg) {
     int id = (int)(intptr_t)arg; /* 1 .. started */
     unsigned long seen = 0;
@@ -59,9 +72,9 @@ static void *worker(void *arg) {
         seen = atomic_load(&P.gen);
         bool mine = id <= P.want;
         pthread_mutex_unlock(&P.mu);
-        if (!mine) continue;
+        if (!mine || !check_in()) continue;
         claim_items();
-        if (atomic_fetch_sub(&P.pending, 1) == 1) {
+        if (atomic_fetch_sub(&P.inside, 1) == CLOSED + 1) { /* the last one out of a closed job */
             pthread_mutex_lock(&P.mu);
             pthread_cond_signal(&P.done);
             pthread_mutex_unlock(&P.mu);
@@ -88,18 +101,19 @@ void pool_run(int n, pool_fn fn, void *ctx) {
     P.want = nt - 1 < P.started ? nt - 1 : P.started;
     P.fn = fn, P.ctx = ctx, P.n = n;
     atomic_store(&P.next, 0);
-    atomic_store(&P.pending, P.want);
+    atomic_store(&P.inside, 0); /* open: after fn, ctx and n, which a worker checking in may read at once */
     atomic_fetch_add(&P.gen, 1);
     pthread_cond_broadcast(&P.go);
     pthread_mutex_unlock(&P.mu);
     claim_items();
+    atomic_fetch_or(&P.inside, CLOSED); /* no item left: workers not yet inside stay out */
     double t0 = ms_now();
-    for (int k = 1; atomic_load(&P.pending) > 0; k++) { /* spin: the others are finishing their last item */
+    for (int k = 1; atomic_load(&P.inside) != CLOSED; k++) { /* spin: those inside finish their last item */
         cpu_relax();
         if (!(k & 255) && ms_now() - t0 > SPIN_SECONDS) break;
     }
     pthread_mutex_lock(&P.mu);
-    while (atomic_load(&P.pending) > 0) pthread_cond_wait(&P.done, &P.mu);
+    while (atomic_load(&P.inside) != CLOSED) pthread_cond_wait(&P.done, &P.mu);
     pthread_mutex_unlock(&P.mu);
     pthread_mutex_unlock(&run_mu);
 }

@@ -164,12 +164,38 @@ static void test_pool_runs_every_item_once(void **st) {
     ms_set_threads(0);
 }
 
+/* Many tiny jobs, more threads than cores: workers are often late to a job
+ * the caller has already finished and closed. Every item still runs exactly
+ * once, and never after its pool_run returned (the next job's count would
+ * show it). */
+typedef struct {
+    _Atomic int hits[8];
+} tiny_job;
+static void tiny_item(void *ctx, int i) { atomic_fetch_add(&((tiny_job *)ctx)->hits[i], 1); }
+
+static void test_pool_late_workers(void **st) {
+    (void)st;
+    tiny_job job;
+    for (int threads = 2; threads <= 4; threads += 2) {
+        ms_set_threads(threads);
+        for (int rep = 0; rep < 20000; rep++) {
+            int n = 1 + rep % 8;
+            for (int i = 0; i < 8; i++) job.hits[i] = 0;
+            pool_run(n, tiny_item, &job);
+            for (int i = 0; i < 8; i++)
+                if (job.hits[i] != (i < n)) fail_msg("threads %d rep %d item %d ran %d times", threads, rep, i, job.hits[i]);
+        }
+    }
+    ms_set_threads(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products_match_float64),
         cmocka_unit_test(test_parts_side_by_side),
         cmocka_unit_test(test_widening),
         cmocka_unit_test(test_pool_runs_every_item_once),
+        cmocka_unit_test(test_pool_late_workers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
