@@ -47,7 +47,7 @@ LIB        := $(BUILD)/libmsengine.a
 .PHONY: all deps deps-test deps-fuzz deps-tools deps-assets run test asan fuzz bench \
         assets report install clean
 
-all: $(BIN) $(UNIT_BIN) $(REPLAY_BIN)
+all: $(BIN) $(UNIT_BIN) $(REPLAY_BIN) $(BUILD)/tests/nospace.so
 
 deps:
 	@sh tools/deps.sh $(PKGS_BUILD)
@@ -73,6 +73,12 @@ $(LIB): $(ENGINE_OBJ)
 
 $(BIN): $(TUI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(TUI_OBJ) $(LIB) $(TUI_LIBS) $(LDLIBS)
+
+# The full-disk shim of tests/e2e/diskfull.sh (used where no tmpfs can be
+# mounted); plain, since it is preloaded into sanitized binaries too.
+$(BUILD)/tests/nospace.so: tests/e2e/nospace.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -Wall -Wextra -fPIC -shared -o $@ $< -ldl
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tests/unit/gradcheck.h $(LIB)
 	@mkdir -p $(dir $@)

@@ -4,6 +4,7 @@
 #include "safetensors.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,7 +112,8 @@ FILE *ckpt_open_log(const char *out, const char *header, long step, bool resume)
         line = next;
     }
     free(old);
-    FILE *f = ms_write_file_atomic(p, keep, k) ? NULL : fopen(p, "a");
+    FILE *f = NULL;
+    if (!ms_write_file_atomic(p, keep, k) && !(f = fopen(p, "a"))) ms_seterr("cannot open: %s (%s)", strerror(errno), p);
     free(keep);
     free(p);
     return f;
@@ -122,9 +124,7 @@ FILE *ckpt_start(const ckpt_view *c, const char *out, const char *header, bool r
     bool have = resume && ms_file_exists(ck);
     free(ck);
     if (have && ckpt_load(c, out)) return NULL;
-    FILE *log = ckpt_open_log(out, header, c->opt->step, have);
-    if (!log) ms_seterr("cannot write loss.csv (%s)", out);
-    return log;
+    return ckpt_open_log(out, header, c->opt->step, have); /* NULL: the error names loss.csv */
 }
 
 int ckpt_after_step(const ckpt_view *c, const char *out, bool stop, bool last_step, double minutes, double *last) {
