@@ -37,11 +37,22 @@ printf '' | lz4 -q >"$S/lz4/empty.lz4"
 for m in tests/fixtures/models/*/; do cp "$m/config.json" "$S/hfconfig/$(basename "$m").json"; done
 cp assets/model/config.json "$S/hfconfig/assets_model.json"
 
-# index folder (MLP units of the tiny GPT-2: small enough to mutate) and its records
+# index folder (MLP units of the tiny GPT-2, 256 of them: 145 KB) and its
+# records. The fuzzer mutates a 9 KB folder instead (16 latents of an SAE
+# trained here on the tiny GPT-2): at 145 KB an input cost ~2 ms. The big one
+# is replayed by make test from tests/fixtures/fuzz/index/.
 "$MS" index --model tests/fixtures/models/gpt2_tiny --corpus tests/fixtures/corpus_tiny --units mlp \
   --layer 0 --tokens 100 --k 2 --out "$tmp/ix" >/dev/null
 printf 'mlp:0:3\tcomma\nmlp:0:7\t\n' >"$tmp/ix/labels.tsv"
-join "$S/index/mlp_tiny" "$tmp/ix/manifest.json" "$tmp/ix/tokens.safetensors.lz4" "$tmp/ix/records.bin" "$tmp/ix/labels.tsv"
+mkdir -p tests/fixtures/fuzz/index
+join tests/fixtures/fuzz/index/mlp_tiny "$tmp/ix/manifest.json" "$tmp/ix/tokens.safetensors.lz4" "$tmp/ix/records.bin" "$tmp/ix/labels.tsv"
+"$MS" harvest --model tests/fixtures/models/gpt2_tiny --corpus tests/fixtures/corpus_tiny --tokens 2000 --layer 0 \
+  --out "$tmp/sa" >/dev/null 2>&1
+"$MS" train-sae --acts "$tmp/sa" --out "$tmp/ss" --latents 16 --k 2 --steps 50 >/dev/null 2>&1
+"$MS" index --model tests/fixtures/models/gpt2_tiny --corpus tests/fixtures/corpus_tiny --units sae --sae "$tmp/ss/sae" \
+  --layer 0 --tokens 60 --k 2 --out "$tmp/ixs" >/dev/null
+printf 'sae:3\tcomma\n' >"$tmp/ixs/labels.tsv"
+join "$S/index/sae_small" "$tmp/ixs/manifest.json" "$tmp/ixs/tokens.safetensors.lz4" "$tmp/ixs/records.bin" "$tmp/ixs/labels.tsv"
 /usr/bin/python3 - "$tmp/ix/records.bin" "$tmp/rec" <<'PY'
 import struct, subprocess, sys
 b = open(sys.argv[1], 'rb').read()

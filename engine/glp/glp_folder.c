@@ -59,15 +59,31 @@ static int stat_row(const float *data, int ndim, const int64_t *shape, int d, in
     return ms_seterr("'%s' does not have d_input = %d values per row (%s)", what, d, path);
 }
 
-static int load_stats_pt(const char *path, int d, int row, float *mean, float *var) {
+/* No NaN or negative variance. */
+static int check_var(const float *var, int d, const char *path) {
+    for (int i = 0; i < d; i++)
+        if (!(var[i] >= 0)) return ms_seterr("negative or NaN variance at %d (%s)", i, path);
+    return 0;
+}
+
+int glp_stats_pt_mem(const uint8_t *buf, size_t n, const char *name, int d, int row, float *mean, float *var) {
     pt_dict p;
-    if (pt_load_dict(&p, path)) return -1;
+    if (pt_load_dict_mem(&p, buf, n, name)) return -1;
     const pt_tensor *m = pt_get(&p, "mean"), *v = pt_get(&p, "var");
-    int rc = !m || !v ? ms_seterr("no 'mean' and 'var' tensors (%s)", path)
-                      : stat_row(m->data, m->ndim, m->shape, d, row, mean, "mean", path) ||
-                            stat_row(v->data, v->ndim, v->shape, d, row, var, "var", path);
+    int rc = !m || !v ? ms_seterr("no 'mean' and 'var' tensors (%s)", name)
+                      : stat_row(m->data, m->ndim, m->shape, d, row, mean, "mean", name) ||
+                            stat_row(v->data, v->ndim, v->shape, d, row, var, "var", name) || check_var(var, d, name);
     pt_free(&p);
     return rc ? -1 : 0;
+}
+
+static int load_stats_pt(const char *path, int d, int row, float *mean, float *var) {
+    uint8_t *buf;
+    size_t n;
+    if (ms_read_file(path, &buf, &n)) return -1;
+    int rc = glp_stats_pt_mem(buf, n, path, d, row, mean, var);
+    free(buf);
+    return rc;
 }
 
 static int load_stats_st(const char *path, int d, int row, float *mean, float *var) {
@@ -86,6 +102,7 @@ static int load_stats_st(const char *path, int d, int row, float *mean, float *v
         rc = st_to_f32(&f, t, tmp, t->numel) || stat_row(tmp, t->ndim, t->shape, d, row, dst[i], names[i], path);
         free(tmp);
     }
+    if (!rc) rc = check_var(var, d, path);
     st_close(&f);
     return rc ? -1 : 0;
 }
@@ -109,8 +126,6 @@ int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stat
     if (pt) rc = load_stats_pt(pt, d, stats_row, mean, var);
     else if (st) rc = load_stats_st(st, d, stats_row, mean, var);
     else rc = ms_seterr("no rep_statistics.pt or rep_statistics.safetensors (%s)", dir);
-    for (int i = 0; !rc && i < d; i++)
-        if (!(var[i] >= 0)) rc = ms_seterr("negative or NaN variance at %d (%s)", i, pt ? pt : st);
     if (!rc) glp_set_stats(m, mean, var);
     free(pt), free(st), free(mean), free(var);
     if (rc) glp_free(m);

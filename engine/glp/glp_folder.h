@@ -13,4 +13,9 @@
  * (multi-layer checkpoints) use row stats_row (-1: refuse, naming L). */
 int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stats_row);
 
+/* The normalizer of a rep_statistics.pt held in buf[n] (name for messages):
+ * 'mean' and 'var' of shape [d], or row `row` of [L, d]; no NaN or negative
+ * variance. What glp_load_folder reads from the file, in memory (fuzzed). */
+int glp_stats_pt_mem(const uint8_t *buf, size_t n, const char *name, int d, int row, float *mean, float *var);
+
 #endif

@@ -41,7 +41,7 @@ for h in $harnesses; do
   clang $flags -fsanitize=fuzzer -Itests/fuzz tests/fuzz/fuzz_$h.c "$lib" -o "$out/fuzz_$h" $libs || { status=1; continue; }
   mkdir -p "$out/corpus/$h" "$out/crash/$h"
   echo "== fuzz_$h: ${secs}s"
-  maxlen=65536; [ "$h" = index ] && maxlen=200000 # the seed index folder is 145 KB
+  maxlen=65536
   MS_FUZZ_SANDBOX="$PWD/$box" "$out/fuzz_$h" -max_total_time="$secs" ${MS_FUZZ_RUNS:+-runs=$MS_FUZZ_RUNS} -max_len=$maxlen -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$PWD/$out/crash/$h/" -print_final_stats=1 \
       "$PWD/$out/corpus/$h" "$PWD/tests/fuzz/seeds/$h" >"$out/fuzz_$h.log" 2>&1
