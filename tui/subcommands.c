@@ -431,7 +431,10 @@ static int cmd_eval_glp(int argc, char **argv) {
     glp_ode ode;
     if (ode_opts(sampler, evals ? evals : steps, rho, &ode, "eval-glp")) return fail(ms_geterr());
     if (delta) return eval_glp_delta(glp, &ode, model, corpus, windows, seed, json, threads);
-    if (!ode.evals) ode.evals = 100; /* sampling's budget: --evals (or --steps), default 100 */
+    /* Sampling: GLP_SAMPLE_* unless told; --steps N alone is the reference (Euler's N steps). */
+    if (!sampler) ode.solver = steps && !evals ? GLP_EULER : GLP_SAMPLE_SOLVER;
+    if (!rho) ode.rho = steps && !evals ? 1 : GLP_SAMPLE_RHO;
+    if (!ode.evals) ode.evals = GLP_SAMPLE_EVALS;
     if (n < 2) return fail("--n must be at least 2 (eval-glp)");
     static char def[4096];
     if (!glp) {
@@ -660,13 +663,13 @@ static int cmd_eval_recon(int argc, char **argv) {
     }
     printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
            "FD of %ld edited %s-split rows to %ld other real rows (normalized space)\n"
-           "%-40s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "");
-    printf("%-40s %+10.4f %10.4f %12.3f\n", proj_label(&ode), dl.glp - dl.clean, fd.fd_glp,
+           "%-46s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "");
+    printf("%-46s %+10.4f %10.4f %12.3f\n", proj_label(&ode), dl.glp - dl.clean, fd.fd_glp,
            dl.rel_change);
-    printf("%-40s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
-    printf("%-40s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
+    printf("%-46s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
+    printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
            dl.rel_change);
-    printf("%-40s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
+    printf("%-46s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
     return 0;
 }
 

@@ -43,10 +43,12 @@ static void lens_text(session *S, const float *logits, int *top, char *out, size
     }
 }
 
-/* The budget is in denoiser evaluations; --steps (Euler's steps) is a synonym. */
+/* The budget is in denoiser evaluations. Defaults: GLP_SAMPLE_*; --steps N
+ * alone is the reference, Euler's N steps on the even grid. */
 static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **path) {
-    long evals = 100;
-    *o = (glp_ode){S->glp_ode.solver, 100, S->glp_ode.rho}, *path = NULL;
+    long evals;
+    bool solver = false, rho = false, steps = false;
+    *o = (glp_ode){GLP_SAMPLE_SOLVER, GLP_SAMPLE_EVALS, GLP_SAMPLE_RHO}, *path = NULL;
     if (w->argc < 2) return ms_seterr("usage: sample N [--evals E] [--sampler S] [--rho R] [--out FILE] (sample)");
     if (cmd_parse_int(w->argv[1], 1, 1000000, N, "sample")) return -1;
     for (int i = 2; i < w->argc; i += 2) {
@@ -54,13 +56,18 @@ static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **p
         if (!strcmp(w->argv[i], "--evals") || !strcmp(w->argv[i], "--steps")) {
             if (cmd_parse_int(w->argv[i + 1], 1, 100000, &evals, "sample")) return -1;
             o->evals = (int)evals;
+            steps = w->argv[i][2] == 's';
         } else if (!strcmp(w->argv[i], "--sampler")) {
             if (glp_solver_parse(w->argv[i + 1], &o->solver, "sample")) return -1;
+            solver = true;
         } else if (!strcmp(w->argv[i], "--rho")) {
             if (glp_rho_parse(w->argv[i + 1], &o->rho, "sample")) return -1;
+            rho = true;
         } else if (!strcmp(w->argv[i], "--out")) *path = w->argv[i + 1];
         else return ms_seterr("unknown option '%s' (sample)", w->argv[i]);
     }
+    if (steps && !solver) o->solver = GLP_EULER;
+    if (steps && !rho) o->rho = 1;
     return 0;
 }
 
@@ -91,8 +98,8 @@ int cmd_sample(session *S, words *w) {
     for (long i = 0; i < N; i++) mean += l2norm(x + (size_t)i * d, d) / (double)N;
     json_object *arr = S->json ? json_object_new_array() : NULL;
     if (!arr)
-        sess_printf(S, "%ld samples of layer %d from the GLP (%s, %d denoiser evaluations, seed %llu)\n"
-                    "    #    norm  logit lens\n", N, layer, glp_solver_name(ode.solver), evals, S->seed);
+        sess_printf(S, "%ld samples of layer %d from the GLP (%s, rho %g, %d denoiser evaluations, seed %llu)\n"
+                    "    #    norm  logit lens\n", N, layer, glp_solver_name(ode.solver), ode.rho, evals, S->seed);
     for (int i = 0; i < shown; i++) {
         char lens[512];
         lens_text(S, lg + (size_t)i * V, top, lens, sizeof lens);

@@ -732,7 +732,7 @@ static const sess_cmd_info CMDS[] = {
      "Settings: temperature (0 = greedy), top_k (0 = off), top_p, seed, gen (default tokens), "
      "threads, ctx (KV cache length), bos (on|off|auto), eos (stop|ignore: whether gen ends at "
      "end-of-text), json (on|off), glp_sampler (euler|heun|midpoint|dpm2m: the ODE solver of the GLP's "
-     "projection and of 'sample'; euler is the published reference), glp_evals (the projection's budget in "
+     "on-manifold projection; euler, the default, is the published reference), glp_evals (the projection's budget in "
      "denoiser evaluations, i.e. per steered token; 0 = the reference's 10 at u 0.5; heun and midpoint "
      "spend 2 per step but 1 on the last, so E evaluations buy (E+1)/2 steps; euler and dpm2m buy E), glp_rho (0.1..4: the spacing of the ODE's sigma grid, "
      "sigma_j = (a + (b - a) j/(k-1))^rho from a = sigma_start^(1/rho) to b = 0.001^(1/rho); 1 is the "
@@ -767,9 +767,11 @@ static const sess_cmd_info CMDS[] = {
      "prefixes: fluency and concept score with 95% bootstrap intervals, Pareto-optimal points (*), each "
      "method's frontier area and a plot; --out writes DIR/frontier.csv."},
     {"sample", "sample N [--evals E] [--sampler S] [--rho R] [--out FILE]",
-     "Draw N activations from the GLP with E denoiser evaluations (default 100; --steps is the same) of "
-     "sampler S (default the glp_sampler setting, euler: E steps; heun/midpoint: (E+1)/2 steps) on a grid spaced by R (default the glp_rho setting): norms and "
-     "the tokens they predict through the final norm and unembedding; --out writes them as safetensors."},
+     "Draw N activations from the GLP with E denoiser evaluations (default 20) of sampler S (default dpm2m; "
+     "euler and dpm2m: E steps, heun/midpoint: (E+1)/2) on a sigma grid spaced by R (default 0.6): the "
+     "setting that gave the lowest FD on the valid split (--steps N alone is the published reference, "
+     "Euler's N steps on the even grid). Prints norms and the tokens they predict through the final norm "
+     "and unembedding; --out writes them as safetensors."},
     {"meta", "meta [top [K] [B]]",
      "The K meta-neurons (default 10; of block B or all blocks) with the largest variance over the prompt."},
     {"top", "top UNIT [K] [--quantiles]",

@@ -80,7 +80,9 @@ check "f32 pack gives identical meta-neurons" test "$a2" = "$c"
 expect_out "f16 pack loads" 'meta:1:5 \(layer 1\) over the prompt' $MS --model "$tmp/lm/model" -c "load glp $tmp/p16; prompt The cat; show meta:1:5"
 
 # eval-glp: held-out loss and Fréchet distances with floor and Gaussian baseline.
-expect_out "eval-glp report" 'GLP samples \(euler +8 evals\) +[0-9.]+' \
+expect_out "eval-glp's default: dpm2m, rho 0.6, 20 evaluations" '"sampler": "dpm2m", "rho": 0.6, "evals": 20' \
+  $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --json
+expect_out "eval-glp report (--steps: the reference Euler)" 'GLP samples \(euler +8 evals\) +[0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --steps 8
 expect_out "eval-glp --sampler heun: 8 evaluations buy 4 steps (7 evaluations)" 'GLP samples \(heun +7 evals\) +[0-9.]+' \
   $MS eval-glp --glp "$tmp/a/glp" --acts "$tmp/acts" --n 400 --evals 8 --sampler heun

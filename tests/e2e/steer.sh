@@ -53,6 +53,10 @@ check "sample file" test -s "$tmp/s.safetensors"
 expect_out "sample lists rows with the logit lens" '^ +0 +[0-9.]+  ".*" ".*" ".*" ".*" ".*"$' $MS -c "sample 2 --steps 5"
 expect_out "sample --json" '^\{"cmd":"sample","n":3,"sampler":"euler","rho":1\.0,"evals":5,"mean_norm":[0-9.]+,"real_mean_norm":[0-9.]+,"samples":\[\{"norm":' \
   $MS --json -c "sample 3 --steps 5"
+expect_out "sample's default: dpm2m on a rho 0.6 grid, 20 evaluations" '^\{"cmd":"sample","n":2,"sampler":"dpm2m","rho":0\.6[0-9]*,"evals":20,' \
+  $MS --json -c "sample 2"
+expect_out "sample --sampler keeps the default grid" '^\{"cmd":"sample","n":2,"sampler":"euler","rho":0\.6[0-9]*,"evals":4,' \
+  $MS --json -c "sample 2 --sampler euler --evals 4"
 expect_out "meta top" '^  meta:[0-2]:[0-9]+ +[0-9.]+ +[-0-9.]+ +[-0-9.]+  [0-9]+ ".*"$' $MS -c "$P; meta top 3"
 expect_out "meta top of one block" '^  meta:2:' $MS -c "$P; meta top 1 2"
 check "meta top lists K units" test "$($MS -c "$P; meta top 7" | grep -c '^  meta:')" -eq 7
