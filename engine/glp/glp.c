@@ -161,33 +161,48 @@ static int matrices(glp_model *m, glp_lin **out) {
     return n;
 }
 
-int glp_hold_bf16(glp_model *m) {
-    if (m->half) return 0;
-    int nt, nl;
+static const st_tensor *find_prefixed(const st_file *f, const char *name);
+
+/* Every weight matrix into m->half in BF16, from m->flat (f NULL: its f32
+ * pages are given back) or straight from the file f, one tensor at a time
+ * through a temporary, so the f32 matrices are never all resident. */
+static int to_bf16(glp_model *m, const st_file *f) {
+    int nt;
     glp_tensor *t = all_tensors(&m->c, &nt);
     glp_lin **lins = xmalloc(sizeof *lins * (size_t)(4 * m->c.n_layers + 6));
-    nl = matrices(m, lins);
-    size_t total = 0;
-    for (int k = 0; k < nt; k++) total += t[k].cols ? t[k].size : 0;
-    m->half = xmalloc(sizeof(uint16_t) * total);
+    int nl = matrices(m, lins), rc = 0;
+    size_t total = 0, big = 0;
+    for (int k = 0; k < nt; k++) {
+        total += t[k].cols ? t[k].size : 0;
+        big = t[k].cols && t[k].size > big ? t[k].size : big;
+    }
+    m->half = ms_try_calloc(total, sizeof(uint16_t), "GLP weights in BF16");
+    float *tmp = m->half && f ? ms_try_calloc(big, sizeof(float), "GLP weight conversion") : NULL;
+    if (!m->half || (f && !tmp)) rc = -1;
     uint16_t *h = m->half;
     long page = sysconf(_SC_PAGESIZE);
-    for (int i = 0; i < nl; i++) {
+    for (int i = 0; i < nl && !rc; i++) {
         size_t off = (size_t)(lins[i]->w - m->flat);
         int k = 0;
         while (t[k].offset != off) k++;
-        for (size_t j = 0; j < t[k].size; j++) h[j] = f32_to_bf16(lins[i]->w[j]);
+        const float *src = lins[i]->w;
+        if (f && (rc = st_to_f32(f, find_prefixed(f, t[k].name), tmp, t[k].size))) break;
+        if (f) src = tmp;
+        for (size_t j = 0; j < t[k].size; j++) h[j] = f32_to_bf16(src[j]);
         lins[i]->held = (wmat){WM_BF16, h, t[k].rows, t[k].cols};
-        /* give the f32 copy's whole pages back (they read as zeros after this) */
-        uintptr_t a = ((uintptr_t)lins[i]->w + page - 1) / page * page;
-        uintptr_t e = ((uintptr_t)(lins[i]->w + t[k].size)) / page * page;
-        if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+        if (!f) { /* give the f32 copy's whole pages back (they read as zeros after this) */
+            uintptr_t a = ((uintptr_t)lins[i]->w + page - 1) / page * page;
+            uintptr_t e = ((uintptr_t)(lins[i]->w + t[k].size)) / page * page;
+            if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+        }
         lins[i]->w = NULL;
         h += t[k].size;
     }
-    free(lins), free(t);
-    return 0;
+    free(tmp), free(lins), free(t);
+    return rc;
 }
+
+int glp_hold_bf16(glp_model *m) { return m->half ? 0 : to_bf16(m, NULL); }
 
 void glp_free(glp_model *m) {
     free(m->half);
@@ -224,7 +239,7 @@ static int check_extras(const st_file *f, const glp_config *c) {
     return 0;
 }
 
-int glp_load_file(glp_model *m, const char *path, const glp_config *c) {
+int glp_load_file_as(glp_model *m, const char *path, const glp_config *c, bool bf16) {
     memset(m, 0, sizeof *m); /* an early failure must not free what the caller left in *m */
     st_file f;
     if (st_open(&f, path)) return -1;
@@ -246,23 +261,28 @@ int glp_load_file(glp_model *m, const char *path, const glp_config *c) {
         } else if (s->ndim != nd || s->shape[0] != t[k].rows || (nd == 2 && s->shape[1] != t[k].cols)) {
             rc = ms_seterr("tensor %s has the wrong shape for d_input %d d_model %d d_mlp %d (%s)", t[k].name,
                            c->d_input, c->d_model, c->d_mlp, path);
-        } else {
+        } else if (!bf16 || !t[k].cols) { /* held in BF16: the matrices go straight there (below) */
             rc = st_to_f32(&f, s, m->flat + t[k].offset, t[k].size);
         }
     }
+    if (!rc && bf16) rc = to_bf16(m, &f);
     free(t);
     st_close(&f);
     if (rc && m->flat) glp_free(m);
     return rc;
 }
 
-int glp_load(glp_model *m, const char *dir, const glp_config *c) {
+int glp_load_file(glp_model *m, const char *path, const glp_config *c) { return glp_load_file_as(m, path, c, false); }
+
+int glp_load_as(glp_model *m, const char *dir, const glp_config *c, bool bf16) {
     char *path = ms_find_file(dir, "final.safetensors");
     if (!path) return ms_seterr("no final.safetensors (%s)", dir);
-    int rc = glp_load_file(m, path, c);
+    int rc = glp_load_file_as(m, path, c, bf16);
     free(path);
     return rc;
 }
+
+int glp_load(glp_model *m, const char *dir, const glp_config *c) { return glp_load_as(m, dir, c, false); }
 
 int glp_save(const glp_model *m, const char *path) { return glp_save_as(m, path, false); }
 

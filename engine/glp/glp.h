@@ -84,6 +84,11 @@ void glp_set_stats(glp_model *m, const float *mean, const float *var);
  * disagrees with c (extra layers, layer_embed presence). */
 int glp_load(glp_model *m, const char *dir, const glp_config *c);
 int glp_load_file(glp_model *m, const char *path, const glp_config *c);
+/* The same, held in BF16 when bf16 (as glp_hold_bf16 after loading, bit for
+ * bit), converting one matrix at a time from the file: the f32 matrices are
+ * never resident (a 0.45B-parameter GLP peaks at ~1 GB, not 2.7). */
+int glp_load_as(glp_model *m, const char *dir, const glp_config *c, bool bf16);
+int glp_load_file_as(glp_model *m, const char *path, const glp_config *c, bool bf16);
 /* Writes the weights as F32 under the reference names (no prefix). */
 int glp_save(const glp_model *m, const char *path);
 /* The same, in f16 when half (loading widens back to f32); ".lz4" paths are

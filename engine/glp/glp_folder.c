@@ -108,6 +108,10 @@ static int load_stats_st(const char *path, int d, int row, float *mean, float *v
 }
 
 int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stats_row) {
+    return glp_load_folder_as(m, fc, dir, stats_row, false);
+}
+
+int glp_load_folder_as(glp_model *m, glp_file_config *fc, const char *dir, int stats_row, bool bf16) {
     memset(m, 0, sizeof *m);
     if (!ms_is_dir(dir)) return ms_seterr("not a GLP folder (%s)", dir);
     char *cfg = ms_find_file(dir, "config.yaml");
@@ -116,7 +120,7 @@ int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stat
     free(cfg);
     if (rc || infer_widths(fc, dir)) return -1;
     glp_config c = {fc->d_input, fc->d_model, fc->d_mlp, fc->n_layers, fc->multi_layer_n_layers};
-    if (glp_load(m, dir, &c)) { /* glp_load allocates the model */
+    if (glp_load_as(m, dir, &c, bf16)) { /* glp_load allocates the model */
         glp_free(m);
         return -1;
     }

@@ -12,6 +12,8 @@
  * config.yaml are read from the weight shapes. Statistics of shape [L, d]
  * (multi-layer checkpoints) use row stats_row (-1: refuse, naming L). */
 int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stats_row);
+/* The same, held in BF16 when bf16 (glp_load_as). */
+int glp_load_folder_as(glp_model *m, glp_file_config *fc, const char *dir, int stats_row, bool bf16);
 
 /* The normalizer of a rep_statistics.pt held in buf[n] (name for messages):
  * 'mean' and 'var' of shape [d], or row `row` of [L, d]; no NaN or negative

@@ -160,7 +160,7 @@ static int set_glp_dtype(session *S, const char *val, char *note, size_t cap) {
     if (strcmp(val, "bf16") && strcmp(val, "f32")) return ms_seterr("glp_dtype takes bf16 or f32, not '%s' (set glp_dtype)", val);
     bool bf16 = !strcmp(val, "bf16"), was = S->glp_bf16;
     S->glp_bf16 = bf16;
-    if (S->has_glp && bf16) glp_hold_bf16(&S->glp);
+    if (S->has_glp && bf16 && glp_hold_bf16(&S->glp)) return S->glp_bf16 = was, -1;
     if (S->has_glp && !bf16 && S->glp.half) { /* the f32 weights were released: reload them */
         char *path = xstrdup(S->glp_path);
         int rc = sess_load_glp(S, path);

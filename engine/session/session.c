@@ -116,8 +116,7 @@ int sess_glp_layer(const session *S) { return S->glp_cfg.n_hook_layers > 0 ? S->
 int sess_load_glp(session *S, const char *dir) {
     glp_model g;
     glp_file_config fc;
-    if (glp_load_folder(&g, &fc, dir, -1)) return -1;
-    if (S->glp_bf16) glp_hold_bf16(&g);
+    if (glp_load_folder_as(&g, &fc, dir, -1, S->glp_bf16)) return -1;
     int layer = fc.n_hook_layers > 0 ? fc.layers[0] : -1;
     const char *why = NULL;
     if (!S->has_model) why = "load a model first";

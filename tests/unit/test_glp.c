@@ -488,6 +488,25 @@ static void test_bf16_projection(void **st) {
     float u[1] = {0.5f};
     assert_true(isnan(glp_fm_loss(&b, w, x, eps, u, 1, -1, true)));
     assert_int_equal(glp_save(&b, "/tmp/ms_never_written.safetensors"), -1);
+    /* loaded straight into BF16 (no f32 matrices): the same bits, the same projections */
+    glp_model c;
+    glp_file_config fcc;
+    assert_int_equal(glp_load_folder_as(&c, &fcc, MS_ASSETS_DIR "/glp", -1, true), 0);
+    assert_null(c.p.in_proj.w);
+    assert_non_null(c.p.in_proj.b);
+    const glp_lin *lc[] = {&c.p.in_proj, &c.p.te0, &c.p.te2, &c.p.out_proj, &c.p.blocks[0].up, &c.p.blocks[0].down},
+                  *lb[] = {&b.p.in_proj, &b.p.te0, &b.p.te2, &b.p.out_proj, &b.p.blocks[0].up, &b.p.blocks[0].down};
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(lc[k]->held.rows, lb[k]->held.rows);
+        assert_memory_equal(lc[k]->held.data, lb[k]->held.data, 2 * (size_t)lb[k]->held.rows * lb[k]->held.cols);
+    }
+    assert_memory_equal(c.p.in_proj.b, b.p.in_proj.b, sizeof(float) * (size_t)c.c.d_model);
+    float *pc = vec(n);
+    memcpy(pc, x, sizeof(float) * n);
+    assert_int_equal(glp_project(&c, w, pc, N, 0.5f, 20, -1, eps, NULL), 0);
+    assert_memory_equal(pc, pb, sizeof(float) * n);
+    free(pc);
+    glp_free(&c);
     for (int k = 0; k < 3; k++) free(mu[k]), free(cov[k]);
     free(x), free(eps), free(pa), free(pb);
     glp_work_free(w);
