@@ -167,6 +167,18 @@ static void loading(bool on, const char *what) {
     fflush(stderr);
 }
 
+/* The bundled GLP, SAE and index are optional: one that does not load (a
+ * damaged file, too little memory) costs a one-line warning on stderr and the
+ * session goes on with what it has. */
+static void load_optional(session *S, bool say, const char *what, const char *dir,
+                          int (*fn)(session *, const char *)) {
+    loading(say, what);
+    if (!ms_is_dir(dir) || !fn(S, dir)) return;
+    progress_clear();
+    if (say) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "warning: %s was not loaded, going on without it: %s\n", what, ms_geterr());
+}
+
 /* Runs commands from a stream, one line each; stops at the first error or
  * a cancel. */
 static int run_stream(session *S, FILE *f, const char *name) {
@@ -275,11 +287,16 @@ int main(int argc, char **argv) {
     snprintf(index, sizeof index, "%s/index", ms_assets_dir());
     bool say = curses && !cmds && !script;
     if (model) loading(say, "the model");
-    if (model && sess_load_model(&S, model)) rc = fail(ms_geterr());
-    else if (loading(say && bundled, "the GLP"), model && bundled && ms_is_dir(glp) && sess_load_glp(&S, glp)) rc = fail(ms_geterr());
-    else if (loading(say && bundled, "the SAE"), model && bundled && ms_is_dir(sae) && sess_load_sae(&S, sae)) rc = fail(ms_geterr());
-    else if (loading(say && bundled, "the index"), model && bundled && ms_is_dir(index) && sess_load_index(&S, index)) rc = fail(ms_geterr());
-    else if (cmds) {
+    if (model && sess_load_model(&S, model)) {
+        rc = fail(ms_geterr());
+        goto out;
+    }
+    if (model && bundled) {
+        load_optional(&S, say, "the GLP", glp, sess_load_glp);
+        load_optional(&S, say, "the SAE", sae, sess_load_sae);
+        load_optional(&S, say, "the index", index, sess_load_index);
+    }
+    if (cmds) {
         batch_signals(&S);
         rc = exec_line(&S, cmds, NULL, 0);
     } else if (script) {
@@ -301,6 +318,7 @@ int main(int argc, char **argv) {
         batch_signals(&S);
         rc = run_stream(&S, stdin, "stdin");
     }
+out:
     fflush(stdout);
     sess_free(&S);
     free(sample);

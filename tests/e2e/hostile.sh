@@ -96,3 +96,12 @@ hostile "overflowed numbers shown as typed" "resid:99999999999999999999 outside"
 head -c 1000000 /dev/zero | tr '\000' 'a' | sed 's/a\{8\}/the cat /g' >"$tmp/long"
 hostile "a 1 MB prompt is refused in bounded time and memory" "prompt has [0-9]+ tokens, the context holds" \
   sh -c "(printf 'prompt '; cat $tmp/long; echo) | exec $MS --model $M"
+
+# --- a bundled optional asset that does not load: one warning, the session goes on
+mkdir -p "$tmp/as" && cp -r assets/* "$tmp/as/"
+head -c 100000 assets/glp/final.safetensors.lz4 >"$tmp/as/glp/final.safetensors.lz4"
+METASCOPE_ASSETS="$tmp/as" $MS -c "status" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "damaged bundled GLP: exit 0, the session went on with the model and SAE" \
+  sh -c "[ $rc = 0 ] && grep -q '^sae ' '$tmp/out' && ! grep -q '^glp ' '$tmp/out'"
+check "... and one warning line naming the file" \
+  sh -c "[ \$(wc -l <'$tmp/err') = 1 ] && grep -q '^warning: the GLP was not loaded, going on without it: truncated lz4 frame (.*final.safetensors.lz4)' '$tmp/err'"
