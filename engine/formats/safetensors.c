@@ -242,6 +242,13 @@ const char *st_meta(const st_file *f, const char *key) {
     return NULL;
 }
 
+void st_release(const st_file *f, const st_tensor *t) {
+    if (!f->mapped || !t) return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)t->data + page - 1) / page * page, e = ((uintptr_t)t->data + t->nbytes) / page * page;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 int st_to_f32(const st_file *f, const st_tensor *t, float *dst, size_t n) {
     const char *fname = f && f->path ? ms_basename(f->path) : "?";
     if (n != t->numel)

@@ -50,6 +50,10 @@ const st_tensor *st_find(const st_file *f, const char *name);
 const char *st_meta(const st_file *f, const char *key);
 /* Convert a floating tensor (F32/F16/BF16/F64) to f32; n must equal numel. */
 int st_to_f32(const st_file *f, const st_tensor *t, float *dst, size_t n);
+/* Drops a mapped tensor's whole pages from this process's resident set once
+ * it has been copied out (the page cache keeps them; reading faults them
+ * back). Nothing for a file read into memory. */
+void st_release(const st_file *f, const st_tensor *t);
 /* Copy of the tensor as f32 after checking its shape (ndim dims; -1 = any). */
 float *st_load_f32(const st_file *f, const char *name, int ndim, const int64_t *shape);
 

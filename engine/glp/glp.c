@@ -186,8 +186,12 @@ static int to_bf16(glp_model *m, const st_file *f) {
         int k = 0;
         while (t[k].offset != off) k++;
         const float *src = lins[i]->w;
-        if (f && (rc = st_to_f32(f, find_prefixed(f, t[k].name), tmp, t[k].size))) break;
-        if (f) src = tmp;
+        if (f) {
+            const st_tensor *s = find_prefixed(f, t[k].name);
+            if ((rc = st_to_f32(f, s, tmp, t[k].size))) break;
+            st_release(f, s); /* the file's f32 pages need not stay resident either */
+            src = tmp;
+        }
         for (size_t j = 0; j < t[k].size; j++) h[j] = f32_to_bf16(src[j]);
         lins[i]->held = (wmat){WM_BF16, h, t[k].rows, t[k].cols};
         if (!f) { /* give the f32 copy's whole pages back (they read as zeros after this) */
