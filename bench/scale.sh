@@ -67,6 +67,8 @@ run_session "" ""
 if $MS --help 2>&1 | grep -q glp_dtype || $MS -c 'help set' 2>&1 | grep -q glp_dtype; then
   echo "# the same with the GLP held in BF16"
   run_session "set glp_dtype bf16;" "_bf16"
+  echo "# the same with 5 denoiser evaluations per steered token (the reference spends 10)"
+  run_session "set glp_dtype bf16; set glp_evals 5;" "_bf16_e5"
 fi
 
 echo "# summary (ratios are within this run)"
@@ -84,7 +86,7 @@ if th:
           % (ms["prefill_tok_s"], th["prefill_tok_s"], ms["prefill_tok_s"] / th["prefill_tok_s"],
              ms["decode_tok_s"], th["decode_tok_s"], ms["decode_tok_s"] / th["decode_tok_s"],
              get("torch_rss").get("peak_rss_mb")))
-for sfx in ("", "_bf16"):
+for sfx in ("", "_bf16", "_bf16_e5"):
     s = [r for r in rows if r.get("what") == "session" + sfx]
     if not s:
         continue
