@@ -349,14 +349,16 @@ static int ode_opts(const char *sampler, int evals, const char *rho, glp_ode *o,
 }
 
 /* "GLP projection (u 0.5, euler 10 evals)": the label of the projection's rows. */
-static const char *proj_label(const glp_ode *o) {
-    static char b[64];
+static const char *proj_label_u(const glp_ode *o, float u) {
+    static char b[80];
     char r[24] = "";
     if (o->rho > 0 && o->rho != 1) snprintf(r, sizeof r, " rho %g", o->rho);
-    snprintf(b, sizeof b, "GLP projection (u 0.5, %s%s %d evals)", glp_solver_name(o->solver), r,
-             glp_project_evals(0.5f, 20, o));
+    snprintf(b, sizeof b, "GLP projection (u %g, %s%s %d evals)", u, glp_solver_name(o->solver), r,
+             glp_project_evals(u, 20, o));
     return b;
 }
+
+static const char *proj_label(const glp_ode *o) { return proj_label_u(o, 0.5f); }
 
 /* Test-split rows of `layer` for an evaluation given no --acts, harvested
  * into a temporary folder (*dir) from the default model unless one is given. */
@@ -401,7 +403,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -536,7 +538,7 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, &m, layer, corpus ? corpus : dc, "test",
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, layer, corpus ? corpus : dc, "test",
                                     windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
@@ -618,14 +620,19 @@ static int cmd_scaling(int argc, char **argv) {
  * the real-vs-real floor: one table for the published comparison. */
 static int cmd_eval_recon(int argc, char **argv) {
     const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
+    const char *us = NULL;
     int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
-               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {0}};
+               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
     glp_ode ode;
     if (ode_opts(sampler, evals, rho, &ode, "eval-recon")) return fail(ms_geterr());
+    char *end = NULL;
+    float u = us ? strtof(us, &end) : 0.5f;
+    if (us && (end == us || *end || !(u >= 0 && u < 1)))
+        return fail("--u takes the projection's noise level, a number in [0, 1) (eval-recon)");
     if (n < 2 || windows < 1) return fail("--n must be at least 2 and --windows at least 1 (eval-recon)");
     ms_set_threads(threads);
     char dm[4096], dg[4096], ds[4096], dc[4096];
@@ -646,25 +653,26 @@ static int cmd_eval_recon(int argc, char **argv) {
     int rc = sm.layer >= 0 && sm.layer != layer
                  ? ms_seterr("the SAE reads layer %d, the GLP layer %d (eval-recon)", sm.layer, layer)
                  : 0;
-    if (!rc) rc = eval_delta_lm(&lm, &g, &ode, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
+    if (!rc) rc = eval_delta_lm(&lm, &g, &ode, u, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
     char *tmp = NULL, split[64];
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
-    if (!rc) rc = eval_recon_fd(&g, &ode, &sm, acts ? acts : tmp, n, (uint64_t)seed, &fd);
+    if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &fd);
     if (tmp) harvest_remove(tmp), free(tmp);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
         printf("{\"layer\": %d, \"clean\": %.6f, \"dlm_glp\": %.6f, \"dlm_sae\": %.6f, \"dlm_noise\": %.6f, "
                "\"fd_glp\": %.6f, \"fd_sae\": %.6f, \"fd_noise\": %.6f, \"fd_floor\": %.6f, \"tokens\": %ld, "
-               "\"n\": %ld, \"split\": \"%s\"}\n", layer, dl.clean, dl.glp - dl.clean, dl.sae - dl.clean,
-               dl.noise - dl.clean, fd.fd_glp, fd.fd_sae, fd.fd_noise, fd.fd_floor, dl.tokens, fd.n, split);
+               "\"n\": %ld, \"split\": \"%s\", \"u\": %g, \"sampler\": \"%s\", \"rho\": %g, \"evals\": %d}\n", layer,
+               dl.clean, dl.glp - dl.clean, dl.sae - dl.clean, dl.noise - dl.clean, fd.fd_glp, fd.fd_sae, fd.fd_noise,
+               fd.fd_floor, dl.tokens, fd.n, split, u, glp_solver_name(ode.solver), ode.rho, glp_project_evals(u, 20, &ode));
         return 0;
     }
     printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
            "FD of %ld edited %s-split rows to %ld other real rows (normalized space)\n"
            "%-46s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "");
-    printf("%-46s %+10.4f %10.4f %12.3f\n", proj_label(&ode), dl.glp - dl.clean, fd.fd_glp,
+    printf("%-46s %+10.4f %10.4f %12.3f\n", proj_label_u(&ode, u), dl.glp - dl.clean, fd.fd_glp,
            dl.rel_change);
     printf("%-46s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
     printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,

@@ -85,6 +85,7 @@ typedef struct {
     const sae_model *sae;
     sae_work *sw;
     const glp_ode *ode; /* how the projection is solved (NULL: the reference Euler) */
+    float u;            /* its noise level */
     dlm_mode mode;
     rng_t rng;      /* reseeded per window so every edit sees the same noise */
     const int *win; /* the window's token ids */
@@ -101,7 +102,7 @@ typedef struct {
 static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
     bool glp = c->mode == DLM_GLP || (c->mode == DLM_NOISE && c->g);
-    if (glp) glp_project_ode(c->g, c->w, c->buf, k, 0.5f, 20, c->ode, -1, NULL, &c->rng);
+    if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
     else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
     if (c->mode != DLM_NOISE) return;
     for (int r = 0; r < k; r++) {
@@ -139,7 +140,7 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     }
 }
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, const sae_model *sae, int layer,
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, int layer,
                   const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
     r->glp = r->noise = r->sae = NAN;
@@ -160,7 +161,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, co
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .ode = ode, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+    dlm_ctx c = {.g = g, .ode = ode, .u = u, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .eos = lm->c.eos_id, .in = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model),
                  .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T)};
     if (c.w) glp_work_cache(c.w, true);
@@ -217,7 +218,7 @@ static double fd_edited(float *E, long n, const glp_model *norm, const double *m
     return fd_of(E, muB, covB, n, norm->c.d_input);
 }
 
-int eval_recon_fd(const glp_model *g, const glp_ode *ode, const sae_model *sae, const char *acts_dir, long n,
+int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, const char *acts_dir, long n,
                   uint64_t seed, recon_fd_result *r) {
     *r = (recon_fd_result){NAN, NAN, NAN, NAN, n};
     harvest_info h;
@@ -249,7 +250,7 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, const sae_model *sae, 
         glp_work *w = glp_work_new(&g->c, 1024);
         glp_work_cache(w, true);
         memcpy(E, Araw, sizeof(float) * nd);
-        rc = glp_project_ode(g, w, E, (int)n, 0.5f, 20, ode, -1, NULL, &rng);
+        rc = glp_project_ode(g, w, E, (int)n, u, 20, ode, -1, NULL, &rng);
         glp_work_free(w);
         if (!rc) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
         if (!rc) r->fd_glp = fd_edited(E, n, &norm, muB, covB);

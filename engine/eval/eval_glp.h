@@ -48,7 +48,8 @@ typedef struct {
     long tokens;
 } delta_lm_result;
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, const sae_model *sae, int layer,
+/* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the reference 0.5). */
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, int layer,
                   const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
@@ -62,7 +63,7 @@ typedef struct {
     long n;
 } recon_fd_result;
 
-int eval_recon_fd(const glp_model *g, const glp_ode *ode, const sae_model *sae, const char *acts_dir, long n,
+int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, const char *acts_dir, long n,
                   uint64_t seed, recon_fd_result *r);
 
 #endif
