@@ -142,6 +142,11 @@ expect_out "eval-recon table" '^SAE reconstruction +[-+][0-9.]+ +[0-9.]+ +[0-9.]
 expect_out "eval-recon floor and --json" '"fd_floor": [0-9.]+, "tokens": [0-9]+, "n": 400' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --json
+expect_out "eval-recon --u: the projection's label and the JSON carry it" '"u": 0.7, "sampler": "euler", "rho": 1, "evals": 6' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --u 0.7 --json
+expect_out "eval-recon --u refuses 1" 'error: --u takes the projection.s noise level, a number in \[0, 1\) \(eval-recon\)' \
+  $MS eval-recon --acts "$tmp/acts" --u 1
 expect_out "eval-recon without --acts: test-split rows" 'FD of 200 edited test-split rows' \
   env TMPDIR="$tmp/tmp" $MS eval-recon --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 200 --windows 2
