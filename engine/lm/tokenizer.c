@@ -350,12 +350,16 @@ int tok_add_added(tokenizer *t, int id, const char *content, size_t len, bool sp
     if (id < 0 || id >= t->n) return ms_seterr("added token id %d out of range (%s)", id, where);
     if (!len) return ms_seterr("added token %d is empty (%s)", id, where);
     if (t->kind[id] == ID_ADDED) return ms_seterr("added token id %d used twice (%s)", id, where);
+    /* An id whose vocabulary piece stands for other bytes would encode one
+     * text and decode another (HF decodes the added content too). */
+    if (t->kind[id] == ID_VOCAB && (t->blen[id] != len || memcmp(t->bytes[id], content, len)))
+        return ms_seterr("added token %d '%.60s' has the id of the vocabulary piece '%.60s', another text (%s)", id,
+                         content, t->piece[id], where);
     if (t->n_added == t->cap_added) {
         t->cap_added = t->cap_added ? 2 * t->cap_added : 16;
         t->added = xrealloc(t->added, xmul((size_t)t->cap_added, sizeof(added_tok)));
     }
     t->added[t->n_added++] = (added_tok){xstrndup(content, len), len, id, special};
-    /* It decodes to its content even when it also has a vocabulary piece. */
     free(t->bytes[id]);
     t->bytes[id] = xstrndup(content, len);
     t->blen[id] = (uint32_t)len;

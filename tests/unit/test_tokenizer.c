@@ -344,6 +344,17 @@ static void test_bad_inputs(void **state) {
                       "normalizer 'NFC'");
     expect_json_error("added.json", "{\"added_tokens\":[{\"id\":0}]," MODEL_REST("{}", "[]"),
                       "content");
+    /* an added token on the id of a vocabulary piece for other text (found by fuzzing) */
+    expect_json_error("addedvocab.json", "{\"added_tokens\":[{\"id\":1,\"content\":\"<s>\"}]," MODEL_REST("{\"a\":0,\"b\":1}", "[]"),
+                      "added token 1 '<s>' has the id of the vocabulary piece 'b', another text");
+    /* ... the same text is fine (GPT-2's <|endoftext|> is both) */
+    char *same = tmp_write("addedsame.json", "{\"added_tokens\":[{\"id\":1,\"content\":\"b\"}]," MODEL_REST("{\"a\":0,\"b\":1}", "[]"),
+                           strlen("{\"added_tokens\":[{\"id\":1,\"content\":\"b\"}]," MODEL_REST("{\"a\":0,\"b\":1}", "[]")));
+    tokenizer *ts = tok_load_hf_json(same);
+    assert_non_null(ts);
+    tok_free(ts);
+    unlink(same);
+    free(same);
 
     /* Truncated copies of the real files. */
     size_t len;
