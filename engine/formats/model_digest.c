@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #define CHUNKS 16
 #define CHUNK 64
@@ -36,25 +38,42 @@ static int hash_whole(const char *path, uint64_t *h) {
     return bad ? ms_seterr("read failed (%s)", path) : 0;
 }
 
+/* n bytes at p inside f, by pread when f is mapped: touching the mapping
+ * would map whole (large) page-cache folios into this process, a transient
+ * 1 GB of resident memory on a Llama-1B folder. */
+static int sample(const st_file *f, int fd, const uint8_t *p, size_t n, uint8_t *buf, uint64_t *h) {
+    if (fd < 0) {
+        *h = hash64(*h, p, n);
+        return 0;
+    }
+    if (pread(fd, buf, n, (off_t)(p - f->base)) != (ssize_t)n) return ms_seterr("read failed (%s)", f->path);
+    *h = hash64(*h, buf, n);
+    return 0;
+}
+
 /* Tensor table and sampled bytes of a large safetensors file. */
 static int hash_sampled(const char *path, uint64_t *h) {
     st_file f;
     if (st_open(&f, path)) return -1;
-    if (f.mapped) madvise(f.base, f.size, MADV_RANDOM); /* a fault reads its page, not 128 KB around it */
-    for (int i = 0; i < f.n; i++) {
+    int fd = f.mapped ? open(path, O_RDONLY | O_CLOEXEC) : -1, rc = 0;
+    if (f.mapped && fd < 0) rc = ms_seterr("cannot open: %s (%s)", strerror(errno), path);
+    uint8_t *buf = xmalloc(SMALL_TENSOR);
+    for (int i = 0; i < f.n && !rc; i++) {
         const st_tensor *t = &f.t[i];
         *h = hash64_str(*h, t->name);
         *h = hash64(*h, &t->dtype, sizeof t->dtype);
         *h = hash64(*h, t->shape, sizeof(int64_t) * (size_t)t->ndim);
         if (t->nbytes <= SMALL_TENSOR) {
-            *h = hash64(*h, t->data, t->nbytes);
+            rc = sample(&f, fd, t->data, t->nbytes, buf, h);
             continue;
         }
-        for (int c = 0; c < CHUNKS; c++) /* offsets 0 .. nbytes - CHUNK, evenly */
-            *h = hash64(*h, t->data + (t->nbytes - CHUNK) * (size_t)c / (CHUNKS - 1), CHUNK);
+        for (int c = 0; c < CHUNKS && !rc; c++) /* offsets 0 .. nbytes - CHUNK, evenly */
+            rc = sample(&f, fd, t->data + (t->nbytes - CHUNK) * (size_t)c / (CHUNKS - 1), CHUNK, buf, h);
     }
+    if (fd >= 0) close(fd);
+    free(buf);
     st_close(&f);
-    return 0;
+    return rc;
 }
 
 int model_digest_file(const char *path, uint64_t h, uint64_t *out) {
