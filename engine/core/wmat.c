@@ -62,6 +62,11 @@ AVX512 __m512 widen16_mask(const uint16_t *p, __mmask16 m, int bf) {
     return _mm512_cvtph_ps(h);
 }
 
+/* Bytes ahead of the weights being read that are asked for early: the
+ * hardware prefetchers stop at every 4 KB page boundary, and one decode step
+ * streams the whole model through them. */
+#define PREFETCH_AHEAD 4096
+
 /* T and bf are constants at every call site, so each instance keeps its
  * 2 T accumulators in registers. */
 AVX512 void dot_rows_avx(const uint16_t *W, int K, int r0, int r1, const float *x, int T, float *y,
@@ -72,6 +77,7 @@ AVX512 void dot_rows_avx(const uint16_t *W, int K, int r0, int r1, const float *
         for (int t = 0; t < T; t++) a[t][0] = a[t][1] = _mm512_setzero_ps();
         int k = 0;
         for (; k + 32 <= K; k += 32) {
+            _mm_prefetch((const char *)(w + k) + PREFETCH_AHEAD, _MM_HINT_T0);
             __m512 w0 = widen16(w + k, bf), w1 = widen16(w + k + 16, bf);
             for (int t = 0; t < T; t++) {
                 a[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + (size_t)t * K + k), a[t][0]);
