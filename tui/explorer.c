@@ -973,6 +973,7 @@ int explorer_run(session *S, const explorer_opts *o) {
     start_curses(&X, o);
     explorer_init(&X, S);
     rlc_init(PROMPT);
+    if (o->warning) set_msg(&X, R_ERROR, "%s", o->warning);
     frame(&X);
     if (o->bench_startup) {
         endwin();

@@ -19,6 +19,7 @@ typedef struct {
     bool bench_startup; /* exit after the first frame, printing the time since t0 */
     double t0;          /* ms_now() when main started */
     const char *demo;   /* a demo script to play first (demo.c), or NULL */
+    const char *warning; /* for the status line at start (a bundled asset that did not load), or NULL */
 } explorer_opts;
 int explorer_run(session *S, const explorer_opts *o);
 

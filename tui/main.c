@@ -168,15 +168,19 @@ static void loading(bool on, const char *what) {
 }
 
 /* The bundled GLP, SAE and index are optional: one that does not load (a
- * damaged file, too little memory) costs a one-line warning on stderr and the
- * session goes on with what it has. */
+ * damaged file, too little memory) costs a one-line warning on stderr (and
+ * in the explorer's status line: the first one, in warn) and the session
+ * goes on with what it has. */
 static void load_optional(session *S, bool say, const char *what, const char *dir,
-                          int (*fn)(session *, const char *)) {
+                          int (*fn)(session *, const char *), char *warn, size_t cap) {
     loading(say, what);
     if (!ms_is_dir(dir) || !fn(S, dir)) return;
     progress_clear();
     if (say) fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "warning: %s was not loaded, going on without it: %s\n", what, ms_geterr());
+    char line[1024];
+    snprintf(line, sizeof line, "warning: %s was not loaded, going on without it: %s", what, ms_geterr());
+    fprintf(stderr, "%s\n", line);
+    if (!warn[0]) snprintf(warn, cap, "%s", line);
 }
 
 /* Runs commands from a stream, one line each; stops at the first error or
@@ -291,11 +295,13 @@ int main(int argc, char **argv) {
         rc = fail(ms_geterr());
         goto out;
     }
+    static char warn[1024];
     if (model && bundled) {
-        load_optional(&S, say, "the GLP", glp, sess_load_glp);
-        load_optional(&S, say, "the SAE", sae, sess_load_sae);
-        load_optional(&S, say, "the index", index, sess_load_index);
+        load_optional(&S, say, "the GLP", glp, sess_load_glp, warn, sizeof warn);
+        load_optional(&S, say, "the SAE", sae, sess_load_sae, warn, sizeof warn);
+        load_optional(&S, say, "the index", index, sess_load_index, warn, sizeof warn);
     }
+    if (warn[0]) xo.warning = warn;
     if (cmds) {
         batch_signals(&S);
         rc = exec_line(&S, cmds, NULL, 0);

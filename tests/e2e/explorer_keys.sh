@@ -217,3 +217,12 @@ start 80 24
 check "a slow model: the loading line says what is loading" poll screen '^metascope: loading the model\.\.\.' 10
 check "... then the explorer replaces it" wait_status 'gpt2 · layer'
 check "... leaving no trace of it" no_screen 'loading the model'
+
+# a bundled GLP that does not load: the explorer starts with the model and says so
+mkdir -p "$tmp/as" && cp -r assets/* "$tmp/as/"
+head -c 100000 assets/glp/final.safetensors.lz4 >"$tmp/as/glp/final.safetensors.lz4"
+MSARGS=""
+start 120 30 METASCOPE_ASSETS="$tmp/as"
+check "a damaged bundled GLP: the explorer starts, the status line says what was not loaded" \
+  wait_status 'warning: the GLP was not loaded, going on without it: truncated lz4 frame'
+check "... with the model (its layer 3 in the activations pane)" poll screen 'activations resid:0 · layer 3' 10
