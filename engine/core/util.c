@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -271,4 +272,10 @@ size_t ms_utf8_len(const uint8_t *s, size_t n) {
 void ms_fmt_minutes(char *buf, size_t n, double seconds) {
     int m = (int)(seconds / 60);
     snprintf(buf, n, "%d:%02d", m, (int)(seconds - 60 * m));
+}
+
+void ms_drop_pages(const void *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + page - 1) / page * page, e = ((uintptr_t)p + n) / page * page;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
 }

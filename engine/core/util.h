@@ -39,6 +39,10 @@ int ms_prepare_out_dir(const char *dir);
 bool ms_file_exists(const char *path);
 bool ms_is_dir(const char *path);
 bool ms_ends_with(const char *s, const char *suffix);
+/* Gives the whole pages inside p[0, n) back (MADV_DONTNEED): anonymous ones
+ * then read as zeros, file-mapped ones leave the resident set (the page
+ * cache keeps them). */
+void ms_drop_pages(const void *p, size_t n);
 /* dir + "/" + name, freshly allocated. */
 char *ms_path_join(const char *dir, const char *name);
 /* Basename pointer into path (no allocation). */

@@ -243,10 +243,7 @@ const char *st_meta(const st_file *f, const char *key) {
 }
 
 void st_release(const st_file *f, const st_tensor *t) {
-    if (!f->mapped || !t) return;
-    long page = sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)t->data + page - 1) / page * page, e = ((uintptr_t)t->data + t->nbytes) / page * page;
-    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+    if (f->mapped && t) ms_drop_pages(t->data, t->nbytes);
 }
 
 int st_to_f32(const st_file *f, const st_tensor *t, float *dst, size_t n) {

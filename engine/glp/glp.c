@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define LN_EPS 1e-5f
 #define NORM_EPS 1e-12 /* the reference divides by sqrt(var) bare; this only avoids 0/0 */
@@ -180,7 +178,6 @@ static int to_bf16(glp_model *m, const st_file *f) {
     float *tmp = m->half && f ? ms_try_calloc(big, sizeof(float), "GLP weight conversion") : NULL;
     if (!m->half || (f && !tmp)) rc = -1;
     uint16_t *h = m->half;
-    long page = sysconf(_SC_PAGESIZE);
     for (int i = 0; i < nl && !rc; i++) {
         size_t off = (size_t)(lins[i]->w - m->flat);
         int k = 0;
@@ -194,11 +191,7 @@ static int to_bf16(glp_model *m, const st_file *f) {
         }
         for (size_t j = 0; j < t[k].size; j++) h[j] = f32_to_bf16(src[j]);
         lins[i]->held = (wmat){WM_BF16, h, t[k].rows, t[k].cols};
-        if (!f) { /* give the f32 copy's whole pages back (they read as zeros after this) */
-            uintptr_t a = ((uintptr_t)lins[i]->w + page - 1) / page * page;
-            uintptr_t e = ((uintptr_t)(lins[i]->w + t[k].size)) / page * page;
-            if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
-        }
+        if (!f) ms_drop_pages(lins[i]->w, sizeof(float) * t[k].size); /* the f32 copy: reads as zeros after */
         lins[i]->w = NULL;
         h += t[k].size;
     }
