@@ -433,10 +433,7 @@ static int cmd_eval_glp(int argc, char **argv) {
     glp_ode ode;
     if (ode_opts(sampler, evals ? evals : steps, rho, &ode, "eval-glp")) return fail(ms_geterr());
     if (delta) return eval_glp_delta(glp, &ode, model, corpus, windows, seed, json, threads);
-    /* Sampling: GLP_SAMPLE_* unless told; --steps N alone is the reference (Euler's N steps). */
-    if (!sampler) ode.solver = steps && !evals ? GLP_EULER : GLP_SAMPLE_SOLVER;
-    if (!rho) ode.rho = steps && !evals ? 1 : GLP_SAMPLE_RHO;
-    if (!ode.evals) ode.evals = GLP_SAMPLE_EVALS;
+    glp_sample_defaults(&ode, sampler, rho, steps && !evals); /* --steps N alone: the reference */
     if (n < 2) return fail("--n must be at least 2 (eval-glp)");
     static char def[4096];
     if (!glp) {
@@ -450,7 +447,7 @@ static int cmd_eval_glp(int argc, char **argv) {
     char *tmp = NULL, split[64];
     int rc = acts ? 0 : test_acts(model, corpus, fc.n_hook_layers ? fc.layers[0] : -1, 2L * n, &tmp, "eval-glp");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
-    eval_glp_opts eo = {n, ode.evals, (uint64_t)seed, ode.solver, ode.rho};
+    eval_glp_opts eo = {n, (uint64_t)seed, ode};
     int spent = glp_sample_evals(ode.evals, &ode);
     eval_glp_result r;
     if (!rc) rc = eval_glp(&m, acts ? acts : tmp, &eo, &r);

@@ -56,8 +56,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
     r->heldout_loss = sum / (double)n;
     /* Samples from pure noise. */
     for (size_t i = 0; !rc && i < nd; i++) G[i] = rng_normal(&rng);
-    glp_ode ode = {o->solver, o->steps, o->rho};
-    if (!rc) rc = glp_sample_ode(m, w, G, (int)n, o->steps, &ode, -1);
+    if (!rc) rc = glp_sample_ode(m, w, G, (int)n, o->ode.evals, &o->ode, -1);
     glp_work_free(w);
     double *muA = xmalloc(sizeof(double) * (size_t)d), *covA = xmalloc(sizeof(double) * (size_t)d * d);
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);

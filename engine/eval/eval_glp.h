@@ -13,10 +13,8 @@
 
 typedef struct {
     long n;        /* rows per set */
-    int steps;     /* denoiser evaluations for sampling (Euler: steps) */
     uint64_t seed;
-    glp_solver solver; /* zero: the reference Euler */
-    float rho;         /* the grid's spacing (glp_ode); zero: the reference's */
+    glp_ode ode; /* how the samples are drawn; ode.evals: their budget in denoiser evaluations */
 } eval_glp_opts;
 
 typedef struct {

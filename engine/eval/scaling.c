@@ -86,7 +86,7 @@ static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const cha
     glp_model m;
     glp_file_config fc;
     if (glp_load_folder(&m, &fc, glp_dir, -1)) return -1;
-    eval_glp_opts eo = {o->eval_rows, o->fd_steps, 1, GLP_EULER, 1};
+    eval_glp_opts eo = {o->eval_rows, 1, {GLP_EULER, o->fd_steps, 1}};
     eval_glp_result r;
     int rc = eval_glp(&m, o->eval_acts, &eo, &r);
     p->d_model = m.c.d_model, p->d_mlp = m.c.d_mlp, p->n_layers = m.c.n_layers;

@@ -61,6 +61,12 @@ int glp_rho_parse(const char *text, float *rho, const char *where) {
     return 0;
 }
 
+void glp_sample_defaults(glp_ode *o, bool have_solver, bool have_rho, bool reference) {
+    if (!have_solver) o->solver = reference ? GLP_EULER : GLP_SAMPLE_SOLVER;
+    if (!have_rho) o->rho = reference ? 1 : GLP_SAMPLE_RHO;
+    if (o->evals <= 0) o->evals = GLP_SAMPLE_EVALS;
+}
+
 /* ---------------------------------------------------------------- solvers */
 
 /* glp_forward of no rows checks only the layer index. */

@@ -35,11 +35,11 @@ typedef enum { GLP_EULER, GLP_HEUN, GLP_MIDPOINT, GLP_DPM2M, GLP_N_SOLVERS } glp
 #define GLP_SAMPLE_EVALS 20
 
 /* How the ODE is solved. evals <= 0: the reference's budget (sampling: the
- * caller's step count; projection: n - floor(u n) of its grid). */
-/* rho spaces the grid: sigma_j = (a + (b - a) j/(k-1))^rho with a =
- * sigma_start^(1/rho), b = 0.001^(1/rho); rho 1 (or <= 0, unset) is the
- * reference's evenly spaced grid, bit for bit; rho < 1 puts more steps near
- * sigma = 1 (docs/glp-quality.md section 6 measures it). */
+ * caller's step count; projection: n - floor(u n) of its grid). rho spaces
+ * the grid: sigma_j = (a + (b - a) j/(k-1))^rho with a = sigma_start^(1/rho),
+ * b = 0.001^(1/rho); rho 1 (or <= 0, unset) is the reference's evenly spaced
+ * grid, bit for bit; rho < 1 puts more steps near sigma = 1
+ * (docs/glp-quality.md sections 6 and 8 measure it). */
 typedef struct {
     glp_solver solver;
     int evals;
@@ -70,6 +70,10 @@ void glp_ode_schedule(float *sig, int n, int start, int k);
 void glp_ode_schedule_rho(float *sig, int n, int start, int k, float rho);
 /* rho from text, in [GLP_RHO_MIN, GLP_RHO_MAX]; -1 with a message naming where. */
 int glp_rho_parse(const char *text, float *rho, const char *where);
+/* Sampling's settings from what a command was told: GLP_SAMPLE_* for the
+ * solver, rho and budget it was not given, except that a step count alone
+ * (reference) is the published sampler, Euler on the even grid. */
+void glp_sample_defaults(glp_ode *o, bool have_solver, bool have_rho, bool reference);
 
 /* The published reference, Euler: sampling in normalized space, x[N, d_input]
  * holds the starting noise and receives the sample (n steps over

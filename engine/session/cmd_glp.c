@@ -48,7 +48,7 @@ static void lens_text(session *S, const float *logits, int *top, char *out, size
 static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **path) {
     long evals;
     bool solver = false, rho = false, steps = false;
-    *o = (glp_ode){GLP_SAMPLE_SOLVER, GLP_SAMPLE_EVALS, GLP_SAMPLE_RHO}, *path = NULL;
+    *o = (glp_ode){0}, *path = NULL;
     if (w->argc < 2) return ms_seterr("usage: sample N [--evals E] [--sampler S] [--rho R] [--out FILE] (sample)");
     if (cmd_parse_int(w->argv[1], 1, 1000000, N, "sample")) return -1;
     for (int i = 2; i < w->argc; i += 2) {
@@ -66,8 +66,7 @@ static int sample_args(session *S, words *w, long *N, glp_ode *o, const char **p
         } else if (!strcmp(w->argv[i], "--out")) *path = w->argv[i + 1];
         else return ms_seterr("unknown option '%s' (sample)", w->argv[i]);
     }
-    if (steps && !solver) o->solver = GLP_EULER;
-    if (steps && !rho) o->rho = 1;
+    glp_sample_defaults(o, solver, rho, steps);
     return 0;
 }
 
