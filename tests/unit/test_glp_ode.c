@@ -104,6 +104,26 @@ static void test_euler_bit_identical(void **st) {
 
 /* ---------------------------------------------------------------- 2. the PyTorch reference */
 
+/* A sample from the noise z (8 evaluations) and a projection of h with eps
+ * (u 0.5, n 20, 10 evaluations) by solver s on a grid spaced by rho, against
+ * the reference's "sample<tag>.S" and "proj<tag>.S"; the larger error. */
+static double sample_and_project(const glp_model *m, glp_work *w, st_file *f, const float *z, const float *h,
+                                 const float *eps, float *got, int N, glp_solver s, float rho, const char *tag) {
+    size_t n = (size_t)N * FIX_CFG.d_input;
+    const char *sn = glp_solver_name(s);
+    char name[64], what[64];
+    glp_ode o = {s, 8, rho};
+    memcpy(got, z, sizeof(float) * n);
+    assert_int_equal(glp_sample_ode(m, w, got, N, 100, &o, -1), 0);
+    snprintf(name, sizeof name, "sample%s.%s", tag, sn), snprintf(what, sizeof what, "%s, sample, 8 evaluations, rho %g", sn, rho);
+    double e = check(what, got, f, name, n);
+    o.evals = 10;
+    memcpy(got, h, sizeof(float) * n);
+    assert_int_equal(glp_project_ode(m, w, got, N, 0.5f, 20, &o, -1, eps, NULL), 0);
+    snprintf(name, sizeof name, "proj%s.%s", tag, sn), snprintf(what, sizeof what, "%s, projection, 10 evaluations, rho %g", sn, rho);
+    return fmax(e, check(what, got, f, name, n));
+}
+
 static void test_reference(void **st) {
     (void)st;
     glp_model m;
@@ -131,34 +151,14 @@ static void test_reference(void **st) {
         assert_int_equal(glp_ode_solve(&m, w, got, N, (glp_solver)s, last, 1, -1), 0);
         snprintf(name, sizeof name, "final.%s", sn), snprintf(what, sizeof what, "%s, step to sigma 0", sn);
         e = fmax(e, check(what, got, &f, name, n));
-        glp_ode o = {(glp_solver)s, 8, 1};
-        memcpy(got, z, sizeof(float) * n);
-        assert_int_equal(glp_sample_ode(&m, w, got, N, 100, &o, -1), 0);
-        snprintf(name, sizeof name, "sample.%s", sn), snprintf(what, sizeof what, "%s, sample, 8 evaluations", sn);
-        e = fmax(e, check(what, got, &f, name, n));
-        o.evals = 10;
-        memcpy(got, h, sizeof(float) * n);
-        assert_int_equal(glp_project_ode(&m, w, got, N, 0.5f, 20, &o, -1, eps, NULL), 0);
-        snprintf(name, sizeof name, "proj.%s", sn), snprintf(what, sizeof what, "%s, projection, 10 evaluations", sn);
-        e = fmax(e, check(what, got, &f, name, n));
+        e = fmax(e, sample_and_project(&m, w, &f, z, h, eps, got, N, (glp_solver)s, 1, ""));
     }
     glp_ode o6 = {GLP_EULER, 6, 1};
     memcpy(got, h, sizeof(float) * n);
     assert_int_equal(glp_project_ode(&m, w, got, N, 0.5f, 20, &o6, -1, eps, NULL), 0);
     e = fmax(e, check("euler, projection, 6 evaluations", got, &f, "proj6.euler", n));
-    for (int s = 0; s < GLP_N_SOLVERS; s++) { /* the grid spaced by rho 0.7 */
-        const char *sn = glp_solver_name((glp_solver)s);
-        glp_ode o = {(glp_solver)s, 8, 0.7f};
-        memcpy(got, z, sizeof(float) * n);
-        assert_int_equal(glp_sample_ode(&m, w, got, N, 100, &o, -1), 0);
-        snprintf(name, sizeof name, "sample_rho.7.%s", sn), snprintf(what, sizeof what, "%s, sample, rho 0.7", sn);
-        e = fmax(e, check(what, got, &f, name, n));
-        o.evals = 10;
-        memcpy(got, h, sizeof(float) * n);
-        assert_int_equal(glp_project_ode(&m, w, got, N, 0.5f, 20, &o, -1, eps, NULL), 0);
-        snprintf(name, sizeof name, "proj_rho.7.%s", sn), snprintf(what, sizeof what, "%s, projection, rho 0.7", sn);
-        e = fmax(e, check(what, got, &f, name, n));
-    }
+    for (int s = 0; s < GLP_N_SOLVERS; s++) /* the grid spaced by rho 0.7 */
+        e = fmax(e, sample_and_project(&m, w, &f, z, h, eps, got, N, (glp_solver)s, 0.7f, "_rho.7"));
     free(x), free(z), free(got), free(mean), free(var), free(h), free(eps);
     glp_work_free(w);
     st_close(&f);
