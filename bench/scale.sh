@@ -12,7 +12,11 @@
 #               threads (best of 3): the memory-bound limit of decode
 #   bench       `metascope bench`: load seconds (warm page cache), resident MB,
 #               prefill / decode tokens/s, decode as a share of the limit
-#   torch       bench/torch_bench.py on the same folder (f32), same threads
+#   medium      the same prefill with --matmul-precision medium (activations
+#               rounded to BF16, the CPU's BF16 dot product)
+#   torch       bench/torch_bench.py on the same folder (f32), same threads;
+#               torch_bf16 its prefill with the model in torch.bfloat16
+#               (PyTorch's own reduced-precision path, beside "medium")
 #   session     load glp, `vec v prompt "happy day" "sad day"` seconds, steered
 #               generation with the GLP projection (steer v 4 glp) tokens/s,
 #               peak resident MB of that process
@@ -45,6 +49,9 @@ rss_line() { # label, file with /usr/bin/time's peak KB
 echo "# metascope bench (prefill $PREFILL, decode $DECODE, best of 2)"
 $MS bench --model "$M" --prefill "$PREFILL" --decode "$DECODE" --reps 2 --threads "$T" --bandwidth |
   sed 's/^{/{"what": "metascope", /' | tee -a "$OUT"
+echo "# metascope bench, matmul precision medium (prefill on the BF16 dot product)"
+$MS bench --model "$M" --prefill "$PREFILL" --decode 2 --reps 2 --threads "$T" --matmul-precision medium |
+  sed 's/^{/{"what": "metascope_medium", /' | tee -a "$OUT"
 
 if [ "$SCALE" = 1b ]; then
   echo "# PyTorch CPU, f32, same weights"
@@ -52,6 +59,9 @@ if [ "$SCALE" = 1b ]; then
     $PY bench/torch_bench.py --model "$M" --threads "$T" --prefill "$PREFILL" --decode "$DECODE" --reps 1 |
     sed 's/^{/{"what": "torch", /' | tee -a "$OUT"
   rss_line torch_rss "$DIR/torch_rss.kb"
+  echo "# PyTorch CPU, the model in bfloat16 (prefill)"
+  $PY bench/torch_bench.py --model "$M" --threads "$T" --prefill "$PREFILL" --decode 2 --reps 2 --dtype bf16 |
+    sed 's/^{/{"what": "torch_bf16", /' | tee -a "$OUT"
 fi
 
 run_session() { # extra commands before `load glp` (e.g. a GLP dtype), label
@@ -88,6 +98,14 @@ if th:
           % (ms["prefill_tok_s"], th["prefill_tok_s"], ms["prefill_tok_s"] / th["prefill_tok_s"],
              ms["decode_tok_s"], th["decode_tok_s"], ms["decode_tok_s"] / th["decode_tok_s"],
              get("torch_rss").get("peak_rss_mb")))
+md, tb = get("metascope_medium"), get("torch_bf16")
+if md:
+    line = "prefill, matmul precision medium: %.1f tok/s (bf16 dot product: %s)" % (md["prefill_tok_s"], md.get("bf16_dot"))
+    if th:
+        line += "; x%.2f torch f32" % (md["prefill_tok_s"] / th["prefill_tok_s"])
+    if tb:
+        line += ", x%.2f torch bf16 (%.1f tok/s)" % (md["prefill_tok_s"] / tb["prefill_tok_s"], tb["prefill_tok_s"])
+    print(line)
 for sfx in ("", "_bf16", "_bf16_e5"):
     s = [r for r in rows if r.get("what") == "session" + sfx]
     if not s:

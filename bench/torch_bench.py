@@ -36,6 +36,8 @@ def main():
     ap.add_argument("--prefill", type=int, default=128)
     ap.add_argument("--decode", type=int, default=64)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--dtype", choices=("f32", "bf16"), default="f32",
+                    help="bf16: the weights and activations in torch.bfloat16 (PyTorch's own reduced-precision path)")
     ap.add_argument("--full-logits", action="store_true",
                     help="prefill computes logits for every position, not only the last")
     a = ap.parse_args()
@@ -52,7 +54,7 @@ def main():
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
-    m = ref_model.load_hf_folder(a.model, dtype=torch.float32)
+    m = ref_model.load_hf_folder(a.model, dtype=torch.float32 if a.dtype == "f32" else torch.bfloat16)
     V = m.cfg.vocab
     g = torch.Generator().manual_seed(1234)
     prompt = torch.randint(0, V, (a.prefill,), generator=g)
@@ -81,7 +83,7 @@ def main():
         "decode_tok_s": round(a.decode / best_d, 2) if a.decode else None,
         "threads": a.threads,
         "prefill": a.prefill, "decode": a.decode, "reps": a.reps,
-        "prefill_logits": mode, "torch": torch.__version__,
+        "prefill_logits": mode, "dtype": a.dtype, "torch": torch.__version__,
     }))
 
 

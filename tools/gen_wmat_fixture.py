@@ -11,6 +11,15 @@ For each shape (rows, K) in SHAPES and each storage type (F32, F16, BF16):
                          error of an f32 accumulation)
 K = 300 and 40 exercise the 32-wide main loop and the masked tail.
 
+Matmul precision "medium" (engine/core/gemm_bf16.c rounds the activations to
+BF16 and multiplies on vdpbf16ps), in medium.safetensors:
+  ym_<K>      [T, rows]  bf16(x) w^T in float64, bf16() rounding to nearest
+                         even, for the BF16 weights above and for:
+  w_m         [53, 2085] BF16 weights (one 48-row panel and 5 rows; K odd and
+                         past the kernel's 2048-element chunk)
+  x_m         [11, 2085] f32 activations (one 8-row block and 3)
+  ym_m, am_m             its reference and sum |bf16(x) w|
+
     /usr/bin/python3 tools/gen_wmat_fixture.py [--out tests/fixtures/wmat]
 """
 import argparse
@@ -49,6 +58,22 @@ def main():
             out[f"a_{dt}_{K}"] = np.abs(x64) @ np.abs(w64).T
     os.makedirs(args.out, exist_ok=True)
     st_io.save(os.path.join(args.out, "ref.safetensors"), out, {"generator": "tools/gen_wmat_fixture.py"})
+
+    def rounded(x):
+        return st_io.bf16_bits_to_f32(st_io.f32_to_bf16_bits(x)).astype(np.float64)
+
+    med = {}
+    for rows, K in SHAPES:
+        w64 = st_io.bf16_bits_to_f32(st_io.f32_to_bf16_bits(out[f"w_F32_{K}"])).astype(np.float64)
+        med[f"ym_{K}"] = rounded(out[f"x_{K}"]) @ w64.T
+        med[f"am_{K}"] = np.abs(rounded(out[f"x_{K}"])) @ np.abs(w64).T
+    rng = np.random.default_rng(14)
+    x = rng.standard_normal((11, 2085)).astype(np.float32)
+    w32 = (rng.standard_normal((53, 2085)) * 10 ** rng.uniform(-3, 1, (53, 2085))).astype(np.float32)
+    w64 = st_io.bf16_bits_to_f32(st_io.f32_to_bf16_bits(w32)).astype(np.float64)
+    med["w_m"], med["x_m"] = st_io.BF16(w32), x
+    med["ym_m"], med["am_m"] = rounded(x) @ w64.T, np.abs(rounded(x)) @ np.abs(w64).T
+    st_io.save(os.path.join(args.out, "medium.safetensors"), med, {"generator": "tools/gen_wmat_fixture.py"})
 
 
 if __name__ == "__main__":

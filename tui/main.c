@@ -7,6 +7,7 @@
 #include "session.h"
 #include "subcommands.h"
 #include "util.h"
+#include "wmat.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 const char *const MS_USAGE =
     "usage: metascope [OPTIONS] [SCRIPT]\n"
     "       metascope bench --model DIR [--prefill N] [--decode N] [--reps N] [--threads N] [--bandwidth]\n"
+    "                       [--matmul-precision highest|medium]\n"
     "       metascope bench --train CONFIG [--steps N] [--threads N]\n"
     "       metascope bench --glp [--d-in N] [--batch N] [--reps N] [--calls N] [--rows N] [--threads N]\n"
     "       metascope bench --sae [--d-in N] [--latents M] [--k K] [--rows N] [--reps N] [--threads N]\n"
@@ -59,6 +61,9 @@ const char *const MS_USAGE =
     "  --model DIR     load this model folder at start (default: the bundled model)\n"
     "  --no-model      start without a model\n"
     "  --threads N     threads, 1..16 (default: all cores)\n"
+    "  --matmul-precision highest|medium\n"
+    "                  medium: prefill with BF16 weights on the CPU's BF16 dot product\n"
+    "                  (activations rounded to BF16; see 'help set')\n"
     "  --plain         on a terminal, a plain readline prompt instead of the explorer\n"
     "  --no-color      monochrome explorer (also when NO_COLOR is set)\n"
     "  --demo NAME     play a teaching demo in the explorer (an unknown NAME lists them)\n"
@@ -259,6 +264,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--bench-startup")) xo.bench_startup = true; /* bench/explorer.sh */
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (int_arg(argv[++i], 1, POOL_MAX_THREADS, &threads)) return cli_errorf("--threads takes 1..%d (options)", POOL_MAX_THREADS);
+        } else if (!strcmp(a, "--matmul-precision") && i + 1 < argc) {
+            wm_precision p;
+            if (wm_precision_parse(argv[++i], &p)) return cli_errorf("--matmul-precision takes highest or medium (options)");
+            wmat_set_precision(p);
         } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(MS_USAGE, stdout);
             return 0;

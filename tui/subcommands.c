@@ -20,6 +20,8 @@
 #include "transformer.h"
 #include "util.h"
 
+#include "wmat.h"
+
 #include <signal.h>
 #include <math.h>
 #include <sys/stat.h>
@@ -97,7 +99,7 @@ static int parse_opts(int argc, char **argv, opt *o, const char **positional, co
 }
 
 static int cmd_bench(int argc, char **argv) {
-    const char *model = NULL, *train = NULL;
+    const char *model = NULL, *train = NULL, *precision = "highest";
     int prefill = 128, decode = 64, reps = 3, threads = 0, steps = 5, glp = 0, batch = 4096, d_in = 256;
     int calls = 200, rows = 0, sae = 0, latents = 4096, k = 32; /* rows 0: 1024 (--glp), 4096 (--sae) */
     int bandwidth = 0;
@@ -106,8 +108,11 @@ static int cmd_bench(int argc, char **argv) {
                {"--steps", 0, &steps, 0}, {"--glp", 0, 0, &glp}, {"--batch", 0, &batch, 0},
                {"--d-in", 0, &d_in, 0}, {"--calls", 0, &calls, 0}, {"--rows", 0, &rows, 0},
                {"--sae", 0, 0, &sae}, {"--latents", 0, &latents, 0}, {"--k", 0, &k, 0},
-               {"--bandwidth", 0, 0, &bandwidth}, {0}};
+               {"--bandwidth", 0, 0, &bandwidth}, {"--matmul-precision", &precision, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "bench")) return 2;
+    wm_precision prec;
+    if (wm_precision_parse(precision, &prec)) return fail("--matmul-precision takes highest or medium (bench)");
+    wmat_set_precision(prec);
     ms_set_threads(threads);
     if (sae) { /* encode chunks of 1024 rows, as the index builder */
         if (d_in < 1 || latents < 1 || k < 1 || k > latents || rows < 0)
@@ -154,7 +159,8 @@ static int cmd_bench(int argc, char **argv) {
     if (bandwidth)
         printf(", \"read_gb_s\": %.2f, \"decode_limit_tok_s\": %.2f, \"decode_share\": %.3f", r.read_gb_s,
                r.read_gb_s * 1e9 / r.token_bytes, r.decode_tok_s * r.token_bytes / (r.read_gb_s * 1e9));
-    printf(", \"threads\": %d}\n", ms_get_threads());
+    printf(", \"matmul_precision\": \"%s\", \"bf16_dot\": %s, \"threads\": %d}\n", precision,
+           prec == WM_PREC_MEDIUM && wmat_bf16_dot_available() ? "true" : "false", ms_get_threads());
     return 0;
 }
 

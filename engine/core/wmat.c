@@ -1,6 +1,7 @@
 /* wmat.c — products of f32 activations with F32 / F16 / BF16 weights as
  * stored (see wmat.h for the scheme). */
 #include "wmat.h"
+#include "gemm_bf16.h"
 #include "half.h"
 #include "ops.h"
 #include "pool.h"
@@ -44,6 +45,24 @@ static bool use_avx512(void) {
 
 const char *wmat_kernel(void) { return use_avx512() ? "avx512" : "portable"; }
 void wmat_force_portable(bool on) { g_force_portable = on; }
+
+static wm_precision g_precision = WM_PREC_HIGHEST;
+
+void wmat_set_precision(wm_precision p) { g_precision = p; }
+wm_precision wmat_precision(void) { return g_precision; }
+const char *wm_precision_name(wm_precision p) { return p == WM_PREC_MEDIUM ? "medium" : "highest"; }
+int wm_precision_parse(const char *s, wm_precision *out) {
+    if (!strcmp(s, "highest")) *out = WM_PREC_HIGHEST;
+    else if (!strcmp(s, "medium")) *out = WM_PREC_MEDIUM;
+    else return -1;
+    return 0;
+}
+bool wmat_bf16_dot_available(void) { return gemm_bf16_available(); }
+/* "medium" takes vdpbf16ps only where the CPU has it (and not when the
+ * portable kernels are forced): elsewhere it is a permission left unused. */
+static bool use_bf16_dot(void) {
+    return g_precision == WM_PREC_MEDIUM && !g_force_portable && gemm_bf16_available();
+}
 
 /* ---------------------------------------------------------------- small-T kernels
  * y[t * ldy + r] = sum_k W[r, k] x[t * K + k] for rows r0..r1-1 and t < T. */
@@ -147,8 +166,8 @@ static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
  * so their buffers are also listed in g_all: they stay reachable (no leak
  * report at exit) and are unlinked when a thread that owned one ends. */
 typedef struct scratch {
-    float *p;
-    size_t n;
+    float *p[2]; /* 0: a widened tile or packed panel, 1: rounded activations */
+    size_t n[2];
     struct scratch *next;
 } scratch;
 
@@ -164,12 +183,13 @@ static void scratch_free(void *v) {
             break;
         }
     pthread_mutex_unlock(&g_all_lock);
-    free(s->p);
+    free(s->p[0]);
+    free(s->p[1]);
     free(s);
 }
 static void key_init(void) { pthread_key_create(&g_key, scratch_free); }
 
-static float *tile_buffer(size_t n) {
+static float *tile_buffer(int slot, size_t n) {
     pthread_once(&g_key_once, key_init);
     scratch *s = pthread_getspecific(g_key);
     if (!s) {
@@ -179,12 +199,12 @@ static float *tile_buffer(size_t n) {
         s->next = g_all, g_all = s;
         pthread_mutex_unlock(&g_all_lock);
     }
-    if (s->n < n) {
-        free(s->p);
-        s->p = xmalloc(n * sizeof(float));
-        s->n = n;
+    if (s->n[slot] < n) {
+        free(s->p[slot]);
+        s->p[slot] = xmalloc(n * sizeof(float));
+        s->n[slot] = n;
     }
-    return s->p;
+    return s->p[slot];
 }
 
 /* ---------------------------------------------------------------- jobs */
@@ -197,6 +217,7 @@ typedef struct {
     int first[5];   /* first block of each part; first[n] = total */
     int col[4];     /* output column of each part */
     const float *x;
+    const uint32_t *xb; /* x rounded to BF16 pairs when the product is "medium" */
     float *y;
     bool avx;
 } job;
@@ -213,8 +234,13 @@ static void run_block(void *ctx, int item) {
         else rows_portable(w->dtype, w->data, j->K, r0, r1, j->x, j->T, y, j->ldy);
         return;
     }
+    if (j->xb) {
+        uint32_t *panel = (uint32_t *)tile_buffer(0, gemm_bf16_scratch(j->K));
+        gemm_bf16_panel(w->data, j->K, r0, r1, j->xb, j->T, y, j->ldy, panel);
+        return;
+    }
     int nr = r1 - r0;
-    float *tile = tile_buffer((size_t)nr * j->K);
+    float *tile = tile_buffer(0, (size_t)nr * j->K);
     widen(w->dtype, (const uint8_t *)w->data + (size_t)r0 * j->K * wm_dtype_size(w->dtype), tile, (size_t)nr * j->K);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->T, nr, j->K, 1.0f, j->x, j->K, tile, j->K, 0.0f,
                 y + r0, j->ldy);
@@ -223,7 +249,8 @@ static void run_block(void *ctx, int item) {
 /* Rows per block: ~64 KB of weights for the small-T kernels (enough items to
  * balance two cores on every product, few enough that claiming costs nothing);
  * TILE_ROWS for the sgemm path, which amortizes the widening over T rows. */
-static int block_rows(const wmat *w, int T) {
+static int block_rows(const wmat *w, int T, bool medium) {
+    if (medium) return GB_PANEL;
     if (T > WM_SMALL_T) return TILE_ROWS;
     int rb = (int)(65536 / ((size_t)w->cols * wm_dtype_size(w->dtype)));
     return rb < 4 ? 4 : rb;
@@ -244,9 +271,15 @@ static void run_parts(float *y, int ldy, const float *x, const wmat *w, int n, i
         for (int p = 0, col = 0; p < n; col += w[p].rows, p++) f32_part(y + col, ldy, x, &w[p], T);
         return;
     }
-    job j = {w, n, T, w[0].cols, ldy, 0, {0}, {0}, x, y, use_avx512()};
+    bool medium = T > WM_SMALL_T && w[0].dtype == WM_BF16 && use_bf16_dot();
+    job j = {w, n, T, w[0].cols, ldy, 0, {0}, {0}, x, NULL, y, use_avx512()};
+    if (medium) { /* rounded once here, read by every block */
+        uint32_t *xb = (uint32_t *)tile_buffer(1, gemm_bf16_xb_size(T, w[0].cols));
+        gemm_bf16_round(x, T, w[0].cols, xb);
+        j.xb = xb;
+    }
     for (int p = 0; p < n; p++) {
-        int rb = block_rows(&w[p], T);
+        int rb = block_rows(&w[p], T, medium);
         j.rb = p == 0 || rb < j.rb ? rb : j.rb; /* one block size for the job */
     }
     for (int p = 0; p < n; p++) {

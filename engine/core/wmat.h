@@ -5,8 +5,9 @@
  * Products widen the stored elements to f32 exactly and accumulate in f32, so
  * a BF16 weight gives the same products as its f32 widening (only the order
  * of the additions differs). The AVX-512 dot-product instruction for BF16
- * (vdpbf16ps) is deliberately not used: it would round the activations to
- * BF16 too. Decode is bound by reading the weights, not by arithmetic.
+ * (vdpbf16ps) would round the activations to BF16 too, so it is used only
+ * when asked for (matmul precision "medium" below). Decode is bound by
+ * reading the weights, not by arithmetic.
  *
  * F16 / BF16 products run on the pool (pool.h), split into blocks of rows:
  * up to WM_SMALL_T input rows per block with a fused widen-and-dot kernel
@@ -46,6 +47,22 @@ void wmat_linear(float *y, const float *x, const wmat *w, const float *b, int T)
  * outputs side by side: y[T, w[0].rows + w[1].rows + ...] (n <= 4). One pool
  * job for all of them, as for a fused q/k/v or gate/up matrix. */
 void wmat_linear_n(float *y, const float *x, const wmat *w, int n, int T);
+
+/* Matmul precision, process-wide, with the names of PyTorch's
+ * torch.set_float32_matmul_precision. "highest" (the default) is the exact
+ * scheme above. "medium" lets products of BF16 weights with more than
+ * WM_SMALL_T input rows (prefill, batches) round the activations to BF16 and
+ * run on the AVX-512 BF16 dot product (gemm_bf16.h), about twice the
+ * multiply-adds per instruction; a CPU without it keeps the exact scheme.
+ * Decode (<= WM_SMALL_T rows), F16 and F32 weights are never affected. */
+typedef enum { WM_PREC_HIGHEST, WM_PREC_MEDIUM } wm_precision;
+void wmat_set_precision(wm_precision p);
+wm_precision wmat_precision(void);
+const char *wm_precision_name(wm_precision p);
+/* Whether "medium" finds the instruction on this CPU. */
+bool wmat_bf16_dot_available(void);
+/* "highest" or "medium"; -1 for anything else. */
+int wm_precision_parse(const char *s, wm_precision *out);
 
 /* The kernel in use for F16 / BF16 products: "avx512" or "portable".
  * wmat_force_portable(true) selects the portable C kernels (tests compare the

@@ -7,13 +7,14 @@
 #include "pool.h"
 #include "statcache.h"
 #include "util.h"
+#include "wmat.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEYS "temperature, top_k, top_p, seed, gen, threads, ctx, bos, eos, json, glp_sampler, glp_evals, glp_rho, glp_dtype, cache"
+#define KEYS "temperature, top_k, top_p, seed, gen, threads, ctx, bos, eos, json, glp_sampler, glp_evals, glp_rho, glp_dtype, cache, matmul_precision"
 
 /* A setter reads val, refuses (-1 with the reason) or applies it; note gets
  * what the echo adds in parentheses after the value, if anything. */
@@ -183,6 +184,17 @@ static int set_cache(session *S, const char *val, char *note, size_t cap) {
     return 0;
 }
 
+static int set_matmul_precision(session *S, const char *val, char *note, size_t cap) {
+    (void)S;
+    wm_precision p;
+    if (wm_precision_parse(val, &p))
+        return ms_seterr("matmul_precision takes highest or medium, not '%s' (set matmul_precision)", val);
+    wmat_set_precision(p);
+    if (p == WM_PREC_MEDIUM && !wmat_bf16_dot_available())
+        snprintf(note, cap, "this CPU has no AVX-512 BF16 dot product: products stay exact");
+    return 0;
+}
+
 static const struct {
     const char *key;
     setter fn;
@@ -192,7 +204,7 @@ static const struct {
     {"ctx", set_ctx},                 {"bos", set_bos},       {"eos", set_eos},
     {"json", set_json},               {"glp_sampler", set_glp_sampler}, {"glp_evals", set_glp_evals},
     {"glp_rho", set_glp_rho},
-    {"glp_dtype", set_glp_dtype},     {"cache", set_cache},
+    {"glp_dtype", set_glp_dtype},     {"cache", set_cache},   {"matmul_precision", set_matmul_precision},
 };
 
 int cmd_set(session *S, words *w) {

@@ -85,7 +85,16 @@ expect_out "cache on: refused without a folder for it" "^error: neither \\\$XDG_
   env -u HOME -u XDG_CACHE_HOME $MSG --model $G -c 'set cache on'
 expect_out "cache off: taken" '^cache = off$' $MSG --model $G -c 'set cache off'
 
-refuses "an unknown key lists the keys" "unknown setting 'colour'; the keys are temperature, top_k, .*cache \(set\)" 'set colour red'
+refuses "matmul_precision: not highest/medium" "matmul_precision takes highest or medium, not 'high'" 'set matmul_precision high'
+expect_out "matmul_precision: taken" '^matmul_precision = medium$' $MSG --model $G -c 'set matmul_precision medium'
+expect_out "matmul_precision: status shows it" '"matmul_precision":"medium"' \
+  $MSG --json --model $G -c 'set matmul_precision medium; status'
+expect_out "--matmul-precision: status shows it" '^matmul   medium' $MSG --matmul-precision medium --model $G -c status
+expect_out "--matmul-precision: the default" '^matmul   highest' $MSG --model $G -c status
+expect_out "--matmul-precision: refused" "^error: --matmul-precision takes highest or medium \(options\)" \
+  sh -c "$MSG --matmul-precision high -c status 2>&1"
+
+refuses "an unknown key lists the keys" "unknown setting 'colour'; the keys are temperature, top_k, .*cache, matmul_precision \(set\)" 'set colour red'
 refuses "a missing value: usage with the keys" "usage: set KEY VALUE; keys: temperature" 'set temperature'
 expect_out "--json: a refusal is an error object on stdout" \
   '^\{"error":"top_k 301 exceeds the model.s vocabulary of 300 tokens; 0 turns top-k off \(set top_k\)"\}$' \

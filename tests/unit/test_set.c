@@ -6,6 +6,7 @@
 
 #include "session.h"
 #include "util.h"
+#include "wmat.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@ static void quiet(void *ctx, const char *t, size_t n) {
 
 typedef struct {
     float temperature, top_p;
-    int top_k, gen, threads, max_seq, ctx, bos, n_prompt, evals, solver;
+    int top_k, gen, threads, max_seq, ctx, bos, n_prompt, evals, solver, precision;
     unsigned long long seed;
     bool eos, json, cache_off, bf16;
 } settings;
@@ -28,6 +29,7 @@ static settings take(const session *S) {
     x.gen = S->gen_tokens, x.threads = S->threads, x.max_seq = S->st.max_seq, x.ctx = S->ctx, x.bos = S->bos;
     x.n_prompt = S->n_prompt, x.evals = S->glp_ode.evals, x.solver = (int)S->glp_ode.solver, x.seed = S->seed;
     x.eos = S->stop_at_eos, x.json = S->json, x.cache_off = S->cache_off, x.bf16 = S->glp_bf16;
+    x.precision = (int)wmat_precision();
     return x;
 }
 
@@ -43,6 +45,7 @@ static void test_refusals_change_nothing(void **st) {
         "set top_p 1.5", "set seed -1", "set seed 18446744073709551616", "set gen 0", "set threads 17",
         "set threads 0", "set ctx 2", "set ctx 129", "set bos maybe", "set eos never", "set json yes",
         "set glp_sampler rk4", "set glp_evals 10001", "set glp_dtype f16", "set cache maybe", "set colour red",
+        "set matmul_precision high",
         "set temperature", NULL};
     for (int i = 0; refused[i]; i++) {
         assert_int_equal(sess_exec(&S, refused[i]), -1);

@@ -7,7 +7,12 @@
  * AVX-512 kernels (when the CPU has them) and the portable C ones, on one and
  * two threads. Stated tolerance: every output within 1e-5 * sum_k |x_k w_k|
  * of the float64 value (f32 accumulation of K <= 300 exact products is good
- * to ~K * 2^-24 of that sum in the worst case, ~sqrt(K) * 2^-24 typically). */
+ * to ~K * 2^-24 of that sum in the worst case, ~sqrt(K) * 2^-24 typically).
+ *
+ * Matmul precision "medium" (vdpbf16ps, engine/core/gemm_bf16.c) against
+ * float64 products of the BF16-rounded activations (medium.safetensors), with
+ * the same tolerance, when the CPU has the instruction; decode-sized products
+ * and the portable kernels stay exact under "medium". */
 #include "testutil.h"
 #include "gradcheck.h"
 
@@ -19,17 +24,20 @@
 #include <stdatomic.h>
 
 #define REF FIXTURES "/wmat/ref.safetensors"
+#define MEDIUM FIXTURES "/wmat/medium.safetensors"
 #define TOL 1e-5
 
-static st_file F;
+static st_file F, M;
 
 static int setup(void **st) {
     (void)st;
-    return st_open(&F, REF);
+    return st_open(&F, REF) || st_open(&M, MEDIUM);
 }
 static int teardown(void **st) {
     (void)st;
     st_close(&F);
+    st_close(&M);
+    wmat_set_precision(WM_PREC_HIGHEST);
     wmat_force_portable(false);
     ms_set_threads(0);
     return 0;
@@ -92,6 +100,77 @@ static void test_products_match_float64(void **st) {
     }
     wmat_force_portable(false);
     ms_set_threads(0);
+}
+
+static const double *medium_f64(const char *name) {
+    const st_tensor *t = st_find(&M, name);
+    assert_non_null(t);
+    assert_int_equal(t->dtype, ST_F64);
+    return (const double *)t->data;
+}
+
+/* Worst |y - ref| / sum|x w| of y = x w^T (T rows) against ref / abs. */
+static double worst_error(const float *x, const wmat *w, int T, const double *ref, const double *abs) {
+    float *y = vec((size_t)T * w->rows);
+    wmat_linear(y, x, w, NULL, T);
+    double worst = 0;
+    for (int i = 0; i < T * w->rows; i++) {
+        double e = fabs(y[i] - ref[i]) / (abs[i] > 0 ? abs[i] : 1);
+        worst = e > worst || e != e ? e : worst;
+    }
+    free(y);
+    return worst;
+}
+
+static void test_medium_matches_float64(void **st) {
+    (void)st;
+    if (!wmat_bf16_dot_available()) {
+        printf("# no AVX-512 BF16 on this CPU: medium is the exact path (tested above)\n");
+        return;
+    }
+    wmat_set_precision(WM_PREC_MEDIUM);
+    const st_tensor *wt = st_find(&M, "w_m");
+    assert_non_null(wt);
+    wmat wm = {WM_BF16, wt->data, (int)wt->shape[0], (int)wt->shape[1]};
+    const float *xm = (const float *)st_find(&M, "x_m")->data;
+    for (int threads = 1; threads <= 2; threads++) {
+        ms_set_threads(threads);
+        for (int k = 0; k < 2; k++) { /* the fixture's small shapes at T 7: a 7-row block, one panel */
+            int K = k ? 40 : 300;
+            char yn[16], an[16], xn[16];
+            snprintf(yn, sizeof yn, "ym_%d", K), snprintf(an, sizeof an, "am_%d", K), snprintf(xn, sizeof xn, "x_%d", K);
+            wmat w = fixture_w("BF16", K);
+            double e = worst_error((const float *)st_find(&F, xn)->data, &w, 7, medium_f64(yn), medium_f64(an));
+            printf("# medium BF16 K=%d T=7 %d thread(s): %.2e\n", K, threads, e);
+            assert_true(e < TOL);
+        }
+        for (int T = 5; T <= 11; T += 3) { /* 53 rows, K 2085: panels, chunks, odd K, row blocks */
+            double e = worst_error(xm, &wm, T, medium_f64("ym_m"), medium_f64("am_m"));
+            printf("# medium BF16 K=2085 T=%d %d thread(s): %.2e\n", T, threads, e);
+            assert_true(e < TOL);
+        }
+    }
+    ms_set_threads(0);
+    wmat_set_precision(WM_PREC_HIGHEST);
+}
+
+/* Under "medium", decode-sized products (T <= WM_SMALL_T), F16 weights and
+ * the portable kernels keep the exact results. */
+static void test_medium_leaves_exact_paths(void **st) {
+    (void)st;
+    wmat_set_precision(WM_PREC_MEDIUM);
+    for (int T = 1; T <= WM_SMALL_T; T++) assert_true(check_product("BF16", 300, T, "medium", 2) < TOL);
+    assert_true(check_product("F16", 300, 7, "medium", 2) < TOL);
+    wmat_force_portable(true);
+    assert_true(check_product("BF16", 300, 7, "medium, portable", 2) < TOL);
+    wmat_force_portable(false);
+    /* rounding the activations shows: the exact reference is missed by more */
+    if (wmat_bf16_dot_available()) assert_true(check_product("BF16", 300, 7, "medium", 2) > 1e-4);
+    wmat_set_precision(WM_PREC_HIGHEST);
+    wm_precision p;
+    assert_int_equal(wm_precision_parse("medium", &p), 0);
+    assert_int_equal(p, WM_PREC_MEDIUM);
+    assert_int_equal(wm_precision_parse("high", &p), -1);
 }
 
 /* wmat_linear_n puts each part's outputs at its column: splitting a matrix
@@ -193,6 +272,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products_match_float64),
         cmocka_unit_test(test_parts_side_by_side),
+        cmocka_unit_test(test_medium_matches_float64),
+        cmocka_unit_test(test_medium_leaves_exact_paths),
         cmocka_unit_test(test_widening),
         cmocka_unit_test(test_pool_runs_every_item_once),
         cmocka_unit_test(test_pool_late_workers),
