@@ -19,6 +19,7 @@ BF16 and multiplies on vdpbf16ps), in medium.safetensors:
                          past the kernel's 2048-element chunk)
   x_m         [11, 2085] f32 activations (one 8-row block and 3)
   ym_m, am_m             its reference and sum |bf16(x) w|
+  y_m, a_m               x w^T and sum |x w| in float64 (the exact product)
 
     /usr/bin/python3 tools/gen_wmat_fixture.py [--out tests/fixtures/wmat]
 """
@@ -73,6 +74,8 @@ def main():
     w64 = st_io.bf16_bits_to_f32(st_io.f32_to_bf16_bits(w32)).astype(np.float64)
     med["w_m"], med["x_m"] = st_io.BF16(w32), x
     med["ym_m"], med["am_m"] = rounded(x) @ w64.T, np.abs(rounded(x)) @ np.abs(w64).T
+    x64 = x.astype(np.float64)
+    med["y_m"], med["a_m"] = x64 @ w64.T, np.abs(x64) @ np.abs(w64).T
     st_io.save(os.path.join(args.out, "medium.safetensors"), med, {"generator": "tools/gen_wmat_fixture.py"})
 
 

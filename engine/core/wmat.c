@@ -1,7 +1,7 @@
 /* wmat.c — products of f32 activations with F32 / F16 / BF16 weights as
  * stored (see wmat.h for the scheme). */
 #include "wmat.h"
-#include "gemm_bf16.h"
+#include "gemm_panel.h"
 #include "half.h"
 #include "ops.h"
 #include "pool.h"
@@ -57,11 +57,11 @@ int wm_precision_parse(const char *s, wm_precision *out) {
     else return -1;
     return 0;
 }
-bool wmat_bf16_dot_available(void) { return gemm_bf16_available(); }
+bool wmat_bf16_dot_available(void) { return gemm_panel_available(GP_BF16); }
 /* "medium" takes vdpbf16ps only where the CPU has it (and not when the
  * portable kernels are forced): elsewhere it is a permission left unused. */
 static bool use_bf16_dot(void) {
-    return g_precision == WM_PREC_MEDIUM && !g_force_portable && gemm_bf16_available();
+    return g_precision == WM_PREC_MEDIUM && !g_force_portable && gemm_panel_available(GP_BF16);
 }
 
 /* ---------------------------------------------------------------- small-T kernels
@@ -217,7 +217,8 @@ typedef struct {
     int first[5];   /* first block of each part; first[n] = total */
     int col[4];     /* output column of each part */
     const float *x;
-    const uint32_t *xb; /* x rounded to BF16 pairs when the product is "medium" */
+    const void *xp; /* x laid out for gemm_panel_rows, or NULL: widen + sgemm */
+    gp_form form;
     float *y;
     bool avx;
 } job;
@@ -234,9 +235,9 @@ static void run_block(void *ctx, int item) {
         else rows_portable(w->dtype, w->data, j->K, r0, r1, j->x, j->T, y, j->ldy);
         return;
     }
-    if (j->xb) {
-        uint32_t *panel = (uint32_t *)tile_buffer(0, gemm_bf16_scratch(j->K));
-        gemm_bf16_panel(w->data, j->K, r0, r1, j->xb, j->T, y, j->ldy, panel);
+    if (j->xp) {
+        float *panel = tile_buffer(0, gemm_panel_scratch(j->form, j->K));
+        gemm_panel_rows(j->form, w->dtype, w->data, j->K, r0, r1, j->xp, j->T, y, j->ldy, panel);
         return;
     }
     int nr = r1 - r0;
@@ -249,8 +250,8 @@ static void run_block(void *ctx, int item) {
 /* Rows per block: ~64 KB of weights for the small-T kernels (enough items to
  * balance two cores on every product, few enough that claiming costs nothing);
  * TILE_ROWS for the sgemm path, which amortizes the widening over T rows. */
-static int block_rows(const wmat *w, int T, bool medium) {
-    if (medium) return GB_PANEL;
+static int block_rows(const wmat *w, int T, bool panel) {
+    if (panel) return GP_PANEL;
     if (T > WM_SMALL_T) return TILE_ROWS;
     int rb = (int)(65536 / ((size_t)w->cols * wm_dtype_size(w->dtype)));
     return rb < 4 ? 4 : rb;
@@ -271,22 +272,23 @@ static void run_parts(float *y, int ldy, const float *x, const wmat *w, int n, i
         for (int p = 0, col = 0; p < n; col += w[p].rows, p++) f32_part(y + col, ldy, x, &w[p], T);
         return;
     }
-    bool medium = T > WM_SMALL_T && w[0].dtype == WM_BF16 && use_bf16_dot();
-    job j = {w, n, T, w[0].cols, ldy, 0, {0}, {0}, x, NULL, y, use_avx512()};
-    if (medium) { /* rounded once here, read by every block */
-        uint32_t *xb = (uint32_t *)tile_buffer(1, gemm_bf16_xb_size(T, w[0].cols));
-        gemm_bf16_round(x, T, w[0].cols, xb);
-        j.xb = xb;
+    job j = {w, n, T, w[0].cols, ldy, 0, {0}, {0}, x, NULL, GP_EXACT, y, use_avx512()};
+    bool panel = T > WM_SMALL_T && j.avx;
+    if (panel) { /* laid out once here, read by every block */
+        j.form = w[0].dtype == WM_BF16 && use_bf16_dot() ? GP_BF16 : GP_EXACT;
+        float *xp = tile_buffer(1, gemm_panel_x_size(j.form, T, w[0].cols));
+        gemm_panel_x(j.form, x, T, w[0].cols, xp);
+        j.xp = xp;
     }
     for (int p = 0; p < n; p++) {
-        int rb = block_rows(&w[p], T, medium);
+        int rb = block_rows(&w[p], T, panel);
         j.rb = p == 0 || rb < j.rb ? rb : j.rb; /* one block size for the job */
     }
     for (int p = 0; p < n; p++) {
         j.first[p + 1] = j.first[p] + (w[p].rows + j.rb - 1) / j.rb;
         j.col[p] = p ? j.col[p - 1] + w[p - 1].rows : 0;
     }
-    if (T > WM_SMALL_T) ms_blas_threads_for(0); /* one OpenBLAS thread per pool thread */
+    if (T > WM_SMALL_T && !panel) ms_blas_threads_for(0); /* one OpenBLAS thread per pool thread */
     pool_run(j.first[n], run_block, &j);
 }
 

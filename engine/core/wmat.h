@@ -11,9 +11,12 @@
  *
  * F16 / BF16 products run on the pool (pool.h), split into blocks of rows:
  * up to WM_SMALL_T input rows per block with a fused widen-and-dot kernel
- * (AVX-512 when the CPU has it, chosen at run time; else portable C), more
- * rows by widening a block of weight rows once and handing it to a
- * single-threaded sgemm. F32 products are OpenBLAS's (ops.h linear). */
+ * (AVX-512 when the CPU has it, chosen at run time; else portable C); more
+ * rows on AVX-512 by packed panels of 48 weight rows widened to f32 and an
+ * FMA micro-kernel (gemm_panel.h: about twice OpenBLAS's sgemm on widened
+ * tiles on this machine's Zen 5 cores), else by widening a block of weight
+ * rows and handing it to a single-threaded sgemm. F32 products are
+ * OpenBLAS's (ops.h linear). */
 #ifndef MS_WMAT_H
 #define MS_WMAT_H
 
@@ -52,7 +55,7 @@ void wmat_linear_n(float *y, const float *x, const wmat *w, int n, int T);
  * torch.set_float32_matmul_precision. "highest" (the default) is the exact
  * scheme above. "medium" lets products of BF16 weights with more than
  * WM_SMALL_T input rows (prefill, batches) round the activations to BF16 and
- * run on the AVX-512 BF16 dot product (gemm_bf16.h), about twice the
+ * run on the AVX-512 BF16 dot product (gemm_panel.h), about twice the
  * multiply-adds per instruction; a CPU without it keeps the exact scheme.
  * Decode (<= WM_SMALL_T rows), F16 and F32 weights are never affected. */
 typedef enum { WM_PREC_HIGHEST, WM_PREC_MEDIUM } wm_precision;

@@ -312,7 +312,7 @@ static void test_save_roundtrip(void **st) {
         assert_int_equal(tf_forward(&b, &s, toks, 6, LOGITS_ALL, lb), 0);
         double e = rel_inf(lb, la, (size_t)6 * a.c.vocab);
         if (half) assert_true(e < 1e-2); /* bf16 weights rounded to f16 */
-        else assert_true(e == 0);
+        else assert_true(e < 1e-6);      /* the same values; BF16 and F32 products add in other orders */
         int *ia, *ib, na, nb;
         assert_int_equal(tok_encode(a.tok, "It's 42!", 8, &ia, &na), 0);
         assert_int_equal(tok_encode(b.tok, "It's 42!", 8, &ib, &nb), 0);

@@ -9,7 +9,7 @@
  * of the float64 value (f32 accumulation of K <= 300 exact products is good
  * to ~K * 2^-24 of that sum in the worst case, ~sqrt(K) * 2^-24 typically).
  *
- * Matmul precision "medium" (vdpbf16ps, engine/core/gemm_bf16.c) against
+ * Matmul precision "medium" (vdpbf16ps, engine/core/gemm_panel.c) against
  * float64 products of the BF16-rounded activations (medium.safetensors), with
  * the same tolerance, when the CPU has the instruction; decode-sized products
  * and the portable kernels stay exact under "medium". */
@@ -154,6 +154,28 @@ static void test_medium_matches_float64(void **st) {
     wmat_set_precision(WM_PREC_HIGHEST);
 }
 
+/* The exact panels on a shape past one panel and one chunk of K, odd K. */
+static void test_exact_large_shape(void **st) {
+    (void)st;
+    const st_tensor *wt = st_find(&M, "w_m");
+    assert_non_null(wt);
+    wmat wm = {WM_BF16, wt->data, (int)wt->shape[0], (int)wt->shape[1]};
+    const float *xm = (const float *)st_find(&M, "x_m")->data;
+    for (int portable = 0; portable < 2; portable++) {
+        wmat_force_portable(portable);
+        for (int threads = 1; threads <= 2; threads++) {
+            ms_set_threads(threads);
+            for (int T = 1; T <= 11; T += 2) {
+                double e = worst_error(xm, &wm, T, medium_f64("y_m"), medium_f64("a_m"));
+                printf("# exact BF16 K=2085 T=%d %s %d thread(s): %.2e\n", T, wmat_kernel(), threads, e);
+                assert_true(e < TOL);
+            }
+        }
+    }
+    wmat_force_portable(false);
+    ms_set_threads(0);
+}
+
 /* Under "medium", decode-sized products (T <= WM_SMALL_T), F16 weights and
  * the portable kernels keep the exact results. */
 static void test_medium_leaves_exact_paths(void **st) {
@@ -272,6 +294,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products_match_float64),
         cmocka_unit_test(test_parts_side_by_side),
+        cmocka_unit_test(test_exact_large_shape),
         cmocka_unit_test(test_medium_matches_float64),
         cmocka_unit_test(test_medium_leaves_exact_paths),
         cmocka_unit_test(test_widening),
