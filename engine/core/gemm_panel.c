@@ -12,6 +12,7 @@
 #include "alloc.h"
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,7 +126,9 @@ AVX_INLINE __m512i load_units(gp_form f, wm_dtype dt, const uint16_t *w, int K, 
         return _mm512_maskz_loadu_epi16((__mmask32)(m >= 32 ? ~0u : (1u << m) - 1), w + k);
     }
     int m = K - u < 16 ? K - u : 16;
-    __m256i h = _mm256_maskz_loadu_epi16((__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1), w + u);
+    __mmask16 mask = (__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1);
+    if (dt == WM_F32) return _mm512_maskz_loadu_epi32(mask, (const float *)(const void *)w + u);
+    __m256i h = _mm256_maskz_loadu_epi16(mask, w + u);
     if (dt == WM_BF16) return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
     return _mm512_castps_si512(_mm512_cvtph_ps(h));
 }
@@ -138,7 +141,8 @@ AVX_INLINE void pack(gp_form f, wm_dtype dt, const uint16_t *W, int K, int r0, i
             __m512i r[16];
             for (int i = 0; i < 16; i++) {
                 int row = r0 + 16 * g + i;
-                r[i] = row < r1 ? load_units(f, dt, W + (size_t)row * K, K, u0 + c0) : _mm512_setzero_si512();
+                const uint16_t *w = (const uint16_t *)((const uint8_t *)W + (size_t)row * K * wm_dtype_size(dt));
+                r[i] = row < r1 ? load_units(f, dt, w, K, u0 + c0) : _mm512_setzero_si512();
             }
             transpose16(r);
             int nc = n - c0 < 16 ? n - c0 : 16;
@@ -148,9 +152,10 @@ AVX_INLINE void pack(gp_form f, wm_dtype dt, const uint16_t *W, int K, int r0, i
 
 /* ---------------------------------------------------------------- micro-kernels */
 
-/* y[i * ldy + c] (+)= sum over n units of x[u][i] . P[u][c] for i < mr,
- * c < GP_PANEL (lanes outside mask[j] left alone). mr is a constant at every
- * call site, so the accumulators stay in registers. */
+/* y[i * ldy + c] = alpha * sum over n units of x[u][i] . P[u][c]
+ * (+ beta * y[i * ldy + c] when beta != 0) for i < mr, c < GP_PANEL (lanes
+ * outside mask[j] left alone). mr is a constant at every call site, so the
+ * accumulators stay in registers. */
 #define KERNEL_BODY(STEP)                                                                              \
     __m512 a[MR][NV];                                                                                  \
     for (int i = 0; i < mr; i++)                                                                       \
@@ -163,10 +168,14 @@ AVX_INLINE void pack(gp_form f, wm_dtype dt, const uint16_t *W, int K, int r0, i
             for (int j = 0; j < NV; j++) a[i][j] = STEP(a[i][j], b, w[j]);                             \
         }                                                                                              \
     }                                                                                                  \
+    __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);                                     \
     for (int i = 0; i < mr; i++)                                                                       \
         for (int j = 0; j < NV; j++) {                                                                 \
             float *d = y + (size_t)i * ldy + 16 * j;                                                   \
-            __m512 v = add ? _mm512_add_ps(a[i][j], _mm512_maskz_loadu_ps(mask[j], d)) : a[i][j];     \
+            __m512 v = alpha == 1 ? a[i][j] : _mm512_mul_ps(al, a[i][j]);                              \
+            if (beta != 0)                                                                             \
+                v = _mm512_add_ps(v, beta == 1 ? _mm512_maskz_loadu_ps(mask[j], d)                      \
+                                               : _mm512_mul_ps(be, _mm512_maskz_loadu_ps(mask[j], d))); \
             _mm512_mask_storeu_ps(d, mask[j], v);                                                      \
         }
 
@@ -174,32 +183,32 @@ AVX_INLINE void pack(gp_form f, wm_dtype dt, const uint16_t *W, int K, int r0, i
 #define DOT_STEP(acc, b, w) _mm512_dpbf16_ps(acc, (__m512bh)(b), (__m512bh)(w))
 
 AVX_INLINE void kernel_fma(const uint32_t *P, int n, const uint32_t *x, float *y, int ldy, int mr,
-                           const __mmask16 mask[NV], bool add) {
+                           const __mmask16 mask[NV], float alpha, float beta) {
     KERNEL_BODY(FMA_STEP)
 }
 BF16_INLINE void kernel_dot(const uint32_t *P, int n, const uint32_t *x, float *y, int ldy, int mr,
-                            const __mmask16 mask[NV], bool add) {
+                            const __mmask16 mask[NV], float alpha, float beta) {
     KERNEL_BODY(DOT_STEP)
 }
 
 #define CASES(K)                                                                                       \
     switch (mr) {                                                                                      \
-    case 1: K(P, n, x, y, ldy, 1, mask, add); break;                                                   \
-    case 2: K(P, n, x, y, ldy, 2, mask, add); break;                                                   \
-    case 3: K(P, n, x, y, ldy, 3, mask, add); break;                                                   \
-    case 4: K(P, n, x, y, ldy, 4, mask, add); break;                                                   \
-    case 5: K(P, n, x, y, ldy, 5, mask, add); break;                                                   \
-    case 6: K(P, n, x, y, ldy, 6, mask, add); break;                                                   \
-    case 7: K(P, n, x, y, ldy, 7, mask, add); break;                                                   \
-    default: K(P, n, x, y, ldy, 8, mask, add); break;                                                  \
+    case 1: K(P, n, x, y, ldy, 1, mask, alpha, beta); break;                                                 \
+    case 2: K(P, n, x, y, ldy, 2, mask, alpha, beta); break;                                                 \
+    case 3: K(P, n, x, y, ldy, 3, mask, alpha, beta); break;                                                 \
+    case 4: K(P, n, x, y, ldy, 4, mask, alpha, beta); break;                                                 \
+    case 5: K(P, n, x, y, ldy, 5, mask, alpha, beta); break;                                                 \
+    case 6: K(P, n, x, y, ldy, 6, mask, alpha, beta); break;                                                 \
+    case 7: K(P, n, x, y, ldy, 7, mask, alpha, beta); break;                                                 \
+    default: K(P, n, x, y, ldy, 8, mask, alpha, beta); break;                                                \
     }
 
 AVX static void block_fma(const uint32_t *P, int n, const uint32_t *x, float *y, int ldy, int mr,
-                          const __mmask16 mask[NV], bool add) {
+                          const __mmask16 mask[NV], float alpha, float beta) {
     CASES(kernel_fma)
 }
 BF16 static void block_dot(const uint32_t *P, int n, const uint32_t *x, float *y, int ldy, int mr,
-                           const __mmask16 mask[NV], bool add) {
+                           const __mmask16 mask[NV], float alpha, float beta) {
     CASES(kernel_dot)
 }
 
@@ -207,7 +216,8 @@ BF16 static void block_dot(const uint32_t *P, int n, const uint32_t *x, float *y
 
 AVX static void pack_exact(wm_dtype dt, const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
     if (dt == WM_BF16) pack(GP_EXACT, WM_BF16, W, K, r0, r1, u0, n, P);
-    else pack(GP_EXACT, WM_F16, W, K, r0, r1, u0, n, P);
+    else if (dt == WM_F16) pack(GP_EXACT, WM_F16, W, K, r0, r1, u0, n, P);
+    else pack(GP_EXACT, WM_F32, W, K, r0, r1, u0, n, P);
 }
 BF16 static void pack_bf16(const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
     pack(GP_BF16, WM_BF16, W, K, r0, r1, u0, n, P);
@@ -231,8 +241,113 @@ void gemm_panel_rows(gp_form f, wm_dtype dt, const void *W, int K, int r0, int r
             const uint32_t *xb = x + (size_t)t * nu + (size_t)u0 * MR;
             float *yb = y + (size_t)t * ldy + r0;
             int mr = T - t < MR ? T - t : MR;
-            if (f == GP_BF16) block_dot(P, n, xb, yb, ldy, mr, mask, u0 > 0);
-            else block_fma(P, n, xb, yb, ldy, mr, mask, u0 > 0);
+            if (f == GP_BF16) block_dot(P, n, xb, yb, ldy, mr, mask, 1, u0 > 0);
+            else block_fma(P, n, xb, yb, ldy, mr, mask, 1, u0 > 0);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- f32 sgemm */
+
+/* op(A) rows as GP_ROWS-row blocks of units: xp[m / 8][k][m % 8], alpha
+ * left to the kernel. ta: A is [K, lda] and op(A)(m, k) = A[k * lda + m]. */
+static void layout_a(bool ta, int M, int K, const float *A, int lda, float *xp) {
+    for (int m0 = 0; m0 < M; m0 += MR) {
+        float *blk = xp + (size_t)m0 * K;
+        int mr = M - m0 < MR ? M - m0 : MR;
+        for (int k = 0; k < K; k++) {
+            float *d = blk + (size_t)k * MR;
+            for (int i = 0; i < MR; i++)
+                d[i] = i >= mr ? 0 : ta ? A[(size_t)k * lda + m0 + i] : A[(size_t)(m0 + i) * lda + k];
+        }
+    }
+}
+
+/* P[k][GP_PANEL] for k0 <= k < k0 + n and columns n0..n1-1 of op(B), zero
+ * past n1. tb: B is [N, ldb] and op(B)(k, c) = B[c * ldb + k] (the
+ * transposing pack); else B is [K, ldb] and a row of P is a row of B. */
+AVX static void pack_f32(bool tb, const float *B, int ldb, int K, int n0, int n1, int k0, int n, uint32_t *P) {
+    if (tb) {
+        for (int g = 0; g < NV; g++)
+            for (int c0 = 0; c0 < n; c0 += 16) {
+                __m512i r[16];
+                for (int i = 0; i < 16; i++) {
+                    int col = n0 + 16 * g + i, m = K - (k0 + c0) < 16 ? K - (k0 + c0) : 16;
+                    __mmask16 mk = (__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1);
+                    r[i] = col < n1 ? _mm512_maskz_loadu_epi32(mk, B + (size_t)col * ldb + k0 + c0) : _mm512_setzero_si512();
+                }
+                transpose16(r);
+                int nc = n - c0 < 16 ? n - c0 : 16;
+                for (int c = 0; c < nc; c++) _mm512_storeu_si512(P + (size_t)(c0 + c) * GP_PANEL + 16 * g, r[c]);
+            }
+        return;
+    }
+    __mmask16 mk[NV];
+    for (int j = 0; j < NV; j++) {
+        int v = n1 - n0 - 16 * j;
+        mk[j] = (__mmask16)(v >= 16 ? 0xffff : v <= 0 ? 0 : (1u << v) - 1);
+    }
+    for (int k = 0; k < n; k++)
+        for (int j = 0; j < NV; j++)
+            _mm512_storeu_si512(P + (size_t)k * GP_PANEL + 16 * j,
+                                _mm512_maskz_loadu_epi32(mk[j], B + (size_t)(k0 + k) * ldb + n0 + 16 * j));
+}
+
+/* Each thread's layout and panel buffers, freed when the thread ends (the
+ * trainers start threads per parallel section). */
+typedef struct {
+    float *p[2];
+    size_t n[2];
+} bufs;
+static pthread_key_t g_key;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void bufs_free(void *v) {
+    bufs *b = v;
+    free(b->p[0]), free(b->p[1]), free(b);
+}
+static void key_init(void) { pthread_key_create(&g_key, bufs_free); }
+
+static float *thread_buf(int i, size_t n) {
+    pthread_once(&g_once, key_init);
+    bufs *b = pthread_getspecific(g_key);
+    if (!b) {
+        b = xcalloc(1, sizeof *b);
+        pthread_setspecific(g_key, b);
+    }
+    if (b->n[i] < n) {
+        free(b->p[i]);
+        b->p[i] = xmalloc(sizeof(float) * n);
+        b->n[i] = n;
+    }
+    return b->p[i];
+}
+
+void gemm_panel_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                      int ldb, float beta, float *C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta C */
+        for (int m = 0; m < M; m++)
+            for (int c = 0; c < N; c++) C[(size_t)m * ldc + c] = beta == 0 ? 0 : beta * C[(size_t)m * ldc + c];
+        return;
+    }
+    float *xp = thread_buf(0, (size_t)(M + MR - 1) / MR * MR * (size_t)K);
+    uint32_t *P = (uint32_t *)thread_buf(1, (size_t)(K < KC ? K : KC) * GP_PANEL);
+    layout_a(ta, M, K, A, lda, xp);
+    const uint32_t *x = (const uint32_t *)xp;
+    for (int n0 = 0; n0 < N; n0 += GP_PANEL) {
+        int n1 = n0 + GP_PANEL < N ? n0 + GP_PANEL : N;
+        __mmask16 mask[NV];
+        for (int j = 0; j < NV; j++) {
+            int v = n1 - n0 - 16 * j;
+            mask[j] = (__mmask16)(v >= 16 ? 0xffff : v <= 0 ? 0 : (1u << v) - 1);
+        }
+        for (int k0 = 0; k0 < K; k0 += KC) {
+            int n = K - k0 < KC ? K - k0 : KC;
+            pack_f32(tb, B, ldb, K, n0, n1, k0, n, P);
+            for (int m = 0; m < M; m += MR)
+                block_fma(P, n, x + (size_t)m * K + (size_t)k0 * MR, C + (size_t)m * ldc + n0, ldc,
+                          M - m < MR ? M - m : MR, mask, alpha, k0 ? 1 : beta);
         }
     }
 }

@@ -46,4 +46,11 @@ size_t gemm_panel_scratch(gp_form f, int K);
 void gemm_panel_rows(gp_form f, wm_dtype dt, const void *W, int K, int r0, int r1, const void *xp, int T, float *y,
                      int ldy, void *scratch);
 
+/* C[M, N] = alpha op(A) op(B) + beta C, row-major as cblas_sgemm (op(A) =
+ * A^T when ta, op(B) = B^T when tb), single-threaded, f32 FMA on the same
+ * panels (op(A) laid out in 8-row blocks, op(B) packed 48 columns at a
+ * time). beta 0 never reads C. Needs gemm_panel_available(GP_EXACT). */
+void gemm_panel_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                      int ldb, float beta, float *C, int ldc);
+
 #endif

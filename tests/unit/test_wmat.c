@@ -16,6 +16,7 @@
 #include "testutil.h"
 #include "gradcheck.h"
 
+#include "gemm_panel.h"
 #include "ops.h"
 #include "pool.h"
 #include "safetensors.h"
@@ -27,16 +28,16 @@
 #define MEDIUM FIXTURES "/wmat/medium.safetensors"
 #define TOL 1e-5
 
-static st_file F, M;
+static st_file F, MF;
 
 static int setup(void **st) {
     (void)st;
-    return st_open(&F, REF) || st_open(&M, MEDIUM);
+    return st_open(&F, REF) || st_open(&MF, MEDIUM);
 }
 static int teardown(void **st) {
     (void)st;
     st_close(&F);
-    st_close(&M);
+    st_close(&MF);
     wmat_set_precision(WM_PREC_HIGHEST);
     wmat_force_portable(false);
     ms_set_threads(0);
@@ -103,7 +104,7 @@ static void test_products_match_float64(void **st) {
 }
 
 static const double *medium_f64(const char *name) {
-    const st_tensor *t = st_find(&M, name);
+    const st_tensor *t = st_find(&MF, name);
     assert_non_null(t);
     assert_int_equal(t->dtype, ST_F64);
     return (const double *)t->data;
@@ -129,10 +130,10 @@ static void test_medium_matches_float64(void **st) {
         return;
     }
     wmat_set_precision(WM_PREC_MEDIUM);
-    const st_tensor *wt = st_find(&M, "w_m");
+    const st_tensor *wt = st_find(&MF, "w_m");
     assert_non_null(wt);
     wmat wm = {WM_BF16, wt->data, (int)wt->shape[0], (int)wt->shape[1]};
-    const float *xm = (const float *)st_find(&M, "x_m")->data;
+    const float *xm = (const float *)st_find(&MF, "x_m")->data;
     for (int threads = 1; threads <= 2; threads++) {
         ms_set_threads(threads);
         for (int k = 0; k < 2; k++) { /* the fixture's small shapes at T 7: a 7-row block, one panel */
@@ -154,13 +155,63 @@ static void test_medium_matches_float64(void **st) {
     wmat_set_precision(WM_PREC_HIGHEST);
 }
 
+/* gemm_panel_sgemm against a float64 product, every transpose combination,
+ * alpha / beta, padded leading dimensions, shapes past one panel and one
+ * chunk of K, and the degenerate ones; within TOL of sum |alpha a b| +
+ * |beta c|. */
+static double sgemm_case(bool ta, bool tb, int M, int N, int K, float alpha, float beta) {
+    int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    float *A = vec(na + 1), *B = vec(nb + 1), *C = vec(nc + 1), *C0 = vec(nc + 1);
+    uint64_t r = 12345u + (uint64_t)M * 31 + (uint64_t)N * 7 + (uint64_t)K;
+    for (size_t i = 0; i < na; i++) A[i] = (float)((r = r * 6364136223846793005u + 1442695040888963407u) >> 40) / (1 << 24) - 0.5f;
+    for (size_t i = 0; i < nb; i++) B[i] = (float)((r = r * 6364136223846793005u + 1442695040888963407u) >> 40) / (1 << 24) - 0.5f;
+    for (size_t i = 0; i < nc; i++) C0[i] = C[i] = (float)(i % 7) - 3;
+    gemm_panel_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    double worst = 0;
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = 0, a = 0;
+            for (int k = 0; k < K; k++) {
+                double x = ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+                double y = tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
+                s += x * y, a += fabs(x * y);
+            }
+            double c0 = C0[(size_t)m * ldc + n], want = alpha * s + beta * c0;
+            double e = fabs(C[(size_t)m * ldc + n] - want) / (fabs(alpha) * a + fabs(beta * c0) + 1e-30);
+            worst = e > worst || e != e ? e : worst;
+        }
+    for (int m = 0; m < M; m++) /* the padding between rows is left alone */
+        for (int n = N; n < ldc; n++) assert_true(C[(size_t)m * ldc + n] == C0[(size_t)m * ldc + n]);
+    free(A), free(B), free(C), free(C0);
+    return worst;
+}
+
+static void test_panel_sgemm(void **st) {
+    (void)st;
+    if (!gemm_panel_available(GP_EXACT)) {
+        printf("# no AVX-512: the trainers' products stay OpenBLAS's\n");
+        return;
+    }
+    static const int shapes[][3] = {{13, 53, 1030}, {8, 48, 16}, {1, 1, 1}, {37, 100, 7}, {9, 17, 2049}};
+    static const float ab[][2] = {{1, 0}, {0.5f, 1}, {-1, -2}};
+    for (int s = 0; s < 5; s++)
+        for (int t = 0; t < 4; t++)
+            for (int c = 0; c < 3; c++) {
+                double e = sgemm_case(t & 1, t & 2, shapes[s][0], shapes[s][1], shapes[s][2], ab[c][0], ab[c][1]);
+                if (e >= TOL) fail_msg("sgemm ta %d tb %d %dx%dx%d alpha %g beta %g: %.2e", t & 1, !!(t & 2),
+                                       shapes[s][0], shapes[s][1], shapes[s][2], ab[c][0], ab[c][1], e);
+            }
+    printf("# gemm_panel_sgemm: 60 cases within %.0e\n", TOL);
+}
+
 /* The exact panels on a shape past one panel and one chunk of K, odd K. */
 static void test_exact_large_shape(void **st) {
     (void)st;
-    const st_tensor *wt = st_find(&M, "w_m");
+    const st_tensor *wt = st_find(&MF, "w_m");
     assert_non_null(wt);
     wmat wm = {WM_BF16, wt->data, (int)wt->shape[0], (int)wt->shape[1]};
-    const float *xm = (const float *)st_find(&M, "x_m")->data;
+    const float *xm = (const float *)st_find(&MF, "x_m")->data;
     for (int portable = 0; portable < 2; portable++) {
         wmat_force_portable(portable);
         for (int threads = 1; threads <= 2; threads++) {
@@ -295,6 +346,7 @@ int main(void) {
         cmocka_unit_test(test_products_match_float64),
         cmocka_unit_test(test_parts_side_by_side),
         cmocka_unit_test(test_exact_large_shape),
+        cmocka_unit_test(test_panel_sgemm),
         cmocka_unit_test(test_medium_matches_float64),
         cmocka_unit_test(test_medium_leaves_exact_paths),
         cmocka_unit_test(test_widening),
