@@ -268,7 +268,7 @@ static void f32_part(float *y, int ldy, const float *x, const wmat *w, int T) {
 
 /* Parts of one dtype (F16 / BF16) as one pool job; outputs at y + column. */
 static void run_parts(float *y, int ldy, const float *x, const wmat *w, int n, int T) {
-    if (w[0].dtype == WM_F32) { /* OpenBLAS; a part's output starts at its column */
+    if (w[0].dtype == WM_F32 && !(T > WM_SMALL_T && use_avx512())) { /* OpenBLAS; a part's output at its column */
         for (int p = 0, col = 0; p < n; col += w[p].rows, p++) f32_part(y + col, ldy, x, &w[p], T);
         return;
     }
@@ -302,7 +302,7 @@ void wmat_linear_n(float *y, const float *x, const wmat *w, int n, int T) {
 }
 
 void wmat_linear(float *y, const float *x, const wmat *w, const float *b, int T) {
-    if (w->dtype == WM_F32) linear(y, x, w->data, b, T, w->cols, w->rows);
+    if (w->dtype == WM_F32 && !(T > WM_SMALL_T && use_avx512())) linear(y, x, w->data, b, T, w->cols, w->rows);
     else {
         run_parts(y, w->rows, x, w, 1, T);
         if (b)
