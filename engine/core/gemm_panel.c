@@ -13,6 +13,7 @@
 
 #include <immintrin.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,28 +121,28 @@ AVX_INLINE void transpose16(__m512i r[16]) {
 
 /* 16 units of one weight row from unit u, zero past K: BF16 pairs as stored
  * (GP_BF16), or 16 elements widened to f32 (GP_EXACT). */
-AVX_INLINE __m512i load_units(gp_form f, wm_dtype dt, const uint16_t *w, int K, int u) {
+AVX_INLINE __m512i load_units(gp_form f, gp_wtype dt, const uint16_t *w, int K, int u) {
     if (f == GP_BF16) {
         int k = 2 * u, m = K - k < 32 ? K - k : 32;
         return _mm512_maskz_loadu_epi16((__mmask32)(m >= 32 ? ~0u : (1u << m) - 1), w + k);
     }
     int m = K - u < 16 ? K - u : 16;
     __mmask16 mask = (__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1);
-    if (dt == WM_F32) return _mm512_maskz_loadu_epi32(mask, (const float *)(const void *)w + u);
+    if (dt == GP_W_F32) return _mm512_maskz_loadu_epi32(mask, (const float *)(const void *)w + u);
     __m256i h = _mm256_maskz_loadu_epi16(mask, w + u);
-    if (dt == WM_BF16) return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+    if (dt == GP_W_BF16) return _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
     return _mm512_castps_si512(_mm512_cvtph_ps(h));
 }
 
 /* P[u][GP_PANEL] for units u0 <= u < u0 + n of rows r0..r1-1 of W; rows past
  * r1 are zero. */
-AVX_INLINE void pack(gp_form f, wm_dtype dt, const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
+AVX_INLINE void pack(gp_form f, gp_wtype dt, const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
     for (int g = 0; g < NV; g++)
         for (int c0 = 0; c0 < n; c0 += 16) {
             __m512i r[16];
             for (int i = 0; i < 16; i++) {
                 int row = r0 + 16 * g + i;
-                const uint16_t *w = (const uint16_t *)((const uint8_t *)W + (size_t)row * K * wm_dtype_size(dt));
+                const uint16_t *w = (const uint16_t *)((const uint8_t *)W + (size_t)row * K * (dt == GP_W_F32 ? 4 : 2));
                 r[i] = row < r1 ? load_units(f, dt, w, K, u0 + c0) : _mm512_setzero_si512();
             }
             transpose16(r);
@@ -214,16 +215,16 @@ BF16 static void block_dot(const uint32_t *P, int n, const uint32_t *x, float *y
 
 /* ---------------------------------------------------------------- a panel */
 
-AVX static void pack_exact(wm_dtype dt, const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
-    if (dt == WM_BF16) pack(GP_EXACT, WM_BF16, W, K, r0, r1, u0, n, P);
-    else if (dt == WM_F16) pack(GP_EXACT, WM_F16, W, K, r0, r1, u0, n, P);
-    else pack(GP_EXACT, WM_F32, W, K, r0, r1, u0, n, P);
+AVX static void pack_exact(gp_wtype dt, const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
+    if (dt == GP_W_BF16) pack(GP_EXACT, GP_W_BF16, W, K, r0, r1, u0, n, P);
+    else if (dt == GP_W_F16) pack(GP_EXACT, GP_W_F16, W, K, r0, r1, u0, n, P);
+    else pack(GP_EXACT, GP_W_F32, W, K, r0, r1, u0, n, P);
 }
 BF16 static void pack_bf16(const uint16_t *W, int K, int r0, int r1, int u0, int n, uint32_t *P) {
-    pack(GP_BF16, WM_BF16, W, K, r0, r1, u0, n, P);
+    pack(GP_BF16, GP_W_BF16, W, K, r0, r1, u0, n, P);
 }
 
-void gemm_panel_rows(gp_form f, wm_dtype dt, const void *W, int K, int r0, int r1, const void *xp, int T, float *y,
+void gemm_panel_rows(gp_form f, gp_wtype dt, const void *W, int K, int r0, int r1, const void *xp, int T, float *y,
                      int ldy, void *scratch) {
     int nu = units(f, K), nr = r1 - r0;
     __mmask16 mask[NV];

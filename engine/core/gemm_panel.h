@@ -16,8 +16,6 @@
 #ifndef MS_GEMM_PANEL_H
 #define MS_GEMM_PANEL_H
 
-#include "wmat.h"
-
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,6 +23,8 @@
 #define GP_ROWS 8   /* input rows per block */
 
 typedef enum { GP_EXACT, GP_BF16 } gp_form;
+/* How weights are stored (wmat.h's wm_dtype, kept apart: wmat includes this). */
+typedef enum { GP_W_F32, GP_W_F16, GP_W_BF16 } gp_wtype;
 
 /* True when this CPU has what the form needs (AVX-512 F/BW; and BF16). */
 bool gemm_panel_available(gp_form f);
@@ -40,10 +40,10 @@ void gemm_panel_x(gp_form f, const float *x, int T, int K, void *xp);
 /* The 4-byte elements of scratch a thread needs for gemm_panel_rows. */
 size_t gemm_panel_scratch(gp_form f, int K);
 
-/* y[t * ldy + r] = sum_k x[t, k] W[r, k] for rows r0 <= r < r1 of W (dtype
- * WM_F16 or WM_BF16, [rows, K]; r1 - r0 <= GP_PANEL) and every t < T, with xp
- * from gemm_panel_x of the same form. Needs gemm_panel_available(f). */
-void gemm_panel_rows(gp_form f, wm_dtype dt, const void *W, int K, int r0, int r1, const void *xp, int T, float *y,
+/* y[t * ldy + r] = sum_k x[t, k] W[r, k] for rows r0 <= r < r1 of W ([rows,
+ * K] of type wt; GP_W_BF16 for GP_BF16; r1 - r0 <= GP_PANEL) and every t < T,
+ * with xp from gemm_panel_x of the same form. Needs gemm_panel_available(f). */
+void gemm_panel_rows(gp_form f, gp_wtype wt, const void *W, int K, int r0, int r1, const void *xp, int T, float *y,
                      int ldy, void *scratch);
 
 /* C[M, N] = alpha op(A) op(B) + beta C, row-major as cblas_sgemm (op(A) =

@@ -166,7 +166,7 @@ void tr_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
              const float *B, int ldb, float beta, float *C, int ldc) {
     if (M <= 0 || N <= 0) return;
     /* The packed panels where the shape amortizes packing (their FMA kernel
-     * runs 1.2-1.8x OpenBLAS's sgemm on this project's shapes, bench/gemm) */
+     * runs 1.1-1.8x OpenBLAS's sgemm on this project's shapes: bench/gemm.c) */
     if (M >= 16 && N >= 16 && gemm_panel_available(GP_EXACT))
         gemm_panel_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else

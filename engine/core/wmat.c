@@ -237,7 +237,8 @@ static void run_block(void *ctx, int item) {
     }
     if (j->xp) {
         float *panel = tile_buffer(0, gemm_panel_scratch(j->form, j->K));
-        gemm_panel_rows(j->form, w->dtype, w->data, j->K, r0, r1, j->xp, j->T, y, j->ldy, panel);
+        gp_wtype wt = w->dtype == WM_F32 ? GP_W_F32 : w->dtype == WM_F16 ? GP_W_F16 : GP_W_BF16;
+        gemm_panel_rows(j->form, wt, w->data, j->K, r0, r1, j->xp, j->T, y, j->ldy, panel);
         return;
     }
     int nr = r1 - r0;

@@ -749,8 +749,8 @@ static const sess_cmd_info CMDS[] = {
      "residual norm in $XDG_CACHE_HOME/metascope, default ~/.cache/metascope; the environment variable "
      "METASCOPE_CACHE=off turns it off for good), matmul_precision (highest|medium, PyTorch's names: "
      "medium lets prefill and batched products with BF16 weights round the activations to BF16 and use the "
-     "CPU's BF16 dot product: 2.8x the prefill of a Llama-3.2-1B-shaped model on a 2-core AVX-512 BF16 "
-     "machine, mean NLL of the BF16 Llama fixture moved by 1.4e-4 relative; decode is never affected; "
+     "CPU's BF16 dot product: 1.6x the prefill rate of highest on a Llama-3.2-1B-shaped model (2-core "
+     "Zen 5), mean NLL of the BF16 Llama fixture moved by 1.4e-4 relative; decode is never affected; "
      "process-wide). A value that cannot be honoured is refused with the reason "
      "and nothing changes: ctx past the model's context or shorter than the prompt, top_k past its vocabulary, "
      "bos on / eos stop for a model without those tokens, more threads than the pool runs (16)."},
