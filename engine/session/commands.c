@@ -641,9 +641,9 @@ static int cmd_nll(session *S, words *w) {
 }
 
 static const char *matmul_line(void) {
-    if (wmat_precision() == WM_PREC_HIGHEST) return "highest (BF16 / F16 weights widened exactly, f32 products)";
-    if (!wmat_bf16_dot_available()) return "medium (no AVX-512 BF16 on this CPU: products stay exact)";
-    return "medium (prefill and batches of BF16 weights round activations to BF16)";
+    if (wmat_precision() == WM_PREC_HIGHEST) return "highest (exact f32 products)";
+    if (!wmat_bf16_dot_available()) return "medium (no AVX-512 BF16 here: exact)";
+    return "medium (BF16 products in prefill)";
 }
 
 static int cmd_status(session *S, words *w) {

@@ -87,7 +87,7 @@ sleep 0.3
 keys C-c
 check "Ctrl-C cancels a long generation" wait_status '\(cancelled\)' 30
 keys 'status' Enter
-check "the explorer goes on after Ctrl-C" wait_for 'sampling temperature'
+check "the explorer goes on after Ctrl-C" wait_for 'bos +auto'
 check "colors used by default" sh -c "$T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"
 keys 'quit' Enter
 check "quit ends the explorer" wait_for 'explorer-exited'
