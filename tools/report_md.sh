@@ -33,6 +33,8 @@ FA="$OUT/steer/frontier_area.csv"
 meta=$(pmean "$PC" meta); sae=$(pmean "$PC" sae); resid=$(pmean "$PC" resid); mlp=$(pmean "$PC" mlp)
 raw=$(awk -v a="$resid" -v b="$mlp" 'BEGIN { printf "%.3f", (a + 0 > b + 0 ? a : b) }')
 dglp=$(jnum dlm_glp); dsae=$(jnum dlm_sae); dnoise=$(jnum dlm_noise)
+dgauss=$(jnum dlm_gauss); dgnoise=$(jnum dlm_gauss_noise)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.2f", a / b; else print "-" }'; }
 fglp=$(jnum fd_glp); fsae=$(jnum fd_sae); fnoise=$(jnum fd_noise); ffloor=$(jnum fd_floor)
 E=$(field E); A=$(field A); alpha=$(field alpha); rmse=$(field rmse); npts=$(field points)
 # claim 2: concepts (DiffMean source) where the best +GLP area beats plain
@@ -57,7 +59,7 @@ not a verdict on the paper.
 | 1. diffusion loss falls smoothly with compute | power law over budgets | L(C) = $E + $A·C^-$alpha, rms residual $rmse over $npts budgets; loss falls at every step: $monotone | $( [ "$monotone" = yes ] && echo holds || echo "does not hold" ) |
 | 2. GLP post-processing expands the steering frontier | more concept at equal fluency | +GLP (best u) encloses more frontier area than plain for $wins concepts (DiffMean directions) | $( [ "$wn" -gt $((wd / 2)) ] && echo "holds (weakly)" || echo "does not hold" ) |
 | 3. meta-neurons isolate concepts best in 1-D probing | AUC GLP 0.84 vs SAE 0.70 vs raw 0.77 (Llama-1B) | meta $meta vs SAE $sae vs raw $raw (resid $resid, MLP $mlp) | $(holds "$meta" "$sae") over SAE; $(holds "$meta" "$raw") over raw |
-| 4a. GLP reconstructions keep behaviour better than SAE | ΔLM GLP 0.051 vs SAE 0.198 (Llama-8B) | ΔLM GLP $dglp vs SAE $dsae (noise of the GLP's norm $dnoise) | $(holds "$dsae" "$dglp") |
+| 4a. GLP reconstructions keep behaviour better than SAE | ΔLM GLP 0.051 vs SAE 0.198 (Llama-8B) | ΔLM GLP $dglp vs SAE $dsae (noise of the GLP's norm $dnoise$( [ -n "$dgauss" ] && echo "; a Gaussian prior's exact projection $dgauss, noise of its norm $dgnoise" )) | $(holds "$dsae" "$dglp") |
 | 4b. ... and stay closer to the real distribution | FD GLP 0.53 vs SAE 1.99 vs floor 0.22 (Llama-1B) | FD GLP $fglp vs SAE $fsae vs floor $ffloor (noise $fnoise) | $(holds "$fsae" "$fglp") |
 
 ## 1. Scaling
@@ -117,9 +119,13 @@ $(cat "$OUT/probe/probe.txt")
 $(cat "$OUT/recon.txt")
 \`\`\`
 
-GLP samples (\`metascope eval-glp\`, 10000 test-split rows per set, EOS rows left out):
+$( [ -n "$dgauss" ] && echo "Against noise of its own norm the GLP's projection costs $(ratio "$dglp" "$dnoise")x. The Gaussian prior's exact projection (the Gaussian fitted to the real rows as the prior, its flow solved in closed form from the same noise level: what a perfect meta-model would do if the activations were Gaussian) costs $dgauss against $dgnoise for noise of its norm, $(ratio "$dgauss" "$dgnoise")x: re-drawing an activation along the data's own covariance costs the LM more than an isotropic step of the same length, whatever the prior's quality." )
+
+GLP samples (\`metascope eval-glp\`, 10000 test-split rows per set, EOS rows left out; first the default sampler, then the reference's Euler at 20 and 100 steps):
 
 \`\`\`
+$(cat "$OUT/eval-glp-default.txt" 2>/dev/null || true)
+
 $(cat "$OUT/eval-glp-20.txt")
 
 $(cat "$OUT/eval-glp-100.txt")

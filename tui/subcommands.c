@@ -409,7 +409,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -541,7 +541,7 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, layer, corpus ? corpus : dc, "test",
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, layer, corpus ? corpus : dc, "test",
                                     windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
@@ -656,20 +656,26 @@ static int cmd_eval_recon(int argc, char **argv) {
     int rc = sm.layer >= 0 && sm.layer != layer
                  ? ms_seterr("the SAE reads layer %d, the GLP layer %d (eval-recon)", sm.layer, layer)
                  : 0;
-    if (!rc) rc = eval_delta_lm(&lm, &g, &ode, u, &sm, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
     char *tmp = NULL, split[64];
+    gauss_prior gp = {0}; /* fitted to the real rows B: what a perfect Gaussian model's projection does */
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
-    if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &fd);
+    if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
+    if (!rc) rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
+    gauss_prior_free(&gp);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
         printf("{\"layer\": %d, \"clean\": %.6f, \"dlm_glp\": %.6f, \"dlm_sae\": %.6f, \"dlm_noise\": %.6f, "
                "\"fd_glp\": %.6f, \"fd_sae\": %.6f, \"fd_noise\": %.6f, \"fd_floor\": %.6f, \"tokens\": %ld, "
-               "\"n\": %ld, \"split\": \"%s\", \"u\": %g, \"sampler\": \"%s\", \"rho\": %g, \"evals\": %d}\n", layer,
+               "\"n\": %ld, \"split\": \"%s\", \"u\": %g, \"sampler\": \"%s\", \"rho\": %g, \"evals\": %d, "
+               "\"rel_change_glp\": %.6f, \"rel_error_sae\": %.6f, \"dlm_gauss\": %.6f, \"dlm_gauss_noise\": %.6f, "
+               "\"fd_gauss\": %.6f, \"fd_gauss_noise\": %.6f, \"rel_change_gauss\": %.6f}\n", layer,
                dl.clean, dl.glp - dl.clean, dl.sae - dl.clean, dl.noise - dl.clean, fd.fd_glp, fd.fd_sae, fd.fd_noise,
-               fd.fd_floor, dl.tokens, fd.n, split, u, glp_solver_name(ode.solver), ode.rho, glp_project_evals(u, 20, &ode));
+               fd.fd_floor, dl.tokens, fd.n, split, u, glp_solver_name(ode.solver), ode.rho, glp_project_evals(u, 20, &ode),
+               dl.rel_change, dl.sae_rel_error, dl.gauss - dl.clean, dl.gauss_noise - dl.clean, fd.fd_gauss,
+               fd.fd_gauss_noise, dl.gauss_rel_change);
         return 0;
     }
     printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
@@ -680,6 +686,11 @@ static int cmd_eval_recon(int argc, char **argv) {
     printf("%-46s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
     printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
            dl.rel_change);
+    char gl[64];
+    snprintf(gl, sizeof gl, "Gaussian prior's exact projection (u %g)", u);
+    printf("%-46s %+10.4f %10.4f %12.3f\n", gl, dl.gauss - dl.clean, fd.fd_gauss, dl.gauss_rel_change);
+    printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, its norm", dl.gauss_noise - dl.clean, fd.fd_gauss_noise,
+           dl.gauss_rel_change);
     printf("%-46s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
     return 0;
 }

@@ -76,7 +76,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 /* ---- ΔLM loss ---- */
 
-typedef enum { DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE } dlm_mode;
+typedef enum { DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE, DLM_GAUSS, DLM_GNOISE, DLM_MODES } dlm_mode;
 
 typedef struct {
     const glp_model *g;
@@ -85,25 +85,33 @@ typedef struct {
     sae_work *sw;
     const glp_ode *ode; /* how the projection is solved (NULL: the reference Euler) */
     float u;            /* its noise level */
+    gauss_prior *gp;    /* the Gaussian prior's projection (NULL: not measured) */
     dlm_mode mode;
     rng_t rng;      /* reseeded per window so every edit sees the same noise */
     const int *win; /* the window's token ids */
     int eos;
     float *in, *buf; /* [rows, d]: the rows edited, their edit */
     int *at;         /* [rows]: their positions in the hook's block */
-    double change[4]; /* per mode: sum over rows of |edit(h) - h| / |h| */
-    long rows[4];
+    double change[DLM_MODES]; /* per mode: sum over rows of |edit(h) - h| / |h| */
+    long rows[DLM_MODES];
 } dlm_ctx;
+
+float recon_sigma(float u) {
+    return glp_grid((int)floorf(u * 20.0f), 20);
+}
 
 /* The edit of one mode into buf[k, d] from rows h (noise: a Gaussian
  * direction at the distance the reference edit moves each row, the GLP's
- * projection when there is one, else the SAE's reconstruction). */
+ * projection when there is one, else the SAE's reconstruction; gauss noise:
+ * at the distance the Gaussian prior's projection moves it). */
 static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
     bool glp = c->mode == DLM_GLP || (c->mode == DLM_NOISE && c->g);
-    if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
+    if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE)
+        gauss_prior_project(c->gp, c->g, c->buf, k, recon_sigma(c->u), &c->rng);
+    else if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
     else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
-    if (c->mode != DLM_NOISE) return;
+    if (c->mode != DLM_NOISE && c->mode != DLM_GNOISE) return;
     for (int r = 0; r < k; r++) {
         const float *row = h + (size_t)r * d;
         float *p = c->buf + (size_t)r * d;
@@ -139,10 +147,13 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     }
 }
 
-int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, int layer,
-                  const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r) {
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
+                  gauss_prior *gp, int layer, const char *corpus_dir, const char *split, int windows, uint64_t seed,
+                  delta_lm_result *r) {
     memset(r, 0, sizeof *r);
-    r->glp = r->noise = r->sae = NAN;
+    r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = NAN;
+    if (!g) gp = NULL; /* the prior lives in the GLP's normalized space */
+    if (gp && gp->d != lm->c.d_model) return ms_seterr("Gaussian prior width differs from the model's (delta-lm)");
     if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
     if (!g && !sae) return ms_seterr("nothing to evaluate: no GLP and no SAE (delta-lm)");
     if ((g && g->c.d_input != lm->c.d_model) || (sae && sae->c.d_in != lm->c.d_model))
@@ -160,20 +171,20 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .ode = ode, .u = u, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+    dlm_ctx c = {.g = g, .ode = ode, .u = u, .gp = gp, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .eos = lm->c.eos_id, .in = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model),
                  .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T)};
     if (c.w) glp_work_cache(c.w, true);
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
-    double sums[4] = {0};
-    bool on[4] = {true, g != NULL, true, sae != NULL};
+    double sums[DLM_MODES] = {0};
+    bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL};
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
     for (long wi = 0; wi < nwin && !rc; wi++) {
         const int *win = ids + (size_t)wi * ((n - (size_t)T) / (size_t)(nwin > 1 ? nwin - 1 : 1));
         c.win = win;
-        for (int mode = 0; mode < 4 && !rc; mode++) {
+        for (int mode = 0; mode < DLM_MODES && !rc; mode++) {
             if (!on[mode]) continue;
             c.mode = (dlm_mode)mode;
             rng_seed(&c.rng, seed + (uint64_t)wi);
@@ -188,6 +199,10 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         r->noise = sums[2] / tk;
         if (g) r->glp = sums[1] / tk, r->rel_change = c.change[1] / (double)(c.rows[1] ? c.rows[1] : 1);
         if (sae) r->sae = sums[3] / tk, r->sae_rel_error = c.change[3] / (double)(c.rows[3] ? c.rows[3] : 1);
+        if (gp) {
+            r->gauss = sums[DLM_GAUSS] / tk, r->gauss_noise = sums[DLM_GNOISE] / tk;
+            r->gauss_rel_change = c.change[DLM_GAUSS] / (double)(c.rows[DLM_GAUSS] ? c.rows[DLM_GAUSS] : 1);
+        }
     }
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
@@ -218,8 +233,9 @@ static double fd_edited(float *E, long n, const glp_model *norm, const double *m
 }
 
 int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, const char *acts_dir, long n,
-                  uint64_t seed, recon_fd_result *r) {
-    *r = (recon_fd_result){NAN, NAN, NAN, NAN, n};
+                  uint64_t seed, gauss_prior *gp, recon_fd_result *r) {
+    *r = (recon_fd_result){NAN, NAN, NAN, NAN, NAN, NAN, n};
+    if (gp) *gp = (gauss_prior){0};
     harvest_info h;
     if (harvest_info_load(&h, acts_dir)) return -1;
     int d = h.d, rc = 0;
@@ -268,7 +284,20 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
         matched_noise(ref, Araw, n, d, &rng);
         r->fd_noise = fd_edited(ref, n, &norm, muB, covB);
     }
-    if (!rc && (r->fd_floor < 0 || r->fd_glp < 0 || r->fd_sae < 0 || r->fd_noise < 0)) rc = -1;
+    if (!rc && g && gp) { /* the Gaussian fitted to B as the prior: its exact projection of A */
+        rc = gauss_prior_init(gp, muB, covB, d);
+        if (!rc) {
+            memcpy(E, Araw, sizeof(float) * nd);
+            gauss_prior_project(gp, g, E, (int)n, recon_sigma(u), &rng);
+            memcpy(ref, E, sizeof(float) * nd);
+            r->fd_gauss = fd_edited(E, n, &norm, muB, covB);
+            matched_noise(ref, Araw, n, d, &rng);
+            r->fd_gauss_noise = fd_edited(ref, n, &norm, muB, covB);
+        }
+    }
+    if (!rc && (r->fd_floor < 0 || r->fd_glp < 0 || r->fd_sae < 0 || r->fd_noise < 0 || r->fd_gauss < 0 ||
+                r->fd_gauss_noise < 0))
+        rc = -1;
     free(X), free(E), free(Araw), free(ref), free(muB), free(covB);
     harvest_info_free(&h);
     return rc;

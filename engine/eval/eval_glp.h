@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "gauss_prior.h"
 #include "glp.h"
 #include "glp_ode.h"
 #include "sae.h"
@@ -38,17 +39,24 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
  * the reference, 10 Euler evaluations) and, when an SAE
  * is given, by its reconstruction, next to the clean loss and to adding
  * Gaussian noise of the same norm as each row's GLP change (the SAE's error
- * when there is no GLP). g or sae may be NULL (their results are NaN). */
+ * when there is no GLP). g or sae may be NULL (their results are NaN).
+ * With a Gaussian prior gp (and g, whose normalizer it lives in), also the
+ * prior's exact projection at the same sigma_start and noise of its norm. */
 typedef struct {
     double clean, glp, noise, sae; /* mean NLL (nats) */
+    double gauss, gauss_noise;     /* Gaussian prior's projection, noise of its norm (NaN without gp) */
     double rel_change;             /* mean |P(h) - h| / |h| */
     double sae_rel_error;          /* mean |SAE(h) - h| / |h| */
+    double gauss_rel_change;       /* mean |G(h) - h| / |h| */
     long tokens;
 } delta_lm_result;
 
 /* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the reference 0.5). */
-int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, int layer,
-                  const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r);
+int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
+                  gauss_prior *gp, int layer, const char *corpus_dir, const char *split, int windows, uint64_t seed,
+                  delta_lm_result *r);
+/* The projection's starting noise level for u (grid_20[floor(20 u)]). */
+float recon_sigma(float u);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
  * harvested rows A edited by the GLP projection (as eval_delta_lm's), by the SAE
@@ -58,10 +66,14 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
  * NULL (their distances are NaN). */
 typedef struct {
     double fd_glp, fd_sae, fd_noise, fd_floor;
+    double fd_gauss, fd_gauss_noise; /* the Gaussian prior's projection and noise of its norm */
     long n;
 } recon_fd_result;
 
+/* With gp non-NULL (and g), the Gaussian fitted to B is the prior: gp is
+ * initialized from it (the caller frees it) and its projection of A scored
+ * too, for eval_delta_lm to use next. */
 int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_model *sae, const char *acts_dir, long n,
-                  uint64_t seed, recon_fd_result *r);
+                  uint64_t seed, gauss_prior *gp, recon_fd_result *r);
 
 #endif

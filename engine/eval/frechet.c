@@ -34,8 +34,7 @@ int gauss_fit(const float *X, long n, int d, double *mu, double *cov) {
     return 0;
 }
 
-/* Eigenvalues w and (row-major) eigenvectors in the rows of v of symmetric a. */
-static int eigh(const double *a, int d, double *w, double *v) {
+int eigh_sym(const double *a, int d, double *w, double *v) {
     memcpy(v, a, sizeof(double) * (size_t)d * d);
     int lwork = -1, liwork = -1, info = 0, iw;
     double wq;
@@ -56,7 +55,7 @@ static int eigh(const double *a, int d, double *w, double *v) {
 static int sqrtm_psd(const double *a, int d, double *s) {
     double *w = xmalloc(sizeof(double) * (size_t)d), *v = xmalloc(sizeof(double) * (size_t)d * d);
     double *vs = xmalloc(sizeof(double) * (size_t)d * d);
-    int rc = eigh(a, d, w, v);
+    int rc = eigh_sym(a, d, w, v);
     for (int k = 0; !rc && k < d; k++) {
         double r = sqrt(w[k] > 0 ? w[k] : 0);
         for (int i = 0; i < d; i++) vs[(size_t)k * d + i] = v[(size_t)k * d + i] * r;
@@ -78,7 +77,7 @@ double frechet_distance(const double *mu1, const double *cov1, const double *mu2
         for (int i = 0; i < d; i++) /* symmetrise against rounding */
             for (int j = i + 1; j < d; j++) m[(size_t)i * d + j] = m[(size_t)j * d + i] =
                 0.5 * (m[(size_t)i * d + j] + m[(size_t)j * d + i]);
-        if (!eigh(m, d, w, v)) {
+        if (!eigh_sym(m, d, w, v)) {
             double tr_sqrt = 0, dm = 0, tr = 0;
             for (int i = 0; i < d; i++) tr_sqrt += sqrt(w[i] > 0 ? w[i] : 0);
             for (int i = 0; i < d; i++) {

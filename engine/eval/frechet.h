@@ -15,4 +15,8 @@ double frechet_distance(const double *mu1, const double *cov1, const double *mu2
  * with normals from r. */
 int gauss_sample(float *X, long n, int d, const double *mu, const double *cov, rng_t *r);
 
+/* Eigenvalues w[d] (ascending) and eigenvectors in the rows of v[d, d]
+ * (row-major) of the symmetric a[d, d]. */
+int eigh_sym(const double *a, int d, double *w, double *v);
+
 #endif

@@ -139,6 +139,12 @@ expect_out "an SAE of another width is refused" 'does not fit: its d_in differs'
 expect_out "eval-recon table" '^SAE reconstruction +[-+][0-9.]+ +[0-9.]+ +[0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2
+expect_out "eval-recon: the Gaussian prior's exact projection beside the GLP's" '^Gaussian prior.s exact projection \(u 0\.5\) +[-+][0-9.]+ +[0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2
+expect_out "... and noise of its norm, in the JSON too" '"dlm_gauss": -?[0-9.]+, "dlm_gauss_noise": -?[0-9.]+, "fd_gauss": [0-9.]+, "fd_gauss_noise": [0-9.]+, "rel_change_gauss": [0-9.]+' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --json
 expect_out "eval-recon floor and --json" '"fd_floor": [0-9.]+, "tokens": [0-9]+, "n": 400' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --json

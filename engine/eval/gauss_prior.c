@@ -1,0 +1,62 @@
+/* gauss_prior.c — exact flow-matching projection under a Gaussian prior. */
+#include "gauss_prior.h"
+#include "frechet.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d) {
+    *p = (gauss_prior){.d = d, .P_sigma = -1};
+    p->mu = xmalloc(sizeof(double) * (size_t)d);
+    p->l = xmalloc(sizeof(double) * (size_t)d);
+    p->v = xmalloc(sizeof(double) * (size_t)d * d);
+    p->P = xmalloc(sizeof(float) * (size_t)d * d);
+    memcpy(p->mu, mu, sizeof(double) * (size_t)d);
+    if (eigh_sym(cov, d, p->l, p->v)) {
+        gauss_prior_free(p);
+        return -1;
+    }
+    for (int k = 0; k < d; k++) p->l[k] = p->l[k] > 0 ? p->l[k] : 0; /* PSD up to rounding */
+    return 0;
+}
+
+void gauss_prior_free(gauss_prior *p) {
+    free(p->mu), free(p->l), free(p->v), free(p->P);
+    *p = (gauss_prior){0};
+}
+
+/* P_s = V^T diag(a) V with v's rows the eigenvectors, in double. */
+static void make_P(gauss_prior *p, float s) {
+    int d = p->d;
+    double *va = xmalloc(sizeof(double) * (size_t)d * d), *P = xmalloc(sizeof(double) * (size_t)d * d);
+    for (int k = 0; k < d; k++) {
+        double q = (1.0 - s) * (1.0 - s) * p->l[k] + (double)s * s;
+        double a = q > 0 ? sqrt(p->l[k] / q) : 1.0; /* s 0 and l 0: identity on that direction */
+        for (int i = 0; i < d; i++) va[(size_t)k * d + i] = p->v[(size_t)k * d + i] * a;
+    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, d, 1.0, p->v, d, va, d, 0.0, P, d);
+    for (size_t j = 0; j < (size_t)d * d; j++) p->P[j] = (float)P[j];
+    p->P_sigma = s;
+    free(va), free(P);
+}
+
+void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N, float sigma, rng_t *r) {
+    int d = p->d;
+    if (p->P_sigma != sigma) make_P(p, sigma);
+    float *x = xmalloc(sizeof(float) * (size_t)N * d);
+    glp_normalize(norm, h, h, N);
+    for (int n = 0; n < N; n++) /* x_s - (1 - s) m = (1 - s)(z - m) + s eps */
+        for (int i = 0; i < d; i++) {
+            size_t j = (size_t)n * d + i;
+            x[j] = (float)((1.0 - sigma) * (h[j] - p->mu[i])) + sigma * rng_normal(r);
+        }
+    /* z' = m + x P^T (P is symmetric) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, d, 1.0f, x, d, p->P, d, 0.0f, h, d);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < d; i++) h[(size_t)n * d + i] += (float)p->mu[i];
+    glp_denormalize(norm, h, h, N);
+    free(x);
+}
