@@ -90,14 +90,19 @@ static glp_model normalizer(void) {
     return (glp_model){.c = {.d_input = D}, .mean = nmean, .var = nvar};
 }
 
+/* A seeded prior and its projection. */
+static void setup(uint64_t seed, rng_t *r, double *mu, double *C, gauss_prior *gp) {
+    rng_seed(r, seed);
+    make_prior(mu, C, r);
+    assert_int_equal(gauss_prior_init(gp, mu, C, D), 0);
+}
+
 static void test_matches_ode(void **st) {
     (void)st;
     rng_t r;
-    rng_seed(&r, 3);
     double mu[D], C[D * D];
-    make_prior(mu, C, &r);
     gauss_prior gp;
-    assert_int_equal(gauss_prior_init(&gp, mu, C, D), 0);
+    setup(3, &r, mu, C, &gp);
     glp_model nm = normalizer();
     const float sig[] = {0.05f, 0.474f, 0.8f, 0.999f};
     for (int si = 0; si < 4; si++)
@@ -128,9 +133,9 @@ static void test_matches_ode(void **st) {
 static void test_keeps_the_prior(void **st) {
     (void)st;
     rng_t r;
-    rng_seed(&r, 9);
     double mu[D], C[D * D], L[D * D] = {0};
-    make_prior(mu, C, &r);
+    gauss_prior gp;
+    setup(9, &r, mu, C, &gp);
     for (int i = 0; i < D; i++) /* Cholesky, to draw from N(mu, C) */
         for (int j = 0; j <= i; j++) {
             double s = C[i * D + j];
@@ -148,8 +153,6 @@ static void test_keeps_the_prior(void **st) {
             h[n * D + i] = (float)(z * sqrt(nvar[i] + 1e-12) + nmean[i]);
         }
     }
-    gauss_prior gp;
-    assert_int_equal(gauss_prior_init(&gp, mu, C, D), 0);
     glp_model nm = normalizer();
     gauss_prior_project(&gp, &nm, h, N, 0.6f, &r);
     glp_normalize(&nm, h, h, N);
@@ -167,11 +170,9 @@ static void test_keeps_the_prior(void **st) {
 static void test_ends(void **st) {
     (void)st;
     rng_t r;
-    rng_seed(&r, 4);
     double mu[D], C[D * D];
-    make_prior(mu, C, &r);
     gauss_prior gp;
-    assert_int_equal(gauss_prior_init(&gp, mu, C, D), 0);
+    setup(4, &r, mu, C, &gp);
     glp_model nm = normalizer();
     float a[D], b[D], h[D];
     for (int i = 0; i < D; i++) h[i] = a[i] = nmean[i] + 3 * rng_normal(&r), b[i] = -a[i];
