@@ -2,8 +2,9 @@
 # report.sh — do the published GLP claims hold for the bundled model? Runs every
 # evaluation on the committed assets and writes docs/results.md (make report).
 #   1. activations   metascope harvest --resume   (layer 3, 2.5M rows, EOS left out; reused)
-#   2. FD            metascope eval-glp            (GLP samples vs floor vs Gaussian, test split)
-#   3. ΔLM + FD      metascope eval-recon          (GLP projection vs SAE vs noise, test split)
+#   2. FD            metascope eval-glp            (GLP samples vs floor vs Gaussian, test split;
+#                                                  the default sampler, then Euler 20 and 100)
+#   3. ΔLM + FD      metascope eval-recon          (GLP projection vs SAE vs noise vs a Gaussian prior, test split)
 #   4. probing       metascope probe all           (meta vs SAE vs resid vs MLP)
 #   5. steering      metascope eval-steer          (frontier, plain vs +GLP)
 #   6. scaling       metascope scaling             (loss vs compute; resumes runs)
@@ -24,6 +25,7 @@ stage() { printf '== %s (%d s so far)\n' "$1" $(($(date +%s) - t0)) >&2; }
 stage "activations"
 $MS harvest --model assets/model --layer 3 --tokens 2500000 --out "$ACTS" --resume >&2
 stage "eval-glp"
+[ -s "$OUT/eval-glp-default.txt" ] || $MS eval-glp --n 10000 > "$OUT/eval-glp-default.txt" # dpm2m 20, rho 0.6
 for s in 20 100; do
   [ -s "$OUT/eval-glp-$s.txt" ] || $MS eval-glp --n 10000 --steps $s > "$OUT/eval-glp-$s.txt"
 done

@@ -17,8 +17,9 @@ DOCS=${DOCS:-150}
 mkdir -p "$DIR"
 [ -s "$DIR/labels.csv" ] || $MS label-compare --docs "$DOCS" --out "$DIR" > /dev/null
 for f in sae meta; do
-  [ -s "$DIR/distill-$f.txt" ] || $MS distill --auto noun.food --family "$f" --docs "$DOCS" \
-    --out "$DIR/clf-$f" > "$DIR/distill-$f.txt.tmp" && mv "$DIR/distill-$f.txt.tmp" "$DIR/distill-$f.txt"
+  [ -s "$DIR/distill-$f.txt" ] && continue # (a || b && c would run the mv for a file already there)
+  $MS distill --auto noun.food --family "$f" --docs "$DOCS" --out "$DIR/clf-$f" > "$DIR/distill-$f.txt.tmp"
+  mv "$DIR/distill-$f.txt.tmp" "$DIR/distill-$f.txt"
 done
 mean() { awk -F, -v f="$2" -v k="$3" '$1 == k && $2 == f { printf "%.3f", $4 }' "$1"; }
 {

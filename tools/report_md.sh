@@ -6,7 +6,8 @@ set -eu
 OUT=$1
 SCALING=$2
 J="$OUT/recon.json"
-jnum() { sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p" "$J" | awk '{ printf "%.3f", $1 }'; }
+jraw() { sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p" "$J"; }
+jnum() { jraw "$1" | awk '{ printf "%.3f", $1 }'; }
 # mean test AUC and CI of a probing family from a probe.csv
 pmean() { awk -F, -v f="$2" '$1 == "mean" && $7 == f { printf "%.3f", $12 }' "$1"; }
 pci() { awk -F, -v f="$2" '$1 == "mean" && $7 == f { printf "[%.3f, %.3f]", $13, $14 }' "$1"; }
@@ -65,7 +66,7 @@ not a verdict on the paper.
 ## 1. Scaling
 
 \`metascope scaling --with-default\`: one GLP per budget in assets/scaling/,
-each evaluated on the same 8192 held-out rows; C = 6 x parameters x
+each evaluated on the same 2 x 10000 test-split rows; C = 6 x parameters x
 activations seen.
 
 \`\`\`
@@ -119,7 +120,7 @@ $(cat "$OUT/probe/probe.txt")
 $(cat "$OUT/recon.txt")
 \`\`\`
 
-$( [ -n "$dgauss" ] && echo "Against noise of its own norm the GLP's projection costs $(ratio "$dglp" "$dnoise")x. The Gaussian prior's exact projection (the Gaussian fitted to the real rows as the prior, its flow solved in closed form from the same noise level: what a perfect meta-model would do if the activations were Gaussian) costs $dgauss against $dgnoise for noise of its norm, $(ratio "$dgauss" "$dgnoise")x: re-drawing an activation along the data's own covariance costs the LM more than an isotropic step of the same length, whatever the prior's quality." )
+$( [ -n "$dgauss" ] && echo "Against noise of its own norm the GLP's projection costs $(ratio "$(jraw dlm_glp)" "$(jraw dlm_noise)")x. The Gaussian prior's exact projection (the Gaussian fitted to the real rows as the prior, its flow solved in closed form from the same noise level: what a perfect meta-model would do if the activations were Gaussian) costs $dgauss against $dgnoise for noise of its norm, $(ratio "$(jraw dlm_gauss)" "$(jraw dlm_gauss_noise)")x: re-drawing an activation along the data's own covariance costs the LM more than an isotropic step of the same length even when the prior is exact for Gaussian data (docs/glp-quality.md, section 10)." )
 
 GLP samples (\`metascope eval-glp\`, 10000 test-split rows per set, EOS rows left out; first the default sampler, then the reference's Euler at 20 and 100 steps):
 
