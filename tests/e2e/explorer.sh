@@ -97,7 +97,7 @@ check "history saved" grep -q 'show mlp:3:5' "$tmp/state/metascope/history"
 start 80 24 NO_COLOR=1 LANG=C LC_ALL=C
 check "monochrome, ASCII: starts" wait_status 'llama'
 keys 'prompt The cat sat on the mat' Enter
-check "ASCII bars" wait_for '^ +[0-9]+  cat +[-+][0-9.]+ [#-]+'
+check "ASCII bars" wait_for '^ +[0-9]+ +[^ ]+ +[-+][0-9.]+ [#-]+ '
 check "no block characters" no_screen '█|▏|▌'
 check "ASCII punctuation" wait_status 'llama \| layer'
 check "NO_COLOR: no colors" sh -c "! $T capture-pane -p -e -t ms | grep -Eq '\[(3|4)[0-7]m|;(3|4)[0-7]m'"
