@@ -96,10 +96,6 @@ typedef struct {
     long rows[DLM_MODES];
 } dlm_ctx;
 
-float recon_sigma(float u) {
-    return glp_grid((int)floorf(u * 20.0f), 20);
-}
-
 /* The edit of one mode into buf[k, d] from rows h (noise: a Gaussian
  * direction at the distance the reference edit moves each row, the GLP's
  * projection when there is one, else the SAE's reconstruction; gauss noise:
@@ -108,7 +104,7 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
     bool glp = c->mode == DLM_GLP || (c->mode == DLM_NOISE && c->g);
     if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE)
-        gauss_prior_project(c->gp, c->g, c->buf, k, recon_sigma(c->u), &c->rng);
+        gauss_prior_project(c->gp, c->g, c->buf, k, glp_project_sigma(c->u, 20), &c->rng);
     else if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
     else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
     if (c->mode != DLM_NOISE && c->mode != DLM_GNOISE) return;
@@ -288,7 +284,7 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
         rc = gauss_prior_init(gp, muB, covB, d);
         if (!rc) {
             memcpy(E, Araw, sizeof(float) * nd);
-            gauss_prior_project(gp, g, E, (int)n, recon_sigma(u), &rng);
+            gauss_prior_project(gp, g, E, (int)n, glp_project_sigma(u, 20), &rng);
             memcpy(ref, E, sizeof(float) * nd);
             r->fd_gauss = fd_edited(E, n, &norm, muB, covB);
             matched_noise(ref, Araw, n, d, &rng);

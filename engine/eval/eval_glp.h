@@ -55,8 +55,6 @@ typedef struct {
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
                   gauss_prior *gp, int layer, const char *corpus_dir, const char *split, int windows, uint64_t seed,
                   delta_lm_result *r);
-/* The projection's starting noise level for u (grid_20[floor(20 u)]). */
-float recon_sigma(float u);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
  * harvested rows A edited by the GLP projection (as eval_delta_lm's), by the SAE

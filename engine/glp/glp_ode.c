@@ -182,6 +182,11 @@ int glp_sample(const glp_model *m, glp_work *w, float *x, int N, int n, int laye
     return glp_sample_ode(m, w, x, N, n, NULL, layer);
 }
 
+/* The projection's starting grid index: floor(u n), the reference's rule. */
+static int project_start(float u, int n) { return (int)floorf(u * (float)n); }
+
+float glp_project_sigma(float u, int n) { return glp_grid(project_start(u, n), n); }
+
 /* Steps of a projection from grid index start (0 when start >= n). */
 static int project_steps(int n, int start, const glp_ode *e) {
     if (start >= n) return 0;
@@ -191,7 +196,7 @@ static int project_steps(int n, int start, const glp_ode *e) {
 
 int glp_project_evals(float u, int n, const glp_ode *o) {
     glp_ode e = or_euler(o);
-    return glp_solver_evals(e.solver, project_steps(n, (int)floorf(u * (float)n), &e));
+    return glp_solver_evals(e.solver, project_steps(n, project_start(u, n), &e));
 }
 
 int glp_project_ode(const glp_model *m, glp_work *w, float *h, int N, float u, int n, const glp_ode *o, int layer,
@@ -200,7 +205,7 @@ int glp_project_ode(const glp_model *m, glp_work *w, float *h, int N, float u, i
     if (n < 1 || !(u >= 0 && u <= 1)) return ms_seterr("projection needs n >= 1 and u in [0,1] (glp)");
     if (!eps && !r) return ms_seterr("projection needs noise or an RNG (glp)");
     glp_ode e = or_euler(o);
-    int start = (int)floorf(u * (float)n), k = project_steps(n, start, &e);
+    int start = project_start(u, n), k = project_steps(n, start, &e);
     float *sig = xmalloc(sizeof(float) * (size_t)(k + 1));
     glp_ode_schedule_rho(sig, n, start, k, e.rho);
     float s = k ? sig[0] : 0;

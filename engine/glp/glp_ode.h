@@ -91,6 +91,9 @@ int glp_sample_ode(const glp_model *m, glp_work *w, float *x, int N, int n, cons
  * the budget), solved with o over glp_ode_schedule(n, floor(u n), k). */
 int glp_project_ode(const glp_model *m, glp_work *w, float *h, int N, float u, int n, const glp_ode *o, int layer,
                     const float *eps, rng_t *r);
+/* The noise level a projection at u on the n-point grid starts from
+ * (grid_n[floor(u n)]; 0 when that is past the grid). */
+float glp_project_sigma(float u, int n);
 /* Evaluations a sample / projection with o actually spends. */
 int glp_sample_evals(int n, const glp_ode *o);
 int glp_project_evals(float u, int n, const glp_ode *o);
