@@ -26,7 +26,7 @@ const char *const MS_USAGE =
     "       metascope train-lm --config FILE --out DIR [--resume] [--max-steps N] [--threads N]\n"
     "       metascope harvest --model DIR --out DIR [--layer L] [--tokens N] [--split S] [--corpus DIR]\n"
     "                         [--shard-tokens N] [--keep-eos] [--resume] [--threads N]\n"
-    "       metascope train-glp --acts DIR --config FILE --out DIR [--resume] [--max-steps N] [--threads N]\n"
+    "       metascope train-glp --acts DIR --config FILE --out DIR [--init GLP] [--resume] [--max-steps N] [--threads N]\n"
     "       metascope eval-lm DIR [--split train|valid|test] [--corpus DIR] [--json]\n"
     "       metascope pack-model SRC --out DST [--f16] [--no-lz4]\n"
     "       metascope pack-glp SRC --out DST [--f16]\n"

@@ -251,15 +251,18 @@ static int cmd_harvest(int argc, char **argv) {
 }
 
 static int cmd_train_glp(int argc, char **argv) {
-    const char *config = NULL, *out = NULL, *acts = NULL;
+    const char *config = NULL, *out = NULL, *acts = NULL, *init = NULL;
     int resume = 0, max_steps = 0, threads = 0;
-    opt o[] = {{"--acts", &acts, 0, 0}, {"--config", &config, 0, 0}, {"--out", &out, 0, 0},
-               {"--resume", 0, 0, &resume}, {"--max-steps", 0, &max_steps, 0}, {"--threads", 0, &threads, 0}, {0}};
+    opt o[] = {{"--acts", &acts, 0, 0},         {"--config", &config, 0, 0},     {"--out", &out, 0, 0},
+               {"--init", &init, 0, 0},         {"--resume", 0, 0, &resume},     {"--max-steps", 0, &max_steps, 0},
+               {"--threads", 0, &threads, 0},   {0}};
     if (parse_opts(argc, argv, o, NULL, "train-glp")) return 2;
     if (!acts || !config || !out) return fail("train-glp needs --acts DIR, --config FILE and --out DIR (train-glp)");
     ms_set_threads(threads);
     glp_train_cfg c;
     if (glp_train_cfg_load(&c, config)) return fail(ms_geterr());
+    if (init && strlen(init) >= sizeof c.init) return fail("--init path is too long (train-glp)");
+    if (init) snprintf(c.init, sizeof c.init, "%s", init);
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);

@@ -25,15 +25,20 @@ int ckpt_save(const ckpt_view *c, const char *out) {
     st_wtensor w[] = {
         {"params", ST_F32, 1, {n}, c->params}, {"adam_m", ST_F32, 1, {n}, c->opt->m},
         {"adam_v", ST_F32, 1, {n}, c->opt->v}, {"rng", ST_U64, 1, {4}, c->rng->s},
-        {"step", ST_I64, 1, {1}, &step},   {"counters", ST_U64, 1, {(int64_t)c->n_counters}, c->counters},
+        {"step", ST_I64, 1, {1}, &step},   {0}, {0},
     };
+    int nw = 5;
+    if (c->n_counters) w[nw++] = (st_wtensor){"counters", ST_U64, 1, {(int64_t)c->n_counters}, c->counters};
+    if (c->ema) w[nw++] = (st_wtensor){"ema", ST_F32, 1, {n}, c->ema};
     size_t fb = sizeof(float) * (size_t)n;
-    const void *data[] = {c->params, c->opt->m, c->opt->v, c->rng->s, &step, c->counters};
-    size_t bytes[] = {fb, fb, fb, 32, 8, 8 * c->n_counters};
-    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)state_digest(data, bytes, 6, steps));
+    /* An absent part hashes as zero bytes: checkpoints without a moving
+     * average keep the digest they had before it existed. */
+    const void *data[] = {c->params, c->opt->m, c->opt->v, c->rng->s, &step, c->counters, c->ema};
+    size_t bytes[] = {fb, fb, fb, 32, 8, 8 * c->n_counters, c->ema ? fb : 0};
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)state_digest(data, bytes, 7, steps));
     const char *meta[] = {"step", steps, "elapsed", el, "shape", c->shape, "signature", c->signature, "fnv1a64", sum};
     char *p = ms_path_join(out, "ckpt.safetensors");
-    int rc = st_write(p, w, c->n_counters ? 6 : 5, meta, 5);
+    int rc = st_write(p, w, nw, meta, 5);
     free(p);
     return rc;
 }
@@ -41,14 +46,14 @@ int ckpt_save(const ckpt_view *c, const char *out) {
 static bool sized(const st_tensor *t, st_dtype dt, size_t n) { return t && t->dtype == dt && t->numel == n; }
 
 static int check_digest(const st_file *f, const st_tensor *P, const st_tensor *M, const st_tensor *V,
-                        const st_tensor *R, const st_tensor *S, const st_tensor *K) {
+                        const st_tensor *R, const st_tensor *S, const st_tensor *K, const st_tensor *E) {
     const char *sum = st_meta(f, "fnv1a64"), *steps = st_meta(f, "step");
     if (!sum || !steps)
         return ms_seterr("checkpoint has no checksum (written by an older build?); use a new --out (%s)", f->path);
-    const void *data[] = {P->data, M->data, V->data, R->data, S->data, K ? K->data : NULL};
-    size_t bytes[] = {P->nbytes, M->nbytes, V->nbytes, R->nbytes, S->nbytes, K ? K->nbytes : 0};
+    const void *data[] = {P->data, M->data, V->data, R->data, S->data, K ? K->data : NULL, E ? E->data : NULL};
+    size_t bytes[] = {P->nbytes, M->nbytes, V->nbytes, R->nbytes, S->nbytes, K ? K->nbytes : 0, E ? E->nbytes : 0};
     char want[24];
-    snprintf(want, sizeof want, "%016llx", (unsigned long long)state_digest(data, bytes, 6, steps));
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)state_digest(data, bytes, 7, steps));
     if (strcmp(sum, want))
         return ms_seterr("checkpoint is corrupt: checksum %.16s, contents give %s (%s)", sum, want, f->path);
     return 0;
@@ -64,6 +69,7 @@ int ckpt_load(const ckpt_view *c, const char *out) {
     const char *have = st_meta(&f, "shape"), *el = st_meta(&f, "elapsed"), *sig = st_meta(&f, "signature");
     const st_tensor *P = st_find(&f, "params"), *M = st_find(&f, "adam_m"), *V = st_find(&f, "adam_v");
     const st_tensor *R = st_find(&f, "rng"), *S = st_find(&f, "step"), *K = st_find(&f, "counters");
+    const st_tensor *E = st_find(&f, "ema");
     if (!have || strcmp(have, c->shape))
         rc = ms_seterr("checkpoint was made for another %s shape (%s)", c->what, f.path);
     else if (!sig || strcmp(sig, c->signature))
@@ -73,7 +79,9 @@ int ckpt_load(const ckpt_view *c, const char *out) {
         rc = ms_seterr("checkpoint lacks or mis-sizes params/adam_m/adam_v/rng/step (%s)", f.path);
     else if (c->n_counters && !sized(K, ST_U64, c->n_counters))
         rc = ms_seterr("checkpoint lacks or mis-sizes counters (%s)", f.path);
-    else if (check_digest(&f, P, M, V, R, S, c->n_counters ? K : NULL))
+    else if (c->ema && !sized(E, ST_F32, n))
+        rc = ms_seterr("checkpoint lacks or mis-sizes ema (%s)", f.path);
+    else if (check_digest(&f, P, M, V, R, S, c->n_counters ? K : NULL, c->ema ? E : NULL))
         rc = -1;
     else {
         memcpy(c->params, P->data, P->nbytes);
@@ -85,6 +93,7 @@ int ckpt_load(const ckpt_view *c, const char *out) {
         c->opt->step = (long)step;
         *c->elapsed = el ? atof(el) : 0;
         if (c->n_counters) memcpy(c->counters, K->data, K->nbytes);
+        if (c->ema) memcpy(c->ema, E->data, E->nbytes);
     }
     st_close(&f);
     return rc;

@@ -1,5 +1,6 @@
 /* checkpoint.h — what a resumable training run keeps (train-lm, train-glp):
- * out/ckpt.safetensors with the parameters, AdamW moments, RNG state and step,
+ * out/ckpt.safetensors with the parameters, AdamW moments, RNG state and step
+ * (and the parameters' moving average when the run keeps one),
  * plus a shape string and a signature of everything that shapes the run (a
  * resume must match both), written atomically; and out/loss.csv, truncated
  * to the checkpoint's step on resume. */
@@ -23,6 +24,7 @@ typedef struct {
     const char *what;  /* "model", "GLP": for messages */
     uint64_t *counters; /* optional extra state (the SAE's dead-latent ages) */
     size_t n_counters;
+    float *ema;         /* optional: an exponential moving average of params (n floats) */
 } ckpt_view;
 
 /* How a training run reports and stops (train-lm, train-glp, train-sae). */

@@ -2,7 +2,9 @@
 #include "glp_train.h"
 #include "checkpoint.h"
 #include "glp.h"
+#include "glp_folder.h"
 #include "half.h"
+#include "hash.h"
 #include "harvest.h"
 #include "jsonutil.h"
 #include "optim.h"
@@ -30,7 +32,7 @@ void glp_train_defaults(glp_train_cfg *c) {
 static const char *const KNOWN[] = {"d_model", "d_mlp", "n_layers", "batch", "steps", "lr", "warmup",
                                   "warm_start", "final_lr", "weight_decay", "clip", "beta1", "beta2", "eps",
                                   "seed", "checkpoint_minutes", "heldout", "eval_every", "eval_rows",
-                                  "log_every", "model_name", NULL};
+                                  "log_every", "model_name", "ema", NULL};
 
 int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     glp_train_defaults(c);
@@ -44,6 +46,7 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     long ev = c->eval_every, er = c->eval_rows, lg = c->log_every;
     double lr = c->lr, wu = c->warmup, ws = c->warm_start, fl = c->final_lr, wd = c->weight_decay;
     double clip = c->clip, b1 = c->beta1, b2 = c->beta2, eps = c->eps, ck = c->ckpt_minutes, ho = c->heldout;
+    double ema = c->ema;
     int rc = ms_json_known_keys(o, KNOWN, path) || ms_json_int(o, "d_model", 1, 65536, &dm, path) || ms_json_int(o, "d_mlp", 1, 262144, &dh, path) ||
              ms_json_int(o, "n_layers", 1, 256, &L, path) || ms_json_int(o, "batch", 1, 1 << 20, &B, path) ||
              ms_json_int(o, "steps", 1, 1000000000, &S, path) || ms_json_int(o, "seed", 0, 1L << 62, &seed, path) ||
@@ -53,7 +56,7 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
              ms_json_num(o, "final_lr", 0, 1, &fl, path) || ms_json_num(o, "weight_decay", 0, 10, &wd, path) ||
              ms_json_num(o, "clip", 0, 1e9, &clip, path) || ms_json_num(o, "beta1", 0, 1, &b1, path) ||
              ms_json_num(o, "beta2", 0, 1, &b2, path) || ms_json_num(o, "eps", 0, 1, &eps, path) ||
-             ms_json_num(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) || ms_json_num(o, "heldout", 0, 0.5, &ho, path);
+             ms_json_num(o, "checkpoint_minutes", 0.0001, 1e6, &ck, path) || ms_json_num(o, "heldout", 0, 0.5, &ho, path) || ms_json_num(o, "ema", 0, 0.999999, &ema, path);
     if (!rc && json_object_object_get_ex(o, "model_name", &v)) {
         if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) >= (int)sizeof c->model_name)
             rc = ms_seterr("'model_name' must be a string shorter than %zu bytes (%s)", sizeof c->model_name, path);
@@ -65,7 +68,7 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path) {
     c->seed = (uint64_t)seed, c->eval_every = (int)ev, c->eval_rows = (int)er, c->log_every = (int)lg;
     c->lr = (float)lr, c->warmup = (float)wu, c->warm_start = (float)ws, c->final_lr = (float)fl;
     c->weight_decay = (float)wd, c->clip = (float)clip, c->beta1 = (float)b1, c->beta2 = (float)b2;
-    c->eps = (float)eps, c->ckpt_minutes = ck, c->heldout = ho;
+    c->eps = (float)eps, c->ckpt_minutes = ck, c->heldout = ho, c->ema = (float)ema;
     return 0;
 }
 
@@ -83,6 +86,7 @@ typedef struct {
     adamw_state opt;
     adamw_range *ranges;
     int nranges;
+    float *ema; /* moving average of m.flat (cfg.ema > 0) */
     rng_t rng;
     long warmup;
     char signature[768];
@@ -94,7 +98,33 @@ static void gtrainer_free(gtrainer *t) {
     if (t->m.flat) glp_free(&t->m);
     harvest_info_free(&t->info);
     adamw_free(&t->opt);
-    free(t->data), free(t->xb), free(t->eps), free(t->u), free(t->ranges);
+    free(t->data), free(t->xb), free(t->eps), free(t->u), free(t->ranges), free(t->ema);
+}
+
+/* The GLP folder a run starts from: its shape must be the config's (widths
+ * left at 0 take the folder's) and its input the harvest's width. *hash
+ * covers weights and normalizer, for the checkpoint's signature. */
+static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, const char *dir, uint64_t *hash) {
+    glp_file_config fc;
+    if (glp_load_folder(im, &fc, dir, -1)) return -1;
+    const glp_config *c = &im->c;
+    int rc = 0;
+    if (c->multi_layer_n_layers > 1) rc = ms_seterr("a multi-layer GLP cannot start a single-layer run (%s)", dir);
+    else if (c->d_input != gc->d_input)
+        rc = ms_seterr("GLP has d_input %d, the harvest has rows of %d (%s)", c->d_input, gc->d_input, dir);
+    else if (c->n_layers != cfg->n_layers || (cfg->d_model && c->d_model != cfg->d_model) ||
+             (cfg->d_mlp && c->d_mlp != cfg->d_mlp))
+        rc = ms_seterr("GLP is %d x %d/%d, the config asks for %d x %d/%d (%s)", c->n_layers, c->d_model, c->d_mlp,
+                       cfg->n_layers, cfg->d_model ? cfg->d_model : c->d_model, cfg->d_mlp ? cfg->d_mlp : c->d_mlp, dir);
+    if (rc) {
+        glp_free(im);
+        return -1;
+    }
+    uint64_t h = hash64(HASH64_INIT, im->flat, sizeof(float) * im->n_params);
+    h = hash64(h, im->mean, sizeof(float) * (size_t)c->d_input);
+    *hash = hash64(h, im->var, sizeof(float) * (size_t)c->d_input);
+    *gc = *c;
+    return 0;
 }
 
 static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts) {
@@ -104,15 +134,31 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     t->rows = t->info.rows;
     int d = t->info.d;
     t->gc = (glp_config){d, cfg->d_model ? cfg->d_model : 2 * d, cfg->d_mlp ? cfg->d_mlp : 4 * d, cfg->n_layers, 0};
+    glp_model im = {0};
+    uint64_t init_hash = 0;
+    if (cfg->init[0] && load_init(&im, &t->gc, cfg, cfg->init, &init_hash)) return -1;
     t->nheld = cfg->heldout > 0 ? (long)ceil(cfg->heldout * (double)t->rows) : 0;
     t->ntrain = t->rows - t->nheld;
     if (t->ntrain < 1) return ms_seterr("no training rows left after the held-out fraction (%s)", acts);
-    if (glp_init(&t->m, &t->gc)) return -1;
-    glp_set_stats(&t->m, t->info.mean, t->info.var);
+    if (glp_init(&t->m, &t->gc)) {
+        if (im.flat) glp_free(&im);
+        return -1;
+    }
+    if (im.flat) { /* the weights and the normalizer they were trained with */
+        memcpy(t->m.flat, im.flat, sizeof(float) * t->m.n_params);
+        glp_set_stats(&t->m, im.mean, im.var);
+        glp_free(&im);
+    } else {
+        glp_set_stats(&t->m, t->info.mean, t->info.var);
+        rng_t init;
+        rng_seed(&init, cfg->seed ^ 0x61b5eed);
+        glp_init_random(&t->m, &init);
+    }
     glp_normalize(&t->m, t->data, t->data, (int)t->rows);
-    rng_t init;
-    rng_seed(&init, cfg->seed ^ 0x61b5eed);
-    glp_init_random(&t->m, &init);
+    if (cfg->ema > 0) {
+        t->ema = xmalloc(sizeof(float) * t->m.n_params);
+        memcpy(t->ema, t->m.flat, sizeof(float) * t->m.n_params);
+    }
     rng_seed(&t->rng, cfg->seed);
     if (!(t->w = glp_work_new(&t->gc, cfg->batch))) return -1;
     size_t B = (size_t)cfg->batch;
@@ -140,6 +186,11 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
              d, t->gc.d_model, t->gc.d_mlp, t->gc.n_layers, cfg->batch, cfg->steps, t->warmup, cfg->lr,
              cfg->warm_start, cfg->final_lr, cfg->weight_decay, cfg->clip, cfg->beta1, cfg->beta2, cfg->eps,
              (unsigned long long)cfg->seed, cfg->heldout, t->rows, (unsigned long long)h);
+    /* Appended only when used, so earlier runs' checkpoints still resume. */
+    size_t k = strlen(t->signature);
+    if (cfg->ema > 0) k += (size_t)snprintf(t->signature + k, sizeof t->signature - k, " ema=%g", cfg->ema);
+    if (cfg->init[0] && k < sizeof t->signature)
+        snprintf(t->signature + k, sizeof t->signature - k, " init=%016llx", (unsigned long long)init_hash);
     return 0;
 }
 
@@ -151,7 +202,7 @@ static void shape_string(const gtrainer *t, char *buf, size_t n) {
 
 static ckpt_view ckpt_of(gtrainer *t, char *shape, size_t cap) {
     shape_string(t, shape, cap);
-    return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "GLP", NULL, 0};
+    return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "GLP", NULL, 0, t->ema};
 }
 
 /* ------------------------------------------------------------ loop */
@@ -170,7 +221,7 @@ static void draw_batch(gtrainer *t, rng_t *r, long first, long span, bool random
 
 /* Held-out loss with u and ε from a fixed seed: the same draws every time,
  * so the curve moves only with the weights. */
-static double held_loss(gtrainer *t) {
+static double held_loss_of_params(gtrainer *t) {
     long n = t->nheld < t->cfg.eval_rows ? t->nheld : t->cfg.eval_rows;
     if (n < 1) return NAN;
     int d = t->info.d, B = t->cfg.batch;
@@ -188,6 +239,33 @@ static double held_loss(gtrainer *t) {
     return sum / (double)n;
 }
 
+/* Swaps the moving average into the model and back (both n_params). */
+static void swap_ema(gtrainer *t) {
+    float *p = t->m.flat, *e = t->ema;
+    for (size_t i = 0; i < t->m.n_params; i++) {
+        float x = p[i];
+        p[i] = e[i], e[i] = x;
+    }
+}
+
+/* The held-out loss of the weights that will be exported. */
+static double held_loss(gtrainer *t) {
+    if (!t->ema) return held_loss_of_params(t);
+    swap_ema(t);
+    double l = held_loss_of_params(t);
+    swap_ema(t);
+    return l;
+}
+
+/* ema = d·ema + (1-d)·params after step s, with the usual warm-up of the
+ * decay, d = min(ema, (1+s)/(10+s)), so early weights fade fast. */
+static void ema_update(gtrainer *t, long s) {
+    float d = t->cfg.ema, w = (float)(1 + s) / (float)(10 + s);
+    if (w < d) d = w;
+    const float *p = t->m.flat;
+    for (size_t i = 0; i < t->m.n_params; i++) t->ema[i] += (1 - d) * (p[i] - t->ema[i]);
+}
+
 static void yaml_string(char *dst, size_t cap, const char *s) {
     size_t k = 0;
     dst[k++] = '"';
@@ -202,8 +280,8 @@ static void yaml_string(char *dst, size_t cap, const char *s) {
 /* out/glp/: final.safetensors, config.yaml (published layout) and the
  * normalizer as rep_statistics.safetensors: the reference's rep_statistics.pt
  * is a torch pickle, which metascope only reads (engine/torchpt.h). */
-static int export_glp(gtrainer *t, const char *out) {
-    char *dir = ms_path_join(out, "glp");
+static int export_glp(gtrainer *t, const char *out, const char *folder) {
+    char *dir = ms_path_join(out, folder);
     int rc = 0;
     if (!ms_is_dir(dir) && mkdir(dir, 0755)) rc = ms_seterr("cannot create folder (%s)", dir);
     char *p = ms_path_join(dir, "final.safetensors");
@@ -275,9 +353,9 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         gtrainer_free(&t);
         return -1;
     }
-    fprintf(o->log, "train-glp: %.2fM params (d %d, %d x %d/%d), %ld train / %ld held-out rows, %ld steps of %d%s\n",
+    fprintf(o->log, "train-glp: %.2fM params (d %d, %d x %d/%d), %ld train / %ld held-out rows, %ld steps of %d%s%s%s\n",
             t.m.n_params / 1e6, t.gc.d_input, t.gc.n_layers, t.gc.d_model, t.gc.d_mlp, t.ntrain, t.nheld,
-            cfg->steps, cfg->batch, t.opt.step ? " (resumed)" : "");
+            cfg->steps, cfg->batch, cfg->init[0] ? " from " : "", cfg->init, t.opt.step ? " (resumed)" : "");
     double last_ckpt = ms_now(), el0 = t.elapsed;
     long run_steps = 0, step0 = t.opt.step;
     int rc = 0;
@@ -285,6 +363,7 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
         double t0 = ms_now(), gn;
         float lr = lr_cosine(t.opt.step, cfg->steps, t.warmup, cfg->lr, cfg->warm_start, cfg->final_lr);
         double loss = train_step(&t, lr, &gn);
+        if (t.ema) ema_update(&t, t.opt.step);
         t.elapsed += ms_now() - t0;
         run_steps++;
         long s = t.opt.step;
@@ -306,7 +385,11 @@ int glp_train(const glp_train_cfg *cfg, const char *acts, const char *out, bool 
     if (o->tty) fprintf(o->log, "\n");
     fclose(log);
     if (!rc && t.opt.step == cfg->steps) {
-        rc = export_glp(&t, out);
+        if (t.ema) { /* the last step's weights beside the average, for comparison */
+            rc = export_glp(&t, out, "glp-raw");
+            swap_ema(&t);
+        }
+        if (!rc) rc = export_glp(&t, out, "glp");
         if (!rc)
             fprintf(o->log, "train-glp: done in %.1f min of training, %.0f rows/s this run; GLP in %s/glp\n",
                     t.elapsed / 60, run_steps ? (double)run_steps * cfg->batch / (t.elapsed - el0 + 1e-9) : 0.0,

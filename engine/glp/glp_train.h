@@ -21,7 +21,9 @@ typedef struct {
     uint64_t seed;
     double ckpt_minutes, heldout; /* heldout: fraction of rows (the last ones) */
     int eval_every, eval_rows, log_every;
+    float ema;            /* decay of the parameters' moving average, exported instead; 0 = none */
     char model_name[256]; /* config.yaml's model_name; "" = the harvested model's path */
+    char init[1024];      /* a GLP folder to start from (shape and normalizer too); "" = random */
 } glp_train_cfg;
 
 void glp_train_defaults(glp_train_cfg *c);
@@ -30,7 +32,9 @@ int glp_train_cfg_load(glp_train_cfg *c, const char *path);
 
 /* Trains on the harvest folder acts/ into out/: ckpt.safetensors, loss.csv,
  * and when the last step is done out/glp/ (final.safetensors, config.yaml,
- * rep_statistics.safetensors). */
+ * rep_statistics.safetensors). With an ema, out/glp/ holds the moving
+ * average (its held-out loss is the one logged) and out/glp-raw/ the last
+ * step's weights. */
 int glp_train(const glp_train_cfg *c, const char *acts, const char *out, bool resume, const train_opts *o);
 
 #endif

@@ -188,7 +188,7 @@ static ckpt_view ckpt_of(trainer *t, char *shape, size_t cap) {
     const tf_config *c = &t->cfg.model;
     snprintf(shape, cap, "%d,%d,%d,%d,%d,%d,%d", c->vocab, c->d_model, c->n_layers, c->n_heads, c->n_kv_heads,
              c->d_ff, c->max_seq);
-    return (ckpt_view){t->params, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "model", NULL, 0};
+    return (ckpt_view){t->params, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "model", NULL, 0, NULL};
 }
 
 /* ------------------------------------------------------------ loop */

@@ -128,7 +128,7 @@ static int strainer_init(strainer *t, const sae_train_cfg *cfg, const char *acts
 static ckpt_view ckpt_of(strainer *t, char *shape, size_t cap) {
     snprintf(shape, cap, "%d,%d,%d", t->m.c.d_in, t->m.c.n_latents, t->m.c.k);
     return (ckpt_view){t->m.flat, &t->opt, &t->rng, &t->elapsed, shape, t->signature, "SAE", t->m.since_fired,
-                       (size_t)t->m.c.n_latents};
+                       (size_t)t->m.c.n_latents, NULL};
 }
 
 /* ------------------------------------------------------------ metrics */

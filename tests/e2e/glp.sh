@@ -52,6 +52,35 @@ sed 's/"lr": 0.003/"lr": 0.002/' $CFG > "$tmp/lr.json"
 expect_out "resume refuses other settings" "checkpoint was made with other settings" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/lr.json" --out "$tmp/b" --resume
 
+# A second stage: start from the trained GLP (--init), keep a moving average
+# ("ema"), export it as glp/ and the last step's weights as glp-raw/.
+sed 's/"seed": 5/"seed": 6, "ema": 0.9, "lr": 0.001/' $CFG > "$tmp/ema.json"
+expect_out "train-glp --init says where it starts" "50 steps of 256 from $tmp/a/glp" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/e" --init "$tmp/a/glp"
+check "ema: glp/ (average) and glp-raw/ (last step) both exported" test -f "$tmp/e/glp/final.safetensors" \
+  -a -f "$tmp/e/glp-raw/final.safetensors" -a -f "$tmp/e/glp/rep_statistics.safetensors"
+check "ema: the average is not the last step" sh -c "! cmp -s '$tmp/e/glp/final.safetensors' '$tmp/e/glp-raw/final.safetensors'"
+check "--init keeps the first stage's normalizer" cmp "$tmp/a/glp/rep_statistics.safetensors" "$tmp/e/glp/rep_statistics.safetensors"
+check "the second stage starts near the first one's end" awk -F, 'NR == 2 {exit !($3 < 1.2)}' "$tmp/e/loss.csv"
+check "a random start is far above it" awk -F, 'NR == 2 {exit !($3 > 1.5)}' "$tmp/a/loss.csv"
+check "stage 2: stop after 17 steps" $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/f" --init "$tmp/a/glp" --max-steps 17
+check "stage 2: resume" $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/f" --init "$tmp/a/glp" --resume
+check "stage 2 resumed: average bit-identical" cmp "$tmp/e/glp/final.safetensors" "$tmp/f/glp/final.safetensors"
+check "stage 2 resumed: last step bit-identical" cmp "$tmp/e/glp-raw/final.safetensors" "$tmp/f/glp-raw/final.safetensors"
+check "stage 2: stop again after 5 steps" $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/g5" --init "$tmp/a/glp" --max-steps 5
+expect_out "resume without --init refuses" "checkpoint was made with other settings" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/g5" --resume
+expect_out "resume from another --init refuses" "checkpoint was made with other settings" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/g5" --init "$tmp/e/glp" --resume
+sed 's/"d_model": 64/"d_model": 96/' "$tmp/ema.json" > "$tmp/wide.json"
+expect_out "--init of another shape refuses" "error: GLP is 2 x 64/128, the config asks for 2 x 96/128 \($tmp/a/glp\)" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/wide.json" --out "$tmp/x" --init "$tmp/a/glp"
+expect_out "--init of a missing folder" "error: .*$tmp/nope" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/x" --init "$tmp/nope"
+printf '{"ema": 1}' > "$tmp/bad4.json"
+expect_out "ema of 1 refused" "error: 'ema' = 1 outside 0..0.999999 .*bad4.json\)$" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/bad4.json" --out "$tmp/x"
+
 # The trained GLP in a session: load it beside its model, read meta-neurons.
 expect_out "load glp" 'loaded GLP .*: layer 1, d_input 32, d_model 64, 2 blocks of 128 meta-neurons' \
   $MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp"

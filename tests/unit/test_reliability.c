@@ -140,13 +140,13 @@ static void test_checkpoint_checksum(void **st) {
     rng_t r;
     rng_seed(&r, 3);
     double el = 1.5;
-    ckpt_view c = {params, &opt, &r, &el, "shape", "sig", "model", NULL, 0};
+    ckpt_view c = {params, &opt, &r, &el, "shape", "sig", "model", NULL, 0, NULL};
     assert_int_equal(ckpt_save(&c, d), 0);
     float p2[N], m2[N], v2[N];
     adamw_state o2 = {m2, v2, N, 0};
     rng_t r2;
     double el2 = 0;
-    ckpt_view c2 = {p2, &o2, &r2, &el2, "shape", "sig", "model", NULL, 0};
+    ckpt_view c2 = {p2, &o2, &r2, &el2, "shape", "sig", "model", NULL, 0, NULL};
     assert_int_equal(ckpt_load(&c2, d), 0);
     assert_memory_equal(v2, v, sizeof v);
     assert_int_equal(o2.step, 7);
@@ -164,6 +164,48 @@ static void test_checkpoint_checksum(void **st) {
     free(buf);
     assert_int_equal(ckpt_load(&c2, d), -1);
     assert_non_null(strstr(ms_geterr(), "corrupt"));
+    unlink(p), rmdir(d);
+    free(p), free(d);
+}
+
+/* The moving average rides in the checkpoint: it round-trips, its bits are
+ * under the checksum, and a run that keeps one refuses a checkpoint without. */
+static void test_checkpoint_ema(void **st) {
+    (void)st;
+    char *d = tmpdir();
+    enum { N = 32 };
+    float params[N], m[N], v[N], ema[N];
+    for (int i = 0; i < N; i++) params[i] = (float)i, m[i] = 0.5f, v[i] = 0.25f, ema[i] = -(float)i;
+    adamw_state opt = {m, v, N, 3};
+    rng_t r;
+    rng_seed(&r, 4);
+    double el = 0;
+    ckpt_view c = {params, &opt, &r, &el, "shape", "sig", "GLP", NULL, 0, ema};
+    assert_int_equal(ckpt_save(&c, d), 0);
+    float p2[N], m2[N], v2[N], e2[N] = {0};
+    adamw_state o2 = {m2, v2, N, 0};
+    rng_t r2;
+    double el2 = 0;
+    ckpt_view c2 = {p2, &o2, &r2, &el2, "shape", "sig", "GLP", NULL, 0, e2};
+    assert_int_equal(ckpt_load(&c2, d), 0);
+    assert_memory_equal(e2, ema, sizeof ema);
+    char *p = ms_path_join(d, "ckpt.safetensors");
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(ms_read_file(p, &buf, &n), 0);
+    st_file f;
+    assert_int_equal(st_open_mem(&f, buf, n, "ckpt.safetensors"), 0);
+    size_t at = (size_t)(st_find(&f, "ema")->data - f.base) + 5;
+    st_close(&f);
+    buf[at] ^= 0x01;
+    assert_int_equal(ms_write_file_atomic(p, buf, n), 0);
+    free(buf);
+    assert_int_equal(ckpt_load(&c2, d), -1);
+    assert_non_null(strstr(ms_geterr(), "corrupt"));
+    c.ema = NULL; /* a checkpoint without an average */
+    assert_int_equal(ckpt_save(&c, d), 0);
+    assert_int_equal(ckpt_load(&c2, d), -1);
+    assert_non_null(strstr(ms_geterr(), "lacks or mis-sizes ema"));
     unlink(p), rmdir(d);
     free(p), free(d);
 }
@@ -255,7 +297,7 @@ int main(void) {
         cmocka_unit_test(test_fifo_refused),          cmocka_unit_test(test_messages_escape_raw_bytes),
         cmocka_unit_test(test_try_alloc),             cmocka_unit_test(test_digest),
         cmocka_unit_test(test_stale_temporaries_swept), cmocka_unit_test(test_file_size_limit),
-        cmocka_unit_test(test_checkpoint_checksum),   cmocka_unit_test(test_glp_config_limits),
+        cmocka_unit_test(test_checkpoint_checksum),   cmocka_unit_test(test_checkpoint_ema),   cmocka_unit_test(test_glp_config_limits),
         cmocka_unit_test(test_token_ids_outside_vocab), cmocka_unit_test(test_session_survives_bad_glp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
