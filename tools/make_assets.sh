@@ -7,7 +7,10 @@
 #   3. model       metascope train-lm --resume  -> $WORK/ (checkpoints, loss.csv)
 #   4. packing     metascope pack-model --f16   -> assets/model/ (lz4)
 #   5. activations metascope harvest --resume   -> $GLPWORK/acts (2.5M rows of layer 3, EOS rows left out)
-#   6. GLP         metascope train-glp --resume -> $GLPWORK/train, packed to assets/glp/
+#   6. GLP         metascope train-glp --resume -> $GLPWORK/train (stage 1, 8000 steps), then
+#                  train-glp --init that GLP --resume -> $GLPWORK/train2 (stage 2: 5000 steps on a
+#                  second schedule, exporting the moving average), packed to assets/glp/; each
+#                  stage fits a 3-hour session
 #   7. SAE         metascope train-sae --resume -> $GLPWORK/sae, copied to assets/sae/
 #   8. index       metascope index (model, GLP, SAE over 50k held-out tokens) -> assets/index/
 #                  (rebuilt when the GLP is newer: meta-neurons come from it)
@@ -31,7 +34,9 @@ $MS eval-lm assets/model --split test
 $MS harvest --model assets/model --layer 3 --tokens 2500000 --out "$GLPWORK/acts" --resume
 $MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp.json --out "$GLPWORK/train" --resume
 cp "$GLPWORK/train/loss.csv" assets/glp-loss.csv
-$MS pack-glp "$GLPWORK/train/glp" --out assets/glp --f16
+$MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp-2.json --out "$GLPWORK/train2" --init "$GLPWORK/train/glp" --resume
+cp "$GLPWORK/train2/loss.csv" assets/glp-loss-2.csv
+$MS pack-glp "$GLPWORK/train2/glp" --out assets/glp --f16
 $MS train-sae --acts "$GLPWORK/acts" --config assets/train-sae.json --out "$GLPWORK/sae" --resume
 cp "$GLPWORK/sae/loss.csv" assets/sae-loss.csv
 rm -rf assets/sae && cp -r "$GLPWORK/sae/sae" assets/sae

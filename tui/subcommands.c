@@ -589,13 +589,15 @@ static int cmd_scaling(int argc, char **argv) {
     if (!acts || !out) return fail("scaling needs --acts DIR and --out DIR (scaling)");
     if (rows < 2 || steps < 1) return fail("--eval-rows must be at least 2 and --fd-steps at least 1 (scaling)");
     ms_set_threads(threads);
-    char db[4096], dcfg[4096], dglp[4096];
+    char db[4096], dcfg[4096], dcfg2[4096], dglp[4096];
     snprintf(db, sizeof db, "%s/scaling", ms_assets_dir());
     snprintf(dcfg, sizeof dcfg, "%s/train-glp.json", ms_assets_dir());
+    snprintf(dcfg2, sizeof dcfg2, "%s/train-glp-2.json", ms_assets_dir()); /* the second stage, if any */
     snprintf(dglp, sizeof dglp, "%s/glp", ms_assets_dir());
     catch_stop();
     scaling_opts so = {acts,   budgets ? budgets : db, out, eval_acts, corpus, with_default ? dcfg : NULL,
-                       with_default ? dglp : NULL, "default", rows, steps, stderr, isatty(2), &g_stop};
+                       with_default ? dglp : NULL, with_default && ms_file_exists(dcfg2) ? dcfg2 : NULL,
+                       "default", rows, steps, stderr, isatty(2), &g_stop};
     scaling_point *p;
     int n;
     scaling_fit f;

@@ -185,6 +185,13 @@ int scaling_run(const scaling_opts *o_in, scaling_point **pts, int *npts, scalin
         glp_train_cfg cfg;
         glp_train_defaults(&cfg);
         rc = glp_train_cfg_load(&cfg, o->extra_config) || eval_point(o, &cfg, o->extra_glp, &p[n]);
+        if (!rc && o->extra_config2) { /* a second stage: its rows were seen too */
+            glp_train_cfg c2;
+            if (!(rc = glp_train_cfg_load(&c2, o->extra_config2))) {
+                p[n].rows += (double)c2.steps * c2.batch;
+                p[n].compute = 6 * p[n].params * p[n].rows;
+            }
+        }
         snprintf(p[n].name, sizeof p[n].name, "%s", o->extra_name ? o->extra_name : "extra");
         if (!rc) n++;
     }

@@ -33,6 +33,7 @@ typedef struct {
     const char *eval_acts; /* held-out rows; NULL: out/test-acts, harvested from the test split */
     const char *corpus;    /* for that harvest; NULL: the bundled corpus */
     const char *extra_config, *extra_glp; /* an already trained GLP as one more point (may be NULL) */
+    const char *extra_config2;            /* its second stage (train-glp --init), whose rows add; may be NULL */
     const char *extra_name;
     long eval_rows;
     int fd_steps;

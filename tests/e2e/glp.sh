@@ -81,6 +81,21 @@ printf '{"ema": 1}' > "$tmp/bad4.json"
 expect_out "ema of 1 refused" "error: 'ema' = 1 outside 0..0.999999 .*bad4.json\)$" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/bad4.json" --out "$tmp/x"
 
+# scaling --with-default counts the rows of a second stage (assets/train-glp-2.json).
+mkdir -p "$tmp/as/scaling"
+sed 's/"steps": 50/"steps": 10/; s/"d_model": 64/"d_model": 32/' $CFG > "$tmp/as/scaling/s1.json"
+sed 's/"steps": 50/"steps": 20/; s/"d_model": 64/"d_model": 48/' $CFG > "$tmp/as/scaling/s2.json"
+cp $CFG "$tmp/as/train-glp.json"
+cp -r "$tmp/a/glp" "$tmp/as/glp"
+check "scaling --with-default, one stage" env METASCOPE_ASSETS="$tmp/as" $MS scaling --acts "$tmp/acts" --out "$tmp/sc" \
+  --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
+check "... the default saw 50 x 256 rows" grep -q '^default,64,128,2,[0-9]*,12800,' "$tmp/sc/scaling.csv"
+cp "$tmp/ema.json" "$tmp/as/train-glp-2.json"
+rm -r "$tmp/as/glp" && cp -r "$tmp/e/glp" "$tmp/as/glp"
+check "scaling --with-default, two stages" env METASCOPE_ASSETS="$tmp/as" $MS scaling --acts "$tmp/acts" --out "$tmp/sc" \
+  --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
+check "... the default saw both stages' rows" grep -q '^default,64,128,2,[0-9]*,25600,' "$tmp/sc/scaling.csv"
+
 # The trained GLP in a session: load it beside its model, read meta-neurons.
 expect_out "load glp" 'loaded GLP .*: layer 1, d_input 32, d_model 64, 2 blocks of 128 meta-neurons' \
   $MS --model "$tmp/lm/model" -c "load glp $tmp/a/glp"
