@@ -129,6 +129,21 @@ static void test_file_size_limit(void **st) {
     free(big), free(p), free(d);
 }
 
+/* Flips bits `mask` of byte `at` of tensor `name` in dir/ckpt.safetensors. */
+static void flip_ckpt_bit(const char *dir, const char *name, size_t at, uint8_t mask) {
+    char *p = ms_path_join(dir, "ckpt.safetensors");
+    uint8_t *buf;
+    size_t n;
+    assert_int_equal(ms_read_file(p, &buf, &n), 0);
+    st_file f;
+    assert_int_equal(st_open_mem(&f, buf, n, "ckpt.safetensors"), 0);
+    size_t off = (size_t)(st_find(&f, name)->data - f.base) + at; /* f holds a copy */
+    st_close(&f);
+    buf[off] ^= mask;
+    assert_int_equal(ms_write_file_atomic(p, buf, n), 0);
+    free(buf), free(p);
+}
+
 /* Flipped bits anywhere in the optimizer state make the resume fail. */
 static void test_checkpoint_checksum(void **st) {
     (void)st;
@@ -150,18 +165,8 @@ static void test_checkpoint_checksum(void **st) {
     assert_int_equal(ckpt_load(&c2, d), 0);
     assert_memory_equal(v2, v, sizeof v);
     assert_int_equal(o2.step, 7);
-    /* flip one bit of adam_v's last float: the file's last data bytes */
+    flip_ckpt_bit(d, "adam_v", sizeof v - 1, 0x10); /* adam_v's last float: the file's last data bytes */
     char *p = ms_path_join(d, "ckpt.safetensors");
-    uint8_t *buf;
-    size_t n;
-    assert_int_equal(ms_read_file(p, &buf, &n), 0);
-    st_file f;
-    assert_int_equal(st_open_mem(&f, buf, n, "ckpt.safetensors"), 0);
-    size_t at = (size_t)(st_find(&f, "adam_v")->data - f.base) + sizeof v - 1; /* f holds a copy */
-    st_close(&f);
-    buf[at] ^= 0x10;
-    assert_int_equal(ms_write_file_atomic(p, buf, n), 0);
-    free(buf);
     assert_int_equal(ckpt_load(&c2, d), -1);
     assert_non_null(strstr(ms_geterr(), "corrupt"));
     unlink(p), rmdir(d);
@@ -189,17 +194,8 @@ static void test_checkpoint_ema(void **st) {
     ckpt_view c2 = {p2, &o2, &r2, &el2, "shape", "sig", "GLP", NULL, 0, e2};
     assert_int_equal(ckpt_load(&c2, d), 0);
     assert_memory_equal(e2, ema, sizeof ema);
+    flip_ckpt_bit(d, "ema", 5, 0x01);
     char *p = ms_path_join(d, "ckpt.safetensors");
-    uint8_t *buf;
-    size_t n;
-    assert_int_equal(ms_read_file(p, &buf, &n), 0);
-    st_file f;
-    assert_int_equal(st_open_mem(&f, buf, n, "ckpt.safetensors"), 0);
-    size_t at = (size_t)(st_find(&f, "ema")->data - f.base) + 5;
-    st_close(&f);
-    buf[at] ^= 0x01;
-    assert_int_equal(ms_write_file_atomic(p, buf, n), 0);
-    free(buf);
     assert_int_equal(ckpt_load(&c2, d), -1);
     assert_non_null(strstr(ms_geterr(), "corrupt"));
     c.ema = NULL; /* a checkpoint without an average */
