@@ -145,6 +145,27 @@ void glp_init_random(glp_model *m, rng_t *r) {
     set_ln_ones(m);
 }
 
+int glp_grow(glp_model *dst, const glp_model *src) {
+    const glp_config *a = &src->c, *b = &dst->c;
+    if (a->d_input != b->d_input || a->d_model != b->d_model || a->d_mlp != b->d_mlp ||
+        a->multi_layer_n_layers != b->multi_layer_n_layers || a->n_layers > b->n_layers)
+        return ms_seterr("cannot grow a %d x %d/%d GLP into %d x %d/%d: only blocks can be added (glp)", a->n_layers,
+                         a->d_model, a->d_mlp, b->n_layers, b->d_model, b->d_mlp);
+    int ns, nd;
+    glp_tensor *ts = all_tensors(a, &ns), *td = all_tensors(b, &nd);
+    for (int i = 0, j = 0; i < ns; i++) { /* the same names in the same order, td has more blocks */
+        while (strcmp(td[j].name, ts[i].name)) j++;
+        memcpy(dst->flat + td[j].offset, src->flat + ts[i].offset, sizeof(float) * ts[i].size);
+    }
+    free(ts), free(td);
+    for (int l = a->n_layers; l < b->n_layers; l++) {
+        glp_lin *d = &dst->p.blocks[l].down;
+        memset(d->w, 0, sizeof(float) * (size_t)b->d_model * b->d_mlp);
+        memset(d->b, 0, sizeof(float) * (size_t)b->d_model);
+    }
+    return 0;
+}
+
 /* Every weight matrix of p, for glp_hold_bf16. */
 static int matrices(glp_model *m, glp_lin **out) {
     glp_params *p = &m->p;

@@ -74,6 +74,11 @@ size_t glp_param_count(const glp_config *c);
 int glp_init(glp_model *m, const glp_config *c);
 /* PyTorch's default nn.Linear init: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. */
 void glp_init_random(glp_model *m, rng_t *r);
+/* Copies src's weights into dst, a deeper model of the same widths, and zeroes
+ * the down_proj of dst's extra (last) blocks: those blocks then add nothing to
+ * the residual, so dst computes exactly src's function. Other parameters of
+ * the extra blocks stay as they were (random, so they train). */
+int glp_grow(glp_model *dst, const glp_model *src);
 void glp_free(glp_model *m);
 void glp_zero_grad(glp_model *m);
 /* Normalizer statistics (copied), d_input each. */

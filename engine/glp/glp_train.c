@@ -101,9 +101,10 @@ static void gtrainer_free(gtrainer *t) {
     free(t->data), free(t->xb), free(t->eps), free(t->u), free(t->ranges), free(t->ema);
 }
 
-/* The GLP folder a run starts from: its shape must be the config's (widths
- * left at 0 take the folder's) and its input the harvest's width. *hash
- * covers weights and normalizer, for the checkpoint's signature. */
+/* The GLP folder a run starts from: its widths must be the config's (left
+ * at 0 they take the folder's), its input the harvest's width, and it may
+ * have fewer blocks than the config (glp_grow adds them). *hash covers
+ * weights and normalizer, for the checkpoint's signature. */
 static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, const char *dir, uint64_t *hash) {
     glp_file_config fc;
     if (glp_load_folder(im, &fc, dir, -1)) return -1;
@@ -112,10 +113,11 @@ static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, co
     if (c->multi_layer_n_layers > 1) rc = ms_seterr("a multi-layer GLP cannot start a single-layer run (%s)", dir);
     else if (c->d_input != gc->d_input)
         rc = ms_seterr("GLP has d_input %d, the harvest has rows of %d (%s)", c->d_input, gc->d_input, dir);
-    else if (c->n_layers != cfg->n_layers || (cfg->d_model && c->d_model != cfg->d_model) ||
+    else if (c->n_layers > cfg->n_layers || (cfg->d_model && c->d_model != cfg->d_model) ||
              (cfg->d_mlp && c->d_mlp != cfg->d_mlp))
-        rc = ms_seterr("GLP is %d x %d/%d, the config asks for %d x %d/%d (%s)", c->n_layers, c->d_model, c->d_mlp,
-                       cfg->n_layers, cfg->d_model ? cfg->d_model : c->d_model, cfg->d_mlp ? cfg->d_mlp : c->d_mlp, dir);
+        rc = ms_seterr("GLP is %d x %d/%d, the config asks for %d x %d/%d: only blocks can be added (%s)",
+                       c->n_layers, c->d_model, c->d_mlp, cfg->n_layers, cfg->d_model ? cfg->d_model : c->d_model,
+                       cfg->d_mlp ? cfg->d_mlp : c->d_mlp, dir);
     if (rc) {
         glp_free(im);
         return -1;
@@ -124,6 +126,7 @@ static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, co
     h = hash64(h, im->mean, sizeof(float) * (size_t)c->d_input);
     *hash = hash64(h, im->var, sizeof(float) * (size_t)c->d_input);
     *gc = *c;
+    gc->n_layers = cfg->n_layers;
     return 0;
 }
 
@@ -144,16 +147,14 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
         if (im.flat) glp_free(&im);
         return -1;
     }
-    if (im.flat) { /* the weights and the normalizer they were trained with */
-        memcpy(t->m.flat, im.flat, sizeof(float) * t->m.n_params);
+    rng_t init;
+    rng_seed(&init, cfg->seed ^ 0x61b5eed);
+    glp_init_random(&t->m, &init);
+    if (im.flat) { /* the weights and the normalizer they were trained with; added blocks start as identity */
+        glp_grow(&t->m, &im);
         glp_set_stats(&t->m, im.mean, im.var);
         glp_free(&im);
-    } else {
-        glp_set_stats(&t->m, t->info.mean, t->info.var);
-        rng_t init;
-        rng_seed(&init, cfg->seed ^ 0x61b5eed);
-        glp_init_random(&t->m, &init);
-    }
+    } else glp_set_stats(&t->m, t->info.mean, t->info.var);
     glp_normalize(&t->m, t->data, t->data, (int)t->rows);
     if (cfg->ema > 0) {
         t->ema = xmalloc(sizeof(float) * t->m.n_params);

@@ -73,8 +73,19 @@ expect_out "resume without --init refuses" "checkpoint was made with other setti
 expect_out "resume from another --init refuses" "checkpoint was made with other settings" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/g5" --init "$tmp/e/glp" --resume
 sed 's/"d_model": 64/"d_model": 96/' "$tmp/ema.json" > "$tmp/wide.json"
-expect_out "--init of another shape refuses" "error: GLP is 2 x 64/128, the config asks for 2 x 96/128 \($tmp/a/glp\)" \
+expect_out "--init of another width refuses" \
+  "error: GLP is 2 x 64/128, the config asks for 2 x 96/128: only blocks can be added \($tmp/a/glp\)" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/wide.json" --out "$tmp/x" --init "$tmp/a/glp"
+sed 's/"n_layers": 2/"n_layers": 1/' "$tmp/ema.json" > "$tmp/shallow.json"
+expect_out "--init of a deeper GLP refuses" "error: GLP is 2 x 64/128, the config asks for 1 x 64/128" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/shallow.json" --out "$tmp/x" --init "$tmp/a/glp"
+# Blocks added to a trained GLP start as identity (down_proj zero): the grown
+# run's first loss is the first stage's, then it trains on.
+sed 's/"n_layers": 2/"n_layers": 4/' "$tmp/ema.json" > "$tmp/deep.json"
+expect_out "--init grows 2 blocks to 4" "4 x 64/128.* from $tmp/a/glp" \
+  $MS train-glp --acts "$tmp/acts" --config "$tmp/deep.json" --out "$tmp/d" --init "$tmp/a/glp"
+check "grown: its first loss is the first stage's level, below 1.2" awk -F, 'NR == 2 {exit !($3 < 1.2)}' "$tmp/d/loss.csv"
+check "grown: exported with 4 blocks" grep -q 'n_layers: 4' "$tmp/d/glp/config.yaml"
 expect_out "--init of a missing folder" "error: .*$tmp/nope" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/ema.json" --out "$tmp/x" --init "$tmp/nope"
 printf '{"ema": 1}' > "$tmp/bad4.json"

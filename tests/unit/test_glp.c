@@ -513,6 +513,51 @@ static void test_bf16_projection(void **st) {
     glp_free(&a), glp_free(&b);
 }
 
+/* ---------------------------------------------------------------- growth */
+
+/* glp_grow: a deeper copy computes exactly the shallow model's function (the
+ * added blocks' down_proj is zero), its added blocks get gradients (so they
+ * train), and anything but added blocks is refused. */
+static void test_grow(void **st) {
+    (void)st;
+    glp_config a = {.d_input = 16, .d_model = 32, .d_mlp = 64, .n_layers = 2}, b = a;
+    b.n_layers = 4;
+    rng_t r;
+    rng_seed(&r, 21);
+    glp_model src, dst;
+    assert_int_equal(glp_init(&src, &a), 0);
+    assert_int_equal(glp_init(&dst, &b), 0);
+    glp_init_random(&src, &r), glp_init_random(&dst, &r);
+    for (size_t i = 0; i < src.n_params; i++) src.flat[i] += 0.1f * rng_normal(&r); /* LN and biases too */
+    assert_int_equal(glp_grow(&dst, &src), 0);
+    int N = 6;
+    size_t n = (size_t)N * a.d_input;
+    float *x = vec(n), *eps = vec(n), *u = vec((size_t)N), *tau = vec((size_t)N), *ya = vec(n), *yb = vec(n);
+    fill(x, n, 1, &r), fill(eps, n, 1, &r);
+    for (int i = 0; i < N; i++) u[i] = rng_uniform(&r), tau[i] = 1000.0f * rng_uniform(&r);
+    glp_work *wa = glp_work_new(&a, N), *wb = glp_work_new(&b, N);
+    assert_int_equal(glp_forward(&src, wa, ya, x, tau, N, -1, NULL), 0);
+    assert_int_equal(glp_forward(&dst, wb, yb, x, tau, N, -1, NULL), 0);
+    assert_memory_equal(ya, yb, sizeof(float) * n); /* adding zero changes no bit */
+    glp_zero_grad(&dst);
+    assert_true(isfinite(glp_fm_loss(&dst, wb, x, eps, u, N, -1, true)));
+    double g = 0;
+    for (int l = a.n_layers; l < b.n_layers; l++)
+        for (int i = 0; i < b.d_model * b.d_mlp; i++) g += fabsf(dst.g.blocks[l].down.w[i]);
+    assert_true(g > 0);
+    glp_model bad;
+    glp_config c = b;
+    c.d_mlp = 32;
+    assert_int_equal(glp_init(&bad, &c), 0);
+    assert_int_equal(glp_grow(&bad, &src), -1); /* other widths */
+    printf("# %s\n", ms_geterr());
+    assert_int_equal(glp_grow(&src, &dst), -1); /* fewer blocks */
+    glp_free(&bad);
+    glp_work_free(wa), glp_work_free(wb);
+    free(x), free(eps), free(u), free(tau), free(ya), free(yb);
+    glp_free(&src), glp_free(&dst);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_linear),
@@ -527,6 +572,7 @@ int main(void) {
         cmocka_unit_test(test_fast_paths),
         cmocka_unit_test(test_throughput),
         cmocka_unit_test(test_bf16_projection),
+        cmocka_unit_test(test_grow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
