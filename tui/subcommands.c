@@ -578,6 +578,7 @@ static int cmd_eval_sae(int argc, char **argv) {
 }
 
 /* scaling: GLPs at several compute budgets and the fit of their held-out loss. */
+enum { MAX_STAGES = 8 };
 static int cmd_scaling(int argc, char **argv) {
     const char *acts = NULL, *out = NULL, *budgets = NULL, *eval_acts = NULL, *corpus = NULL;
     int threads = 0, rows = 10000, steps = 20, with_default = 0;
@@ -589,15 +590,20 @@ static int cmd_scaling(int argc, char **argv) {
     if (!acts || !out) return fail("scaling needs --acts DIR and --out DIR (scaling)");
     if (rows < 2 || steps < 1) return fail("--eval-rows must be at least 2 and --fd-steps at least 1 (scaling)");
     ms_set_threads(threads);
-    char db[4096], dcfg[4096], dcfg2[4096], dglp[4096];
+    char db[4096], dcfg[4096], dglp[4096], stage[MAX_STAGES][4096];
+    const char *stages[MAX_STAGES];
     snprintf(db, sizeof db, "%s/scaling", ms_assets_dir());
     snprintf(dcfg, sizeof dcfg, "%s/train-glp.json", ms_assets_dir());
-    snprintf(dcfg2, sizeof dcfg2, "%s/train-glp-2.json", ms_assets_dir()); /* the second stage, if any */
     snprintf(dglp, sizeof dglp, "%s/glp", ms_assets_dir());
+    int nst = 0; /* the later stages: train-glp-2.json, -3.json, ... up to the first missing one */
+    for (; with_default && nst < MAX_STAGES; nst++) {
+        snprintf(stage[nst], sizeof stage[nst], "%s/train-glp-%d.json", ms_assets_dir(), nst + 2);
+        if (!ms_file_exists(stage[nst])) break;
+        stages[nst] = stage[nst];
+    }
     catch_stop();
     scaling_opts so = {acts,   budgets ? budgets : db, out, eval_acts, corpus, with_default ? dcfg : NULL,
-                       with_default ? dglp : NULL, with_default && ms_file_exists(dcfg2) ? dcfg2 : NULL,
-                       "default", rows, steps, stderr, isatty(2), &g_stop};
+                       with_default ? dglp : NULL, stages, nst, "default", rows, steps, stderr, isatty(2), &g_stop};
     scaling_point *p;
     int n;
     scaling_fit f;

@@ -82,6 +82,13 @@ static double trained_seconds(const char *dir) {
 }
 
 /* Evaluates the GLP folder glp_dir as point p (config cfg gives rows). */
+/* Parameters of the model a stage of config c trains: p's widths (blocks
+ * are all a later stage may add), the stage's own block count. */
+static double stage_params(const glp_train_cfg *c, const scaling_point *p) {
+    glp_config g = {p->d_input, p->d_model, p->d_mlp, c->n_layers, 0};
+    return (double)glp_param_count(&g);
+}
+
 static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const char *glp_dir, scaling_point *p) {
     glp_model m;
     glp_file_config fc;
@@ -89,10 +96,10 @@ static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const cha
     eval_glp_opts eo = {o->eval_rows, 1, {GLP_EULER, o->fd_steps, 1}};
     eval_glp_result r;
     int rc = eval_glp(&m, o->eval_acts, &eo, &r);
-    p->d_model = m.c.d_model, p->d_mlp = m.c.d_mlp, p->n_layers = m.c.n_layers;
+    p->d_input = m.c.d_input, p->d_model = m.c.d_model, p->d_mlp = m.c.d_mlp, p->n_layers = m.c.n_layers;
     p->params = (double)m.n_params;
     p->rows = (double)cfg->steps * cfg->batch;
-    p->compute = 6 * p->params * p->rows;
+    p->compute = 6 * stage_params(cfg, p) * p->rows;
     p->heldout_loss = r.heldout_loss, p->fd = r.fd_glp;
     p->fd_floor = r.fd_floor, p->fd_gauss = r.fd_gauss;
     glp_free(&m);
@@ -185,11 +192,13 @@ int scaling_run(const scaling_opts *o_in, scaling_point **pts, int *npts, scalin
         glp_train_cfg cfg;
         glp_train_defaults(&cfg);
         rc = glp_train_cfg_load(&cfg, o->extra_config) || eval_point(o, &cfg, o->extra_glp, &p[n]);
-        if (!rc && o->extra_config2) { /* a second stage: its rows were seen too */
-            glp_train_cfg c2;
-            if (!(rc = glp_train_cfg_load(&c2, o->extra_config2))) {
-                p[n].rows += (double)c2.steps * c2.batch;
-                p[n].compute = 6 * p[n].params * p[n].rows;
+        for (int k = 0; !rc && k < o->n_extra_stages; k++) { /* later stages: their rows were seen too */
+            glp_train_cfg c;
+            glp_train_defaults(&c);
+            if (!(rc = glp_train_cfg_load(&c, o->extra_stages[k]))) {
+                double rows = (double)c.steps * c.batch;
+                p[n].rows += rows;
+                p[n].compute += 6 * stage_params(&c, &p[n]) * rows;
             }
         }
         snprintf(p[n].name, sizeof p[n].name, "%s", o->extra_name ? o->extra_name : "extra");

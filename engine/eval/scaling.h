@@ -21,8 +21,8 @@ int scaling_fit_power(const double *C, const double *L, int n, scaling_fit *f);
 
 typedef struct {
     char name[64];
-    int d_model, d_mlp, n_layers;
-    double params, rows, compute; /* rows: activations seen (steps x batch) */
+    int d_input, d_model, d_mlp, n_layers;
+    double params, rows, compute; /* rows: activations seen (steps x batch); compute: 6 x params x rows per stage */
     double heldout_loss, fd;      /* eval_glp on the shared held-out rows */
     double fd_floor, fd_gauss;
     double minutes;               /* training time of this run (0 if it was done) */
@@ -33,7 +33,8 @@ typedef struct {
     const char *eval_acts; /* held-out rows; NULL: out/test-acts, harvested from the test split */
     const char *corpus;    /* for that harvest; NULL: the bundled corpus */
     const char *extra_config, *extra_glp; /* an already trained GLP as one more point (may be NULL) */
-    const char *extra_config2;            /* its second stage (train-glp --init), whose rows add; may be NULL */
+    const char *const *extra_stages;      /* its later stages (train-glp --init), in order: their rows and */
+    int n_extra_stages;                   /* compute add (a stage may have fewer blocks than the GLP) */
     const char *extra_name;
     long eval_rows;
     int fd_steps;

@@ -105,7 +105,14 @@ cp "$tmp/ema.json" "$tmp/as/train-glp-2.json"
 rm -r "$tmp/as/glp" && cp -r "$tmp/e/glp" "$tmp/as/glp"
 check "scaling --with-default, two stages" env METASCOPE_ASSETS="$tmp/as" $MS scaling --acts "$tmp/acts" --out "$tmp/sc" \
   --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
-check "... the default saw both stages' rows" grep -q '^default,64,128,2,[0-9]*,25600,' "$tmp/sc/scaling.csv"
+check "... the default saw both stages' rows" grep -q '^default,64,128,2,79328,25600,1.2185e+10,' "$tmp/sc/scaling.csv"
+# A third stage that grew the GLP to 4 blocks: its rows count at 4 blocks'
+# parameters, the first two stages' at 2 blocks' (6 x (79328 x 25600 + 146016 x 12800)).
+cp "$tmp/deep.json" "$tmp/as/train-glp-3.json"
+rm -r "$tmp/as/glp" && cp -r "$tmp/d/glp" "$tmp/as/glp"
+check "scaling --with-default, three stages, the last grown" env METASCOPE_ASSETS="$tmp/as" $MS scaling --acts "$tmp/acts" \
+  --out "$tmp/sc" --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
+check "... each stage's compute at its own size" grep -q '^default,64,128,4,146016,38400,2.3399e+10,' "$tmp/sc/scaling.csv"
 
 # The trained GLP in a session: load it beside its model, read meta-neurons.
 expect_out "load glp" 'loaded GLP .*: layer 1, d_input 32, d_model 64, 2 blocks of 128 meta-neurons' \
