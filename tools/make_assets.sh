@@ -9,8 +9,9 @@
 #   5. activations metascope harvest --resume   -> $GLPWORK/acts (2.5M rows of layer 3, EOS rows left out)
 #   6. GLP         metascope train-glp --resume -> $GLPWORK/train (stage 1, 8000 steps), then
 #                  train-glp --init that GLP --resume -> $GLPWORK/train2 (stage 2: 5000 steps on a
-#                  second schedule, exporting the moving average), packed to assets/glp/; each
-#                  stage fits a 3-hour session
+#                  second schedule, exporting the moving average), then --init that one
+#                  -> $GLPWORK/train3 (stage 3: grown from 3 to 6 blocks, 3000 steps), packed
+#                  to assets/glp/; each stage fits a 3-hour session
 #   7. SAE         metascope train-sae --resume -> $GLPWORK/sae, copied to assets/sae/
 #   8. index       metascope index (model, GLP, SAE over 50k held-out tokens) -> assets/index/
 #                  (rebuilt when the GLP is newer: meta-neurons come from it)
@@ -36,7 +37,9 @@ $MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp.json --out "$GLPW
 cp "$GLPWORK/train/loss.csv" assets/glp-loss.csv
 $MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp-2.json --out "$GLPWORK/train2" --init "$GLPWORK/train/glp" --resume
 cp "$GLPWORK/train2/loss.csv" assets/glp-loss-2.csv
-$MS pack-glp "$GLPWORK/train2/glp" --out assets/glp --f16
+$MS train-glp --acts "$GLPWORK/acts" --config assets/train-glp-3.json --out "$GLPWORK/train3" --init "$GLPWORK/train2/glp" --resume
+cp "$GLPWORK/train3/loss.csv" assets/glp-loss-3.csv
+$MS pack-glp "$GLPWORK/train3/glp" --out assets/glp --f16
 $MS train-sae --acts "$GLPWORK/acts" --config assets/train-sae.json --out "$GLPWORK/sae" --resume
 cp "$GLPWORK/sae/loss.csv" assets/sae-loss.csv
 rm -rf assets/sae && cp -r "$GLPWORK/sae/sae" assets/sae
