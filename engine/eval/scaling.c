@@ -81,13 +81,14 @@ static double trained_seconds(const char *dir) {
     return c ? atof(c + 1) : 0;
 }
 
-/* Evaluates the GLP folder glp_dir as point p (config cfg gives rows). */
 /* Parameters of the model a stage of config c trains: p's widths (blocks
  * are all a later stage may add), the stage's own block count. */
 static double stage_params(const glp_train_cfg *c, const scaling_point *p) {
     glp_config g = {p->d_input, p->d_model, p->d_mlp, c->n_layers, 0};
     return (double)glp_param_count(&g);
 }
+
+/* Evaluates the GLP folder glp_dir as point p (config cfg gives rows). */
 
 static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const char *glp_dir, scaling_point *p) {
     glp_model m;

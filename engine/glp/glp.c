@@ -153,11 +153,14 @@ int glp_grow(glp_model *dst, const glp_model *src) {
                          a->d_model, a->d_mlp, b->n_layers, b->d_model, b->d_mlp);
     int ns, nd;
     glp_tensor *ts = all_tensors(a, &ns), *td = all_tensors(b, &nd);
-    for (int i = 0, j = 0; i < ns; i++) { /* the same names in the same order, td has more blocks */
-        while (strcmp(td[j].name, ts[i].name)) j++;
-        memcpy(dst->flat + td[j].offset, src->flat + ts[i].offset, sizeof(float) * ts[i].size);
+    int rc = 0;
+    for (int i = 0, j = 0; i < ns && !rc; i++) { /* the same names in the same order, td has more blocks */
+        while (j < nd && strcmp(td[j].name, ts[i].name)) j++;
+        if (j == nd || td[j].size != ts[i].size) rc = ms_seterr("GLP tensor %s has no place in the grown GLP (glp)", ts[i].name);
+        else memcpy(dst->flat + td[j].offset, src->flat + ts[i].offset, sizeof(float) * ts[i].size);
     }
     free(ts), free(td);
+    if (rc) return rc;
     for (int l = a->n_layers; l < b->n_layers; l++) {
         glp_lin *d = &dst->p.blocks[l].down;
         memset(d->w, 0, sizeof(float) * (size_t)b->d_model * b->d_mlp);

@@ -142,18 +142,18 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     if (cfg->init[0] && load_init(&im, &t->gc, cfg, cfg->init, &init_hash)) return -1;
     t->nheld = cfg->heldout > 0 ? (long)ceil(cfg->heldout * (double)t->rows) : 0;
     t->ntrain = t->rows - t->nheld;
-    if (t->ntrain < 1) return ms_seterr("no training rows left after the held-out fraction (%s)", acts);
-    if (glp_init(&t->m, &t->gc)) {
+    if (t->ntrain < 1 || glp_init(&t->m, &t->gc)) {
         if (im.flat) glp_free(&im);
-        return -1;
+        return t->ntrain < 1 ? ms_seterr("no training rows left after the held-out fraction (%s)", acts) : -1;
     }
     rng_t init;
     rng_seed(&init, cfg->seed ^ 0x61b5eed);
     glp_init_random(&t->m, &init);
     if (im.flat) { /* the weights and the normalizer they were trained with; added blocks start as identity */
-        glp_grow(&t->m, &im);
+        int rc = glp_grow(&t->m, &im);
         glp_set_stats(&t->m, im.mean, im.var);
         glp_free(&im);
+        if (rc) return -1;
     } else glp_set_stats(&t->m, t->info.mean, t->info.var);
     glp_normalize(&t->m, t->data, t->data, (int)t->rows);
     if (cfg->ema > 0) {
