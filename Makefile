@@ -104,11 +104,13 @@ test: deps-test
 	@BUILD=$(BUILD) sh tests/run.sh
 
 # The same suites under AddressSanitizer + UBSan, in a separate build tree.
+# OPT and SAN reach the suites too, so a test that runs make (install.sh)
+# rebuilds with the same flags if a source changed meanwhile.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan: deps-test
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  BUILD=build-asan sh tests/run.sh
+	  BUILD=build-asan OPT=-O1 SAN="$(ASAN_FLAGS)" sh tests/run.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: deps deps-fuzz
