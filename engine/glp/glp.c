@@ -156,7 +156,8 @@ int glp_grow(glp_model *dst, const glp_model *src) {
     int rc = 0;
     for (int i = 0, j = 0; i < ns && !rc; i++) { /* the same names in the same order, td has more blocks */
         while (j < nd && strcmp(td[j].name, ts[i].name)) j++;
-        if (j == nd || td[j].size != ts[i].size) rc = ms_seterr("GLP tensor %s has no place in the grown GLP (glp)", ts[i].name);
+        if (j == nd || td[j].size != ts[i].size)
+            rc = ms_seterr("GLP tensor %s has no place in the grown GLP (glp)", ts[i].name);
         else memcpy(dst->flat + td[j].offset, src->flat + ts[i].offset, sizeof(float) * ts[i].size);
     }
     free(ts), free(td);

@@ -142,10 +142,13 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     if (cfg->init[0] && load_init(&im, &t->gc, cfg, cfg->init, &init_hash)) return -1;
     t->nheld = cfg->heldout > 0 ? (long)ceil(cfg->heldout * (double)t->rows) : 0;
     t->ntrain = t->rows - t->nheld;
+    if (t->ntrain < 1) ms_seterr("no training rows left after the held-out fraction (%s)", acts);
     if (t->ntrain < 1 || glp_init(&t->m, &t->gc)) {
         if (im.flat) glp_free(&im);
-        return t->ntrain < 1 ? ms_seterr("no training rows left after the held-out fraction (%s)", acts) : -1;
+        return -1;
     }
+    /* Random first, so blocks an init lacks get the usual start; glp_grow
+     * then overwrites every tensor the init has. */
     rng_t init;
     rng_seed(&init, cfg->seed ^ 0x61b5eed);
     glp_init_random(&t->m, &init);
