@@ -121,6 +121,7 @@ $(cat "$OUT/recon.txt")
 \`\`\`
 
 $( [ -n "$dgauss" ] && echo "Against noise of its own norm the GLP's projection costs $(ratio "$(jraw dlm_glp)" "$(jraw dlm_noise)")x. The Gaussian prior's exact projection (the Gaussian fitted to the real rows as the prior, its flow solved in closed form from the same noise level: what a perfect meta-model would do if the activations were Gaussian) costs $dgauss against $dgnoise for noise of its norm, $(ratio "$(jraw dlm_gauss)" "$(jraw dlm_gauss_noise)")x: re-drawing an activation along the data's own covariance costs the LM more than an isotropic step of the same length even when the prior is exact for Gaussian data (docs/glp-quality.md, section 10)." )
+$( [ -n "$(jraw dlm_shaped_noise)" ] && echo "Noise of the GLP's norm shaped like the data (zero-mean, drawn from the real rows' covariance) costs $(jnum dlm_shaped_noise): the projection costs $(ratio "$(jraw dlm_glp)" "$(jraw dlm_shaped_noise)")x a random edit of its size along the data's directions. Its pull toward the data's mean is $(jnum pull_glp) (1/2 for any projection that keeps the data's distribution, 0 for noise; docs/glp-quality.md, section 13)." )
 
 GLP samples (\`metascope eval-glp\`, 10000 test-split rows per set, EOS rows left out; first the default sampler, then the reference's Euler at 20 and 100 steps):
 

@@ -38,7 +38,7 @@ const char *const MS_USAGE =
     "                          [--sampler S] [--evals E] [--rho R] [--json]\n"
     "       metascope scaling --acts DIR --out DIR [--budgets DIR] [--with-default] [--eval-rows N] [--eval-acts DIR]\n"
     "       metascope eval-recon [--acts DIR] [--glp DIR] [--sae DIR] [--model DIR] [--n N] [--windows N]\n"
-    "                            [--sampler S] [--evals E] [--rho R] [--u U] [--json]\n"
+    "                            [--sampler S] [--evals E] [--rho R] [--u U] [--draws K] [--json]\n"
     "       metascope sample N [--evals E] [--sampler S] [--rho R] [--out FILE]\n"
     "       metascope eval-steer [--concepts C,...] [--alphas A,...] [--prefixes N] [--tokens T] [--out DIR]\n"
     "                            [--sampler S] [--evals E] [--rho R]\n"

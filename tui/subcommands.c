@@ -412,7 +412,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, 0, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -544,7 +544,7 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, layer, corpus ? corpus : dc, "test",
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, 0, layer, corpus ? corpus : dc, "test",
                                     windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
@@ -635,12 +635,14 @@ static int cmd_scaling(int argc, char **argv) {
 static int cmd_eval_recon(int argc, char **argv) {
     const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
     const char *us = NULL;
-    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0;
+    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0, draws = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
-               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {0}};
+               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
+    if (draws == 1 || draws < 0 || draws > 256)
+        return fail("--draws takes the projections averaged per row, 2 to 256 (eval-recon)");
     glp_ode ode;
     if (ode_opts(sampler, evals, rho, &ode, "eval-recon")) return fail(ms_geterr());
     char *end = NULL;
@@ -672,7 +674,9 @@ static int cmd_eval_recon(int argc, char **argv) {
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
-    if (!rc) rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
+    if (!rc)
+        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, draws, layer, corpus ? corpus : dc, "test", windows,
+                           (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
     gauss_prior_free(&gp);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
@@ -682,11 +686,20 @@ static int cmd_eval_recon(int argc, char **argv) {
                "\"fd_glp\": %.6f, \"fd_sae\": %.6f, \"fd_noise\": %.6f, \"fd_floor\": %.6f, \"tokens\": %ld, "
                "\"n\": %ld, \"split\": \"%s\", \"u\": %g, \"sampler\": \"%s\", \"rho\": %g, \"evals\": %d, "
                "\"rel_change_glp\": %.6f, \"rel_error_sae\": %.6f, \"dlm_gauss\": %.6f, \"dlm_gauss_noise\": %.6f, "
-               "\"fd_gauss\": %.6f, \"fd_gauss_noise\": %.6f, \"rel_change_gauss\": %.6f}\n", layer,
+               "\"fd_gauss\": %.6f, \"fd_gauss_noise\": %.6f, \"rel_change_gauss\": %.6f, \"pull_glp\": %.6f",
+               layer,
                dl.clean, dl.glp - dl.clean, dl.sae - dl.clean, dl.noise - dl.clean, fd.fd_glp, fd.fd_sae, fd.fd_noise,
                fd.fd_floor, dl.tokens, fd.n, split, u, glp_solver_name(ode.solver), ode.rho, glp_project_evals(u, 20, &ode),
                dl.rel_change, dl.sae_rel_error, dl.gauss - dl.clean, dl.gauss_noise - dl.clean, fd.fd_gauss,
-               fd.fd_gauss_noise, dl.gauss_rel_change);
+               fd.fd_gauss_noise, dl.gauss_rel_change, dl.pull);
+        printf(", \"dlm_shaped_noise\": %.6f", dl.shaped_noise - dl.clean);
+        if (draws)
+            printf(", \"draws\": %d, \"dlm_mean\": %.6f, \"dlm_mean_noise\": %.6f, \"rel_change_mean\": %.6f, "
+                   "\"dlm_scatter\": %.6f, \"dlm_scatter_noise\": %.6f, \"rel_change_scatter\": %.6f", draws,
+                   dl.mean - dl.clean, dl.mean_noise - dl.clean, dl.mean_rel_change, dl.scat - dl.clean,
+                   dl.scat_noise - dl.clean, dl.scat_rel_change);
+        if (draws) printf(", \"dlm_scatter_shaped_noise\": %.6f", dl.scat_shaped_noise - dl.clean);
+        printf("}\n");
         return 0;
     }
     printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
@@ -697,12 +710,27 @@ static int cmd_eval_recon(int argc, char **argv) {
     printf("%-46s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
     printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
            dl.rel_change);
+    printf("%-46s %+10.4f %10s %12.3f\n", "noise shaped like the data, GLP's norm", dl.shaped_noise - dl.clean, "",
+           dl.rel_change);
     char gl[64];
     snprintf(gl, sizeof gl, "Gaussian prior's exact projection (u %g)", u);
     printf("%-46s %+10.4f %10.4f %12.3f\n", gl, dl.gauss - dl.clean, fd.fd_gauss, dl.gauss_rel_change);
     printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, its norm", dl.gauss_noise - dl.clean, fd.fd_gauss_noise,
            dl.gauss_rel_change);
     printf("%-46s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
+    if (draws) {
+        char ml[64];
+        snprintf(ml, sizeof ml, "its mean over %d draws (the systematic part)", draws);
+        printf("%-46s %+10.4f %10s %12.3f\n", ml, dl.mean - dl.clean, "", dl.mean_rel_change);
+        printf("%-46s %+10.4f %10s %12.3f\n", "Gaussian noise, its norm", dl.mean_noise - dl.clean, "", dl.mean_rel_change);
+        printf("%-46s %+10.4f %10s %12.3f\n", "one draw around that mean (mean zero)", dl.scat - dl.clean, "",
+               dl.scat_rel_change);
+        printf("%-46s %+10.4f %10s %12.3f\n", "Gaussian noise, its norm", dl.scat_noise - dl.clean, "", dl.scat_rel_change);
+        printf("%-46s %+10.4f %10s %12.3f\n", "noise shaped like the data, its norm", dl.scat_shaped_noise - dl.clean,
+               "", dl.scat_rel_change);
+    }
+    printf("pull of the projection toward the data's mean, -E[(h-mu).e]/E|e|^2: %.3f\n"
+           "(1/2 for any projection that keeps the data's distribution, 0 for noise)\n", dl.pull);
     return 0;
 }
 

@@ -76,7 +76,11 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 /* ---- ΔLM loss ---- */
 
-typedef enum { DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE, DLM_GAUSS, DLM_GNOISE, DLM_MODES } dlm_mode;
+typedef enum {
+    DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE, DLM_GAUSS, DLM_GNOISE, DLM_DNOISE,
+    DLM_MEAN, DLM_MNOISE, DLM_SCAT, DLM_SNOISE, DLM_SDNOISE, /* the projection split (draws > 1) */
+    DLM_MODES
+} dlm_mode;
 
 typedef struct {
     const glp_model *g;
@@ -92,31 +96,76 @@ typedef struct {
     int eos;
     float *in, *buf; /* [rows, d]: the rows edited, their edit */
     int *at;         /* [rows]: their positions in the hook's block */
+    int draws;       /* projections averaged for the split (0: no split) */
+    float *shift, *scat, *tmp; /* [rows, d]: mean projection - h, first draw - mean, a draw */
     double change[DLM_MODES]; /* per mode: sum over rows of |edit(h) - h| / |h| */
     long rows[DLM_MODES];
+    double pull, sq; /* sums of -(h - mu) . edit and |edit|^2 over the GLP's rows */
 } dlm_ctx;
 
-/* The edit of one mode into buf[k, d] from rows h (noise: a Gaussian
- * direction at the distance the reference edit moves each row, the GLP's
- * projection when there is one, else the SAE's reconstruction; gauss noise:
- * at the distance the Gaussian prior's projection moves it). */
-static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
-    memcpy(c->buf, h, sizeof(float) * (size_t)k * d);
-    bool glp = c->mode == DLM_GLP || (c->mode == DLM_NOISE && c->g);
-    if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE)
-        gauss_prior_project(c->gp, c->g, c->buf, k, glp_project_sigma(c->u, 20), &c->rng);
-    else if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
-    else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
-    if (c->mode != DLM_NOISE && c->mode != DLM_GNOISE) return;
+/* buf[k, d] = h + (buf - h) redrawn per row as noise of the same norm:
+ * isotropic, or shaped like the data (the Gaussian prior's covariance). */
+static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool shaped) {
     for (int r = 0; r < k; r++) {
         const float *row = h + (size_t)r * d;
         float *p = c->buf + (size_t)r * d;
         double dn = 0, zn = 0;
         for (int i = 0; i < d; i++) dn += (double)(p[i] - row[i]) * (p[i] - row[i]);
-        for (int i = 0; i < d; i++) p[i] = rng_normal(&c->rng), zn += (double)p[i] * p[i];
+        if (shaped) gauss_prior_noise(c->gp, c->g, p, &c->rng);
+        else
+            for (int i = 0; i < d; i++) p[i] = rng_normal(&c->rng);
+        for (int i = 0; i < d; i++) zn += (double)p[i] * p[i];
         float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
         for (int i = 0; i < d; i++) p[i] = row[i] + s * p[i];
     }
+}
+
+/* The projection split: `draws` projections of h with independent noise (the
+ * first one the GLP mode's draw); shift = their mean - h, the systematic part,
+ * scat = (first - mean) * sqrt(K / (K - 1)), the part with mean zero, scaled so
+ * its expected square is the scatter's. */
+static void dlm_split(dlm_ctx *c, const float *h, int k, int d) {
+    size_t kd = (size_t)k * d;
+    memset(c->shift, 0, sizeof(float) * kd);
+    for (int j = 0; j < c->draws; j++) {
+        memcpy(c->tmp, h, sizeof(float) * kd);
+        glp_project_ode(c->g, c->w, c->tmp, k, c->u, 20, c->ode, -1, NULL, &c->rng);
+        if (j == 0) memcpy(c->scat, c->tmp, sizeof(float) * kd);
+        for (size_t i = 0; i < kd; i++) c->shift[i] += c->tmp[i];
+    }
+    float s = sqrtf((float)c->draws / (float)(c->draws - 1));
+    for (size_t i = 0; i < kd; i++) {
+        float mean = c->shift[i] / (float)c->draws;
+        c->scat[i] = s * (c->scat[i] - mean);
+        c->shift[i] = mean - h[i];
+    }
+}
+
+/* The edit of one mode into buf[k, d] from rows h (noise: a Gaussian
+ * direction at the distance the reference edit moves each row, the GLP's
+ * projection when there is one, else the SAE's reconstruction; gauss noise:
+ * at the distance the Gaussian prior's projection moves it; mean / scat: the
+ * split's two parts, each also as noise of its norm). */
+static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
+    size_t kd = (size_t)k * d;
+    memcpy(c->buf, h, sizeof(float) * kd);
+    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (c->mode == DLM_NOISE && c->g);
+    if (c->mode == DLM_MEAN) dlm_split(c, h, k, d);
+    if (c->mode >= DLM_MEAN) {
+        const float *e = c->mode <= DLM_MNOISE ? c->shift : c->scat;
+        for (size_t i = 0; i < kd; i++) c->buf[i] += e[i];
+    } else if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE)
+        gauss_prior_project(c->gp, c->g, c->buf, k, glp_project_sigma(c->u, 20), &c->rng);
+    else if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
+    else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
+    if (c->mode == DLM_GLP)
+        for (size_t i = 0; i < kd; i++) {
+            double e = (double)c->buf[i] - h[i];
+            c->pull -= ((double)h[i] - c->g->mean[i % (size_t)d]) * e, c->sq += e * e;
+        }
+    if (c->mode == DLM_NOISE || c->mode == DLM_GNOISE || c->mode == DLM_MNOISE || c->mode == DLM_SNOISE)
+        dlm_matched_noise(c, h, k, d, false);
+    if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true);
 }
 
 /* Position 0 and the EOS tokens (the separator later tokens attend to, our
@@ -144,11 +193,14 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, int layer, const char *corpus_dir, const char *split, int windows, uint64_t seed,
-                  delta_lm_result *r) {
+                  gauss_prior *gp, int draws, int layer, const char *corpus_dir, const char *split, int windows,
+                  uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
-    r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = NAN;
-    if (!g) gp = NULL; /* the prior lives in the GLP's normalized space */
+    r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = r->pull = NAN;
+    r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
+    r->shaped_noise = r->scat_shaped_noise = NAN;
+    if (!g) gp = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
+    if (draws == 1 || draws < 0) return ms_seterr("the projection's split needs at least 2 draws (delta-lm)");
     if (gp && gp->d != lm->c.d_model) return ms_seterr("Gaussian prior width differs from the model's (delta-lm)");
     if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
     if (!g && !sae) return ms_seterr("nothing to evaluate: no GLP and no SAE (delta-lm)");
@@ -169,12 +221,20 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     }
     dlm_ctx c = {.g = g, .ode = ode, .u = u, .gp = gp, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .eos = lm->c.eos_id, .in = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model),
-                 .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T)};
+                 .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T),
+                 .draws = draws};
+    size_t td = (size_t)T * lm->c.d_model;
+    if (draws) { /* the split's buffers */
+        c.shift = xmalloc(sizeof(float) * td);
+        c.scat = xmalloc(sizeof(float) * td);
+        c.tmp = xmalloc(sizeof(float) * td);
+    }
     if (c.w) glp_work_cache(c.w, true);
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sums[DLM_MODES] = {0};
-    bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL};
+    bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL, gp != NULL,
+                          draws, draws, draws, draws, draws && gp};
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
     for (long wi = 0; wi < nwin && !rc; wi++) {
@@ -198,11 +258,20 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         if (gp) {
             r->gauss = sums[DLM_GAUSS] / tk, r->gauss_noise = sums[DLM_GNOISE] / tk;
             r->gauss_rel_change = c.change[DLM_GAUSS] / (double)(c.rows[DLM_GAUSS] ? c.rows[DLM_GAUSS] : 1);
+            r->shaped_noise = sums[DLM_DNOISE] / tk;
+            if (draws) r->scat_shaped_noise = sums[DLM_SDNOISE] / tk;
+        }
+        if (g) r->pull = c.pull / (c.sq > 0 ? c.sq : 1);
+        if (draws) {
+            r->mean = sums[DLM_MEAN] / tk, r->mean_noise = sums[DLM_MNOISE] / tk;
+            r->scat = sums[DLM_SCAT] / tk, r->scat_noise = sums[DLM_SNOISE] / tk;
+            r->mean_rel_change = c.change[DLM_MEAN] / (double)(c.rows[DLM_MEAN] ? c.rows[DLM_MEAN] : 1);
+            r->scat_rel_change = c.change[DLM_SCAT] / (double)(c.rows[DLM_SCAT] ? c.rows[DLM_SCAT] : 1);
         }
     }
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
-    free(c.in), free(c.buf), free(c.at), free(nll), free(ids);
+    free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids);
     tf_state_free(&st);
     return rc;
 }

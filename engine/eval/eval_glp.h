@@ -48,13 +48,24 @@ typedef struct {
     double rel_change;             /* mean |P(h) - h| / |h| */
     double sae_rel_error;          /* mean |SAE(h) - h| / |h| */
     double gauss_rel_change;       /* mean |G(h) - h| / |h| */
+    double shaped_noise;           /* with gp: zero-mean noise shaped like the data, the GLP's norm */
+    /* The projection split (draws > 1; else NaN): its mean over the draws
+     * (shift, the systematic part) and the first draw's scatter around it
+     * (scat), each alone and as noise of its norm, with their sizes. */
+    double mean, mean_noise, scat, scat_noise, mean_rel_change, scat_rel_change;
+    double scat_shaped_noise; /* with gp too: noise shaped like the data at the scatter's norm */
+    /* -sum (h - mu) . e / sum |e|^2 over the projection's edits e (mu: the
+     * GLP's normalizer mean): 1/2 for any projection that keeps the data's
+     * distribution, 0 in expectation for noise. */
+    double pull;
     long tokens;
 } delta_lm_result;
 
-/* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the reference 0.5). */
+/* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the
+ * reference 0.5). draws: 0, or the projections per row averaged for the split. */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, int layer, const char *corpus_dir, const char *split, int windows, uint64_t seed,
-                  delta_lm_result *r);
+                  gauss_prior *gp, int draws, int layer, const char *corpus_dir, const char *split, int windows,
+                  uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
  * harvested rows A edited by the GLP projection (as eval_delta_lm's), by the SAE

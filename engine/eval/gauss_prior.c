@@ -60,3 +60,15 @@ void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N,
     glp_denormalize(norm, h, h, N);
     free(x);
 }
+
+void gauss_prior_noise(const gauss_prior *p, const glp_model *norm, float *e, rng_t *r) {
+    int d = p->d;
+    double *z = xmalloc(sizeof(double) * (size_t)d);
+    for (int k = 0; k < d; k++) z[k] = sqrt(p->l[k]) * rng_normal(r);
+    for (int i = 0; i < d; i++) { /* V^T z, v's rows the eigenvectors */
+        double a = 0;
+        for (int k = 0; k < d; k++) a += p->v[(size_t)k * d + i] * z[k];
+        e[i] = (float)(a * sqrt((double)norm->var[i] + 1e-12));
+    }
+    free(z);
+}

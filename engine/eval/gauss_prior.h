@@ -32,4 +32,8 @@ void gauss_prior_free(gauss_prior *p);
  * in order), map exactly to s = 0, denormalize (sigma 0: h up to rounding). */
 void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N, float sigma, rng_t *r);
 
+/* One raw-space row e[d] of zero-mean noise shaped like the data: a draw of
+ * N(0, C) (normals from r) scaled back by the normalizer's standard deviations. */
+void gauss_prior_noise(const gauss_prior *p, const glp_model *norm, float *e, rng_t *r);
+
 #endif

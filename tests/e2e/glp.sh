@@ -213,6 +213,20 @@ expect_out "eval-recon floor and --json" '"fd_floor": [0-9.]+, "tokens": [0-9]+,
 expect_out "eval-recon --u: the projection's label and the JSON carry it" '"u": 0.7, "sampler": "euler", "rho": 1, "evals": 6' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --u 0.7 --json
+expect_out "eval-recon: noise shaped like the data beside isotropic noise" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2
+expect_out "eval-recon: the projection's pull toward the data's mean" '^pull of the projection toward the data.s mean, -E\[\(h-mu\)\.e\]/E\|e\|\^2: [0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2
+expect_out "eval-recon --draws: the projection split into its mean and a draw around it" '^one draw around that mean \(mean zero\) +[-+][0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --draws 3
+expect_out "eval-recon --draws: its parts in the JSON" '"draws": 3, "dlm_mean": -?[0-9.]+, "dlm_mean_noise": -?[0-9.]+, "rel_change_mean": [0-9.]+, "dlm_scatter": -?[0-9.]+, "dlm_scatter_noise": -?[0-9.]+, "rel_change_scatter": [0-9.]+, "dlm_scatter_shaped_noise": -?[0-9.]+}$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --draws 3 --json
+expect_out "eval-recon --draws 1 refused" 'error: --draws takes the projections averaged per row, 2 to 256 \(eval-recon\)' \
+  $MS eval-recon --acts "$tmp/acts" --draws 1
 expect_out "eval-recon --u refuses 1" 'error: --u takes the projection.s noise level, a number in \[0, 1\) \(eval-recon\)' \
   $MS eval-recon --acts "$tmp/acts" --u 1
 expect_out "eval-recon without --acts: test-split rows" 'FD of 200 edited test-split rows' \

@@ -2,8 +2,9 @@
  * independent solve of its ODE: the flow-matching velocity of Gaussian data,
  * v(x, t) = E[eps - z | x_t = x] (conditional means by linear solves, no
  * eigen-decomposition), integrated from sigma to 0 with 4000 RK4 steps in
- * double. Also: it keeps the prior's distribution, sigma 0 keeps h, sigma 1
- * forgets it. */
+ * double. Also: it keeps the prior's distribution (so its edit pulls toward
+ * the mean by half its square), sigma 0 keeps h, sigma 1 forgets it; noise
+ * shaped like the data has the prior's covariance. */
 #include "testutil.h"
 
 #include "frechet.h"
@@ -97,6 +98,17 @@ static void setup(uint64_t seed, rng_t *r, double *mu, double *C, gauss_prior *g
     assert_int_equal(gauss_prior_init(gp, mu, C, D), 0);
 }
 
+/* Rows X[N, D] have mean mu and covariance C, within 3% of the deviations. */
+static void assert_moments(const float *X, int N, const double *mu, const double *C) {
+    double m2[D], c2[D * D];
+    assert_int_equal(gauss_fit(X, N, D, m2, c2), 0);
+    for (int i = 0; i < D; i++) {
+        assert_true(fabs(m2[i] - mu[i]) < 0.03 * sqrt(C[i * D + i]));
+        for (int j = 0; j < D; j++)
+            assert_true(fabs(c2[i * D + j] - C[i * D + j]) < 0.03 * sqrt(C[i * D + i] * C[j * D + j]));
+    }
+}
+
 static void test_matches_ode(void **st) {
     (void)st;
     rng_t r;
@@ -154,17 +166,44 @@ static void test_keeps_the_prior(void **st) {
         }
     }
     glp_model nm = normalizer();
+    float *h0 = malloc(sizeof(float) * N * D);
+    memcpy(h0, h, sizeof(float) * N * D);
     gauss_prior_project(&gp, &nm, h, N, 0.6f, &r);
+    /* Keeping the distribution means E|h' - m|^2 = E|h - m|^2, so the edit
+     * e = h' - h pulls toward the mean by half its square:
+     * -E[(h - m) . e] = E|e|^2 / 2 (what eval-recon reports as the pull). */
+    double pull = 0, sq = 0;
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < D; i++) {
+            double m = nmean[i] + sqrt(nvar[i] + 1e-12) * mu[i], e = (double)h[n * D + i] - h0[n * D + i];
+            pull -= ((double)h0[n * D + i] - m) * e, sq += e * e;
+        }
+    assert_true(fabs(pull / sq - 0.5) < 0.02);
+    free(h0);
     glp_normalize(&nm, h, h, N);
-    double m2[D], c2[D * D];
-    assert_int_equal(gauss_fit(h, N, D, m2, c2), 0);
-    for (int i = 0; i < D; i++) {
-        assert_true(fabs(m2[i] - mu[i]) < 0.03 * sqrt(C[i * D + i]));
-        for (int j = 0; j < D; j++)
-            assert_true(fabs(c2[i * D + j] - C[i * D + j]) < 0.03 * sqrt(C[i * D + i] * C[j * D + j]));
-    }
+    assert_moments(h, N, mu, C);
     gauss_prior_free(&gp);
     free(h);
+}
+
+/* Noise shaped like the data: zero mean, covariance C in normalized units. */
+static void test_shaped_noise(void **st) {
+    (void)st;
+    rng_t r;
+    double mu[D], C[D * D];
+    gauss_prior gp;
+    setup(11, &r, mu, C, &gp);
+    glp_model nm = normalizer();
+    enum { N = 200000 };
+    float *e = malloc(sizeof(float) * N * D);
+    for (int n = 0; n < N; n++) {
+        gauss_prior_noise(&gp, &nm, e + n * D, &r);
+        for (int i = 0; i < D; i++) e[n * D + i] /= sqrtf(nvar[i]);
+    }
+    double zero[D] = {0};
+    assert_moments(e, N, zero, C);
+    gauss_prior_free(&gp);
+    free(e);
 }
 
 static void test_ends(void **st) {
@@ -192,6 +231,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_ode),
         cmocka_unit_test(test_keeps_the_prior),
+        cmocka_unit_test(test_shaped_noise),
         cmocka_unit_test(test_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
