@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "ops.h"
+#include "pool.h"
 #include "train_ops.h"
 #include "util.h"
 
@@ -144,14 +145,34 @@ int sae_topk_row(const float *x, int n, int k, const uint8_t *allow, int *idx, f
     return cnt;
 }
 
-void sae_sparse_decode_add(float *out, const float *W, const int *idx, const float *val, int N, int k, int d) {
-    for (int r = 0; r < N; r++) {
-        float *o = out + (size_t)r * d;
-        for (int s = 0; s < k; s++) {
-            float v = val[(size_t)r * k + s];
-            if (v != 0) axpy(o, v, W + (size_t)idx[(size_t)r * k + s] * d, d);
+typedef struct {
+    float *out;
+    const float *W, *val;
+    const int *idx;
+    int N, k, d;
+} decode_job;
+
+enum { DECODE_BLOCK = 64 }; /* rows per pool item */
+
+static void decode_rows(void *ctx, int b) {
+    const decode_job *j = ctx;
+    int r1 = (b + 1) * DECODE_BLOCK < j->N ? (b + 1) * DECODE_BLOCK : j->N;
+    for (int r = b * DECODE_BLOCK; r < r1; r++) {
+        float *o = j->out + (size_t)r * j->d;
+        for (int s = 0; s < j->k; s++) {
+            float v = j->val[(size_t)r * j->k + s];
+            if (v != 0) axpy(o, v, j->W + (size_t)j->idx[(size_t)r * j->k + s] * j->d, j->d);
         }
     }
+}
+
+/* Rows are independent, so blocks of them go to the thread pool; each row's
+ * sum runs in the same order either way (bit-identical to one thread). */
+void sae_sparse_decode_add(float *out, const float *W, const int *idx, const float *val, int N, int k, int d) {
+    decode_job j = {.out = out, .W = W, .val = val, .idx = idx, .N = N, .k = k, .d = d};
+    int blocks = (N + DECODE_BLOCK - 1) / DECODE_BLOCK;
+    if (blocks > 1) pool_run(blocks, decode_rows, &j);
+    else if (blocks == 1) decode_rows(&j, 0);
 }
 
 void sae_sparse_decode_bwd(float *dW, float *dval, const float *W, const int *idx, const float *val,

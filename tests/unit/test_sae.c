@@ -17,6 +17,7 @@
 #include "gradcheck.h"
 #include "refcheck.h"
 
+#include "ops.h"
 #include "rng.h"
 #include "sae.h"
 #include "safetensors.h"
@@ -85,6 +86,33 @@ static double decode_loss(void *arg) {
     memset(c->out, 0, sizeof(float) * (size_t)c->N * c->d);
     sae_sparse_decode_add(c->out, c->W, c->idx, c->val, c->N, c->k, c->d);
     return dot_d(c->out, c->R, (size_t)c->N * c->d);
+}
+
+/* Many rows go to the thread pool in blocks: the result is the same bit for
+ * bit with one thread or two, and matches a plain double sum. */
+static void test_decode_blocks(void **st) {
+    (void)st;
+    enum { N = 300, K = 5, D = 24, L = 50 };
+    rng_t r;
+    rng_seed(&r, 21);
+    float *W = malloc(sizeof(float) * L * D), val[N * K], *a = calloc(N * D, sizeof(float)),
+          *b = calloc(N * D, sizeof(float));
+    int idx[N * K];
+    for (int i = 0; i < L * D; i++) W[i] = rng_normal(&r);
+    for (int i = 0; i < N * K; i++) idx[i] = (int)(rng_uniform(&r) * L) % L, val[i] = i % 7 ? rng_normal(&r) : 0;
+    ms_set_threads(1);
+    sae_sparse_decode_add(a, W, idx, val, N, K, D);
+    ms_set_threads(2);
+    sae_sparse_decode_add(b, W, idx, val, N, K, D);
+    ms_set_threads(0);
+    assert_memory_equal(a, b, sizeof(float) * N * D);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < D; i++) {
+            double want = 0;
+            for (int q = 0; q < K; q++) want += (double)val[n * K + q] * W[idx[n * K + q] * D + i];
+            assert_true(fabs(a[n * D + i] - want) < 1e-5 * (1 + fabs(want)));
+        }
+    free(W), free(a), free(b);
 }
 
 /* sum_r,s R[r,s] (W[idx] . xc[r] + b[idx]) + Rs . sum_r xc[r] */
@@ -679,7 +707,7 @@ static void test_train_smoke(void **st) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topk_row),        cmocka_unit_test(test_topk_relu_zero),
-        cmocka_unit_test(test_fd_decode_kernel), cmocka_unit_test(test_fd_encode_kernel),
+        cmocka_unit_test(test_decode_blocks),    cmocka_unit_test(test_fd_decode_kernel), cmocka_unit_test(test_fd_encode_kernel),
         cmocka_unit_test(test_fd_loss),          cmocka_unit_test(test_reference),
         cmocka_unit_test(test_sparse_equals_dense), cmocka_unit_test(test_decoder_constraints),
         cmocka_unit_test(test_dead_tracking),    cmocka_unit_test(test_hook_names),
