@@ -692,7 +692,10 @@ static int cmd_eval_recon(int argc, char **argv) {
                fd.fd_floor, dl.tokens, fd.n, split, u, glp_solver_name(ode.solver), ode.rho, glp_project_evals(u, 20, &ode),
                dl.rel_change, dl.sae_rel_error, dl.gauss - dl.clean, dl.gauss_noise - dl.clean, fd.fd_gauss,
                fd.fd_gauss_noise, dl.gauss_rel_change, dl.pull);
-        printf(", \"dlm_shaped_noise\": %.6f", dl.shaped_noise - dl.clean);
+        printf(", \"dlm_shaped_noise\": %.6f, \"windows\": %ld", dl.shaped_noise - dl.clean, dl.windows);
+        printf(", \"glp_minus_noise\": %.6f, \"glp_minus_noise_ci\": %.6f, \"glp_minus_sae\": %.6f, "
+               "\"glp_minus_sae_ci\": %.6f, \"glp_minus_shaped\": %.6f, \"glp_minus_shaped_ci\": %.6f",
+               dl.vs_noise.mean, dl.vs_noise.half, dl.vs_sae.mean, dl.vs_sae.half, dl.vs_shaped.mean, dl.vs_shaped.half);
         if (draws)
             printf(", \"draws\": %d, \"dlm_mean\": %.6f, \"dlm_mean_noise\": %.6f, \"rel_change_mean\": %.6f, "
                    "\"dlm_scatter\": %.6f, \"dlm_scatter_noise\": %.6f, \"rel_change_scatter\": %.6f", draws,
@@ -729,6 +732,15 @@ static int cmd_eval_recon(int argc, char **argv) {
         printf("%-46s %+10.4f %10s %12.3f\n", "noise shaped like the data, its norm", dl.scat_shaped_noise - dl.clean,
                "", dl.scat_rel_change);
     }
+    printf("the GLP projection's ΔLM minus, per window (mean, 95%% interval over %ld windows):\n", dl.windows);
+    const struct {
+        const char *name;
+        dlm_paired p;
+    } vs[] = {{"Gaussian noise of its norm", dl.vs_noise}, {"SAE reconstruction", dl.vs_sae},
+              {"noise of its norm shaped like the data", dl.vs_shaped}};
+    for (int i = 0; i < 3; i++)
+        printf("  %-44s %+10.4f [%+.4f, %+.4f]\n", vs[i].name, vs[i].p.mean, vs[i].p.mean - vs[i].p.half,
+               vs[i].p.mean + vs[i].p.half);
     printf("pull of the projection toward the data's mean, -E[(h-mu).e]/E|e|^2: %.3f\n"
            "(1/2 for any projection that keeps the data's distribution, 0 for noise)\n", dl.pull);
     return 0;

@@ -192,6 +192,18 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     }
 }
 
+/* Mode a minus mode b over the windows' per-token losses ws[w][mode] / tokens:
+ * the mean and a normal 95% half-width (NaN for one window). */
+static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) {
+    double s = 0, s2 = 0;
+    for (long w = 0; w < nwin; w++) {
+        double x = (ws[w * DLM_MODES + a] - ws[w * DLM_MODES + b]) / tokens;
+        s += x, s2 += x * x;
+    }
+    double m = s / (double)nwin, var = nwin > 1 ? (s2 - (double)nwin * m * m) / (double)(nwin - 1) : NAN;
+    return (dlm_paired){m, 1.96 * sqrt(var > 0 ? var : 0) / sqrt((double)nwin)};
+}
+
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
                   gauss_prior *gp, int draws, int layer, const char *corpus_dir, const char *split, int windows,
                   uint64_t seed, delta_lm_result *r) {
@@ -199,6 +211,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = r->pull = NAN;
     r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
     r->shaped_noise = r->scat_shaped_noise = NAN;
+    r->vs_noise = r->vs_sae = r->vs_shaped = (dlm_paired){NAN, NAN};
     if (!g) gp = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
     if (draws == 1 || draws < 0) return ms_seterr("the projection's split needs at least 2 draws (delta-lm)");
     if (gp && gp->d != lm->c.d_model) return ms_seterr("Gaussian prior width differs from the model's (delta-lm)");
@@ -237,6 +250,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
                           draws, draws, draws, draws, draws && gp};
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
+    double *ws = xcalloc((size_t)(nwin > 0 ? nwin : 1) * DLM_MODES, sizeof(double)); /* per window and mode */
     for (long wi = 0; wi < nwin && !rc; wi++) {
         const int *win = ids + (size_t)wi * ((n - (size_t)T) / (size_t)(nwin > 1 ? nwin - 1 : 1));
         c.win = win;
@@ -245,9 +259,10 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
             c.mode = (dlm_mode)mode;
             rng_seed(&c.rng, seed + (uint64_t)wi);
             rc = tf_nll(lm, &st, win, T, nll);
-            for (int t = 0; t < T - 1 && !rc; t++) sums[mode] += nll[t];
+            for (int t = 0; t < T - 1 && !rc; t++) ws[wi * DLM_MODES + mode] += nll[t];
+            sums[mode] += ws[wi * DLM_MODES + mode];
         }
-        r->tokens += T - 1;
+        r->tokens += T - 1, r->windows++;
     }
     if (!rc) {
         double tk = (double)r->tokens;
@@ -262,6 +277,9 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
             if (draws) r->scat_shaped_noise = sums[DLM_SDNOISE] / tk;
         }
         if (g) r->pull = c.pull / (c.sq > 0 ? c.sq : 1);
+        if (g) r->vs_noise = paired(ws, nwin, DLM_GLP, DLM_NOISE, T - 1);
+        if (g && sae) r->vs_sae = paired(ws, nwin, DLM_GLP, DLM_SAE, T - 1);
+        if (g && gp) r->vs_shaped = paired(ws, nwin, DLM_GLP, DLM_DNOISE, T - 1);
         if (draws) {
             r->mean = sums[DLM_MEAN] / tk, r->mean_noise = sums[DLM_MNOISE] / tk;
             r->scat = sums[DLM_SCAT] / tk, r->scat_noise = sums[DLM_SNOISE] / tk;
@@ -271,7 +289,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     }
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
-    free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids);
+    free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
     tf_state_free(&st);
     return rc;
 }

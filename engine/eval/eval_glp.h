@@ -42,6 +42,13 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
  * when there is no GLP). g or sae may be NULL (their results are NaN).
  * With a Gaussian prior gp (and g, whose normalizer it lives in), also the
  * prior's exact projection at the same sigma_start and noise of its norm. */
+/* A paired difference of two edits' ΔLM over the windows: mean and the
+ * half-width of its normal 95% interval (windows are the units; each sees
+ * its own text and its own noise draws). */
+typedef struct {
+    double mean, half;
+} dlm_paired;
+
 typedef struct {
     double clean, glp, noise, sae; /* mean NLL (nats) */
     double gauss, gauss_noise;     /* Gaussian prior's projection, noise of its norm (NaN without gp) */
@@ -58,7 +65,8 @@ typedef struct {
      * GLP's normalizer mean): 1/2 for any projection that keeps the data's
      * distribution, 0 in expectation for noise. */
     double pull;
-    long tokens;
+    dlm_paired vs_noise, vs_sae, vs_shaped; /* the GLP's ΔLM minus noise's, the SAE's, shaped noise's */
+    long tokens, windows;
 } delta_lm_result;
 
 /* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the

@@ -219,6 +219,12 @@ expect_out "eval-recon: noise shaped like the data beside isotropic noise" '^noi
 expect_out "eval-recon: the projection's pull toward the data's mean" '^pull of the projection toward the data.s mean, -E\[\(h-mu\)\.e\]/E\|e\|\^2: [0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2
+expect_out "eval-recon: paired differences with 95% intervals over the windows" '^  SAE reconstruction +[-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\]$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 3
+expect_out "... and in the JSON" '"windows": 3, "glp_minus_noise": -?[0-9.]+, "glp_minus_noise_ci": [0-9.]+, "glp_minus_sae": -?[0-9.]+, "glp_minus_sae_ci": [0-9.]+, "glp_minus_shaped": -?[0-9.]+, "glp_minus_shaped_ci": [0-9.]+' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 3 --json
 expect_out "eval-recon --draws: the projection split into its mean and a draw around it" '^one draw around that mean \(mean zero\) +[-+][0-9.]+ +[0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --draws 3
