@@ -391,6 +391,11 @@ static int acts_split(const char *dir, char *split, size_t cap) {
     return 0;
 }
 
+/* One paired difference of ΔLM over the windows: mean and 95% interval. */
+static void print_paired(const char *indent, int width, const char *label, dlm_paired p) {
+    printf("%s%-*s %+10.4f [%+.4f, %+.4f]\n", indent, width, label, p.mean, p.mean - p.half, p.mean + p.half);
+}
+
 /* eval-glp --delta-lm: the LM loss with the GLP's layer replaced by its
  * on-manifold projection, against Gaussian noise of the same norm. */
 static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model, const char *corpus, int windows,
@@ -427,6 +432,10 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
                "  %-40s %+.4f  (mean |P(h)-h|/|h| = %.3f)\n"
                "  Gaussian noise of the same norm          %+.4f\n",
                r.tokens, layer, r.clean, proj_label(ode), r.glp - r.clean, r.rel_change, r.noise - r.clean);
+    if (!json) {
+        print_paired("  ", 37, "the projection minus the noise", r.vs_noise);
+        printf("  (the mean over %ld windows and its 95%% interval)\n", r.windows);
+    }
     return 0;
 }
 
@@ -573,6 +582,11 @@ static int cmd_eval_sae(int argc, char **argv) {
             printf("  %-40s %+.4f  (mean |P(h)-h|/|h| = %.3f)\n", proj_label(&ode), dl.glp - dl.clean,
                    dl.rel_change);
         printf("  Gaussian noise of the %s's norm         %+.4f\n", isfinite(dl.glp) ? "GLP" : "SAE", dl.noise - dl.clean);
+        if (isfinite(dl.glp)) {
+            printf("  the projection's ΔLM minus, per window (mean, 95%% interval over %ld windows):\n", dl.windows);
+            print_paired("    ", 35, "SAE reconstruction", dl.vs_sae);
+            print_paired("    ", 35, "Gaussian noise of its norm", dl.vs_noise);
+        }
     }
     return 0;
 }
@@ -738,9 +752,7 @@ static int cmd_eval_recon(int argc, char **argv) {
         dlm_paired p;
     } vs[] = {{"Gaussian noise of its norm", dl.vs_noise}, {"SAE reconstruction", dl.vs_sae},
               {"noise of its norm shaped like the data", dl.vs_shaped}};
-    for (int i = 0; i < 3; i++)
-        printf("  %-44s %+10.4f [%+.4f, %+.4f]\n", vs[i].name, vs[i].p.mean, vs[i].p.mean - vs[i].p.half,
-               vs[i].p.mean + vs[i].p.half);
+    for (int i = 0; i < 3; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
     printf("pull of the projection toward the data's mean, -E[(h-mu).e]/E|e|^2: %.3f\n"
            "(1/2 for any projection that keeps the data's distribution, 0 for noise)\n", dl.pull);
     return 0;

@@ -168,6 +168,8 @@ expect_out "eval-glp without --acts: test-split rows" 'Frechet distance to 200 t
 check "eval-glp removes its temporary harvest" sh -c "[ -z \"\$(ls -A '$tmp/tmp')\" ]"
 expect_out "eval-glp --delta-lm" 'GLP projection \(u 0.5, euler 10 evals\) +[-+][0-9.]+' \
   $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 4
+expect_out "eval-glp --delta-lm: the paired difference with its interval" '^  the projection minus the noise +[-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\]$' \
+  $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 3
 expect_out "eval-glp --delta-lm --sampler midpoint --evals 4" 'GLP projection \(u 0.5, midpoint 3 evals\) +[-+][0-9.]+' \
   $MS eval-glp --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 2 --sampler midpoint --evals 4
 
@@ -187,6 +189,8 @@ expect_out "eval-sae" '^on the last 3000 harvested rows: FVU [0-9.]+ \(normalize
 expect_out "eval-sae dead fraction" '^dead latents \(never active in the last 3000 rows\): [0-9.]+%$' \
   $MS eval-sae --sae "$tmp/s1/sae" --acts "$tmp/acts" --rows 3000
 expect_out "eval-sae ΔLM next to the GLP" 'SAE reconstruction +[-+][0-9.]+  \(mean \|SAE\(h\)-h\|/\|h\| = [0-9.]+\)' \
+  $MS eval-sae --sae "$tmp/s1/sae" --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 2
+expect_out "eval-sae --delta-lm: the projection minus the SAE, paired over the windows" '^    SAE reconstruction +[-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\]$' \
   $MS eval-sae --sae "$tmp/s1/sae" --delta-lm --glp "$tmp/a/glp" --model "$tmp/lm/model" --corpus $CORPUS --windows 2
 expect_out "eval-sae --json" '^\{"fvu": [0-9.]+, "mse": [0-9.e-]+, "l0": [0-9.]+, "dead_fraction": [0-9.]+' \
   $MS eval-sae --sae "$tmp/s1/sae" --acts "$tmp/acts" --rows 1000 --json
