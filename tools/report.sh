@@ -18,7 +18,7 @@ OUT=${OUT:-build/report}
 ACTS=${ACTS:-build/glp-work2/acts} # training rows (for scaling); evaluations harvest the test split
 SCALING=${SCALING:-build/scaling}
 DOC=${DOC:-docs/results.md}
-mkdir -p "$OUT" "$(dirname "$DOC")"
+mkdir -p "$OUT" "$(dirname "$DOC")" "$(dirname "$ACTS")" # harvest makes only the last folder
 t0=$(date +%s)
 stage() { printf '== %s (%d s so far)\n' "$1" $(($(date +%s) - t0)) >&2; }
 
