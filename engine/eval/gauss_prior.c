@@ -14,6 +14,7 @@ int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d)
     p->l = xmalloc(sizeof(double) * (size_t)d);
     p->v = xmalloc(sizeof(double) * (size_t)d * d);
     p->P = xmalloc(sizeof(float) * (size_t)d * d);
+    p->z = xmalloc(sizeof(double) * 2 * (size_t)d);
     memcpy(p->mu, mu, sizeof(double) * (size_t)d);
     if (eigh_sym(cov, d, p->l, p->v)) {
         gauss_prior_free(p);
@@ -24,7 +25,7 @@ int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d)
 }
 
 void gauss_prior_free(gauss_prior *p) {
-    free(p->mu), free(p->l), free(p->v), free(p->P);
+    free(p->mu), free(p->l), free(p->v), free(p->P), free(p->z);
     *p = (gauss_prior){0};
 }
 
@@ -61,14 +62,10 @@ void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N,
     free(x);
 }
 
-void gauss_prior_noise(const gauss_prior *p, const glp_model *norm, float *e, rng_t *r) {
+void gauss_prior_noise(gauss_prior *p, const glp_model *norm, float *e, rng_t *r) {
     int d = p->d;
-    double *z = xmalloc(sizeof(double) * (size_t)d);
+    double *z = p->z, *a = p->z + d;
     for (int k = 0; k < d; k++) z[k] = sqrt(p->l[k]) * rng_normal(r);
-    for (int i = 0; i < d; i++) { /* V^T z, v's rows the eigenvectors */
-        double a = 0;
-        for (int k = 0; k < d; k++) a += p->v[(size_t)k * d + i] * z[k];
-        e[i] = (float)(a * sqrt((double)norm->var[i] + 1e-12));
-    }
-    free(z);
+    cblas_dgemv(CblasRowMajor, CblasTrans, d, d, 1.0, p->v, d, z, 1, 0.0, a, 1); /* V^T z, v's rows the eigenvectors */
+    for (int i = 0; i < d; i++) e[i] = (float)(a[i] * sqrt((double)norm->var[i] + 1e-12));
 }

@@ -20,6 +20,7 @@ typedef struct {
     double *l;   /* [d] eigenvalues of the covariance */
     double *v;   /* [d, d] eigenvectors in rows */
     float *P;    /* [d, d] P_s for s = P_sigma (recomputed when s changes) */
+    double *z;   /* [2 d] scratch of gauss_prior_noise */
     float P_sigma;
 } gauss_prior;
 
@@ -34,6 +35,6 @@ void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N,
 
 /* One raw-space row e[d] of zero-mean noise shaped like the data: a draw of
  * N(0, C) (normals from r) scaled back by the normalizer's standard deviations. */
-void gauss_prior_noise(const gauss_prior *p, const glp_model *norm, float *e, rng_t *r);
+void gauss_prior_noise(gauss_prior *p, const glp_model *norm, float *e, rng_t *r);
 
 #endif
