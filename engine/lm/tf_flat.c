@@ -86,6 +86,36 @@ void tf_bind_flat(tf_model *m, const tf_config *c, float *flat) {
     tf_rope_init(m);
 }
 
+/* Rows of n weights stacked into dst (their widened f32 values, in order). */
+static float *stack_rows(float *dst, const wmat *w, int n) {
+    for (int i = 0; i < n; i++) {
+        wmat_to_f32(&w[i], dst);
+        dst += (size_t)w[i].rows * w[i].cols;
+    }
+    return dst;
+}
+
+int tf_flatten(const tf_model *src, float *flat) {
+    const tf_config *c = &src->c;
+    if (c->arch != ARCH_LLAMA) return ms_seterr("only Llama-family models have a training layout (flatten)");
+    size_t d = (size_t)c->d_model;
+    float *p = flat;
+    wmat_to_f32(&src->tok_embed, p), p += (size_t)c->vocab * d;
+    for (int l = 0; l < c->n_layers; l++) {
+        const tf_layer *ly = &src->layers[l];
+        memcpy(p, ly->norm1_w, d * sizeof(float)), p += d;
+        p = stack_rows(p, ly->attn_in, ly->n_attn_in);
+        p = stack_rows(p, &ly->attn_out, 1);
+        memcpy(p, ly->norm2_w, d * sizeof(float)), p += d;
+        p = stack_rows(p, ly->mlp_in, ly->n_mlp_in);
+        p = stack_rows(p, &ly->mlp_out, 1);
+    }
+    memcpy(p, src->norm_w, d * sizeof(float)), p += d;
+    if (!c->tied) wmat_to_f32(&src->head, p), p += (size_t)c->vocab * d;
+    if ((size_t)(p - flat) != tf_flat_size(c)) return ms_seterr("model weights do not fill the training layout (flatten)");
+    return 0;
+}
+
 /* ---- saving ---- */
 
 typedef struct {

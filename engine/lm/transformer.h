@@ -67,6 +67,10 @@ size_t tf_flat_size(const tf_config *c);
 /* Points m's weights into flat (tf_flat_size floats, caller-owned); computes
  * the RoPE table. m->tok and m->path are left NULL. */
 void tf_bind_flat(tf_model *m, const tf_config *c, float *flat);
+/* A loaded Llama-family model's weights widened into the training layout:
+ * flat holds tf_flat_size(&src->c) floats. For gradients through a model
+ * held in f16 or bf16 (tf_train_resid_grad). */
+int tf_flatten(const tf_model *src, float *flat);
 /* The flat buffer's tensors in order: name (HF spelling for fused tensors is
  * produced by tf_save_hf), offset, size, and whether weight decay applies. */
 typedef struct {

@@ -246,6 +246,49 @@ float tf_train_fwd_bwd(const tf_model *m, tf_model *g, tf_train_ws *ws, const in
     return (float)(sum / N);
 }
 
+/* Targets drawn from the model's own next-token distributions (the logits
+ * of a loss-only forward), one uniform per row. */
+static void sample_targets(tf_train_ws *ws, int N, int V, rng_t *r) {
+    for (int i = 0; i < N; i++) {
+        const float *x = ws->logits + (size_t)i * V;
+        float mx = x[0];
+        for (int j = 1; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        double z = 0;
+        for (int j = 0; j < V; j++) z += exp((double)x[j] - mx);
+        double u = rng_uniform(r) * z, c = 0;
+        int k = 0;
+        for (; k < V - 1; k++)
+            if ((c += exp((double)x[k] - mx)) > u) break;
+        ws->tgt[i] = k;
+    }
+}
+
+double tf_train_resid_grad(const tf_model *m, tf_model *g, tf_train_ws *ws, const int *tokens, int B, int T,
+                           int layer, rng_t *sample, float *grad) {
+    if (prepare(m, ws, tokens, B, T)) return NAN;
+    const tf_config *c = &m->c;
+    if (layer < 0 || layer >= c->n_layers) {
+        ms_seterr("layer %d outside the model's 0..%d (resid grad)", layer, c->n_layers - 1);
+        return NAN;
+    }
+    if (!same_shape(&g->c, &m->c) || g->c.tied != m->c.tied) {
+        ms_seterr("gradient model's shape differs from the model's (resid grad)");
+        return NAN;
+    }
+    int N = B * T, d = c->d_model, nt = threads_begin();
+    forward(m, ws, B, T, 0.0f); /* logits kept */
+    if (sample) sample_targets(ws, N, c->vocab, sample);
+    double sum = tr_xent(ws->logits, ws->tgt, N, c->vocab, 1.0f); /* d(sum)/dlogits */
+    const float *xL = ws->res + (size_t)c->n_layers * N * d;
+    tr_linear_bwd(ws->dxn, g->lm_head, ws->logits, ws->xnf, m->lm_head, N, d, c->vocab);
+    memset(ws->dres, 0, (size_t)N * d * sizeof(float));
+    tr_rms_bwd(ws->dres, g->norm_w, ws->acc, ws->dxn, xL, ws->rstdf, m->norm_w, N, d);
+    for (int l = c->n_layers - 1; l > layer; l--) block_bwd(m, g, ws, l, B, T);
+    memcpy(grad, ws->dres, (size_t)N * d * sizeof(float));
+    threads_end(nt);
+    return sum;
+}
+
 double tf_train_nll_sum(const tf_model *m, tf_train_ws *ws, const int *tokens, int B, int T) {
     if (prepare(m, ws, tokens, B, T)) return NAN;
     int nt = threads_begin();

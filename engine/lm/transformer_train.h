@@ -5,6 +5,7 @@
 #ifndef MS_TRANSFORMER_TRAIN_H
 #define MS_TRANSFORMER_TRAIN_H
 
+#include "rng.h"
 #include "transformer.h"
 
 typedef struct tf_train_ws tf_train_ws;          /* activations for B x T */
@@ -27,6 +28,16 @@ double tf_train_nll_sum(const tf_model *m, tf_train_ws *ws, const int *tokens, i
  * and splits the work itself, holding OpenBLAS at one thread until it
  * returns; one pass at a time per process. Results are deterministic for a
  * given thread count (they may differ in the last bits across counts). */
+
+/* The gradient of the summed NLL over the B*T targets with respect to the
+ * residual stream after block `layer` (the rows a HOOK_RESID hook at that
+ * layer sees), into grad[B*T, d]. Targets are the tokens' next ids, or with
+ * sample != NULL drawn from the model's own next-token distributions (so
+ * E[grad grad^T] is the Fisher metric of the LM's predictions at that layer).
+ * g: a gradient model as above (its weights' gradients are scratch: blocks
+ * after `layer` add into it). Returns the summed NLL of the targets used. */
+double tf_train_resid_grad(const tf_model *m, tf_model *g, tf_train_ws *ws, const int *tokens, int B, int T,
+                           int layer, rng_t *sample, float *grad);
 
 /* Bytes held by a workspace (for progress messages and budgets). */
 size_t tf_train_ws_bytes(const tf_train_ws *ws);

@@ -571,6 +571,173 @@ static void test_errors(void **st) {
     free(w), free(gw);
 }
 
+/* ---------------------------------------------------------------- residual gradient */
+
+/* A tiny random Llama model bound to the returned buffer (the caller frees it). */
+static float *tiny_model(tf_model *m, tf_config *c, int layers, uint64_t seed) {
+    *c = (tf_config){0};
+    c->arch = ARCH_LLAMA;
+    c->d_model = 16, c->n_layers = layers, c->n_heads = 4, c->n_kv_heads = 2, c->head_dim = 8, c->d_ff = 24;
+    c->vocab = 29, c->max_seq = 32, c->norm_eps = 1e-5f, c->rope_theta = 10000, c->tied = true;
+    c->bos_id = c->eos_id = -1;
+    rng_t r;
+    rng_seed(&r, seed);
+    float *w = vec(tf_flat_size(c));
+    tf_segment seg[32];
+    int ns = tf_flat_segments(c, seg, 32);
+    for (int s = 0; s < ns; s++)
+        for (size_t i = 0; i < seg[s].size; i++)
+            w[seg[s].offset + i] = seg[s].decay ? 0.4f * rng_normal(&r) : 1.0f + 0.2f * rng_normal(&r);
+    tf_bind_flat(m, c, w);
+    return w;
+}
+
+/* The inference path with one residual entry moved: h[t, i] += delta after block `layer`. */
+typedef struct {
+    int t, i;
+    float delta;
+} poke_ctx;
+
+static void poke_hook(void *ctx, int layer, int pos0, int n, float *x, int dim) {
+    poke_ctx *p = ctx;
+    if (p->t >= pos0 && p->t < pos0 + n) x[(size_t)(p->t - pos0) * dim + p->i] += p->delta;
+}
+
+static double poked_nll(const tf_model *m, tf_state *s, const int *tok, int n, poke_ctx *p) {
+    float nll[16];
+    assert_int_equal(tf_nll(m, s, tok, n, nll), 0);
+    double sum = 0;
+    for (int t = 0; t < n - 1; t++) sum += nll[t];
+    return sum;
+}
+
+/* d(summed NLL)/dh after a middle block, against central differences of the
+ * inference forward (a separate code path) with that entry moved. */
+static void test_resid_grad(void **st) {
+    (void)st;
+    tf_config c;
+    tf_model m, g;
+    float *w = tiny_model(&m, &c, 3, 31), *gw = vec(tf_flat_size(&c));
+    tf_bind_flat(&g, &c, gw);
+    int T = 7, tok[8] = {3, 17, 5, 5, 28, 0, 11, 9}, d = c.d_model;
+    tf_train_ws *ws = tf_train_ws_new(&c, 1, T);
+    float *grad = vec((size_t)T * d);
+    double sum = tf_train_resid_grad(&m, &g, ws, tok, 1, T, 1, NULL, grad);
+    assert_true(fabs(sum - tf_train_nll_sum(&m, ws, tok, 1, T)) < 1e-4);
+    tf_state s;
+    assert_int_equal(tf_state_init(&s, &m, T + 1), 0);
+    poke_ctx p = {0};
+    tf_add_hook(&s, (tf_hook){HOOK_RESID, 1, poke_hook, &p});
+    double worst = 0, gmax = 0;
+    for (int k = 0; k < T * d; k++) gmax = fmax(gmax, fabs(grad[k]));
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < d; i += 3) {
+            float eps = 1e-2f;
+            p = (poke_ctx){t, i, eps};
+            double hi = poked_nll(&m, &s, tok, T + 1, &p);
+            p.delta = -eps;
+            double lo = poked_nll(&m, &s, tok, T + 1, &p), fd = (hi - lo) / (2 * eps);
+            worst = fmax(worst, fabs(fd - grad[t * d + i]) / (fabs(fd) + 1e-2 * gmax));
+        }
+    printf("# resid grad after block 1: worst rel error %.2e (max |g| %.3f)\n", worst, gmax);
+    assert_true(worst < RTOL);
+    assert_true(isnan(tf_train_resid_grad(&m, &g, ws, tok, 1, T, 3, NULL, grad)));
+    assert_non_null(strstr(ms_geterr(), "layer 3"));
+    tf_state_free(&s);
+    tf_train_ws_free(ws);
+    tf_free(&m), tf_free(&g);
+    free(w), free(gw), free(grad);
+}
+
+/* With targets drawn from the model, E[g g^T] at the last block is the
+ * Fisher metric J^T (diag p - p p^T) J of that position's prediction (J the
+ * Jacobian of its logits, here by central differences of the inference
+ * forward): the Monte Carlo mean over many draws must approach it. */
+static void test_resid_grad_sampled(void **st) {
+    (void)st;
+    tf_config c;
+    tf_model m, g;
+    float *w = tiny_model(&m, &c, 2, 32);
+    float *gw = vec(tf_flat_size(&c));
+    tf_bind_flat(&g, &c, gw);
+    int T = 3, tok[4] = {4, 20, 7, 1}, d = c.d_model, V = c.vocab, t = 2;
+    tf_state s;
+    assert_int_equal(tf_state_init(&s, &m, T), 0);
+    poke_ctx p = {0};
+    tf_add_hook(&s, (tf_hook){HOOK_RESID, 1, poke_hook, &p});
+    double *J = calloc((size_t)V * d, 8), *pr = calloc((size_t)V, 8), *F = calloc((size_t)d * d, 8);
+    float *lg = vec((size_t)T * V), *lg2 = vec((size_t)T * V);
+    for (int i = 0; i < d; i++) {
+        float eps = 1e-2f;
+        p = (poke_ctx){t, i, eps};
+        tf_state_reset(&s);
+        assert_int_equal(tf_forward(&m, &s, tok, T, LOGITS_ALL, lg), 0);
+        p.delta = -eps;
+        tf_state_reset(&s);
+        assert_int_equal(tf_forward(&m, &s, tok, T, LOGITS_ALL, lg2), 0);
+        for (int v = 0; v < V; v++) J[(size_t)v * d + i] = (lg[t * V + v] - lg2[t * V + v]) / (2.0 * eps);
+    }
+    p.delta = 0;
+    tf_state_reset(&s);
+    assert_int_equal(tf_forward(&m, &s, tok, T, LOGITS_ALL, lg), 0);
+    double mx = -1e300, z = 0;
+    for (int v = 0; v < V; v++) mx = fmax(mx, lg[t * V + v]);
+    for (int v = 0; v < V; v++) z += pr[v] = exp(lg[t * V + v] - mx);
+    for (int v = 0; v < V; v++) pr[v] /= z;
+    for (int i = 0; i < d; i++) /* J^T (diag p - p p^T) J */
+        for (int j = 0; j < d; j++) {
+            double a = 0, bi = 0, bj = 0;
+            for (int v = 0; v < V; v++) {
+                a += pr[v] * J[(size_t)v * d + i] * J[(size_t)v * d + j];
+                bi += pr[v] * J[(size_t)v * d + i], bj += pr[v] * J[(size_t)v * d + j];
+            }
+            F[(size_t)i * d + j] = a - bi * bj;
+        }
+    tf_train_ws *ws = tf_train_ws_new(&c, 1, T);
+    float *grad = vec((size_t)T * d);
+    double *M = calloc((size_t)d * d, 8), *mean = calloc((size_t)d, 8);
+    rng_t r;
+    rng_seed(&r, 5);
+    int K = 8000;
+    for (int k = 0; k < K; k++) {
+        assert_false(isnan(tf_train_resid_grad(&m, &g, ws, tok, 1, T, 1, &r, grad)));
+        const float *gt = grad + (size_t)t * d;
+        for (int i = 0; i < d; i++) {
+            mean[i] += gt[i] / K;
+            for (int j = 0; j < d; j++) M[(size_t)i * d + j] += (double)gt[i] * gt[j] / K;
+        }
+    }
+    double num = 0, den = 0, mn = 0, trF = 0;
+    for (int i = 0; i < d * d; i++) num += (M[i] - F[i]) * (M[i] - F[i]), den += F[i] * F[i];
+    for (int i = 0; i < d; i++) mn += mean[i] * mean[i], trF += F[(size_t)i * d + i];
+    printf("# sampled targets: |E[g g^T] - F| / |F| = %.3f over %d draws, |E[g]|^2 / tr F = %.5f\n",
+           sqrt(num / den), K, mn / trF);
+    assert_true(sqrt(num / den) < 0.05);
+    assert_true(mn < 0.01 * trF); /* the score has mean zero */
+    tf_state_free(&s);
+    tf_train_ws_free(ws);
+    tf_free(&m), tf_free(&g);
+    free(w), free(gw), free(grad), free(J), free(pr), free(F), free(lg), free(lg2), free(M), free(mean);
+}
+
+/* A model's weight views (here f32) widen back into the training layout bit for bit. */
+static void test_flatten(void **st) {
+    (void)st;
+    tf_config c;
+    tf_model m;
+    float *w = tiny_model(&m, &c, 2, 33);
+    size_t n = tf_flat_size(&c);
+    float *back = vec(n);
+    assert_int_equal(tf_flatten(&m, back), 0);
+    assert_memory_equal(back, w, n * sizeof(float));
+    m.c.arch = ARCH_GPT2;
+    assert_int_equal(tf_flatten(&m, back), -1);
+    assert_non_null(strstr(ms_geterr(), "Llama"));
+    m.c.arch = ARCH_LLAMA;
+    tf_free(&m);
+    free(w), free(back);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_embedding),       cmocka_unit_test(test_rmsnorm),
@@ -580,6 +747,8 @@ int main(void) {
         cmocka_unit_test(test_swiglu),
         cmocka_unit_test(test_xent),            cmocka_unit_test(test_model_untied_gqa),
         cmocka_unit_test(test_model_tied_mha),  cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_resid_grad),      cmocka_unit_test(test_resid_grad_sampled),
+        cmocka_unit_test(test_flatten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
