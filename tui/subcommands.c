@@ -8,11 +8,13 @@
 #include "corpus.h"
 #include "safetensors.h"
 #include "eval_glp.h"
+#include "frechet.h"
 #include "glp_folder.h"
 #include "glp_train.h"
 #include "sae_train.h"
 #include "scaling.h"
 #include "harvest.h"
+#include "lm_fisher.h"
 #include "ops.h"
 #include "tokenizer.h"
 #include "train_lm.h"
@@ -251,11 +253,11 @@ static int cmd_harvest(int argc, char **argv) {
 }
 
 static int cmd_train_glp(int argc, char **argv) {
-    const char *config = NULL, *out = NULL, *acts = NULL, *init = NULL;
+    const char *config = NULL, *out = NULL, *acts = NULL, *init = NULL, *norm = NULL;
     int resume = 0, max_steps = 0, threads = 0;
     opt o[] = {{"--acts", &acts, 0, 0},         {"--config", &config, 0, 0},     {"--out", &out, 0, 0},
                {"--init", &init, 0, 0},         {"--resume", 0, 0, &resume},     {"--max-steps", 0, &max_steps, 0},
-               {"--threads", 0, &threads, 0},   {0}};
+               {"--threads", 0, &threads, 0},   {"--normalizer", &norm, 0, 0},   {0}};
     if (parse_opts(argc, argv, o, NULL, "train-glp")) return 2;
     if (!acts || !config || !out) return fail("train-glp needs --acts DIR, --config FILE and --out DIR (train-glp)");
     ms_set_threads(threads);
@@ -263,6 +265,8 @@ static int cmd_train_glp(int argc, char **argv) {
     if (glp_train_cfg_load(&c, config)) return fail(ms_geterr());
     if (init && strlen(init) >= sizeof c.init) return fail("--init path is too long (train-glp)");
     if (init) snprintf(c.init, sizeof c.init, "%s", init);
+    if (norm && strlen(norm) >= sizeof c.normalizer) return fail("--normalizer path is too long (train-glp)");
+    if (norm) snprintf(c.normalizer, sizeof c.normalizer, "%s", norm);
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);
@@ -417,7 +421,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, 0, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -553,7 +557,7 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, 0, layer, corpus ? corpus : dc, "test",
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
                                     windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
@@ -643,17 +647,92 @@ static int cmd_scaling(int argc, char **argv) {
     return 0;
 }
 
+/* The Gaussian prior gp seen in the LM's Fisher metric at the layer (fitted
+ * on the train split, so the test windows stay held out), and what that
+ * metric predicts for shaped against isotropic noise. */
+static int fisher_prior(const tf_model *lm, const glp_model *g, int layer, const char *corpus, int windows,
+                        uint64_t seed, const gauss_prior *gp, gauss_prior *gpf, double *ratio, long *rows) {
+    lm_fisher f;
+    if (lm_fisher_fit(&f, lm, layer, corpus, "train", windows, seed)) return -1;
+    double *My = xmalloc(sizeof(double) * (size_t)f.d * f.d);
+    lm_fisher_normalized(&f, g, My);
+    int rc = gauss_prior_init_metric(gpf, gp, My);
+    *ratio = lm_fisher_shape_ratio(&f, g, gp);
+    *rows = f.rows;
+    free(My);
+    lm_fisher_free(&f);
+    return rc;
+}
+
+/* fisher: the LM's Fisher metric at the harvest's layer, turned into a GLP
+ * normalizer (the harvest's mean and var, then the basis c (D F D)^(1/2)),
+ * so that a GLP trained with it (train-glp --normalizer) noises and re-draws
+ * the directions the LM reads least. */
+static int cmd_fisher(int argc, char **argv) {
+    const char *acts = NULL, *out = NULL, *model = NULL, *corpus = NULL, *split = "train";
+    int windows = 64, rows = 100000, seed = 1, threads = 0;
+    opt o[] = {{"--acts", &acts, 0, 0},       {"--out", &out, 0, 0},          {"--model", &model, 0, 0},
+               {"--corpus", &corpus, 0, 0},   {"--split", &split, 0, 0},      {"--windows", 0, &windows, 0},
+               {"--rows", 0, &rows, 0},       {"--seed", 0, &seed, 0},        {"--threads", 0, &threads, 0}, {0}};
+    if (parse_opts(argc, argv, o, NULL, "fisher")) return 2;
+    if (!acts || !out) return fail("fisher needs --acts DIR (a harvest) and --out FILE (fisher)");
+    if (windows < 1 || rows < 2) return fail("--windows must be at least 1 and --rows at least 2 (fisher)");
+    ms_set_threads(threads);
+    char dm[4096], dc[4096];
+    snprintf(dm, sizeof dm, "%s/model", ms_assets_dir());
+    snprintf(dc, sizeof dc, "%s/corpus", ms_assets_dir());
+    harvest_info h;
+    if (harvest_info_load(&h, acts)) return fail(ms_geterr());
+    tf_model lm;
+    if (tf_load(&lm, model ? model : dm)) return harvest_info_free(&h), fail(ms_geterr());
+    int d = h.d, rc = d != lm.c.d_model ? ms_seterr("harvest width %d differs from the model's %d (%s)", d,
+                                                    lm.c.d_model, acts) : 0;
+    long n = rows < h.rows ? rows : h.rows;
+    glp_model norm = {.c = {.d_input = d}, .mean = h.mean, .var = h.var};
+    lm_fisher f = {0};
+    gauss_prior gp = {0}, q = {0};
+    float *X = rc ? NULL : xmalloc(sizeof(float) * (size_t)n * d);
+    double *mu = xmalloc(sizeof(double) * (size_t)d), *C = xmalloc(sizeof(double) * (size_t)d * d);
+    if (!rc) rc = lm_fisher_fit(&f, &lm, h.layer, corpus ? corpus : dc, split, windows, (uint64_t)seed);
+    if (!rc) rc = harvest_last_rows(acts, &h, n, X);
+    if (!rc) glp_normalize(&norm, X, X, (int)n), rc = gauss_fit(X, n, d, mu, C);
+    if (!rc) rc = gauss_prior_init(&gp, mu, C, d);
+    double ratio = NAN;
+    if (!rc) {
+        double *My = xmalloc(sizeof(double) * (size_t)d * d);
+        lm_fisher_normalized(&f, &norm, My);
+        rc = gauss_prior_init_metric(&q, &gp, My);
+        ratio = lm_fisher_shape_ratio(&f, &norm, &gp);
+        free(My);
+    }
+    if (!rc) {
+        norm.basis = q.A, norm.basis_inv = q.Ainv;
+        rc = glp_normalizer_save(&norm, out);
+    }
+    if (!rc)
+        printf("LM Fisher metric at layer %d: %ld positions of the %s split (%d windows), sampled-target NLL %.4f\n"
+               "it predicts noise shaped like the data to cost %.2fx isotropic noise of its norm\n"
+               "normalizer for train-glp --normalizer: the harvest's mean and var, then a basis fitted on its last\n"
+               "%ld rows (z's total variance %d) -> %s\n",
+               h.layer, f.rows, split, windows, f.nll, ratio, n, d, out);
+    gauss_prior_free(&gp), gauss_prior_free(&q), lm_fisher_free(&f);
+    free(X), free(mu), free(C);
+    harvest_info_free(&h);
+    tf_free(&lm);
+    return rc ? fail(ms_geterr()) : 0;
+}
+
 /* eval-recon: ΔLM loss and Fréchet distance to real activations for the GLP
  * projection, the SAE reconstruction and matched-norm Gaussian noise, with
  * the real-vs-real floor: one table for the published comparison. */
 static int cmd_eval_recon(int argc, char **argv) {
     const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
     const char *us = NULL;
-    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0, draws = 0;
+    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0, draws = 0, fisher = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
-               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0}, {0}};
+               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0}, {"--fisher", 0, 0, &fisher}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
     if (draws == 1 || draws < 0 || draws > 256)
         return fail("--draws takes the projections averaged per row, 2 to 256 (eval-recon)");
@@ -685,14 +764,20 @@ static int cmd_eval_recon(int argc, char **argv) {
                  : 0;
     char *tmp = NULL, split[64];
     gauss_prior gp = {0}; /* fitted to the real rows B: what a perfect Gaussian model's projection does */
+    gauss_prior gpf = {0}; /* the same prior in the LM's Fisher metric (--fisher) */
+    double shape_ratio = NAN;
+    long fisher_rows = 0;
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
+    if (!rc && fisher)
+        rc = fisher_prior(&lm, &g, layer, corpus ? corpus : dc, windows, (uint64_t)seed, &gp, &gpf, &shape_ratio,
+                          &fisher_rows);
     if (!rc)
-        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, draws, layer, corpus ? corpus : dc, "test", windows,
+        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, draws, layer, corpus ? corpus : dc, "test", windows,
                            (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
-    gauss_prior_free(&gp);
+    gauss_prior_free(&gp), gauss_prior_free(&gpf);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
@@ -716,6 +801,12 @@ static int cmd_eval_recon(int argc, char **argv) {
                    dl.mean - dl.clean, dl.mean_noise - dl.clean, dl.mean_rel_change, dl.scat - dl.clean,
                    dl.scat_noise - dl.clean, dl.scat_rel_change);
         if (draws) printf(", \"dlm_scatter_shaped_noise\": %.6f", dl.scat_shaped_noise - dl.clean);
+        if (fisher)
+            printf(", \"fisher_rows\": %ld, \"fisher_shaped_over_iso\": %.6f, \"dlm_gauss_fisher\": %.6f, "
+                   "\"dlm_gauss_fisher_noise\": %.6f, \"rel_change_gauss_fisher\": %.6f, "
+                   "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fisher_rows,
+                   shape_ratio, dl.fgauss - dl.clean, dl.fgauss_noise - dl.clean, dl.fgauss_rel_change,
+                   dl.vs_fgauss.mean, dl.vs_fgauss.half);
         printf("}\n");
         return 0;
     }
@@ -734,6 +825,12 @@ static int cmd_eval_recon(int argc, char **argv) {
     printf("%-46s %+10.4f %10.4f %12.3f\n", gl, dl.gauss - dl.clean, fd.fd_gauss, dl.gauss_rel_change);
     printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, its norm", dl.gauss_noise - dl.clean, fd.fd_gauss_noise,
            dl.gauss_rel_change);
+    if (fisher) {
+        printf("%-46s %+10.4f %10s %12.3f\n", "the same prior in the LM's Fisher metric", dl.fgauss - dl.clean, "",
+               dl.fgauss_rel_change);
+        printf("%-46s %+10.4f %10s %12.3f\n", "Gaussian noise, its norm", dl.fgauss_noise - dl.clean, "",
+               dl.fgauss_rel_change);
+    }
     printf("%-46s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
     if (draws) {
         char ml[64];
@@ -753,6 +850,11 @@ static int cmd_eval_recon(int argc, char **argv) {
     } vs[] = {{"Gaussian noise of its norm", dl.vs_noise}, {"SAE reconstruction", dl.vs_sae},
               {"noise of its norm shaped like the data", dl.vs_shaped}};
     for (int i = 0; i < 3; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
+    if (fisher) {
+        print_paired("", 46, "Fisher-metric projection minus its noise", dl.vs_fgauss);
+        printf("the LM's Fisher metric at layer %d (train split, %ld positions) predicts noise shaped like the\n"
+               "data to cost %.2fx isotropic noise of its norm\n", layer, fisher_rows, shape_ratio);
+    }
     printf("pull of the projection toward the data's mean, -E[(h-mu).e]/E|e|^2: %.3f\n"
            "(1/2 for any projection that keeps the data's distribution, 0 for noise)\n", dl.pull);
     return 0;
@@ -771,6 +873,7 @@ static const struct {
     {"scaling", cmd_scaling},       {"probe", sub_probe},           {"probe-tasks", sub_probe_tasks},
     {"eval-steer", sub_eval_steer}, {"label-corpus", sub_label},    {"distill", sub_label},
     {"label-compare", sub_label},   {"eval-recon", cmd_eval_recon}, {"sample", NULL},
+    {"fisher", cmd_fisher},
 };
 
 int run_subcommand(int argc, char **argv) {

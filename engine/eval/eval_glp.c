@@ -79,6 +79,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 typedef enum {
     DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE, DLM_GAUSS, DLM_GNOISE, DLM_DNOISE,
     DLM_MEAN, DLM_MNOISE, DLM_SCAT, DLM_SNOISE, DLM_SDNOISE, /* the projection split (draws > 1) */
+    DLM_FGAUSS, DLM_FGNOISE, /* the Gaussian prior's projection in the LM's metric, noise of its norm */
     DLM_MODES
 } dlm_mode;
 
@@ -90,6 +91,7 @@ typedef struct {
     const glp_ode *ode; /* how the projection is solved (NULL: the reference Euler) */
     float u;            /* its noise level */
     gauss_prior *gp;    /* the Gaussian prior's projection (NULL: not measured) */
+    gauss_prior *gpf;   /* the same prior in the LM's metric (NULL: not measured) */
     dlm_mode mode;
     rng_t rng;      /* reseeded per window so every edit sees the same noise */
     const int *win; /* the window's token ids */
@@ -151,11 +153,12 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     memcpy(c->buf, h, sizeof(float) * kd);
     bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (c->mode == DLM_NOISE && c->g);
     if (c->mode == DLM_MEAN) dlm_split(c, h, k, d);
-    if (c->mode >= DLM_MEAN) {
+    if (c->mode >= DLM_MEAN && c->mode < DLM_FGAUSS) {
         const float *e = c->mode <= DLM_MNOISE ? c->shift : c->scat;
         for (size_t i = 0; i < kd; i++) c->buf[i] += e[i];
-    } else if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE)
-        gauss_prior_project(c->gp, c->g, c->buf, k, glp_project_sigma(c->u, 20), &c->rng);
+    } else if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE || c->mode >= DLM_FGAUSS)
+        gauss_prior_project(c->mode >= DLM_FGAUSS ? c->gpf : c->gp, c->g, c->buf, k, glp_project_sigma(c->u, 20),
+                            &c->rng);
     else if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
     else sae_reconstruct(c->sae, c->sw, h, k, c->buf);
     if (c->mode == DLM_GLP)
@@ -163,7 +166,8 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
             double e = (double)c->buf[i] - h[i];
             c->pull -= ((double)h[i] - c->g->mean[i % (size_t)d]) * e, c->sq += e * e;
         }
-    if (c->mode == DLM_NOISE || c->mode == DLM_GNOISE || c->mode == DLM_MNOISE || c->mode == DLM_SNOISE)
+    if (c->mode == DLM_NOISE || c->mode == DLM_GNOISE || c->mode == DLM_MNOISE || c->mode == DLM_SNOISE ||
+        c->mode == DLM_FGNOISE)
         dlm_matched_noise(c, h, k, d, false);
     if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true);
 }
@@ -205,14 +209,15 @@ static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) 
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, int draws, int layer, const char *corpus_dir, const char *split, int windows,
+                  gauss_prior *gp, gauss_prior *gpf, int draws, int layer, const char *corpus_dir, const char *split, int windows,
                   uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
     r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = r->pull = NAN;
     r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
     r->shaped_noise = r->scat_shaped_noise = NAN;
-    r->vs_noise = r->vs_sae = r->vs_shaped = (dlm_paired){NAN, NAN};
-    if (!g) gp = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
+    r->fgauss = r->fgauss_noise = r->fgauss_rel_change = NAN;
+    r->vs_noise = r->vs_sae = r->vs_shaped = r->vs_fgauss = (dlm_paired){NAN, NAN};
+    if (!g) gp = gpf = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
     if (draws == 1 || draws < 0) return ms_seterr("the projection's split needs at least 2 draws (delta-lm)");
     if (gp && gp->d != lm->c.d_model) return ms_seterr("Gaussian prior width differs from the model's (delta-lm)");
     if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
@@ -232,7 +237,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .ode = ode, .u = u, .gp = gp, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+    dlm_ctx c = {.g = g, .ode = ode, .u = u, .gp = gp, .gpf = gpf, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .eos = lm->c.eos_id, .in = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model),
                  .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T),
                  .draws = draws};
@@ -247,7 +252,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sums[DLM_MODES] = {0};
     bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL, gp != NULL,
-                          draws, draws, draws, draws, draws && gp};
+                          draws, draws, draws, draws, draws && gp, gpf != NULL, gpf != NULL};
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
     double *ws = xcalloc((size_t)(nwin > 0 ? nwin : 1) * DLM_MODES, sizeof(double)); /* per window and mode */
@@ -275,6 +280,11 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
             r->gauss_rel_change = c.change[DLM_GAUSS] / (double)(c.rows[DLM_GAUSS] ? c.rows[DLM_GAUSS] : 1);
             r->shaped_noise = sums[DLM_DNOISE] / tk;
             if (draws) r->scat_shaped_noise = sums[DLM_SDNOISE] / tk;
+        }
+        if (gpf) {
+            r->fgauss = sums[DLM_FGAUSS] / tk, r->fgauss_noise = sums[DLM_FGNOISE] / tk;
+            r->fgauss_rel_change = c.change[DLM_FGAUSS] / (double)(c.rows[DLM_FGAUSS] ? c.rows[DLM_FGAUSS] : 1);
+            r->vs_fgauss = paired(ws, nwin, DLM_FGAUSS, DLM_FGNOISE, T - 1);
         }
         if (g) r->pull = c.pull / (c.sq > 0 ? c.sq : 1);
         if (g) r->vs_noise = paired(ws, nwin, DLM_GLP, DLM_NOISE, T - 1);
@@ -328,7 +338,8 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
     float *X = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *E = rc ? NULL : xmalloc(sizeof(float) * nd);
     if (!rc) rc = harvest_last_rows(acts_dir, &h, 2 * n, X); /* B then A, raw */
     /* the GLP's normalizer, or one made of the harvest's statistics */
-    glp_model norm = {.c = {.d_input = d}, .mean = g ? g->mean : h.mean, .var = g ? g->var : h.var};
+    glp_model norm = {.c = {.d_input = d}, .mean = g ? g->mean : h.mean, .var = g ? g->var : h.var,
+                      .basis = g ? g->basis : NULL, .basis_inv = g ? g->basis_inv : NULL};
     float *B = X, *A = X + nd;
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
     rng_t rng;

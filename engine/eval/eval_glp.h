@@ -66,13 +66,19 @@ typedef struct {
      * distribution, 0 in expectation for noise. */
     double pull;
     dlm_paired vs_noise, vs_sae, vs_shaped; /* the GLP's ΔLM minus noise's, the SAE's, shaped noise's */
+    /* With gpf: the Gaussian prior's projection in the LM's metric, isotropic
+     * noise of its norm, its size, and the first minus the second. */
+    double fgauss, fgauss_noise, fgauss_rel_change;
+    dlm_paired vs_fgauss;
     long tokens, windows;
 } delta_lm_result;
 
 /* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the
- * reference 0.5). draws: 0, or the projections per row averaged for the split. */
+ * reference 0.5). draws: 0, or the projections per row averaged for the split.
+ * gpf: NULL, or gp's prior in the LM's Fisher metric (gauss_prior_init_metric,
+ * lm_fisher.h): a projection that knows which directions the LM reads. */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, int draws, int layer, const char *corpus_dir, const char *split, int windows,
+                  gauss_prior *gp, gauss_prior *gpf, int draws, int layer, const char *corpus_dir, const char *split, int windows,
                   uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n

@@ -22,19 +22,27 @@ typedef struct {
     float *P;    /* [d, d] P_s for s = P_sigma (recomputed when s changes) */
     double *z;   /* [2 d] scratch of gauss_prior_noise */
     float P_sigma;
+    float *A, *Ainv; /* [d, d] or NULL: the prior lives in z = A y, y the normalized row */
 } gauss_prior;
 
 /* From a fitted mean [d] and covariance [d, d] (copied). */
 int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d);
 void gauss_prior_free(gauss_prior *p);
+/* The same prior (p's Gaussian in normalized space y) seen in the metric M
+ * [d, d] (symmetric positive definite, y space): q lives in z = A y with
+ * A = c M^(1/2), c such that z's total variance is d as y's is, so that
+ * isotropic noise in z is noise of covariance (c^2 M)^-1 in y: short along
+ * the directions M weighs, long along the others. */
+int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *M);
 
 /* Projection of raw rows h[N, d] in place at noise level sigma in [0, 1]:
- * normalize with norm's statistics, noise with normals from r (row by row,
+ * normalize with norm's statistics (then z = A y with a metric), noise with normals from r (row by row,
  * in order), map exactly to s = 0, denormalize (sigma 0: h up to rounding). */
 void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N, float sigma, rng_t *r);
 
 /* One raw-space row e[d] of zero-mean noise shaped like the data: a draw of
- * N(0, C) (normals from r) scaled back by the normalizer's standard deviations. */
+ * N(0, C) (normals from r) taken back to raw units by the normalizer's basis
+ * inverse (if any) and standard deviations. p must have no metric. */
 void gauss_prior_noise(gauss_prior *p, const glp_model *norm, float *e, rng_t *r);
 
 #endif

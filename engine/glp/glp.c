@@ -10,6 +10,8 @@
 #include "train_ops.h"
 #include "util.h"
 
+#include <cblas.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +231,7 @@ int glp_hold_bf16(glp_model *m) { return m->half ? 0 : to_bf16(m, NULL); }
 void glp_free(glp_model *m) {
     free(m->half);
     free(m->flat), free(m->grad), free(m->p.blocks), free(m->g.blocks), free(m->mean), free(m->var);
+    free(m->basis), free(m->basis_inv);
     memset(m, 0, sizeof *m);
 }
 
@@ -237,6 +240,28 @@ void glp_zero_grad(glp_model *m) { memset(m->grad, 0, sizeof(float) * m->n_param
 void glp_set_stats(glp_model *m, const float *mean, const float *var) {
     memcpy(m->mean, mean, sizeof(float) * (size_t)m->c.d_input);
     memcpy(m->var, var, sizeof(float) * (size_t)m->c.d_input);
+}
+
+void glp_set_basis(glp_model *m, const float *basis, const float *basis_inv) {
+    size_t dd = (size_t)m->c.d_input * m->c.d_input;
+    free(m->basis), free(m->basis_inv);
+    m->basis = m->basis_inv = NULL;
+    if (!basis || !basis_inv) return;
+    m->basis = xmalloc(sizeof(float) * dd), m->basis_inv = xmalloc(sizeof(float) * dd);
+    memcpy(m->basis, basis, sizeof(float) * dd), memcpy(m->basis_inv, basis_inv, sizeof(float) * dd);
+}
+
+/* rows x[N, d] = x B^T in place, in blocks (B: [d, d]). */
+static void rows_times(float *x, const float *B, int N, int d) {
+    enum { BLK = 256 };
+    float *t = xmalloc(sizeof(float) * (size_t)(N < BLK ? N : BLK) * d);
+    for (int r = 0; r < N; r += BLK) {
+        int n = N - r < BLK ? N - r : BLK;
+        float *xr = x + (size_t)r * d;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, d, 1.0f, xr, d, B, d, 0.0f, t, d);
+        memcpy(xr, t, sizeof(float) * (size_t)n * d);
+    }
+    free(t);
 }
 
 /* ------------------------------------------------------------ load / save */
@@ -337,10 +362,16 @@ void glp_normalize(const glp_model *m, float *x, const float *h, int N) {
             size_t k = (size_t)r * d + i;
             x[k] = (float)((h[k] - m->mean[i]) / sqrt((double)m->var[i] + NORM_EPS));
         }
+    if (m->basis) rows_times(x, m->basis, N, d);
 }
 
 void glp_denormalize(const glp_model *m, float *h, const float *x, int N) {
     int d = m->c.d_input;
+    if (m->basis_inv) {
+        if (h != x) memcpy(h, x, sizeof(float) * (size_t)N * d);
+        rows_times(h, m->basis_inv, N, d);
+        x = h;
+    }
     for (int r = 0; r < N; r++)
         for (int i = 0; i < d; i++) {
             size_t k = (size_t)r * d + i;

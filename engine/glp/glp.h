@@ -47,6 +47,10 @@ typedef struct {
     size_t n_params;
     glp_params p, g;
     float *mean, *var; /* normalizer, d_input each (mean 0, var 1 until set) */
+    /* An optional linear map after it, [d_input, d_input] each or NULL: the
+     * GLP then works in z = basis ((h - mean) / sqrt(var)) (for example the
+     * LM's Fisher metric, `metascope fisher`); the reference has none. */
+    float *basis, *basis_inv;
     uint16_t *half;    /* glp_hold_bf16: every weight matrix in BF16 */
 } glp_model;
 
@@ -100,7 +104,11 @@ int glp_save(const glp_model *m, const char *path);
  * compressed. */
 int glp_save_as(const glp_model *m, const char *path, bool half);
 
-/* x = (h - mean)/sqrt(var + 1e-12); h = x sqrt(var) + mean. In place allowed. */
+/* The basis and its inverse (copied), or NULL for none. */
+void glp_set_basis(glp_model *m, const float *basis, const float *basis_inv);
+
+/* x = (h - mean)/sqrt(var + 1e-12); h = x sqrt(var) + mean; with a basis,
+ * x = basis x after and x = basis_inv x before. In place allowed. */
 void glp_normalize(const glp_model *m, float *x, const float *h, int N);
 void glp_denormalize(const glp_model *m, float *h, const float *x, int N);
 

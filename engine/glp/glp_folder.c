@@ -4,6 +4,7 @@
 #include "torchpt.h"
 #include "util.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,66 @@ static int load_stats_st(const char *path, int d, int row, float *mean, float *v
     return rc ? -1 : 0;
 }
 
+/* The optional 'basis' and 'basis_inv' [d, d] of a statistics file: both or
+ * neither, finite, and inverse to each other (within 1e-3: they are saved
+ * in f32 from a double inverse). */
+static int load_basis(const st_file *f, int d, float **B, float **Bi) {
+    const st_tensor *t[2] = {st_find(f, "basis"), st_find(f, "basis_inv")};
+    *B = *Bi = NULL;
+    if (!t[0] && !t[1]) return 0;
+    if (!t[0] || !t[1]) return ms_seterr("'basis' and 'basis_inv' come together (%s)", f->path);
+    size_t dd = (size_t)d * d;
+    float *dst[2] = {xmalloc(sizeof(float) * dd), xmalloc(sizeof(float) * dd)};
+    int rc = 0;
+    for (int k = 0; k < 2 && !rc; k++) {
+        if (t[k]->ndim != 2 || t[k]->shape[0] != d || t[k]->shape[1] != d)
+            rc = ms_seterr("'%s' is not [%d, %d] (%s)", k ? "basis_inv" : "basis", d, d, f->path);
+        else rc = st_to_f32(f, t[k], dst[k], dd);
+        for (size_t i = 0; i < dd && !rc; i++)
+            if (!isfinite(dst[k][i])) rc = ms_seterr("'%s' is not finite (%s)", k ? "basis_inv" : "basis", f->path);
+    }
+    for (int i = 0; i < d && !rc; i++) /* B Bi = I */
+        for (int j = 0; j < d && !rc; j++) {
+            double s = 0;
+            for (int k = 0; k < d; k++) s += (double)dst[0][(size_t)i * d + k] * dst[1][(size_t)k * d + j];
+            if (fabs(s - (i == j)) > 1e-3) rc = ms_seterr("'basis_inv' is not the inverse of 'basis' (%s)", f->path);
+        }
+    if (rc) {
+        free(dst[0]), free(dst[1]);
+        return -1;
+    }
+    *B = dst[0], *Bi = dst[1];
+    return 0;
+}
+
+/* The basis of the statistics file at path into m (none: m keeps none). */
+static int set_basis_from(glp_model *m, const char *path) {
+    st_file f;
+    float *B = NULL, *Bi = NULL;
+    if (st_open(&f, path)) return -1;
+    int rc = load_basis(&f, m->c.d_input, &B, &Bi);
+    st_close(&f);
+    if (!rc) glp_set_basis(m, B, Bi);
+    free(B), free(Bi);
+    return rc;
+}
+
+int glp_normalizer_load(glp_model *m, const char *path) {
+    int d = m->c.d_input;
+    float *mean = xmalloc(sizeof(float) * (size_t)d), *var = xmalloc(sizeof(float) * (size_t)d);
+    int rc = load_stats_st(path, d, -1, mean, var) || set_basis_from(m, path) ? -1 : 0;
+    if (!rc) glp_set_stats(m, mean, var);
+    free(mean), free(var);
+    return rc;
+}
+
+int glp_normalizer_save(const glp_model *m, const char *path) {
+    int64_t d = m->c.d_input;
+    st_wtensor w[] = {{"mean", ST_F32, 1, {d}, m->mean}, {"var", ST_F32, 1, {d}, m->var},
+                      {"basis", ST_F32, 2, {d, d}, m->basis}, {"basis_inv", ST_F32, 2, {d, d}, m->basis_inv}};
+    return st_write(path, w, m->basis ? 4 : 2, NULL, 0);
+}
+
 int glp_load_folder(glp_model *m, glp_file_config *fc, const char *dir, int stats_row) {
     return glp_load_folder_as(m, fc, dir, stats_row, false);
 }
@@ -131,6 +192,7 @@ int glp_load_folder_as(glp_model *m, glp_file_config *fc, const char *dir, int s
     else if (st) rc = load_stats_st(st, d, stats_row, mean, var);
     else rc = ms_seterr("no rep_statistics.pt or rep_statistics.safetensors (%s)", dir);
     if (!rc) glp_set_stats(m, mean, var);
+    if (!rc && st) rc = set_basis_from(m, st); /* metascope's own may carry a basis */
     free(pt), free(st), free(mean), free(var);
     if (rc) glp_free(m);
     return rc;

@@ -20,4 +20,11 @@ int glp_load_folder_as(glp_model *m, glp_file_config *fc, const char *dir, int s
  * variance. What glp_load_folder reads from the file, in memory (fuzzed). */
 int glp_stats_pt_mem(const uint8_t *buf, size_t n, const char *name, int d, int row, float *mean, float *var);
 
+/* A rep_statistics.safetensors file (mean and var of shape [d], and
+ * optionally basis and basis_inv [d, d]) into m's normalizer, d = m's
+ * d_input: what `metascope fisher` writes and `train-glp --normalizer` reads. */
+int glp_normalizer_load(glp_model *m, const char *path);
+/* Writes m's normalizer (with its basis when it has one) to path, atomically. */
+int glp_normalizer_save(const glp_model *m, const char *path);
+
 #endif

@@ -125,6 +125,7 @@ static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, co
     uint64_t h = hash64(HASH64_INIT, im->flat, sizeof(float) * im->n_params);
     h = hash64(h, im->mean, sizeof(float) * (size_t)c->d_input);
     *hash = hash64(h, im->var, sizeof(float) * (size_t)c->d_input);
+    if (im->basis) *hash = hash64(*hash, im->basis, sizeof(float) * (size_t)c->d_input * c->d_input);
     *gc = *c;
     gc->n_layers = cfg->n_layers;
     return 0;
@@ -133,6 +134,8 @@ static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, co
 static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
+    if (cfg->init[0] && cfg->normalizer[0])
+        return ms_seterr("a run started from a GLP keeps its normalizer: give --init or --normalizer, not both");
     if (harvest_info_load(&t->info, acts) || harvest_load_rows(acts, &t->info, &t->data)) return -1;
     t->rows = t->info.rows;
     int d = t->info.d;
@@ -155,8 +158,11 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     if (im.flat) { /* the weights and the normalizer they were trained with; added blocks start as identity */
         int rc = glp_grow(&t->m, &im);
         glp_set_stats(&t->m, im.mean, im.var);
+        glp_set_basis(&t->m, im.basis, im.basis_inv);
         glp_free(&im);
         if (rc) return -1;
+    } else if (cfg->normalizer[0]) {
+        if (glp_normalizer_load(&t->m, cfg->normalizer)) return -1;
     } else glp_set_stats(&t->m, t->info.mean, t->info.var);
     glp_normalize(&t->m, t->data, t->data, (int)t->rows);
     if (cfg->ema > 0) {
@@ -194,7 +200,12 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     size_t k = strlen(t->signature);
     if (cfg->ema > 0) k += (size_t)snprintf(t->signature + k, sizeof t->signature - k, " ema=%g", cfg->ema);
     if (cfg->init[0] && k < sizeof t->signature)
-        snprintf(t->signature + k, sizeof t->signature - k, " init=%016llx", (unsigned long long)init_hash);
+        k += (size_t)snprintf(t->signature + k, sizeof t->signature - k, " init=%016llx", (unsigned long long)init_hash);
+    if (cfg->normalizer[0] && k < sizeof t->signature) {
+        uint64_t nh = hash64(hash64(HASH64_INIT, t->m.mean, sizeof(float) * (size_t)d), t->m.var, sizeof(float) * (size_t)d);
+        if (t->m.basis) nh = hash64(nh, t->m.basis, sizeof(float) * (size_t)d * d);
+        snprintf(t->signature + k, sizeof t->signature - k, " norm=%016llx", (unsigned long long)nh);
+    }
     return 0;
 }
 
@@ -306,8 +317,7 @@ static int export_glp(gtrainer *t, const char *out, const char *folder) {
     if (!rc) rc = ms_write_file_atomic(p, yaml, (size_t)len);
     free(p);
     p = ms_path_join(dir, "rep_statistics.safetensors");
-    st_wtensor w[] = {{"mean", ST_F32, 1, {t->info.d}, t->info.mean}, {"var", ST_F32, 1, {t->info.d}, t->info.var}};
-    if (!rc) rc = st_write(p, w, 2, NULL, 0);
+    if (!rc) rc = glp_normalizer_save(&t->m, p); /* the one the weights were trained with */
     free(p);
     free(dir);
     return rc;

@@ -24,6 +24,7 @@ typedef struct {
     float ema;            /* decay of the parameters' moving average, exported instead; 0 = none */
     char model_name[256]; /* config.yaml's model_name; "" = the harvested model's path */
     char init[1024];      /* a GLP folder to start from (shape and normalizer too); "" = random */
+    char normalizer[1024]; /* a statistics file (glp_normalizer_load) in place of the harvest's; "" = none */
 } glp_train_cfg;
 
 void glp_train_defaults(glp_train_cfg *c);

@@ -9,7 +9,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
 expect_out "--version" '^metascope [0-9]+\.[0-9]+\.[0-9]+$' $MS --version
 expect_out "--help lists -c" '-c CMDS' $MS --help
 for c in bench train-bpe train-lm eval-lm harvest train-glp pack-model pack-glp eval-glp index train-sae eval-sae \
-         scaling probe probe-tasks eval-steer label-corpus distill label-compare eval-recon sample; do
+         scaling probe probe-tasks eval-steer label-corpus distill label-compare eval-recon sample fisher; do
   expect_out "$c --help prints its usage" "^ +metascope ([a-z-]+\\|)*$c[ |]" $MS $c --help
 done
 expect_status "eval-glp -h exits 0" 0 $MS eval-glp -h

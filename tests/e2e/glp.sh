@@ -92,6 +92,28 @@ printf '{"ema": 1}' > "$tmp/bad4.json"
 expect_out "ema of 1 refused" "error: 'ema' = 1 outside 0..0.999999 .*bad4.json\)$" \
   $MS train-glp --acts "$tmp/acts" --config "$tmp/bad4.json" --out "$tmp/x"
 
+# An LM-aware normalizer: the LM's Fisher metric at the harvest's layer
+# (fisher), then a GLP trained in that basis (train-glp --normalizer).
+expect_out "fisher: the metric, its prediction, the normalizer" 'LM Fisher metric at layer 1: [0-9]+ positions of the train split \(3 windows\)' \
+  $MS fisher --model "$tmp/lm/model" --corpus $CORPUS --acts "$tmp/acts" --windows 3 --rows 2000 --out "$tmp/fisher.safetensors"
+check "fisher: the normalizer carries a basis and its inverse" grep -q basis_inv "$tmp/fisher.safetensors"
+expect_out "fisher needs --acts and --out" 'error: fisher needs --acts DIR' $MS fisher --out "$tmp/x.safetensors"
+expect_out "fisher: a harvest of another width" 'harvest width 32 differs from the model.s 256' \
+  $MS fisher --acts "$tmp/acts" --out "$tmp/x.safetensors" --windows 1
+check "train-glp --normalizer" $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/fi" --normalizer "$tmp/fisher.safetensors"
+check "--normalizer: the GLP exports that normalizer" cmp "$tmp/fisher.safetensors" "$tmp/fi/glp/rep_statistics.safetensors"
+check "--normalizer: its held-out loss falls below 2 too" awk -F, 'END {exit !($5 != "" && $5 < 2)}' "$tmp/fi/loss.csv"
+expect_out "--normalizer and --init refused together" 'give --init or --normalizer, not both' \
+  $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/x" --normalizer "$tmp/fisher.safetensors" --init "$tmp/a/glp"
+check "--normalizer: stop after 5 steps" $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/f5" \
+  --normalizer "$tmp/fisher.safetensors" --max-steps 5
+expect_out "--normalizer: resume without it refuses" "checkpoint was made with other settings" \
+  $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/f5" --resume
+expect_out "--normalizer of a missing file" "error: .*$tmp/nope.safetensors" \
+  $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/x" --normalizer "$tmp/nope.safetensors"
+expect_out "a GLP with a basis loads and shows its meta-neurons" 'meta:1:5 \(layer 1\) over the prompt' \
+  $MS --model "$tmp/lm/model" -c "load glp $tmp/fi/glp; prompt The cat; show meta:1:5"
+
 # scaling --with-default counts the rows of a second stage (assets/train-glp-2.json).
 mkdir -p "$tmp/as/scaling"
 sed 's/"steps": 50/"steps": 10/; s/"d_model": 64/"d_model": 32/' $CFG > "$tmp/as/scaling/s1.json"
@@ -235,6 +257,18 @@ expect_out "eval-recon --draws: the projection split into its mean and a draw ar
 expect_out "eval-recon --draws: its parts in the JSON" '"draws": 3, "dlm_mean": -?[0-9.]+, "dlm_mean_noise": -?[0-9.]+, "rel_change_mean": [0-9.]+, "dlm_scatter": -?[0-9.]+, "dlm_scatter_noise": -?[0-9.]+, "rel_change_scatter": [0-9.]+, "dlm_scatter_shaped_noise": -?[0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --draws 3 --json
+expect_out "eval-recon --fisher: the Gaussian prior in the LM's metric beside noise of its norm" '^the same prior in the LM.s Fisher metric +[-+][0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher
+expect_out "eval-recon --fisher: the metric's prediction for shaped noise" 'data to cost [0-9.]+x isotropic noise of its norm$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher
+expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+}$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher --json
+expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/fi/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher
 expect_out "eval-recon --draws 1 refused" 'error: --draws takes the projections averaged per row, 2 to 256 \(eval-recon\)' \
   $MS eval-recon --acts "$tmp/acts" --draws 1
 expect_out "eval-recon --u refuses 1" 'error: --u takes the projection.s noise level, a number in \[0, 1\) \(eval-recon\)' \

@@ -1,0 +1,41 @@
+/* lm_fisher.h — how strongly the LM reads each direction of its residual
+ * stream at one layer: the Fisher metric of its next-token predictions,
+ *   F = mean over positions t of E_{y ~ p}[g_t g_t^T],
+ *   g_t = d(sum_s log p(y_s | text)) / dh_t  (targets y drawn from the LM),
+ * so that replacing h_t by h_t + e with small zero-mean e of covariance S
+ * raises the expected loss by about tr(F S) / 2 per edited position. It
+ * counts the positions eval-recon edits (not the first, not EOS). */
+#ifndef MS_LM_FISHER_H
+#define MS_LM_FISHER_H
+
+#include "gauss_prior.h"
+#include "glp.h"
+#include "transformer.h"
+
+#include <stdint.h>
+
+typedef struct {
+    int d, layer;
+    long rows;  /* positions averaged */
+    double *F;  /* [d, d] */
+    double nll; /* mean NLL of the drawn targets, nats per position */
+} lm_fisher;
+
+/* Over `windows` windows of 256 tokens spread evenly over the split. */
+int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpus_dir, const char *split,
+                  int windows, uint64_t seed);
+void lm_fisher_free(lm_fisher *f);
+
+/* tr(F S) / 2 for a symmetric S [d, d]: the predicted loss of noise of covariance S. */
+double lm_fisher_cost(const lm_fisher *f, const double *S);
+
+/* F in norm's normalized space y = (h - mean) / sqrt(var): D F D with
+ * D = diag(sqrt(var)), into My [d, d] (the metric gauss_prior_init_metric takes). */
+void lm_fisher_normalized(const lm_fisher *f, const glp_model *norm, double *My);
+
+/* What F predicts for noise shaped like the data against isotropic noise of
+ * the same norm: d tr(F C) / (tr F tr C), C the raw covariance of gp (a
+ * prior in norm's normalized space, without a metric). */
+double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const gauss_prior *gp);
+
+#endif
