@@ -336,14 +336,12 @@ static int cmd_pack_glp(int argc, char **argv) {
         glp_free(&m);
         return fail("cannot create the output folder (pack-glp)");
     }
-    /* Weights (lz4, f16 on request) and statistics; config.yaml copied as is. */
+    /* Weights (lz4, f16 on request) and the normalizer (with its basis); config.yaml copied as is. */
     char *w = ms_path_join(dst, "final.safetensors.lz4"), *st = ms_path_join(dst, "rep_statistics.safetensors");
     char *cy = ms_find_file(src, "config.yaml"), *cd = ms_path_join(dst, "config.yaml");
-    int64_t d = m.c.d_input;
-    st_wtensor stats[] = {{"mean", ST_F32, 1, {d}, m.mean}, {"var", ST_F32, 1, {d}, m.var}};
     uint8_t *buf = NULL;
     size_t n = 0;
-    int rc = glp_save_as(&m, w, f16) || st_write(st, stats, 2, NULL, 0) || ms_read_file(cy, &buf, &n) ||
+    int rc = glp_save_as(&m, w, f16) || glp_normalizer_save(&m, st) || ms_read_file(cy, &buf, &n) ||
              ms_write_file_atomic(cd, buf, n);
     free(buf), free(w), free(st), free(cy), free(cd);
     glp_free(&m);

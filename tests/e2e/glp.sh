@@ -111,6 +111,8 @@ expect_out "--normalizer: resume without it refuses" "checkpoint was made with o
   $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/f5" --resume
 expect_out "--normalizer of a missing file" "error: .*$tmp/nope.safetensors" \
   $MS train-glp --acts "$tmp/acts" --config $CFG --out "$tmp/x" --normalizer "$tmp/nope.safetensors"
+check "pack-glp keeps the basis" $MS pack-glp "$tmp/fi/glp" --out "$tmp/fip"
+check "... byte for byte" cmp "$tmp/fi/glp/rep_statistics.safetensors" "$tmp/fip/rep_statistics.safetensors"
 expect_out "a GLP with a basis loads and shows its meta-neurons" 'meta:1:5 \(layer 1\) over the prompt' \
   $MS --model "$tmp/lm/model" -c "load glp $tmp/fi/glp; prompt The cat; show meta:1:5"
 
