@@ -79,7 +79,9 @@ int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpu
         if (!rc && k) add_rows(f->F, grad, at, k, d, G);
         f->rows += k, nll += s, targets += T;
     }
-    if (!rc && f->rows == 0) rc = ms_seterr("no position to average (fisher)");
+    if (!rc && f->rows < d) /* a sum of fewer rank-one terms than dimensions is singular */
+        rc = ms_seterr("%ld positions cannot fix a metric in %d dimensions: use at least %ld windows (fisher)",
+                       f->rows, d, (long)d * nwin / (f->rows > 0 ? f->rows : 1) + 1);
     if (!rc) {
         for (int i = 0; i < d; i++)
             for (int j = 0; j <= i; j++) {

@@ -21,7 +21,9 @@ typedef struct {
     double nll; /* mean NLL of the drawn targets, nats per position */
 } lm_fisher;
 
-/* Over `windows` windows of 256 tokens spread evenly over the split. */
+/* Over `windows` windows of 256 tokens spread evenly over the split; fails
+ * (naming the windows needed) when they hold fewer positions than d, since
+ * F is then singular. */
 int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpus_dir, const char *split,
                   int windows, uint64_t seed);
 void lm_fisher_free(lm_fisher *f);

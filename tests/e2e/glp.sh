@@ -96,6 +96,8 @@ expect_out "ema of 1 refused" "error: 'ema' = 1 outside 0..0.999999 .*bad4.json\
 # (fisher), then a GLP trained in that basis (train-glp --normalizer).
 expect_out "fisher: the metric, its prediction, the normalizer" 'LM Fisher metric at layer 1: [0-9]+ positions of the train split \(3 windows\)' \
   $MS fisher --model "$tmp/lm/model" --corpus $CORPUS --acts "$tmp/acts" --windows 3 --rows 2000 --out "$tmp/fisher.safetensors"
+expect_out "fisher: too few positions for the metric" 'error: [0-9]+ positions cannot fix a metric in 32 dimensions: use at least [0-9]+ windows \(fisher\)' \
+  $MS fisher --model "$tmp/lm/model" --corpus $CORPUS --acts "$tmp/acts" --windows 1 --out "$tmp/x.safetensors"
 check "fisher: the normalizer carries a basis and its inverse" grep -q basis_inv "$tmp/fisher.safetensors"
 expect_out "fisher needs --acts and --out" 'error: fisher needs --acts DIR' $MS fisher --out "$tmp/x.safetensors"
 expect_out "fisher: a harvest of another width" 'harvest width 32 differs from the model.s 256' \
