@@ -224,13 +224,9 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     if (!g && !sae) return ms_seterr("nothing to evaluate: no GLP and no SAE (delta-lm)");
     if ((g && g->c.d_input != lm->c.d_model) || (sae && sae->c.d_in != lm->c.d_model))
         return ms_seterr("GLP or SAE width differs from the model's %d (delta-lm)", lm->c.d_model);
-    corpus_split cs;
-    if (corpus_load(&cs, corpus_dir, split)) return -1;
-    int *ids;
+    int *ids, rc = 0;
     size_t n;
-    int rc = corpus_tokenize(&cs, lm->tok, lm->c.eos_id, &ids, &n);
-    corpus_free(&cs);
-    if (rc) return -1;
+    if (corpus_split_ids(corpus_dir, split, lm->tok, lm->c.eos_id, &ids, &n)) return -1;
     int T = lm->c.max_seq < 256 ? lm->c.max_seq : 256;
     tf_state st;
     if (tf_state_init(&st, lm, T)) {

@@ -49,20 +49,16 @@ int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpu
     *f = (lm_fisher){.d = d, .layer = layer};
     if (!lm->tok) return ms_seterr("the model has no tokenizer (fisher)");
     if (windows < 1) return ms_seterr("windows must be at least 1 (fisher)");
-    corpus_split cs;
-    if (corpus_load(&cs, corpus_dir, split)) return -1;
     int *ids;
     size_t n;
-    int rc = corpus_tokenize(&cs, lm->tok, lm->c.eos_id, &ids, &n);
-    corpus_free(&cs);
-    if (rc) return -1;
+    if (corpus_split_ids(corpus_dir, split, lm->tok, lm->c.eos_id, &ids, &n)) return -1;
     long nwin = (long)(n / (size_t)(T + 1)) < windows ? (long)(n / (size_t)(T + 1)) : windows;
     if (nwin < 1) {
         free(ids);
         return ms_seterr("the %s split is shorter than one window (fisher)", split);
     }
     fisher_work w = {0};
-    rc = work_init(&w, lm, T);
+    int rc = work_init(&w, lm, T);
     f->F = xcalloc((size_t)d * d, sizeof(double));
     float *grad = xmalloc(sizeof(float) * (size_t)T * d);
     double *G = xmalloc(sizeof(double) * (size_t)T * d), nll = 0, targets = 0;

@@ -90,3 +90,11 @@ int corpus_tokenize(const corpus_split *s, const tokenizer *t, int sep, int **id
     *n = len;
     return 0;
 }
+
+int corpus_split_ids(const char *dir, const char *split, const tokenizer *t, int sep, int **ids, size_t *n) {
+    corpus_split cs;
+    if (corpus_load(&cs, dir, split)) return -1;
+    int rc = corpus_tokenize(&cs, t, sep, ids, n);
+    corpus_free(&cs);
+    return rc;
+}

@@ -26,5 +26,7 @@ void corpus_free(corpus_split *s);
 /* All documents as one token stream, each document followed by `sep` (e.g.
  * the end-of-text token; -1 for none). *ids is malloc'd. */
 int corpus_tokenize(const corpus_split *s, const tokenizer *t, int sep, int **ids, size_t *n);
+/* corpus_load then corpus_tokenize: one split of dir as a token stream. */
+int corpus_split_ids(const char *dir, const char *split, const tokenizer *t, int sep, int **ids, size_t *n);
 
 #endif
