@@ -136,9 +136,3 @@ double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const ga
     free(My), free(u);
     return (double)d * fc / (trF * trC);
 }
-
-double lm_fisher_cost(const lm_fisher *f, const double *S) {
-    double s = 0;
-    for (size_t i = 0; i < (size_t)f->d * f->d; i++) s += f->F[i] * S[i];
-    return s / 2;
-}

@@ -28,9 +28,6 @@ int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpu
                   int windows, uint64_t seed);
 void lm_fisher_free(lm_fisher *f);
 
-/* tr(F S) / 2 for a symmetric S [d, d]: the predicted loss of noise of covariance S. */
-double lm_fisher_cost(const lm_fisher *f, const double *S);
-
 /* F in norm's normalized space y = (h - mean) / sqrt(var): D F D with
  * D = diag(sqrt(var)), into My [d, d] (the metric gauss_prior_init_metric takes). */
 void lm_fisher_normalized(const lm_fisher *f, const glp_model *norm, double *My);
