@@ -645,23 +645,6 @@ static int cmd_scaling(int argc, char **argv) {
     return 0;
 }
 
-/* The Gaussian prior gp seen in the LM's Fisher metric at the layer (fitted
- * on the train split, so the test windows stay held out), and what that
- * metric predicts for shaped against isotropic noise. */
-static int fisher_prior(const tf_model *lm, const glp_model *g, int layer, const char *corpus, int windows,
-                        uint64_t seed, const gauss_prior *gp, gauss_prior *gpf, double *ratio, long *rows) {
-    lm_fisher f;
-    if (lm_fisher_fit(&f, lm, layer, corpus, "train", windows, seed)) return -1;
-    double *My = xmalloc(sizeof(double) * (size_t)f.d * f.d);
-    lm_fisher_normalized(&f, g, My);
-    int rc = gauss_prior_init_metric(gpf, gp, My);
-    *ratio = lm_fisher_shape_ratio(&f, g, gp);
-    *rows = f.rows;
-    free(My);
-    lm_fisher_free(&f);
-    return rc;
-}
-
 /* fisher: the LM's Fisher metric at the harvest's layer, turned into a GLP
  * normalizer (the harvest's mean and var, then the basis c (D F D)^(1/2)),
  * so that a GLP trained with it (train-glp --normalizer) noises and re-draws
@@ -687,22 +670,15 @@ static int cmd_fisher(int argc, char **argv) {
                                                     lm.c.d_model, acts) : 0;
     long n = rows < h.rows ? rows : h.rows;
     glp_model norm = {.c = {.d_input = d}, .mean = h.mean, .var = h.var};
-    lm_fisher f = {0};
+    lm_fisher_info fi = {0};
     gauss_prior gp = {0}, q = {0};
     float *X = rc ? NULL : xmalloc(sizeof(float) * (size_t)n * d);
     double *mu = xmalloc(sizeof(double) * (size_t)d), *C = xmalloc(sizeof(double) * (size_t)d * d);
-    if (!rc) rc = lm_fisher_fit(&f, &lm, h.layer, corpus ? corpus : dc, split, windows, (uint64_t)seed);
     if (!rc) rc = harvest_last_rows(acts, &h, n, X);
     if (!rc) glp_normalize(&norm, X, X, (int)n), rc = gauss_fit(X, n, d, mu, C);
     if (!rc) rc = gauss_prior_init(&gp, mu, C, d);
-    double ratio = NAN;
-    if (!rc) {
-        double *My = xmalloc(sizeof(double) * (size_t)d * d);
-        lm_fisher_normalized(&f, &norm, My);
-        rc = gauss_prior_init_metric(&q, &gp, My);
-        ratio = lm_fisher_shape_ratio(&f, &norm, &gp);
-        free(My);
-    }
+    if (!rc)
+        rc = lm_fisher_prior(&lm, &norm, h.layer, corpus ? corpus : dc, split, windows, (uint64_t)seed, &gp, &q, &fi);
     if (!rc) {
         norm.basis = q.A, norm.basis_inv = q.Ainv;
         rc = glp_normalizer_save(&norm, out);
@@ -712,8 +688,8 @@ static int cmd_fisher(int argc, char **argv) {
                "it predicts noise shaped like the data to cost %.2fx isotropic noise of its norm\n"
                "normalizer for train-glp --normalizer: the harvest's mean and var, then a basis fitted on its last\n"
                "%ld rows (z's total variance %d) -> %s\n",
-               h.layer, f.rows, split, windows, f.nll, ratio, n, d, out);
-    gauss_prior_free(&gp), gauss_prior_free(&q), lm_fisher_free(&f);
+               h.layer, fi.rows, split, windows, fi.nll, fi.shape_ratio, n, d, out);
+    gauss_prior_free(&gp), gauss_prior_free(&q);
     free(X), free(mu), free(C);
     harvest_info_free(&h);
     tf_free(&lm);
@@ -763,14 +739,12 @@ static int cmd_eval_recon(int argc, char **argv) {
     char *tmp = NULL, split[64];
     gauss_prior gp = {0}; /* fitted to the real rows B: what a perfect Gaussian model's projection does */
     gauss_prior gpf = {0}; /* the same prior in the LM's Fisher metric (--fisher) */
-    double shape_ratio = NAN;
-    long fisher_rows = 0;
+    lm_fisher_info fi = {0, NAN, NAN};
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
     if (!rc && fisher)
-        rc = fisher_prior(&lm, &g, layer, corpus ? corpus : dc, windows, (uint64_t)seed, &gp, &gpf, &shape_ratio,
-                          &fisher_rows);
+        rc = lm_fisher_prior(&lm, &g, layer, corpus ? corpus : dc, "train", windows, (uint64_t)seed, &gp, &gpf, &fi);
     if (!rc)
         rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, draws, layer, corpus ? corpus : dc, "test", windows,
                            (uint64_t)seed, &dl);
@@ -802,8 +776,8 @@ static int cmd_eval_recon(int argc, char **argv) {
         if (fisher)
             printf(", \"fisher_rows\": %ld, \"fisher_shaped_over_iso\": %.6f, \"dlm_gauss_fisher\": %.6f, "
                    "\"dlm_gauss_fisher_noise\": %.6f, \"rel_change_gauss_fisher\": %.6f, "
-                   "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fisher_rows,
-                   shape_ratio, dl.fgauss - dl.clean, dl.fgauss_noise - dl.clean, dl.fgauss_rel_change,
+                   "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fi.rows,
+                   fi.shape_ratio, dl.fgauss - dl.clean, dl.fgauss_noise - dl.clean, dl.fgauss_rel_change,
                    dl.vs_fgauss.mean, dl.vs_fgauss.half);
         printf("}\n");
         return 0;
@@ -851,7 +825,7 @@ static int cmd_eval_recon(int argc, char **argv) {
     if (fisher) {
         print_paired("", 46, "Fisher-metric projection minus its noise", dl.vs_fgauss);
         printf("the LM's Fisher metric at layer %d (train split, %ld positions) predicts noise shaped like the\n"
-               "data to cost %.2fx isotropic noise of its norm\n", layer, fisher_rows, shape_ratio);
+               "data to cost %.2fx isotropic noise of its norm\n", layer, fi.rows, fi.shape_ratio);
     }
     printf("pull of the projection toward the data's mean, -E[(h-mu).e]/E|e|^2: %.3f\n"
            "(1/2 for any projection that keeps the data's distribution, 0 for noise)\n", dl.pull);

@@ -1,10 +1,12 @@
 /* ops.c — OpenBLAS wrappers and elementwise kernels (accumulating in double
  * where a long sum would otherwise lose precision). */
 #include "ops.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 void openblas_set_num_threads(int num_threads);
@@ -47,6 +49,18 @@ void linear(float *y, const float *x, const float *w, const float *b, int T, int
     if (b)
         for (int t = 0; t < T; t++)
             for (int o = 0; o < out; o++) y[(size_t)t * out + o] += b[o];
+}
+
+void linear_inplace(float *x, const float *w, int T, int d) {
+    enum { BLK = 256 };
+    float *t = xmalloc(sizeof(float) * (size_t)(T < BLK ? T : BLK) * d);
+    for (int r = 0; r < T; r += BLK) {
+        int n = T - r < BLK ? T - r : BLK;
+        float *xr = x + (size_t)r * d;
+        linear(t, xr, w, NULL, n, d, d);
+        memcpy(xr, t, sizeof(float) * (size_t)n * d);
+    }
+    free(t);
 }
 
 void gemv_acc(float *y, const float *w, const float *x, int out, int in) {

@@ -17,6 +17,8 @@ void ms_blas_threads_for(double macs);
 /* Y[T, out] = X[T, in] W[out, in]^T (+ b[out] when b != NULL). Uses sgemv for
  * T == 1 and sgemm otherwise. */
 void linear(float *y, const float *x, const float *w, const float *b, int T, int in, int out);
+/* X[T, d] = X W[d, d]^T in place (linear through a temporary of at most 256 rows). */
+void linear_inplace(float *x, const float *w, int T, int d);
 /* C[M,N] = alpha * A[M,K] B[N,K]^T + beta * C, with leading dimensions. */
 /* y[out] += w[out, in] x[in] */
 void gemv_acc(float *y, const float *w, const float *x, int out, int in);

@@ -333,9 +333,9 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
     size_t nd = (size_t)n * d;
     float *X = rc ? NULL : xmalloc(sizeof(float) * 2 * nd), *E = rc ? NULL : xmalloc(sizeof(float) * nd);
     if (!rc) rc = harvest_last_rows(acts_dir, &h, 2 * n, X); /* B then A, raw */
-    /* the GLP's normalizer, or one made of the harvest's statistics */
-    glp_model norm = {.c = {.d_input = d}, .mean = g ? g->mean : h.mean, .var = g ? g->var : h.var,
-                      .basis = g ? g->basis : NULL, .basis_inv = g ? g->basis_inv : NULL};
+    /* the GLP's normalizer (its basis too), or one made of the harvest's statistics */
+    glp_model hnorm = {.c = {.d_input = d}, .mean = h.mean, .var = h.var};
+    const glp_model *norm = g ? g : &hnorm;
     float *B = X, *A = X + nd;
     double *muB = xmalloc(sizeof(double) * (size_t)d), *covB = xmalloc(sizeof(double) * (size_t)d * d);
     rng_t rng;
@@ -343,12 +343,12 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
     float *Araw = rc ? NULL : xmalloc(sizeof(float) * nd);
     if (!rc) {
         memcpy(Araw, A, sizeof(float) * nd);
-        glp_normalize(&norm, B, B, (int)n);
+        glp_normalize(norm, B, B, (int)n);
         rc = gauss_fit(B, n, d, muB, covB);
     }
     if (!rc) { /* floor: A itself */
         memcpy(E, Araw, sizeof(float) * nd);
-        r->fd_floor = fd_edited(E, n, &norm, muB, covB);
+        r->fd_floor = fd_edited(E, n, norm, muB, covB);
     }
     float *ref = NULL; /* the edit the noise copies */
     if (!rc && g) {
@@ -358,7 +358,7 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
         rc = glp_project_ode(g, w, E, (int)n, u, 20, ode, -1, NULL, &rng);
         glp_work_free(w);
         if (!rc) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
-        if (!rc) r->fd_glp = fd_edited(E, n, &norm, muB, covB);
+        if (!rc) r->fd_glp = fd_edited(E, n, norm, muB, covB);
     }
     if (!rc && sae) {
         sae_work *sw = sae_work_new(sae, 1024);
@@ -368,11 +368,11 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
         }
         sae_work_free(sw);
         if (!rc && !ref) ref = xmalloc(sizeof(float) * nd), memcpy(ref, E, sizeof(float) * nd);
-        if (!rc) r->fd_sae = fd_edited(E, n, &norm, muB, covB);
+        if (!rc) r->fd_sae = fd_edited(E, n, norm, muB, covB);
     }
     if (!rc && ref) {
         matched_noise(ref, Araw, n, d, &rng);
-        r->fd_noise = fd_edited(ref, n, &norm, muB, covB);
+        r->fd_noise = fd_edited(ref, n, norm, muB, covB);
     }
     if (!rc && g && gp) { /* the Gaussian fitted to B as the prior: its exact projection of A */
         rc = gauss_prior_init(gp, muB, covB, d);
@@ -380,9 +380,9 @@ int eval_recon_fd(const glp_model *g, const glp_ode *ode, float u, const sae_mod
             memcpy(E, Araw, sizeof(float) * nd);
             gauss_prior_project(gp, g, E, (int)n, glp_project_sigma(u, 20), &rng);
             memcpy(ref, E, sizeof(float) * nd);
-            r->fd_gauss = fd_edited(E, n, &norm, muB, covB);
+            r->fd_gauss = fd_edited(E, n, norm, muB, covB);
             matched_noise(ref, Araw, n, d, &rng);
-            r->fd_gauss_noise = fd_edited(ref, n, &norm, muB, covB);
+            r->fd_gauss_noise = fd_edited(ref, n, norm, muB, covB);
         }
     }
     if (!rc && (r->fd_floor < 0 || r->fd_glp < 0 || r->fd_sae < 0 || r->fd_noise < 0 || r->fd_gauss < 0 ||

@@ -1,6 +1,7 @@
 /* gauss_prior.c — exact flow-matching projection under a Gaussian prior. */
 #include "gauss_prior.h"
 #include "frechet.h"
+#include "ops.h"
 #include "util.h"
 
 #include <cblas.h>
@@ -15,6 +16,7 @@ int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d)
     p->v = xmalloc(sizeof(double) * (size_t)d * d);
     p->P = xmalloc(sizeof(float) * (size_t)d * d);
     p->z = xmalloc(sizeof(double) * 2 * (size_t)d);
+    p->zf = xmalloc(sizeof(float) * (size_t)d);
     memcpy(p->mu, mu, sizeof(double) * (size_t)d);
     if (eigh_sym(cov, d, p->l, p->v)) {
         gauss_prior_free(p);
@@ -25,7 +27,7 @@ int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d)
 }
 
 void gauss_prior_free(gauss_prior *p) {
-    free(p->mu), free(p->l), free(p->v), free(p->P), free(p->z), free(p->A), free(p->Ainv);
+    free(p->mu), free(p->l), free(p->v), free(p->P), free(p->z), free(p->zf), free(p->A), free(p->Ainv);
     *p = (gauss_prior){0};
 }
 
@@ -73,14 +75,6 @@ int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *
     return rc;
 }
 
-/* rows x[N, d] in place: x = x B^T (B symmetric here: A and its inverse are). */
-static void rows_times(float *x, const float *B, int N, int d) {
-    float *t = xmalloc(sizeof(float) * (size_t)N * d);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, d, d, 1.0f, x, d, B, d, 0.0f, t, d);
-    memcpy(x, t, sizeof(float) * (size_t)N * d);
-    free(t);
-}
-
 /* P_s = V^T diag(a) V with v's rows the eigenvectors, in double. */
 static void make_P(gauss_prior *p, float s) {
     int d = p->d;
@@ -101,7 +95,7 @@ void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N,
     if (p->P_sigma != sigma) make_P(p, sigma);
     float *x = xmalloc(sizeof(float) * (size_t)N * d);
     glp_normalize(norm, h, h, N);
-    if (p->A) rows_times(h, p->A, N, d);
+    if (p->A) linear_inplace(h, p->A, N, d);
     for (int n = 0; n < N; n++) /* x_s - (1 - s) m = (1 - s)(z - m) + s eps */
         for (int i = 0; i < d; i++) {
             size_t j = (size_t)n * d + i;
@@ -111,7 +105,7 @@ void gauss_prior_project(gauss_prior *p, const glp_model *norm, float *h, int N,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, d, d, 1.0f, x, d, p->P, d, 0.0f, h, d);
     for (int n = 0; n < N; n++)
         for (int i = 0; i < d; i++) h[(size_t)n * d + i] += (float)p->mu[i];
-    if (p->Ainv) rows_times(h, p->Ainv, N, d);
+    if (p->Ainv) linear_inplace(h, p->Ainv, N, d);
     glp_denormalize(norm, h, h, N);
     free(x);
 }
@@ -121,13 +115,10 @@ void gauss_prior_noise(gauss_prior *p, const glp_model *norm, float *e, rng_t *r
     double *z = p->z, *a = p->z + d;
     for (int k = 0; k < d; k++) z[k] = sqrt(p->l[k]) * rng_normal(r);
     cblas_dgemv(CblasRowMajor, CblasTrans, d, d, 1.0, p->v, d, z, 1, 0.0, a, 1); /* V^T z, v's rows the eigenvectors */
-    if (norm->basis_inv) { /* back from the GLP's basis: a = basis_inv a */
-        for (int i = 0; i < d; i++) z[i] = a[i];
-        for (int i = 0; i < d; i++) {
-            double s = 0;
-            for (int k = 0; k < d; k++) s += (double)norm->basis_inv[(size_t)i * d + k] * z[k];
-            a[i] = s;
-        }
-    }
-    for (int i = 0; i < d; i++) e[i] = (float)(a[i] * sqrt((double)norm->var[i] + 1e-12));
+    if (norm->basis_inv) { /* back from the GLP's basis: e = basis_inv a */
+        for (int i = 0; i < d; i++) p->zf[i] = (float)a[i];
+        linear(e, p->zf, norm->basis_inv, NULL, 1, d, d);
+        for (int i = 0; i < d; i++) e[i] = (float)(e[i] * sqrt((double)norm->var[i] + 1e-12));
+    } else
+        for (int i = 0; i < d; i++) e[i] = (float)(a[i] * sqrt((double)norm->var[i] + 1e-12));
 }

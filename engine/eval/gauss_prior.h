@@ -21,6 +21,7 @@ typedef struct {
     double *v;   /* [d, d] eigenvectors in rows */
     float *P;    /* [d, d] P_s for s = P_sigma (recomputed when s changes) */
     double *z;   /* [2 d] scratch of gauss_prior_noise */
+    float *zf;   /* [d] its f32 scratch, for a normalizer with a basis */
     float P_sigma;
     float *A, *Ainv; /* [d, d] or NULL: the prior lives in z = A y, y the normalized row */
 } gauss_prior;

@@ -114,25 +114,37 @@ void lm_fisher_normalized(const lm_fisher *f, const glp_model *norm, double *My)
 
 double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const gauss_prior *gp) {
     int d = f->d;
-    double *My = xmalloc(sizeof(double) * (size_t)d * d), *u = xmalloc(sizeof(double) * (size_t)d);
+    size_t dd = (size_t)d * d;
+    double *My = xmalloc(sizeof(double) * dd), *MV = xmalloc(sizeof(double) * dd), *W = xmalloc(sizeof(double) * dd);
     lm_fisher_normalized(f, norm, My);
-    double fc = 0, trF = 0, trC = 0; /* tr(F_h C_h) = tr(My C_y) = sum_k l_k v_k^T My v_k */
+    /* rows of V (gp's eigenvectors) through My, and back to raw units: W = V basis_inv^T (or V) */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1.0, gp->v, d, My, d, 0.0, MV, d);
+    if (norm->basis_inv) {
+        for (size_t i = 0; i < dd; i++) My[i] = norm->basis_inv[i]; /* My is free now: basis_inv in double */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, gp->v, d, My, d, 0.0, W, d);
+    } else memcpy(W, gp->v, sizeof(double) * dd);
+    double fc = 0, trF = 0, trC = 0; /* tr(F_h C_h) = sum_k l_k v_k^T My v_k; tr C_h = sum_k l_k |D W_k|^2 */
     for (int k = 0; k < d; k++) {
-        const double *v = gp->v + (size_t)k * d;
-        cblas_dgemv(CblasRowMajor, CblasNoTrans, d, d, 1.0, My, d, v, 1, 0.0, u, 1);
+        const double *v = gp->v + (size_t)k * d, *mv = MV + (size_t)k * d, *w = W + (size_t)k * d;
         double q = 0, vv = 0;
-        for (int i = 0; i < d; i++) q += v[i] * u[i];
-        for (int i = 0; i < d; i++) { /* |D basis_inv v|^2 */
-            double w = v[i];
-            if (norm->basis_inv) {
-                w = 0;
-                for (int j = 0; j < d; j++) w += (double)norm->basis_inv[(size_t)i * d + j] * v[j];
-            }
-            vv += w * w * ((double)norm->var[i] + 1e-12);
-        }
+        for (int i = 0; i < d; i++) q += v[i] * mv[i], vv += w[i] * w[i] * ((double)norm->var[i] + 1e-12);
         fc += gp->l[k] * q, trC += gp->l[k] * vv;
     }
     for (int i = 0; i < d; i++) trF += f->F[(size_t)i * d + i];
-    free(My), free(u);
+    free(My), free(MV), free(W);
     return (double)d * fc / (trF * trC);
+}
+
+int lm_fisher_prior(const tf_model *lm, const glp_model *norm, int layer, const char *corpus_dir, const char *split,
+                    int windows, uint64_t seed, const gauss_prior *gp, gauss_prior *gpf, lm_fisher_info *info) {
+    lm_fisher f;
+    *gpf = (gauss_prior){0};
+    if (lm_fisher_fit(&f, lm, layer, corpus_dir, split, windows, seed)) return -1;
+    double *My = xmalloc(sizeof(double) * (size_t)f.d * f.d);
+    lm_fisher_normalized(&f, norm, My);
+    int rc = gauss_prior_init_metric(gpf, gp, My);
+    *info = (lm_fisher_info){f.rows, f.nll, lm_fisher_shape_ratio(&f, norm, gp)};
+    free(My);
+    lm_fisher_free(&f);
+    return rc;
 }

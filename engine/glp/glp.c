@@ -10,8 +10,6 @@
 #include "train_ops.h"
 #include "util.h"
 
-#include <cblas.h>
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,19 +249,6 @@ void glp_set_basis(glp_model *m, const float *basis, const float *basis_inv) {
     memcpy(m->basis, basis, sizeof(float) * dd), memcpy(m->basis_inv, basis_inv, sizeof(float) * dd);
 }
 
-/* rows x[N, d] = x B^T in place, in blocks (B: [d, d]). */
-static void rows_times(float *x, const float *B, int N, int d) {
-    enum { BLK = 256 };
-    float *t = xmalloc(sizeof(float) * (size_t)(N < BLK ? N : BLK) * d);
-    for (int r = 0; r < N; r += BLK) {
-        int n = N - r < BLK ? N - r : BLK;
-        float *xr = x + (size_t)r * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, d, d, 1.0f, xr, d, B, d, 0.0f, t, d);
-        memcpy(xr, t, sizeof(float) * (size_t)n * d);
-    }
-    free(t);
-}
-
 /* ------------------------------------------------------------ load / save */
 
 static const st_tensor *find_prefixed(const st_file *f, const char *name) {
@@ -362,14 +347,14 @@ void glp_normalize(const glp_model *m, float *x, const float *h, int N) {
             size_t k = (size_t)r * d + i;
             x[k] = (float)((h[k] - m->mean[i]) / sqrt((double)m->var[i] + NORM_EPS));
         }
-    if (m->basis) rows_times(x, m->basis, N, d);
+    if (m->basis) linear_inplace(x, m->basis, N, d);
 }
 
 void glp_denormalize(const glp_model *m, float *h, const float *x, int N) {
     int d = m->c.d_input;
     if (m->basis_inv) {
         if (h != x) memcpy(h, x, sizeof(float) * (size_t)N * d);
-        rows_times(h, m->basis_inv, N, d);
+        linear_inplace(h, m->basis_inv, N, d);
         x = h;
     }
     for (int r = 0; r < N; r++)

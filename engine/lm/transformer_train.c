@@ -205,7 +205,9 @@ static void block_bwd(const tf_model *m, tf_model *g, tf_train_ws *ws, int l, in
     tr_rms_bwd(ws->dres, gl->norm1_w, ws->acc, ws->dxn, a.x, a.rstd1, ly->norm1_w, N, d);
 }
 
-static void backward(const tf_model *m, tf_model *g, tf_train_ws *ws, int B, int T) {
+/* From dlogits down to ws->dres = dL/d(output of block `stop`) (stop -1:
+ * dL/d(the embeddings), every block done). */
+static void backward_to(const tf_model *m, tf_model *g, tf_train_ws *ws, int B, int T, int stop) {
     const tf_config *c = &m->c;
     int N = B * T, d = c->d_model;
     const float *xL = ws->res + (size_t)c->n_layers * N * d;
@@ -213,8 +215,12 @@ static void backward(const tf_model *m, tf_model *g, tf_train_ws *ws, int B, int
     tr_linear_bwd(ws->dxn, g->lm_head, ws->logits, ws->xnf, m->lm_head, N, d, c->vocab);
     memset(ws->dres, 0, (size_t)N * d * sizeof(float));
     tr_rms_bwd(ws->dres, g->norm_w, ws->acc, ws->dxn, xL, ws->rstdf, m->norm_w, N, d);
-    for (int l = c->n_layers - 1; l >= 0; l--) block_bwd(m, g, ws, l, B, T);
-    tr_embed_bwd(g->embed, ws->dres, ws->ids, N, d);
+    for (int l = c->n_layers - 1; l > stop; l--) block_bwd(m, g, ws, l, B, T);
+}
+
+static void backward(const tf_model *m, tf_model *g, tf_train_ws *ws, int B, int T) {
+    backward_to(m, g, ws, B, T, -1);
+    tr_embed_bwd(g->embed, ws->dres, ws->ids, B * T, m->c.d_model);
 }
 
 /* Our threads split every product (tr_parallel); OpenBLAS runs one thread
@@ -279,11 +285,7 @@ double tf_train_resid_grad(const tf_model *m, tf_model *g, tf_train_ws *ws, cons
     forward(m, ws, B, T, 0.0f); /* logits kept */
     if (sample) sample_targets(ws, N, c->vocab, sample);
     double sum = tr_xent(ws->logits, ws->tgt, N, c->vocab, 1.0f); /* d(sum)/dlogits */
-    const float *xL = ws->res + (size_t)c->n_layers * N * d;
-    tr_linear_bwd(ws->dxn, g->lm_head, ws->logits, ws->xnf, m->lm_head, N, d, c->vocab);
-    memset(ws->dres, 0, (size_t)N * d * sizeof(float));
-    tr_rms_bwd(ws->dres, g->norm_w, ws->acc, ws->dxn, xL, ws->rstdf, m->norm_w, N, d);
-    for (int l = c->n_layers - 1; l > layer; l--) block_bwd(m, g, ws, l, B, T);
+    backward_to(m, g, ws, B, T, layer);
     memcpy(grad, ws->dres, (size_t)N * d * sizeof(float));
     threads_end(nt);
     return sum;
