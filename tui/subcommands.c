@@ -645,17 +645,29 @@ static int cmd_scaling(int argc, char **argv) {
     return 0;
 }
 
+/* --power P: the metric's exponent in (0, 4] (default 1). */
+static int metric_power(const char *s, double *power, const char *cmd) {
+    char *end = NULL;
+    *power = s ? strtod(s, &end) : 1.0;
+    if (s && (end == s || *end || !(*power > 0 && *power <= 4)))
+        return ms_seterr("--power takes the metric's exponent, a number in (0, 4] (%s)", cmd);
+    return 0;
+}
+
 /* fisher: the LM's Fisher metric at the harvest's layer, turned into a GLP
- * normalizer (the harvest's mean and var, then the basis c (D F D)^(1/2)),
+ * normalizer (the harvest's mean and var, then the basis c (D F D)^(P/2)),
  * so that a GLP trained with it (train-glp --normalizer) noises and re-draws
  * the directions the LM reads least. */
 static int cmd_fisher(int argc, char **argv) {
-    const char *acts = NULL, *out = NULL, *model = NULL, *corpus = NULL, *split = "train";
+    const char *acts = NULL, *out = NULL, *model = NULL, *corpus = NULL, *split = "train", *pw = NULL;
     int windows = 64, rows = 100000, seed = 1, threads = 0;
     opt o[] = {{"--acts", &acts, 0, 0},       {"--out", &out, 0, 0},          {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0},   {"--split", &split, 0, 0},      {"--windows", 0, &windows, 0},
-               {"--rows", 0, &rows, 0},       {"--seed", 0, &seed, 0},        {"--threads", 0, &threads, 0}, {0}};
+               {"--rows", 0, &rows, 0},       {"--seed", 0, &seed, 0},        {"--threads", 0, &threads, 0},
+               {"--power", &pw, 0, 0},        {0}};
     if (parse_opts(argc, argv, o, NULL, "fisher")) return 2;
+    double power;
+    if (metric_power(pw, &power, "fisher")) return fail(ms_geterr());
     if (!acts || !out) return fail("fisher needs --acts DIR (a harvest) and --out FILE (fisher)");
     if (windows < 1 || rows < 2) return fail("--windows must be at least 1 and --rows at least 2 (fisher)");
     ms_set_threads(threads);
@@ -678,7 +690,8 @@ static int cmd_fisher(int argc, char **argv) {
     if (!rc) glp_normalize(&norm, X, X, (int)n), rc = gauss_fit(X, n, d, mu, C);
     if (!rc) rc = gauss_prior_init(&gp, mu, C, d);
     if (!rc)
-        rc = lm_fisher_prior(&lm, &norm, h.layer, corpus ? corpus : dc, split, windows, (uint64_t)seed, &gp, &q, &fi);
+        rc = lm_fisher_prior(&lm, &norm, h.layer, corpus ? corpus : dc, split, windows, (uint64_t)seed, power, &gp, &q,
+                             &fi);
     if (!rc) {
         norm.basis = q.A, norm.basis_inv = q.Ainv;
         rc = glp_normalizer_save(&norm, out);
@@ -686,9 +699,9 @@ static int cmd_fisher(int argc, char **argv) {
     if (!rc)
         printf("LM Fisher metric at layer %d: %ld positions of the %s split (%d windows), sampled-target NLL %.4f\n"
                "it predicts noise shaped like the data to cost %.2fx isotropic noise of its norm\n"
-               "normalizer for train-glp --normalizer: the harvest's mean and var, then a basis fitted on its last\n"
-               "%ld rows (z's total variance %d) -> %s\n",
-               h.layer, fi.rows, split, windows, fi.nll, fi.shape_ratio, n, d, out);
+               "normalizer for train-glp --normalizer: the harvest's mean and var, then the basis c (D F D)^(%g/2)\n"
+               "fitted on its last %ld rows (z's total variance %d) -> %s\n",
+               h.layer, fi.rows, split, windows, fi.nll, fi.shape_ratio, power, n, d, out);
     gauss_prior_free(&gp), gauss_prior_free(&q);
     free(X), free(mu), free(C);
     harvest_info_free(&h);
@@ -701,13 +714,17 @@ static int cmd_fisher(int argc, char **argv) {
  * the real-vs-real floor: one table for the published comparison. */
 static int cmd_eval_recon(int argc, char **argv) {
     const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
-    const char *us = NULL;
+    const char *us = NULL, *pw = NULL;
     int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0, draws = 0, fisher = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
-               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0}, {"--fisher", 0, 0, &fisher}, {0}};
+               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0}, {"--fisher", 0, 0, &fisher},
+               {"--power", &pw, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
+    double power;
+    if (pw && !fisher) return fail("--power is the Fisher metric's exponent: it needs --fisher (eval-recon)");
+    if (metric_power(pw, &power, "eval-recon")) return fail(ms_geterr());
     if (draws == 1 || draws < 0 || draws > 256)
         return fail("--draws takes the projections averaged per row, 2 to 256 (eval-recon)");
     glp_ode ode;
@@ -744,7 +761,8 @@ static int cmd_eval_recon(int argc, char **argv) {
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
     if (!rc && fisher)
-        rc = lm_fisher_prior(&lm, &g, layer, corpus ? corpus : dc, "train", windows, (uint64_t)seed, &gp, &gpf, &fi);
+        rc = lm_fisher_prior(&lm, &g, layer, corpus ? corpus : dc, "train", windows, (uint64_t)seed, power, &gp, &gpf,
+                             &fi);
     if (!rc)
         rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, draws, layer, corpus ? corpus : dc, "test", windows,
                            (uint64_t)seed, &dl);
@@ -774,9 +792,9 @@ static int cmd_eval_recon(int argc, char **argv) {
                    dl.scat_noise - dl.clean, dl.scat_rel_change);
         if (draws) printf(", \"dlm_scatter_shaped_noise\": %.6f", dl.scat_shaped_noise - dl.clean);
         if (fisher)
-            printf(", \"fisher_rows\": %ld, \"fisher_shaped_over_iso\": %.6f, \"dlm_gauss_fisher\": %.6f, "
-                   "\"dlm_gauss_fisher_noise\": %.6f, \"rel_change_gauss_fisher\": %.6f, "
-                   "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fi.rows,
+            printf(", \"fisher_rows\": %ld, \"fisher_power\": %g, \"fisher_shaped_over_iso\": %.6f, "
+                   "\"dlm_gauss_fisher\": %.6f, \"dlm_gauss_fisher_noise\": %.6f, \"rel_change_gauss_fisher\": %.6f, "
+                   "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fi.rows, power,
                    fi.shape_ratio, dl.fgauss - dl.clean, dl.fgauss_noise - dl.clean, dl.fgauss_rel_change,
                    dl.vs_fgauss.mean, dl.vs_fgauss.half);
         printf("}\n");
@@ -798,8 +816,10 @@ static int cmd_eval_recon(int argc, char **argv) {
     printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, its norm", dl.gauss_noise - dl.clean, fd.fd_gauss_noise,
            dl.gauss_rel_change);
     if (fisher) {
-        printf("%-46s %+10.4f %10s %12.3f\n", "the same prior in the LM's Fisher metric", dl.fgauss - dl.clean, "",
-               dl.fgauss_rel_change);
+        char fl[64];
+        if (power == 1) snprintf(fl, sizeof fl, "the same prior in the LM's Fisher metric");
+        else snprintf(fl, sizeof fl, "the same prior in the Fisher metric ^%g", power);
+        printf("%-46s %+10.4f %10s %12.3f\n", fl, dl.fgauss - dl.clean, "", dl.fgauss_rel_change);
         printf("%-46s %+10.4f %10s %12.3f\n", "Gaussian noise, its norm", dl.fgauss_noise - dl.clean, "",
                dl.fgauss_rel_change);
     }

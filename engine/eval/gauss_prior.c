@@ -42,21 +42,21 @@ static void eig_apply(double *out, const double *W, const double *w, double p, d
     free(Wf);
 }
 
-int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *M) {
+int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *M, double power) {
     *q = (gauss_prior){0};
     int d = p->d;
     size_t dd = (size_t)d * d;
     double *w = xmalloc(sizeof(double) * (size_t)d), *W = xmalloc(sizeof(double) * dd);
     double *A = xmalloc(sizeof(double) * dd), *C = xmalloc(sizeof(double) * dd), *T = xmalloc(sizeof(double) * dd);
     double *mu = xmalloc(sizeof(double) * (size_t)d);
-    int rc = eigh_sym(M, d, w, W);
+    int rc = power > 0 && power <= 4 ? eigh_sym(M, d, w, W) : ms_seterr("the metric's power must be in (0, 4] (Gaussian prior)");
     double top = 0;
     for (int k = 0; k < d && !rc; k++) top = w[k] > top ? w[k] : top;
     for (int k = 0; k < d && !rc; k++)
         if (!(w[k] > top * 1e-9)) rc = ms_seterr("the metric is not positive definite (Gaussian prior)");
     if (!rc) {
         eig_apply(C, p->v, p->l, 1.0, 1.0, d);  /* y's covariance */
-        eig_apply(A, W, w, 0.5, 1.0, d);        /* M^(1/2) */
+        eig_apply(A, W, w, power / 2, 1.0, d);  /* M^(power/2) */
         cblas_dsymm(CblasRowMajor, CblasLeft, CblasUpper, d, d, 1.0, A, d, C, d, 0.0, T, d);
         double tr = 0; /* tr(A C A) */
         for (size_t i = 0; i < dd; i++) tr += T[i] * A[i];
@@ -67,7 +67,7 @@ int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *
         if (!rc) {
             q->A = xmalloc(sizeof(float) * dd), q->Ainv = xmalloc(sizeof(float) * dd);
             for (size_t i = 0; i < dd; i++) q->A[i] = (float)(c * A[i]);
-            eig_apply(A, W, w, -0.5, 1.0 / c, d); /* A^-1 = M^(-1/2) / c */
+            eig_apply(A, W, w, -power / 2, 1.0 / c, d); /* A^-1 = M^(-power/2) / c */
             for (size_t i = 0; i < dd; i++) q->Ainv[i] = (float)A[i];
         }
     }

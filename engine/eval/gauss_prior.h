@@ -30,11 +30,12 @@ typedef struct {
 int gauss_prior_init(gauss_prior *p, const double *mu, const double *cov, int d);
 void gauss_prior_free(gauss_prior *p);
 /* The same prior (p's Gaussian in normalized space y) seen in the metric M
- * [d, d] (symmetric positive definite, y space): q lives in z = A y with
- * A = c M^(1/2), c such that z's total variance is d as y's is, so that
- * isotropic noise in z is noise of covariance (c^2 M)^-1 in y: short along
- * the directions M weighs, long along the others. */
-int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *M);
+ * [d, d] (symmetric positive definite, y space) raised to `power` > 0: q
+ * lives in z = A y with A = c M^(power/2), c such that z's total variance is
+ * d as y's is, so that isotropic noise in z is noise of covariance
+ * c^-2 M^-power in y: short along the directions M weighs, long along the
+ * others (power 1: the metric itself; larger: more so). */
+int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *M, double power);
 
 /* Projection of raw rows h[N, d] in place at noise level sigma in [0, 1]:
  * normalize with norm's statistics (then z = A y with a metric), noise with normals from r (row by row,

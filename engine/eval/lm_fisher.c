@@ -136,13 +136,14 @@ double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const ga
 }
 
 int lm_fisher_prior(const tf_model *lm, const glp_model *norm, int layer, const char *corpus_dir, const char *split,
-                    int windows, uint64_t seed, const gauss_prior *gp, gauss_prior *gpf, lm_fisher_info *info) {
+                    int windows, uint64_t seed, double power, const gauss_prior *gp, gauss_prior *gpf,
+                    lm_fisher_info *info) {
     lm_fisher f;
     *gpf = (gauss_prior){0};
     if (lm_fisher_fit(&f, lm, layer, corpus_dir, split, windows, seed)) return -1;
     double *My = xmalloc(sizeof(double) * (size_t)f.d * f.d);
     lm_fisher_normalized(&f, norm, My);
-    int rc = gauss_prior_init_metric(gpf, gp, My);
+    int rc = gauss_prior_init_metric(gpf, gp, My, power);
     *info = (lm_fisher_info){f.rows, f.nll, lm_fisher_shape_ratio(&f, norm, gp)};
     free(My);
     lm_fisher_free(&f);

@@ -38,14 +38,15 @@ void lm_fisher_normalized(const lm_fisher *f, const glp_model *norm, double *My)
 double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const gauss_prior *gp);
 
 /* F fitted on the split (lm_fisher_fit), then the prior gp (in norm's
- * normalized space) seen in it: *gpf = gp in the metric of F
- * (gauss_prior_init_metric). The fit's positions, sampled-target NLL and
+ * normalized space) seen in it: *gpf = gp in the metric of F raised to
+ * `power` (gauss_prior_init_metric). The fit's positions, sampled-target NLL and
  * shaped-noise prediction go into *info; F itself is freed. */
 typedef struct {
     long rows;
     double nll, shape_ratio;
 } lm_fisher_info;
 int lm_fisher_prior(const tf_model *lm, const glp_model *norm, int layer, const char *corpus_dir, const char *split,
-                    int windows, uint64_t seed, const gauss_prior *gp, gauss_prior *gpf, lm_fisher_info *info);
+                    int windows, uint64_t seed, double power, const gauss_prior *gp, gauss_prior *gpf,
+                    lm_fisher_info *info);
 
 #endif

@@ -99,6 +99,11 @@ expect_out "fisher: the metric, its prediction, the normalizer" 'LM Fisher metri
 expect_out "fisher: too few positions for the metric" 'error: [0-9]+ positions cannot fix a metric in 32 dimensions: use at least [0-9]+ windows \(fisher\)' \
   $MS fisher --model "$tmp/lm/model" --corpus $CORPUS --acts "$tmp/acts" --windows 1 --out "$tmp/x.safetensors"
 check "fisher: the normalizer carries a basis and its inverse" grep -q basis_inv "$tmp/fisher.safetensors"
+expect_out "fisher --power 2: the metric squared" 'the basis c \(D F D\)\^\(2/2\)' \
+  $MS fisher --model "$tmp/lm/model" --corpus $CORPUS --acts "$tmp/acts" --windows 3 --rows 2000 --power 2 --out "$tmp/fisher2.safetensors"
+check "fisher --power 2: another basis" sh -c "! cmp -s '$tmp/fisher.safetensors' '$tmp/fisher2.safetensors'"
+expect_out "fisher --power 0 refused" 'error: --power takes the metric.s exponent, a number in \(0, 4\] \(fisher\)' \
+  $MS fisher --acts "$tmp/acts" --out "$tmp/x.safetensors" --power 0
 expect_out "fisher needs --acts and --out" 'error: fisher needs --acts DIR' $MS fisher --out "$tmp/x.safetensors"
 expect_out "fisher: a harvest of another width" 'harvest width 32 differs from the model.s 256' \
   $MS fisher --acts "$tmp/acts" --out "$tmp/x.safetensors" --windows 1
@@ -267,9 +272,14 @@ expect_out "eval-recon --fisher: the Gaussian prior in the LM's metric beside no
 expect_out "eval-recon --fisher: the metric's prediction for shaped noise" 'data to cost [0-9.]+x isotropic noise of its norm$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
-expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+}$' \
+expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_power": 1, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher --json
+expect_out "eval-recon --fisher --power 1.5: the prior in the metric raised to it" '^the same prior in the Fisher metric \^1.5 +[-+][0-9.]+ +[0-9.]+$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher --power 1.5
+expect_out "eval-recon --power without --fisher refused" 'error: --power is the Fisher metric.s exponent: it needs --fisher \(eval-recon\)' \
+  $MS eval-recon --acts "$tmp/acts" --power 2
 expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/fi/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher

@@ -230,13 +230,13 @@ static void test_ends(void **st) {
     gauss_prior_free(&gp);
 }
 
-/* In a metric M the prior's projection is the flow of the same Gaussian
- * noised with noise of covariance (A A)^-1 in normalized units, A = c M^(1/2)
- * (the flow-matching path x = (1 - t) y + t A^-1 eps): checked against that
- * ODE solved in y, with no eigen-decomposition of M; and A's definition:
- * symmetric, A A proportional to M, tr(A C A) = D, A A^-1 = I. */
-static void test_metric(void **st) {
-    (void)st;
+/* In a metric M raised to a power the prior's projection is the flow of the
+ * same Gaussian noised with noise of covariance (A A)^-1 in normalized units,
+ * A = c M^(power/2) (the flow-matching path x = (1 - t) y + t A^-1 eps):
+ * checked against that ODE solved in y, with no eigen-decomposition of M; and
+ * A's definition: symmetric, A A proportional to M^power (M or M M, by hand),
+ * tr(A C A) = D, A A^-1 = I. */
+static void check_metric(double power) {
     rng_t r;
     double mu[D], C[D * D], M[D * D], B[D * D];
     gauss_prior gp, q;
@@ -248,8 +248,14 @@ static void test_metric(void **st) {
             for (int k = 0; k < D; k++) s += B[i * D + k] * B[j * D + k];
             M[i * D + j] = s;
         }
-    assert_int_equal(gauss_prior_init_metric(&q, &gp, M), 0);
-    double AA[D * D], Sig[D * D], tr = 0, ratio = 0;
+    assert_int_equal(gauss_prior_init_metric(&q, &gp, M, power), 0);
+    double AA[D * D], Sig[D * D], Mp[D * D], tr = 0, ratio = 0;
+    for (int i = 0; i < D; i++) /* M^power by hand: M, or M M */
+        for (int j = 0; j < D; j++) {
+            double s = 0;
+            for (int k = 0; k < D; k++) s += M[i * D + k] * M[k * D + j];
+            Mp[i * D + j] = power == 2 ? s : M[i * D + j];
+        }
     for (int i = 0; i < D; i++)
         for (int j = 0; j < D; j++) {
             double aa = 0, ai = 0, sg = 0;
@@ -262,8 +268,8 @@ static void test_metric(void **st) {
             assert_true(fabs(ai - (i == j)) < 1e-4);
             assert_true(fabs(q.A[i * D + j] - q.A[j * D + i]) < 1e-5 * (1 + fabs(q.A[i * D + j])));
         }
-    ratio = AA[0] / M[0];
-    for (int i = 0; i < D * D; i++) assert_true(fabs(AA[i] - ratio * M[i]) < 1e-4 * ratio * (fabs(M[i]) + 1));
+    ratio = AA[0] / Mp[0];
+    for (int i = 0; i < D * D; i++) assert_true(fabs(AA[i] - ratio * Mp[i]) < 1e-4 * ratio * (fabs(Mp[i]) + 1));
     for (int i = 0; i < D; i++)
         for (int j = 0; j < D; j++)
             for (int k = 0; k < D; k++) tr += AA[j * D + k] * C[k * D + i] * (i == j);
@@ -292,10 +298,18 @@ static void test_metric(void **st) {
                 assert_true(fabs(got[i] - want) < 1e-3 * (1 + fabs(want)));
             }
         }
-    for (int i = 0; i < D * D; i++) M[i] = -M[i];
     gauss_prior q2;
-    assert_int_equal(gauss_prior_init_metric(&q2, &gp, M), -1);
+    assert_int_equal(gauss_prior_init_metric(&q2, &gp, M, 0.0), -1); /* powers outside (0, 4] */
+    assert_int_equal(gauss_prior_init_metric(&q2, &gp, M, 4.5), -1);
+    for (int i = 0; i < D * D; i++) M[i] = -M[i];
+    assert_int_equal(gauss_prior_init_metric(&q2, &gp, M, power), -1);
     gauss_prior_free(&gp), gauss_prior_free(&q);
+}
+
+static void test_metric(void **st) {
+    (void)st;
+    check_metric(1.0);
+    check_metric(2.0);
 }
 
 /* The Fisher metric moved into a normalizer's space (D F D, then with a
