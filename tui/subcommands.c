@@ -419,7 +419,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -555,7 +555,7 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
+        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
                                     windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
@@ -691,7 +691,7 @@ static int cmd_fisher(int argc, char **argv) {
     if (!rc) rc = gauss_prior_init(&gp, mu, C, d);
     if (!rc)
         rc = lm_fisher_prior(&lm, &norm, h.layer, corpus ? corpus : dc, split, windows, (uint64_t)seed, power, &gp, &q,
-                             &fi);
+                             &fi, NULL);
     if (!rc) {
         norm.basis = q.A, norm.basis_inv = q.Ainv;
         rc = glp_normalizer_save(&norm, out);
@@ -757,17 +757,18 @@ static int cmd_eval_recon(int argc, char **argv) {
     gauss_prior gp = {0}; /* fitted to the real rows B: what a perfect Gaussian model's projection does */
     gauss_prior gpf = {0}; /* the same prior in the LM's Fisher metric (--fisher) */
     lm_fisher_info fi = {0, NAN, NAN};
+    lm_fisher fm = {0}; /* the metric itself, to predict each edit's cost from its directions */
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
     if (!rc && fisher)
         rc = lm_fisher_prior(&lm, &g, layer, corpus ? corpus : dc, "train", windows, (uint64_t)seed, power, &gp, &gpf,
-                             &fi);
+                             &fi, &fm);
     if (!rc)
-        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, draws, layer, corpus ? corpus : dc, "test", windows,
+        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, fisher ? &fm : NULL, draws, layer, corpus ? corpus : dc, "test", windows,
                            (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
-    gauss_prior_free(&gp), gauss_prior_free(&gpf);
+    gauss_prior_free(&gp), gauss_prior_free(&gpf), lm_fisher_free(&fm);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
     if (rc) return fail(ms_geterr());
     if (json) {
@@ -797,31 +798,43 @@ static int cmd_eval_recon(int argc, char **argv) {
                    "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fi.rows, power,
                    fi.shape_ratio, dl.fgauss - dl.clean, dl.fgauss_noise - dl.clean, dl.fgauss_rel_change,
                    dl.vs_fgauss.mean, dl.vs_fgauss.half);
+        if (fisher)
+            printf(", \"fisher_pred_glp\": %.6f, \"fisher_pred_sae\": %.6f, \"fisher_pred_noise\": %.6f, "
+                   "\"fisher_pred_shaped\": %.6f, \"fisher_pred_gauss\": %.6f, \"fisher_pred_gauss_fisher\": %.6f",
+                   dl.fpred_glp, dl.fpred_sae, dl.fpred_noise, dl.fpred_shaped, dl.fpred_gauss, dl.fpred_fgauss);
         printf("}\n");
         return 0;
     }
     printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
            "FD of %ld edited %s-split rows to %ld other real rows (normalized space)\n"
-           "%-46s        ΔLM         FD   |edit|/|h|\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "");
-    printf("%-46s %+10.4f %10.4f %12.3f\n", proj_label_u(&ode, u), dl.glp - dl.clean, fd.fd_glp,
-           dl.rel_change);
-    printf("%-46s %+10.4f %10.4f %12.3f\n", "SAE reconstruction", dl.sae - dl.clean, fd.fd_sae, dl.sae_rel_error);
-    printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, GLP's norm", dl.noise - dl.clean, fd.fd_noise,
-           dl.rel_change);
-    printf("%-46s %+10.4f %10s %12.3f\n", "noise shaped like the data, GLP's norm", dl.shaped_noise - dl.clean, "",
-           dl.rel_change);
-    char gl[64];
+           "%-46s        ΔLM         FD   |edit|/|h|%s\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "",
+           fisher ? "  F predicts" : "");
+    char gl[64], fl[64];
     snprintf(gl, sizeof gl, "Gaussian prior's exact projection (u %g)", u);
-    printf("%-46s %+10.4f %10.4f %12.3f\n", gl, dl.gauss - dl.clean, fd.fd_gauss, dl.gauss_rel_change);
-    printf("%-46s %+10.4f %10.4f %12.3f\n", "Gaussian noise, its norm", dl.gauss_noise - dl.clean, fd.fd_gauss_noise,
-           dl.gauss_rel_change);
-    if (fisher) {
-        char fl[64];
-        if (power == 1) snprintf(fl, sizeof fl, "the same prior in the LM's Fisher metric");
-        else snprintf(fl, sizeof fl, "the same prior in the Fisher metric ^%g", power);
-        printf("%-46s %+10.4f %10s %12.3f\n", fl, dl.fgauss - dl.clean, "", dl.fgauss_rel_change);
-        printf("%-46s %+10.4f %10s %12.3f\n", "Gaussian noise, its norm", dl.fgauss_noise - dl.clean, "",
-               dl.fgauss_rel_change);
+    if (power == 1) snprintf(fl, sizeof fl, "the same prior in the LM's Fisher metric");
+    else snprintf(fl, sizeof fl, "the same prior in the Fisher metric ^%g", power);
+    const struct {
+        const char *name;
+        double dlm, fd, change, pred; /* fd NaN: not measured; pred: F's prediction over isotropic noise */
+        bool show;
+    } rows[] = {
+        {proj_label_u(&ode, u), dl.glp, fd.fd_glp, dl.rel_change, dl.fpred_glp, true},
+        {"SAE reconstruction", dl.sae, fd.fd_sae, dl.sae_rel_error, dl.fpred_sae, true},
+        {"Gaussian noise, GLP's norm", dl.noise, fd.fd_noise, dl.rel_change, dl.fpred_noise, true},
+        {"noise shaped like the data, GLP's norm", dl.shaped_noise, NAN, dl.rel_change, dl.fpred_shaped, true},
+        {gl, dl.gauss, fd.fd_gauss, dl.gauss_rel_change, dl.fpred_gauss, true},
+        {"Gaussian noise, its norm", dl.gauss_noise, fd.fd_gauss_noise, dl.gauss_rel_change, NAN, true},
+        {fl, dl.fgauss, NAN, dl.fgauss_rel_change, dl.fpred_fgauss, fisher},
+        {"Gaussian noise, its norm", dl.fgauss_noise, NAN, dl.fgauss_rel_change, NAN, fisher},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (!rows[i].show) continue;
+        printf("%-46s %+10.4f ", rows[i].name, rows[i].dlm - dl.clean);
+        if (isnan(rows[i].fd)) printf("%10s", "");
+        else printf("%10.4f", rows[i].fd);
+        printf(" %12.3f", rows[i].change);
+        if (fisher && !isnan(rows[i].pred)) printf(" %11.2fx", rows[i].pred);
+        printf("\n");
     }
     printf("%-46s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
     if (draws) {

@@ -7,6 +7,7 @@
 #include "safetensors.h"
 #include "util.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,17 @@ typedef struct {
     double change[DLM_MODES]; /* per mode: sum over rows of |edit(h) - h| / |h| */
     long rows[DLM_MODES];
     double pull, sq; /* sums of -(h - mu) . edit and |edit|^2 over the GLP's rows */
+    float *F, *fe;   /* with a Fisher metric: it [d, d] (raw units), and scratch [2 rows, d] */
+    double eFe[DLM_MODES], ee[DLM_MODES]; /* per mode: sums of e^T F e and |e|^2 over the edits e */
 } dlm_ctx;
+
+/* Sums of e^T F e and |e|^2 over the mode's edits e = buf - h (k rows). */
+static void dlm_fisher_sums(dlm_ctx *c, const float *h, int k, int d) {
+    float *e = c->fe, *eF = c->fe + (size_t)k * d;
+    for (size_t i = 0; i < (size_t)k * d; i++) e[i] = c->buf[i] - h[i];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, d, d, 1.0f, e, d, c->F, d, 0.0f, eF, d);
+    for (size_t i = 0; i < (size_t)k * d; i++) c->eFe[c->mode] += (double)e[i] * eF[i], c->ee[c->mode] += (double)e[i] * e[i];
+}
 
 /* buf[k, d] = h + (buf - h) redrawn per row as noise of the same norm:
  * isotropic, or shaped like the data (the Gaussian prior's covariance). */
@@ -186,6 +197,7 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
         }
     if (k == 0) return;
     dlm_edit(c, c->in, k, d);
+    if (c->F) dlm_fisher_sums(c, c->in, k, d);
     for (int r = 0; r < k; r++) {
         float *row = x + (size_t)c->at[r] * d, *p = c->buf + (size_t)r * d;
         double dn = 0, hn = 0;
@@ -209,14 +221,16 @@ static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) 
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, int draws, int layer, const char *corpus_dir, const char *split, int windows,
-                  uint64_t seed, delta_lm_result *r) {
+                  gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
+                  const char *split, int windows, uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
     r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = r->pull = NAN;
     r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
     r->shaped_noise = r->scat_shaped_noise = NAN;
     r->fgauss = r->fgauss_noise = r->fgauss_rel_change = NAN;
     r->vs_noise = r->vs_sae = r->vs_shaped = r->vs_fgauss = (dlm_paired){NAN, NAN};
+    r->fpred_glp = r->fpred_sae = r->fpred_noise = r->fpred_shaped = r->fpred_gauss = r->fpred_fgauss = NAN;
+    if (fm && fm->d != lm->c.d_model) return ms_seterr("Fisher metric width differs from the model's (delta-lm)");
     if (!g) gp = gpf = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
     if (draws == 1 || draws < 0) return ms_seterr("the projection's split needs at least 2 draws (delta-lm)");
     if (gp && gp->d != lm->c.d_model) return ms_seterr("Gaussian prior width differs from the model's (delta-lm)");
@@ -244,6 +258,11 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         c.tmp = xmalloc(sizeof(float) * td);
     }
     if (c.w) glp_work_cache(c.w, true);
+    if (fm) {
+        size_t dd = (size_t)lm->c.d_model * lm->c.d_model;
+        c.F = xmalloc(sizeof(float) * dd), c.fe = xmalloc(sizeof(float) * 2 * td);
+        for (size_t i = 0; i < dd; i++) c.F[i] = (float)fm->F[i];
+    }
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sums[DLM_MODES] = {0};
@@ -286,6 +305,15 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         if (g) r->vs_noise = paired(ws, nwin, DLM_GLP, DLM_NOISE, T - 1);
         if (g && sae) r->vs_sae = paired(ws, nwin, DLM_GLP, DLM_SAE, T - 1);
         if (g && gp) r->vs_shaped = paired(ws, nwin, DLM_GLP, DLM_DNOISE, T - 1);
+        if (fm) {
+            double *q = c.eFe, *e = c.ee;
+            r->fpred_glp = lm_fisher_edit_ratio(fm, q[DLM_GLP], e[DLM_GLP]);
+            r->fpred_sae = lm_fisher_edit_ratio(fm, q[DLM_SAE], e[DLM_SAE]);
+            r->fpred_noise = lm_fisher_edit_ratio(fm, q[DLM_NOISE], e[DLM_NOISE]);
+            r->fpred_shaped = lm_fisher_edit_ratio(fm, q[DLM_DNOISE], e[DLM_DNOISE]);
+            r->fpred_gauss = lm_fisher_edit_ratio(fm, q[DLM_GAUSS], e[DLM_GAUSS]);
+            r->fpred_fgauss = lm_fisher_edit_ratio(fm, q[DLM_FGAUSS], e[DLM_FGAUSS]);
+        }
         if (draws) {
             r->mean = sums[DLM_MEAN] / tk, r->mean_noise = sums[DLM_MNOISE] / tk;
             r->scat = sums[DLM_SCAT] / tk, r->scat_noise = sums[DLM_SNOISE] / tk;
@@ -296,6 +324,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
     free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
+    free(c.F), free(c.fe);
     tf_state_free(&st);
     return rc;
 }

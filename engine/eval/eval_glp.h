@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "gauss_prior.h"
+#include "lm_fisher.h"
 #include "glp.h"
 #include "glp_ode.h"
 #include "sae.h"
@@ -70,15 +71,21 @@ typedef struct {
      * noise of its norm, its size, and the first minus the second. */
     double fgauss, fgauss_noise, fgauss_rel_change;
     dlm_paired vs_fgauss;
+    /* With fm: what the Fisher metric predicts for each edit against
+     * isotropic noise of its norm (lm_fisher_edit_ratio over the same rows;
+     * NaN for edits not made): ratios of ΔLM if the LM's response were
+     * quadratic, to set beside the measured ones. */
+    double fpred_glp, fpred_sae, fpred_noise, fpred_shaped, fpred_gauss, fpred_fgauss;
     long tokens, windows;
 } delta_lm_result;
 
 /* u: the projection's noise level (sigma_start = grid_20[floor(20 u)]; the
  * reference 0.5). draws: 0, or the projections per row averaged for the split.
  * gpf: NULL, or gp's prior in the LM's Fisher metric (gauss_prior_init_metric,
- * lm_fisher.h): a projection that knows which directions the LM reads. */
+ * lm_fisher.h): a projection that knows which directions the LM reads.
+ * fm: NULL, or that metric, to predict each edit's cost from its directions. */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, int draws, int layer, const char *corpus_dir, const char *split, int windows,
+                  gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir, const char *split, int windows,
                   uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n

@@ -137,7 +137,7 @@ double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const ga
 
 int lm_fisher_prior(const tf_model *lm, const glp_model *norm, int layer, const char *corpus_dir, const char *split,
                     int windows, uint64_t seed, double power, const gauss_prior *gp, gauss_prior *gpf,
-                    lm_fisher_info *info) {
+                    lm_fisher_info *info, lm_fisher *keep) {
     lm_fisher f;
     *gpf = (gauss_prior){0};
     if (lm_fisher_fit(&f, lm, layer, corpus_dir, split, windows, seed)) return -1;
@@ -146,6 +146,13 @@ int lm_fisher_prior(const tf_model *lm, const glp_model *norm, int layer, const 
     int rc = gauss_prior_init_metric(gpf, gp, My, power);
     *info = (lm_fisher_info){f.rows, f.nll, lm_fisher_shape_ratio(&f, norm, gp)};
     free(My);
-    lm_fisher_free(&f);
+    if (keep && !rc) *keep = f;
+    else lm_fisher_free(&f);
     return rc;
+}
+
+double lm_fisher_edit_ratio(const lm_fisher *f, double eFe, double ee) {
+    double trF = 0;
+    for (int i = 0; i < f->d; i++) trF += f->F[(size_t)i * f->d + i];
+    return ee > 0 && trF > 0 ? (double)f->d * eFe / (trF * ee) : NAN;
 }

@@ -40,13 +40,19 @@ double lm_fisher_shape_ratio(const lm_fisher *f, const glp_model *norm, const ga
 /* F fitted on the split (lm_fisher_fit), then the prior gp (in norm's
  * normalized space) seen in it: *gpf = gp in the metric of F raised to
  * `power` (gauss_prior_init_metric). The fit's positions, sampled-target NLL and
- * shaped-noise prediction go into *info; F itself is freed. */
+ * shaped-noise prediction go into *info; F itself goes to *keep (the caller
+ * frees it with lm_fisher_free), or is freed when keep is NULL. */
 typedef struct {
     long rows;
     double nll, shape_ratio;
 } lm_fisher_info;
 int lm_fisher_prior(const tf_model *lm, const glp_model *norm, int layer, const char *corpus_dir, const char *split,
                     int windows, uint64_t seed, double power, const gauss_prior *gp, gauss_prior *gpf,
-                    lm_fisher_info *info);
+                    lm_fisher_info *info, lm_fisher *keep);
+
+/* What F predicts for edits e (sum_e e^T F e over sum_e |e|^2, raw units)
+ * against isotropic noise of their norm: d e^T F e / (tr F |e|^2) summed
+ * over edits; 1 for isotropic noise itself. */
+double lm_fisher_edit_ratio(const lm_fisher *f, double eFe, double ee);
 
 #endif

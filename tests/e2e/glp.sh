@@ -266,21 +266,24 @@ expect_out "eval-recon --draws: the projection split into its mean and a draw ar
 expect_out "eval-recon --draws: its parts in the JSON" '"draws": 3, "dlm_mean": -?[0-9.]+, "dlm_mean_noise": -?[0-9.]+, "rel_change_mean": [0-9.]+, "dlm_scatter": -?[0-9.]+, "dlm_scatter_noise": -?[0-9.]+, "rel_change_scatter": [0-9.]+, "dlm_scatter_shaped_noise": -?[0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --draws 3 --json
-expect_out "eval-recon --fisher: the Gaussian prior in the LM's metric beside noise of its norm" '^the same prior in the LM.s Fisher metric +[-+][0-9.]+ +[0-9.]+$' \
+expect_out "eval-recon --fisher: the Gaussian prior in the LM's metric beside noise of its norm" '^the same prior in the LM.s Fisher metric +[-+][0-9.]+ +[0-9.]+ +[0-9.]+x$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher
+expect_out "eval-recon --fisher: F predicts isotropic noise at about its own cost" '^Gaussian noise, GLP.s norm +[-+][0-9.]+ +[0-9.]+ +[0-9.]+ +(0\.9[0-9]|1\.[01][0-9])x$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
 expect_out "eval-recon --fisher: the metric's prediction for shaped noise" 'data to cost [0-9.]+x isotropic noise of its norm$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
-expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_power": 1, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+}$' \
+expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_power": 1, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+, "fisher_pred_glp": [0-9.]+, "fisher_pred_sae": [0-9.]+, "fisher_pred_noise": [0-9.]+, "fisher_pred_shaped": [0-9.]+, "fisher_pred_gauss": [0-9.]+, "fisher_pred_gauss_fisher": [0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher --json
-expect_out "eval-recon --fisher --power 1.5: the prior in the metric raised to it" '^the same prior in the Fisher metric \^1.5 +[-+][0-9.]+ +[0-9.]+$' \
+expect_out "eval-recon --fisher --power 1.5: the prior in the metric raised to it" '^the same prior in the Fisher metric \^1.5 +[-+][0-9.]+ +[0-9.]+ +[0-9.]+x$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher --power 1.5
 expect_out "eval-recon --power without --fisher refused" 'error: --power is the Fisher metric.s exponent: it needs --fisher \(eval-recon\)' \
   $MS eval-recon --acts "$tmp/acts" --power 2
-expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+$' \
+expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+ +[0-9.]+x$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/fi/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
 expect_out "eval-recon --draws 1 refused" 'error: --draws takes the projections averaged per row, 2 to 256 \(eval-recon\)' \
