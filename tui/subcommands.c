@@ -786,6 +786,9 @@ static int cmd_eval_recon(int argc, char **argv) {
         printf(", \"glp_minus_noise\": %.6f, \"glp_minus_noise_ci\": %.6f, \"glp_minus_sae\": %.6f, "
                "\"glp_minus_sae_ci\": %.6f, \"glp_minus_shaped\": %.6f, \"glp_minus_shaped_ci\": %.6f",
                dl.vs_noise.mean, dl.vs_noise.half, dl.vs_sae.mean, dl.vs_sae.half, dl.vs_shaped.mean, dl.vs_shaped.half);
+        printf(", \"dlm_noise_antithetic\": %.6f, \"glp_minus_noise_antithetic\": %.6f, "
+               "\"glp_minus_noise_antithetic_ci\": %.6f", dl.noise_anti - dl.clean, dl.vs_noise_anti.mean,
+               dl.vs_noise_anti.half);
         if (draws)
             printf(", \"draws\": %d, \"dlm_mean\": %.6f, \"dlm_mean_noise\": %.6f, \"rel_change_mean\": %.6f, "
                    "\"dlm_scatter\": %.6f, \"dlm_scatter_noise\": %.6f, \"rel_change_scatter\": %.6f", draws,
@@ -798,34 +801,42 @@ static int cmd_eval_recon(int argc, char **argv) {
                    "\"gauss_fisher_minus_noise\": %.6f, \"gauss_fisher_minus_noise_ci\": %.6f", fi.rows, power,
                    fi.shape_ratio, dl.fgauss - dl.clean, dl.fgauss_noise - dl.clean, dl.fgauss_rel_change,
                    dl.vs_fgauss.mean, dl.vs_fgauss.half);
-        if (fisher)
-            printf(", \"fisher_pred_glp\": %.6f, \"fisher_pred_sae\": %.6f, \"fisher_pred_noise\": %.6f, "
-                   "\"fisher_pred_shaped\": %.6f, \"fisher_pred_gauss\": %.6f, \"fisher_pred_gauss_fisher\": %.6f",
-                   dl.fpred_glp, dl.fpred_sae, dl.fpred_noise, dl.fpred_shaped, dl.fpred_gauss, dl.fpred_fgauss);
+        const struct {
+            const char *key;
+            dlm_quad q;
+        } qs[] = {{"glp", dl.q_glp}, {"sae", dl.q_sae}, {"noise", dl.q_noise}, {"noise_negated", dl.q_anoise}, {"shaped", dl.q_shaped},
+                  {"gauss", dl.q_gauss}, {"gauss_noise", dl.q_gnoise}, {"gauss_fisher", dl.q_fgauss},
+                  {"gauss_fisher_noise", dl.q_fgnoise}};
+        for (int i = 0; fisher && i < 9; i++)
+            printf(", \"first_order_%s\": %.6f, \"second_order_%s\": %.6f, \"fisher_pred_%s\": %.6f", qs[i].key,
+                   qs[i].q.first, qs[i].key, qs[i].q.second, qs[i].key, qs[i].q.ratio);
         printf("}\n");
         return 0;
     }
     printf("layer %d replaced (all positions but the first and EOS); ΔLM on %ld held-out tokens (clean %.4f nats),\n"
            "FD of %ld edited %s-split rows to %ld other real rows (normalized space)\n"
            "%-46s        ΔLM         FD   |edit|/|h|%s\n", layer, dl.tokens, dl.clean, fd.n, split, fd.n, "",
-           fisher ? "  F predicts" : "");
+           fisher ? "    g.e  e'Fe/2" : "");
     char gl[64], fl[64];
     snprintf(gl, sizeof gl, "Gaussian prior's exact projection (u %g)", u);
     if (power == 1) snprintf(fl, sizeof fl, "the same prior in the LM's Fisher metric");
     else snprintf(fl, sizeof fl, "the same prior in the Fisher metric ^%g", power);
     const struct {
         const char *name;
-        double dlm, fd, change, pred; /* fd NaN: not measured; pred: F's prediction over isotropic noise */
+        double dlm, fd, change; /* fd NaN: not measured */
+        dlm_quad q;             /* with --fisher: its first- and second-order terms */
         bool show;
     } rows[] = {
-        {proj_label_u(&ode, u), dl.glp, fd.fd_glp, dl.rel_change, dl.fpred_glp, true},
-        {"SAE reconstruction", dl.sae, fd.fd_sae, dl.sae_rel_error, dl.fpred_sae, true},
-        {"Gaussian noise, GLP's norm", dl.noise, fd.fd_noise, dl.rel_change, dl.fpred_noise, true},
-        {"noise shaped like the data, GLP's norm", dl.shaped_noise, NAN, dl.rel_change, dl.fpred_shaped, true},
-        {gl, dl.gauss, fd.fd_gauss, dl.gauss_rel_change, dl.fpred_gauss, true},
-        {"Gaussian noise, its norm", dl.gauss_noise, fd.fd_gauss_noise, dl.gauss_rel_change, NAN, true},
-        {fl, dl.fgauss, NAN, dl.fgauss_rel_change, dl.fpred_fgauss, fisher},
-        {"Gaussian noise, its norm", dl.fgauss_noise, NAN, dl.fgauss_rel_change, NAN, fisher},
+        {proj_label_u(&ode, u), dl.glp, fd.fd_glp, dl.rel_change, dl.q_glp, true},
+        {"SAE reconstruction", dl.sae, fd.fd_sae, dl.sae_rel_error, dl.q_sae, true},
+        {"Gaussian noise, GLP's norm", dl.noise, fd.fd_noise, dl.rel_change, dl.q_noise, true},
+        {"... mean with that noise negated (antithetic)", dl.noise_anti, NAN, dl.rel_change,
+         {(dl.q_noise.first + dl.q_anoise.first) / 2, (dl.q_noise.second + dl.q_anoise.second) / 2, NAN}, true},
+        {"noise shaped like the data, GLP's norm", dl.shaped_noise, NAN, dl.rel_change, dl.q_shaped, true},
+        {gl, dl.gauss, fd.fd_gauss, dl.gauss_rel_change, dl.q_gauss, true},
+        {"Gaussian noise, its norm", dl.gauss_noise, fd.fd_gauss_noise, dl.gauss_rel_change, dl.q_gnoise, true},
+        {fl, dl.fgauss, NAN, dl.fgauss_rel_change, dl.q_fgauss, fisher},
+        {"Gaussian noise, its norm", dl.fgauss_noise, NAN, dl.fgauss_rel_change, dl.q_fgnoise, fisher},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (!rows[i].show) continue;
@@ -833,7 +844,7 @@ static int cmd_eval_recon(int argc, char **argv) {
         if (isnan(rows[i].fd)) printf("%10s", "");
         else printf("%10.4f", rows[i].fd);
         printf(" %12.3f", rows[i].change);
-        if (fisher && !isnan(rows[i].pred)) printf(" %11.2fx", rows[i].pred);
+        if (fisher) printf(" %+8.4f %+8.4f", rows[i].q.first, rows[i].q.second);
         printf("\n");
     }
     printf("%-46s %10s %10.4f\n", "real vs real (floor)", "", fd.fd_floor);
@@ -852,9 +863,9 @@ static int cmd_eval_recon(int argc, char **argv) {
     const struct {
         const char *name;
         dlm_paired p;
-    } vs[] = {{"Gaussian noise of its norm", dl.vs_noise}, {"SAE reconstruction", dl.vs_sae},
-              {"noise of its norm shaped like the data", dl.vs_shaped}};
-    for (int i = 0; i < 3; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
+    } vs[] = {{"Gaussian noise of its norm", dl.vs_noise}, {"... its antithetic mean (odd orders cancel)", dl.vs_noise_anti},
+              {"SAE reconstruction", dl.vs_sae}, {"noise of its norm shaped like the data", dl.vs_shaped}};
+    for (int i = 0; i < 4; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
     if (fisher) {
         print_paired("", 46, "Fisher-metric projection minus its noise", dl.vs_fgauss);
         printf("the LM's Fisher metric at layer %d (train split, %ld positions) predicts noise shaped like the\n"

@@ -79,6 +79,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 typedef enum {
     DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE, DLM_GAUSS, DLM_GNOISE, DLM_DNOISE,
+    DLM_ANOISE, /* DLM_NOISE's noise negated: their mean cancels the odd orders of its cost */
     DLM_MEAN, DLM_MNOISE, DLM_SCAT, DLM_SNOISE, DLM_SDNOISE, /* the projection split (draws > 1) */
     DLM_FGAUSS, DLM_FGNOISE, /* the Gaussian prior's projection in the LM's metric, noise of its norm */
     DLM_MODES
@@ -99,26 +100,37 @@ typedef struct {
     int eos;
     float *in, *buf; /* [rows, d]: the rows edited, their edit */
     int *at;         /* [rows]: their positions in the hook's block */
+    int T;           /* the window's tokens */
     int draws;       /* projections averaged for the split (0: no split) */
     float *shift, *scat, *tmp; /* [rows, d]: mean projection - h, first draw - mean, a draw */
     double change[DLM_MODES]; /* per mode: sum over rows of |edit(h) - h| / |h| */
     long rows[DLM_MODES];
     double pull, sq; /* sums of -(h - mu) . edit and |edit|^2 over the GLP's rows */
-    float *F, *fe;   /* with a Fisher metric: it [d, d] (raw units), and scratch [2 rows, d] */
-    double eFe[DLM_MODES], ee[DLM_MODES]; /* per mode: sums of e^T F e and |e|^2 over the edits e */
+    /* With a Fisher metric: it [d, d] (raw units), scratch [2 rows, d], and
+     * the window's text-loss gradients [rows - 1, d] (the last row has no target). */
+    float *F, *fe, *grad;
+    lm_grad_work *gw;
+    double eFe[DLM_MODES], ee[DLM_MODES], ge[DLM_MODES]; /* per mode: sums of e^T F e, |e|^2, g^T e */
 } dlm_ctx;
 
-/* Sums of e^T F e and |e|^2 over the mode's edits e = buf - h (k rows). */
-static void dlm_fisher_sums(dlm_ctx *c, const float *h, int k, int d) {
+/* Sums of e^T F e, |e|^2 and g^T e over the mode's edits e = buf - h (k
+ * rows at block positions pos0 + at[r]). */
+static void dlm_fisher_sums(dlm_ctx *c, const float *h, int k, int d, int pos0, int T) {
     float *e = c->fe, *eF = c->fe + (size_t)k * d;
     for (size_t i = 0; i < (size_t)k * d; i++) e[i] = c->buf[i] - h[i];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, d, d, 1.0f, e, d, c->F, d, 0.0f, eF, d);
     for (size_t i = 0; i < (size_t)k * d; i++) c->eFe[c->mode] += (double)e[i] * eF[i], c->ee[c->mode] += (double)e[i] * e[i];
+    for (int r = 0; r < k; r++) {
+        int t = pos0 + c->at[r];
+        if (t < T - 1)
+            for (int i = 0; i < d; i++) c->ge[c->mode] += (double)c->grad[(size_t)t * d + i] * e[(size_t)r * d + i];
+    }
 }
 
 /* buf[k, d] = h + (buf - h) redrawn per row as noise of the same norm:
- * isotropic, or shaped like the data (the Gaussian prior's covariance). */
-static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool shaped) {
+ * isotropic, or shaped like the data (the Gaussian prior's covariance);
+ * negated with `flip` (the same draws: the rng is reseeded per mode). */
+static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool shaped, bool flip) {
     for (int r = 0; r < k; r++) {
         const float *row = h + (size_t)r * d;
         float *p = c->buf + (size_t)r * d;
@@ -128,7 +140,7 @@ static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool sha
         else
             for (int i = 0; i < d; i++) p[i] = rng_normal(&c->rng);
         for (int i = 0; i < d; i++) zn += (double)p[i] * p[i];
-        float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
+        float s = (float)sqrt(dn / (zn > 0 ? zn : 1)) * (flip ? -1.0f : 1.0f);
         for (int i = 0; i < d; i++) p[i] = row[i] + s * p[i];
     }
 }
@@ -162,7 +174,7 @@ static void dlm_split(dlm_ctx *c, const float *h, int k, int d) {
 static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     size_t kd = (size_t)k * d;
     memcpy(c->buf, h, sizeof(float) * kd);
-    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (c->mode == DLM_NOISE && c->g);
+    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || ((c->mode == DLM_NOISE || c->mode == DLM_ANOISE) && c->g);
     if (c->mode == DLM_MEAN) dlm_split(c, h, k, d);
     if (c->mode >= DLM_MEAN && c->mode < DLM_FGAUSS) {
         const float *e = c->mode <= DLM_MNOISE ? c->shift : c->scat;
@@ -179,8 +191,9 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
         }
     if (c->mode == DLM_NOISE || c->mode == DLM_GNOISE || c->mode == DLM_MNOISE || c->mode == DLM_SNOISE ||
         c->mode == DLM_FGNOISE)
-        dlm_matched_noise(c, h, k, d, false);
-    if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true);
+        dlm_matched_noise(c, h, k, d, false, false);
+    if (c->mode == DLM_ANOISE) dlm_matched_noise(c, h, k, d, false, true);
+    if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true, false);
 }
 
 /* Position 0 and the EOS tokens (the separator later tokens attend to, our
@@ -197,7 +210,7 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
         }
     if (k == 0) return;
     dlm_edit(c, c->in, k, d);
-    if (c->F) dlm_fisher_sums(c, c->in, k, d);
+    if (c->F) dlm_fisher_sums(c, c->in, k, d, pos0, c->T);
     for (int r = 0; r < k; r++) {
         float *row = x + (size_t)c->at[r] * d, *p = c->buf + (size_t)r * d;
         double dn = 0, hn = 0;
@@ -208,16 +221,22 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     }
 }
 
-/* Mode a minus mode b over the windows' per-token losses ws[w][mode] / tokens:
- * the mean and a normal 95% half-width (NaN for one window). */
-static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) {
+/* Mode a minus mode b (minus the mean of b and b2 when b2 >= 0) over the
+ * windows' per-token losses ws[w][mode] / tokens: the mean and a normal 95%
+ * half-width (NaN for one window). */
+static dlm_paired paired2(const double *ws, long nwin, int a, int b, int b2, int tokens) {
     double s = 0, s2 = 0;
     for (long w = 0; w < nwin; w++) {
-        double x = (ws[w * DLM_MODES + a] - ws[w * DLM_MODES + b]) / tokens;
+        const double *x0 = ws + w * DLM_MODES;
+        double x = (x0[a] - (b2 >= 0 ? (x0[b] + x0[b2]) / 2 : x0[b])) / tokens;
         s += x, s2 += x * x;
     }
     double m = s / (double)nwin, var = nwin > 1 ? (s2 - (double)nwin * m * m) / (double)(nwin - 1) : NAN;
     return (dlm_paired){m, 1.96 * sqrt(var > 0 ? var : 0) / sqrt((double)nwin)};
+}
+
+static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) {
+    return paired2(ws, nwin, a, b, -1, tokens);
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
@@ -228,8 +247,10 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
     r->shaped_noise = r->scat_shaped_noise = NAN;
     r->fgauss = r->fgauss_noise = r->fgauss_rel_change = NAN;
-    r->vs_noise = r->vs_sae = r->vs_shaped = r->vs_fgauss = (dlm_paired){NAN, NAN};
-    r->fpred_glp = r->fpred_sae = r->fpred_noise = r->fpred_shaped = r->fpred_gauss = r->fpred_fgauss = NAN;
+    r->vs_noise = r->vs_sae = r->vs_shaped = r->vs_fgauss = r->vs_noise_anti = (dlm_paired){NAN, NAN};
+    r->noise_anti = NAN;
+    r->q_glp = r->q_sae = r->q_noise = r->q_anoise = r->q_shaped = r->q_gauss = r->q_gnoise = r->q_fgauss = r->q_fgnoise =
+        (dlm_quad){NAN, NAN, NAN};
     if (fm && fm->d != lm->c.d_model) return ms_seterr("Fisher metric width differs from the model's (delta-lm)");
     if (!g) gp = gpf = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
     if (draws == 1 || draws < 0) return ms_seterr("the projection's split needs at least 2 draws (delta-lm)");
@@ -258,15 +279,19 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         c.tmp = xmalloc(sizeof(float) * td);
     }
     if (c.w) glp_work_cache(c.w, true);
+    c.T = T;
     if (fm) {
         size_t dd = (size_t)lm->c.d_model * lm->c.d_model;
         c.F = xmalloc(sizeof(float) * dd), c.fe = xmalloc(sizeof(float) * 2 * td);
+        c.grad = xmalloc(sizeof(float) * td);
         for (size_t i = 0; i < dd; i++) c.F[i] = (float)fm->F[i];
+        c.gw = lm_grad_new(lm, T - 1);
+        if (!c.gw) rc = -1;
     }
     tf_add_hook(&st, (tf_hook){HOOK_RESID, layer, dlm_hook, &c});
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sums[DLM_MODES] = {0};
-    bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL, gp != NULL,
+    bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL, gp != NULL, gp != NULL,
                           draws, draws, draws, draws, draws && gp, gpf != NULL, gpf != NULL};
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
@@ -274,6 +299,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     for (long wi = 0; wi < nwin && !rc; wi++) {
         const int *win = ids + (size_t)wi * ((n - (size_t)T) / (size_t)(nwin > 1 ? nwin - 1 : 1));
         c.win = win;
+        if (c.gw && isnan(lm_grad(c.gw, win, layer, NULL, c.grad))) rc = -1; /* the text's own gradients */
         for (int mode = 0; mode < DLM_MODES && !rc; mode++) {
             if (!on[mode]) continue;
             c.mode = (dlm_mode)mode;
@@ -303,16 +329,18 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         }
         if (g) r->pull = c.pull / (c.sq > 0 ? c.sq : 1);
         if (g) r->vs_noise = paired(ws, nwin, DLM_GLP, DLM_NOISE, T - 1);
+        if (g && gp) r->noise_anti = (sums[DLM_NOISE] + sums[DLM_ANOISE]) / 2 / tk;
+        if (g && gp) r->vs_noise_anti = paired2(ws, nwin, DLM_GLP, DLM_NOISE, DLM_ANOISE, T - 1);
         if (g && sae) r->vs_sae = paired(ws, nwin, DLM_GLP, DLM_SAE, T - 1);
         if (g && gp) r->vs_shaped = paired(ws, nwin, DLM_GLP, DLM_DNOISE, T - 1);
         if (fm) {
-            double *q = c.eFe, *e = c.ee;
-            r->fpred_glp = lm_fisher_edit_ratio(fm, q[DLM_GLP], e[DLM_GLP]);
-            r->fpred_sae = lm_fisher_edit_ratio(fm, q[DLM_SAE], e[DLM_SAE]);
-            r->fpred_noise = lm_fisher_edit_ratio(fm, q[DLM_NOISE], e[DLM_NOISE]);
-            r->fpred_shaped = lm_fisher_edit_ratio(fm, q[DLM_DNOISE], e[DLM_DNOISE]);
-            r->fpred_gauss = lm_fisher_edit_ratio(fm, q[DLM_GAUSS], e[DLM_GAUSS]);
-            r->fpred_fgauss = lm_fisher_edit_ratio(fm, q[DLM_FGAUSS], e[DLM_FGAUSS]);
+            dlm_quad *q[] = {&r->q_glp,   &r->q_sae,    &r->q_noise,  &r->q_anoise,  &r->q_shaped,
+                             &r->q_gauss, &r->q_gnoise, &r->q_fgauss, &r->q_fgnoise};
+            const dlm_mode m[] = {DLM_GLP,   DLM_SAE,    DLM_NOISE,  DLM_ANOISE, DLM_DNOISE,
+                                  DLM_GAUSS, DLM_GNOISE, DLM_FGAUSS, DLM_FGNOISE};
+            for (int i = 0; i < 9; i++)
+                if (on[m[i]])
+                    *q[i] = (dlm_quad){c.ge[m[i]] / tk, c.eFe[m[i]] / 2 / tk, lm_fisher_edit_ratio(fm, c.eFe[m[i]], c.ee[m[i]])};
         }
         if (draws) {
             r->mean = sums[DLM_MEAN] / tk, r->mean_noise = sums[DLM_MNOISE] / tk;
@@ -324,7 +352,8 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
     free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
-    free(c.F), free(c.fe);
+    free(c.F), free(c.fe), free(c.grad);
+    lm_grad_free(c.gw);
     tf_state_free(&st);
     return rc;
 }

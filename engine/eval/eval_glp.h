@@ -51,6 +51,10 @@ typedef struct {
 } dlm_paired;
 
 typedef struct {
+    double first, second, ratio;
+} dlm_quad;
+
+typedef struct {
     double clean, glp, noise, sae; /* mean NLL (nats) */
     double gauss, gauss_noise;     /* Gaussian prior's projection, noise of its norm (NaN without gp) */
     double rel_change;             /* mean |P(h) - h| / |h| */
@@ -67,15 +71,24 @@ typedef struct {
      * distribution, 0 in expectation for noise. */
     double pull;
     dlm_paired vs_noise, vs_sae, vs_shaped; /* the GLP's ΔLM minus noise's, the SAE's, shaped noise's */
+    /* With g and gp: the mean of the noise of the GLP's norm and the same noise
+     * negated (an antithetic pair: the first-order term g^T e, mean zero for
+     * noise but a large part of one draw's scatter, cancels exactly), and the
+     * GLP minus that mean. Both are estimates of the same expected noise cost. */
+    double noise_anti;
+    dlm_paired vs_noise_anti;
     /* With gpf: the Gaussian prior's projection in the LM's metric, isotropic
      * noise of its norm, its size, and the first minus the second. */
     double fgauss, fgauss_noise, fgauss_rel_change;
     dlm_paired vs_fgauss;
-    /* With fm: what the Fisher metric predicts for each edit against
-     * isotropic noise of its norm (lm_fisher_edit_ratio over the same rows;
-     * NaN for edits not made): ratios of ΔLM if the LM's response were
-     * quadratic, to set beside the measured ones. */
-    double fpred_glp, fpred_sae, fpred_noise, fpred_shaped, fpred_gauss, fpred_fgauss;
+    /* With fm, per edit (NaN for edits not made): the first two terms of
+     * its ΔLM's expansion in the edit e, per token: first = g^T e summed
+     * (g the gradient of the text's own loss at the row), second =
+     * e^T F e / 2 summed (F: fm); and ratio = d e^T F e / (tr F |e|^2),
+     * what F predicts for e against isotropic noise of its norm (1 for
+     * that noise). Noise has first ~ 0; an edit that moves rows against
+     * their own text's gradient does not. */
+    dlm_quad q_glp, q_sae, q_noise, q_anoise, q_shaped, q_gauss, q_gnoise, q_fgauss, q_fgnoise; /* q_anoise: DLM's noise negated */
     long tokens, windows;
 } delta_lm_result;
 
@@ -83,7 +96,7 @@ typedef struct {
  * reference 0.5). draws: 0, or the projections per row averaged for the split.
  * gpf: NULL, or gp's prior in the LM's Fisher metric (gauss_prior_init_metric,
  * lm_fisher.h): a projection that knows which directions the LM reads.
- * fm: NULL, or that metric, to predict each edit's cost from its directions. */
+ * fm: NULL, or that metric, to expand each edit's cost (q_* above). */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
                   gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir, const char *split, int windows,
                   uint64_t seed, delta_lm_result *r);

@@ -12,28 +12,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+struct lm_grad_work {
     float *flat, *gflat;
     tf_model m, g;
     tf_train_ws *ws;
-} fisher_work;
+    int T;
+};
 
-static int work_init(fisher_work *w, const tf_model *lm, int T) {
+lm_grad_work *lm_grad_new(const tf_model *lm, int T) {
+    lm_grad_work *w = xcalloc(1, sizeof *w);
     size_t n = tf_flat_size(&lm->c);
+    w->T = T;
     w->flat = xmalloc(sizeof(float) * n);
     w->gflat = xcalloc(n, sizeof(float));
-    if (tf_flatten(lm, w->flat)) return -1;
-    tf_bind_flat(&w->m, &lm->c, w->flat);
-    tf_bind_flat(&w->g, &lm->c, w->gflat);
-    w->ws = tf_train_ws_new(&lm->c, 1, T);
-    return w->ws ? 0 : -1;
+    if (!tf_flatten(lm, w->flat)) {
+        tf_bind_flat(&w->m, &lm->c, w->flat);
+        tf_bind_flat(&w->g, &lm->c, w->gflat);
+        w->ws = tf_train_ws_new(&lm->c, 1, T);
+    }
+    if (!w->ws) lm_grad_free(w), w = NULL;
+    return w;
 }
 
-static void work_free(fisher_work *w) {
+void lm_grad_free(lm_grad_work *w) {
+    if (!w) return;
     if (w->ws) tf_train_ws_free(w->ws);
     if (w->m.layers) tf_free(&w->m);
     if (w->g.layers) tf_free(&w->g);
-    free(w->flat), free(w->gflat);
+    free(w->flat), free(w->gflat), free(w);
+}
+
+double lm_grad(lm_grad_work *w, const int *win, int layer, rng_t *sample, float *grad) {
+    return tf_train_resid_grad(&w->m, &w->g, w->ws, win, 1, w->T, layer, sample, grad);
 }
 
 /* F += G^T G over the k rows of G [k, d] (lower triangle, in double). */
@@ -57,8 +67,8 @@ int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpu
         free(ids);
         return ms_seterr("the %s split is shorter than one window (fisher)", split);
     }
-    fisher_work w = {0};
-    int rc = work_init(&w, lm, T);
+    lm_grad_work *w = lm_grad_new(lm, T);
+    int rc = w ? 0 : -1;
     f->F = xcalloc((size_t)d * d, sizeof(double));
     float *grad = xmalloc(sizeof(float) * (size_t)T * d);
     double *G = xmalloc(sizeof(double) * (size_t)T * d), nll = 0, targets = 0;
@@ -67,7 +77,7 @@ int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpu
     rng_seed(&rng, seed);
     for (long wi = 0; wi < nwin && !rc; wi++) {
         const int *win = ids + (size_t)wi * ((n - (size_t)T - 1) / (size_t)(nwin > 1 ? nwin - 1 : 1));
-        double s = tf_train_resid_grad(&w.m, &w.g, w.ws, win, 1, T, layer, &rng, grad);
+        double s = lm_grad(w, win, layer, &rng, grad);
         if (s != s) rc = -1;
         int k = 0;
         for (int t = 1; t < T; t++)
@@ -87,7 +97,7 @@ int lm_fisher_fit(lm_fisher *f, const tf_model *lm, int layer, const char *corpu
         f->nll = nll / targets;
     }
     free(grad), free(G), free(at), free(ids);
-    work_free(&w);
+    lm_grad_free(w);
     if (rc) lm_fisher_free(f);
     return rc;
 }

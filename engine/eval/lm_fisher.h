@@ -10,9 +10,20 @@
 
 #include "gauss_prior.h"
 #include "glp.h"
+#include "rng.h"
 #include "transformer.h"
 
 #include <stdint.h>
+
+/* Gradients of a window's summed NLL with respect to the residual rows
+ * after block `layer` (tf_train_resid_grad on the model widened to f32):
+ * T targets per window of T + 1 tokens, into grad[T, d]; targets the text's
+ * next tokens, or drawn from the LM with sample != NULL. lm_grad returns the
+ * summed NLL (NaN on failure); lm_grad_new NULL on failure. */
+typedef struct lm_grad_work lm_grad_work;
+lm_grad_work *lm_grad_new(const tf_model *lm, int T);
+double lm_grad(lm_grad_work *w, const int *win, int layer, rng_t *sample, float *grad);
+void lm_grad_free(lm_grad_work *w);
 
 typedef struct {
     int d, layer;

@@ -266,24 +266,35 @@ expect_out "eval-recon --draws: the projection split into its mean and a draw ar
 expect_out "eval-recon --draws: its parts in the JSON" '"draws": 3, "dlm_mean": -?[0-9.]+, "dlm_mean_noise": -?[0-9.]+, "rel_change_mean": [0-9.]+, "dlm_scatter": -?[0-9.]+, "dlm_scatter_noise": -?[0-9.]+, "rel_change_scatter": [0-9.]+, "dlm_scatter_shaped_noise": -?[0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --draws 3 --json
-expect_out "eval-recon --fisher: the Gaussian prior in the LM's metric beside noise of its norm" '^the same prior in the LM.s Fisher metric +[-+][0-9.]+ +[0-9.]+ +[0-9.]+x$' \
+expect_out "eval-recon --fisher: the Gaussian prior in the LM's metric beside noise of its norm" '^the same prior in the LM.s Fisher metric +[-+][0-9.]+ +[0-9.]+ +[-+][0-9.]+ +[-+][0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
-expect_out "eval-recon --fisher: F predicts isotropic noise at about its own cost" '^Gaussian noise, GLP.s norm +[-+][0-9.]+ +[0-9.]+ +[0-9.]+ +(0\.9[0-9]|1\.[01][0-9])x$' \
+$MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --fisher --json > "$tmp/fq.json"
+check "eval-recon --fisher: F predicts isotropic noise at about its own cost" \
+  grep -Eq '"fisher_pred_noise": (0\.9[0-9]|1\.[01][0-9])' "$tmp/fq.json"
+check "eval-recon --fisher: the negated noise's first-order term is the noise's negated" \
+  awk '{ a = $0; sub(/.*"first_order_noise": /, "", a); sub(/,.*/, "", a); b = $0; sub(/.*"first_order_noise_negated": /, "", b);
+         sub(/,.*/, "", b); d = a + b; if (d < 0) d = -d; s = a < 0 ? -a : a; exit !(s > 0 && d <= 1e-5 + 1e-3 * s) }' "$tmp/fq.json"
+check "eval-recon --fisher: ... and both edits' second-order terms are equal" \
+  awk '{ a = $0; sub(/.*"second_order_noise": /, "", a); sub(/,.*/, "", a); b = $0; sub(/.*"second_order_noise_negated": /, "", b);
+         sub(/,.*/, "", b); d = a - b; if (d < 0) d = -d; exit !(a > 0 && d <= 1e-5 + 1e-3 * a) }' "$tmp/fq.json"
+expect_out "eval-recon: GLP minus the antithetic noise pair, in text" '^  ... its antithetic mean \(odd orders cancel\) +[-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\]$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
-  --n 400 --windows 2 --fisher
+  --n 400 --windows 2
+check "eval-recon: the antithetic pair in the JSON" grep -Eq '"dlm_noise_antithetic": -?[0-9.]+, "glp_minus_noise_antithetic": -?[0-9.]+, "glp_minus_noise_antithetic_ci": [0-9.]+' "$tmp/fq.json"
 expect_out "eval-recon --fisher: the metric's prediction for shaped noise" 'data to cost [0-9.]+x isotropic noise of its norm$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
-expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_power": 1, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+, "fisher_pred_glp": [0-9.]+, "fisher_pred_sae": [0-9.]+, "fisher_pred_noise": [0-9.]+, "fisher_pred_shaped": [0-9.]+, "fisher_pred_gauss": [0-9.]+, "fisher_pred_gauss_fisher": [0-9.]+}$' \
+expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_power": 1, "fisher_shaped_over_iso": [0-9.]+, "dlm_gauss_fisher": -?[0-9.]+, "dlm_gauss_fisher_noise": -?[0-9.]+, "rel_change_gauss_fisher": [0-9.]+, "gauss_fisher_minus_noise": -?[0-9.]+, "gauss_fisher_minus_noise_ci": [0-9.]+, "first_order_glp": -?[0-9.]+, "second_order_glp": [0-9.]+, "fisher_pred_glp": [0-9.]+, ".*"fisher_pred_gauss_fisher_noise": [0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher --json
-expect_out "eval-recon --fisher --power 1.5: the prior in the metric raised to it" '^the same prior in the Fisher metric \^1.5 +[-+][0-9.]+ +[0-9.]+ +[0-9.]+x$' \
+expect_out "eval-recon --fisher --power 1.5: the prior in the metric raised to it" '^the same prior in the Fisher metric \^1.5 +[-+][0-9.]+ +[0-9.]+ +[-+][0-9.]+ +[-+][0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher --power 1.5
 expect_out "eval-recon --power without --fisher refused" 'error: --power is the Fisher metric.s exponent: it needs --fisher \(eval-recon\)' \
   $MS eval-recon --acts "$tmp/acts" --power 2
-expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+ +[0-9.]+x$' \
+expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+ +[-+][0-9.]+ +[-+][0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/fi/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher
 expect_out "eval-recon --draws 1 refused" 'error: --draws takes the projections averaged per row, 2 to 256 \(eval-recon\)' \
