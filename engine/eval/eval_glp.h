@@ -87,8 +87,8 @@ typedef struct {
      * e^T F e / 2 summed (F: fm); and ratio = d e^T F e / (tr F |e|^2),
      * what F predicts for e against isotropic noise of its norm (1 for
      * that noise). Noise has first ~ 0; an edit that moves rows against
-     * their own text's gradient does not. */
-    dlm_quad q_glp, q_sae, q_noise, q_anoise, q_shaped, q_gauss, q_gnoise, q_fgauss, q_fgnoise; /* q_anoise: DLM's noise negated */
+     * their own text's gradient does not. q_anoise: q_noise's noise negated. */
+    dlm_quad q_glp, q_sae, q_noise, q_anoise, q_shaped, q_gauss, q_gnoise, q_fgauss, q_fgnoise;
     long tokens, windows;
 } delta_lm_result;
 
@@ -98,8 +98,8 @@ typedef struct {
  * lm_fisher.h): a projection that knows which directions the LM reads.
  * fm: NULL, or that metric, to expand each edit's cost (q_* above). */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir, const char *split, int windows,
-                  uint64_t seed, delta_lm_result *r);
+                  gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
+                  const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
  * harvested rows A edited by the GLP projection (as eval_delta_lm's), by the SAE
