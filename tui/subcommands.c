@@ -419,7 +419,8 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &r);
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
+                                 windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
     if (rc) return fail(ms_geterr());
@@ -555,8 +556,9 @@ static int cmd_eval_sae(int argc, char **argv) {
         rc = tf_load(&lm, model ? model : dm);
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
-        if (!rc) rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
-                                    windows, (uint64_t)seed, &dl);
+        if (!rc)
+            rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, NULL, 0, layer,
+                               corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
     }
@@ -719,8 +721,8 @@ static int cmd_eval_recon(int argc, char **argv) {
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
-               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0}, {"--fisher", 0, 0, &fisher},
-               {"--power", &pw, 0, 0}, {0}};
+               {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0},
+               {"--fisher", 0, 0, &fisher}, {"--power", &pw, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
     double power;
     if (pw && !fisher) return fail("--power is the Fisher metric's exponent: it needs --fisher (eval-recon)");
@@ -765,8 +767,8 @@ static int cmd_eval_recon(int argc, char **argv) {
         rc = lm_fisher_prior(&lm, &g, layer, corpus ? corpus : dc, "train", windows, (uint64_t)seed, power, &gp, &gpf,
                              &fi, &fm);
     if (!rc)
-        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, fisher ? &fm : NULL, draws, layer, corpus ? corpus : dc, "test", windows,
-                           (uint64_t)seed, &dl);
+        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, fisher ? &fm : NULL, draws, layer,
+                           corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
     gauss_prior_free(&gp), gauss_prior_free(&gpf), lm_fisher_free(&fm);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
@@ -804,8 +806,8 @@ static int cmd_eval_recon(int argc, char **argv) {
         const struct {
             const char *key;
             dlm_quad q;
-        } qs[] = {{"glp", dl.q_glp}, {"sae", dl.q_sae}, {"noise", dl.q_noise}, {"noise_negated", dl.q_anoise}, {"shaped", dl.q_shaped},
-                  {"gauss", dl.q_gauss}, {"gauss_noise", dl.q_gnoise}, {"gauss_fisher", dl.q_fgauss},
+        } qs[] = {{"glp", dl.q_glp}, {"sae", dl.q_sae}, {"noise", dl.q_noise}, {"noise_negated", dl.q_anoise},
+                  {"shaped", dl.q_shaped}, {"gauss", dl.q_gauss}, {"gauss_noise", dl.q_gnoise}, {"gauss_fisher", dl.q_fgauss},
                   {"gauss_fisher_noise", dl.q_fgnoise}};
         for (int i = 0; fisher && i < 9; i++)
             printf(", \"first_order_%s\": %.6f, \"second_order_%s\": %.6f, \"fisher_pred_%s\": %.6f", qs[i].key,
@@ -863,8 +865,10 @@ static int cmd_eval_recon(int argc, char **argv) {
     const struct {
         const char *name;
         dlm_paired p;
-    } vs[] = {{"Gaussian noise of its norm", dl.vs_noise}, {"... its antithetic mean (odd orders cancel)", dl.vs_noise_anti},
-              {"SAE reconstruction", dl.vs_sae}, {"noise of its norm shaped like the data", dl.vs_shaped}};
+    } vs[] = {{"Gaussian noise of its norm", dl.vs_noise},
+              {"... its antithetic mean (odd orders cancel)", dl.vs_noise_anti},
+              {"SAE reconstruction", dl.vs_sae},
+              {"noise of its norm shaped like the data", dl.vs_shaped}};
     for (int i = 0; i < 4; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
     if (fisher) {
         print_paired("", 46, "Fisher-metric projection minus its noise", dl.vs_fgauss);

@@ -119,7 +119,8 @@ static void dlm_fisher_sums(dlm_ctx *c, const float *h, int k, int d, int pos0, 
     float *e = c->fe, *eF = c->fe + (size_t)k * d;
     for (size_t i = 0; i < (size_t)k * d; i++) e[i] = c->buf[i] - h[i];
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, k, d, d, 1.0f, e, d, c->F, d, 0.0f, eF, d);
-    for (size_t i = 0; i < (size_t)k * d; i++) c->eFe[c->mode] += (double)e[i] * eF[i], c->ee[c->mode] += (double)e[i] * e[i];
+    for (size_t i = 0; i < (size_t)k * d; i++)
+        c->eFe[c->mode] += (double)e[i] * eF[i], c->ee[c->mode] += (double)e[i] * e[i];
     for (int r = 0; r < k; r++) {
         int t = pos0 + c->at[r];
         if (t < T - 1)
@@ -174,7 +175,8 @@ static void dlm_split(dlm_ctx *c, const float *h, int k, int d) {
 static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     size_t kd = (size_t)k * d;
     memcpy(c->buf, h, sizeof(float) * kd);
-    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || ((c->mode == DLM_NOISE || c->mode == DLM_ANOISE) && c->g);
+    bool noise = c->mode == DLM_NOISE || c->mode == DLM_ANOISE;
+    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (noise && c->g);
     if (c->mode == DLM_MEAN) dlm_split(c, h, k, d);
     if (c->mode >= DLM_MEAN && c->mode < DLM_FGAUSS) {
         const float *e = c->mode <= DLM_MNOISE ? c->shift : c->scat;
@@ -340,7 +342,8 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
                                   DLM_GAUSS, DLM_GNOISE, DLM_FGAUSS, DLM_FGNOISE};
             for (int i = 0; i < 9; i++)
                 if (on[m[i]])
-                    *q[i] = (dlm_quad){c.ge[m[i]] / tk, c.eFe[m[i]] / 2 / tk, lm_fisher_edit_ratio(fm, c.eFe[m[i]], c.ee[m[i]])};
+                    *q[i] = (dlm_quad){c.ge[m[i]] / tk, c.eFe[m[i]] / 2 / tk,
+                                       lm_fisher_edit_ratio(fm, c.eFe[m[i]], c.ee[m[i]])};
         }
         if (draws) {
             r->mean = sums[DLM_MEAN] / tk, r->mean_noise = sums[DLM_MNOISE] / tk;
