@@ -364,6 +364,19 @@ static void test_fisher_algebra(void **st) {
     gauss_prior_free(&gp);
 }
 
+/* What F predicts for an edit against isotropic noise of its norm,
+ * d e^T F e / (tr F |e|^2), by hand on F = diag(1, 3): an edit along the
+ * first axis 2/4 = 0.5, along the second 1.5, isotropic (1, 1) 1; no edit NaN. */
+static void test_edit_ratio(void **st) {
+    (void)st;
+    double F[4] = {1, 0, 0, 3};
+    lm_fisher f = {.d = 2, .F = F};
+    assert_true(fabs(lm_fisher_edit_ratio(&f, 1.0, 1.0) - 0.5) < 1e-12);
+    assert_true(fabs(lm_fisher_edit_ratio(&f, 3.0, 1.0) - 1.5) < 1e-12);
+    assert_true(fabs(lm_fisher_edit_ratio(&f, 4.0, 2.0) - 1.0) < 1e-12);
+    assert_true(isnan(lm_fisher_edit_ratio(&f, 0.0, 0.0)));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_ode),
@@ -372,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_ends),
         cmocka_unit_test(test_metric),
         cmocka_unit_test(test_fisher_algebra),
+        cmocka_unit_test(test_edit_ratio),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
