@@ -79,7 +79,7 @@ int eval_glp(const glp_model *m, const char *acts_dir, const eval_glp_opts *o, e
 
 typedef enum {
     DLM_CLEAN, DLM_GLP, DLM_NOISE, DLM_SAE, DLM_GAUSS, DLM_GNOISE, DLM_DNOISE,
-    DLM_ANOISE, /* DLM_NOISE's noise negated: their mean cancels the odd orders of its cost */
+    DLM_ANOISE, /* DLM_NOISE's edits negated: their mean cancels the odd orders of its cost */
     DLM_MEAN, DLM_MNOISE, DLM_SCAT, DLM_SNOISE, DLM_SDNOISE, /* the projection split (draws > 1) */
     DLM_FGAUSS, DLM_FGNOISE, /* the Gaussian prior's projection in the LM's metric, noise of its norm */
     DLM_MODES
@@ -110,6 +110,7 @@ typedef struct {
      * the window's text-loss gradients [rows - 1, d] (the last row has no target). */
     float *F, *fe, *grad;
     lm_grad_work *gw;
+    float *anti; /* [T, d] by position: DLM_NOISE's edits, which DLM_ANOISE negates (no second projection) */
     double eFe[DLM_MODES], ee[DLM_MODES], ge[DLM_MODES]; /* per mode: sums of e^T F e, |e|^2, g^T e */
 } dlm_ctx;
 
@@ -129,9 +130,8 @@ static void dlm_fisher_sums(dlm_ctx *c, const float *h, int k, int d, int pos0, 
 }
 
 /* buf[k, d] = h + (buf - h) redrawn per row as noise of the same norm:
- * isotropic, or shaped like the data (the Gaussian prior's covariance);
- * negated with `flip` (the same draws: the rng is reseeded per mode). */
-static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool shaped, bool flip) {
+ * isotropic, or shaped like the data (the Gaussian prior's covariance). */
+static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool shaped) {
     for (int r = 0; r < k; r++) {
         const float *row = h + (size_t)r * d;
         float *p = c->buf + (size_t)r * d;
@@ -141,7 +141,7 @@ static void dlm_matched_noise(dlm_ctx *c, const float *h, int k, int d, bool sha
         else
             for (int i = 0; i < d; i++) p[i] = rng_normal(&c->rng);
         for (int i = 0; i < d; i++) zn += (double)p[i] * p[i];
-        float s = (float)sqrt(dn / (zn > 0 ? zn : 1)) * (flip ? -1.0f : 1.0f);
+        float s = (float)sqrt(dn / (zn > 0 ? zn : 1));
         for (int i = 0; i < d; i++) p[i] = row[i] + s * p[i];
     }
 }
@@ -175,8 +175,7 @@ static void dlm_split(dlm_ctx *c, const float *h, int k, int d) {
 static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     size_t kd = (size_t)k * d;
     memcpy(c->buf, h, sizeof(float) * kd);
-    bool noise = c->mode == DLM_NOISE || c->mode == DLM_ANOISE;
-    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (noise && c->g);
+    bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (c->mode == DLM_NOISE && c->g);
     if (c->mode == DLM_MEAN) dlm_split(c, h, k, d);
     if (c->mode >= DLM_MEAN && c->mode < DLM_FGAUSS) {
         const float *e = c->mode <= DLM_MNOISE ? c->shift : c->scat;
@@ -193,9 +192,21 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
         }
     if (c->mode == DLM_NOISE || c->mode == DLM_GNOISE || c->mode == DLM_MNOISE || c->mode == DLM_SNOISE ||
         c->mode == DLM_FGNOISE)
-        dlm_matched_noise(c, h, k, d, false, false);
-    if (c->mode == DLM_ANOISE) dlm_matched_noise(c, h, k, d, false, true);
-    if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true, false);
+        dlm_matched_noise(c, h, k, d, false);
+    if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true);
+}
+
+/* The antithetic pair: DLM_NOISE keeps its edits e by position, DLM_ANOISE
+ * (later in the same window, on the same rows h) makes h - e. */
+static void dlm_anti(dlm_ctx *c, const float *h, int k, int d, int pos0) {
+    for (int r = 0; r < k; r++) {
+        float *a = c->anti + (size_t)(pos0 + c->at[r]) * d, *p = c->buf + (size_t)r * d;
+        const float *row = h + (size_t)r * d;
+        if (c->mode == DLM_NOISE)
+            for (int i = 0; i < d; i++) a[i] = p[i] - row[i];
+        else
+            for (int i = 0; i < d; i++) p[i] = row[i] - a[i];
+    }
 }
 
 /* Position 0 and the EOS tokens (the separator later tokens attend to, our
@@ -211,7 +222,8 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
             memcpy(c->in + (size_t)k++ * d, x + (size_t)t * d, sizeof(float) * (size_t)d);
         }
     if (k == 0) return;
-    dlm_edit(c, c->in, k, d);
+    if (c->mode != DLM_ANOISE) dlm_edit(c, c->in, k, d);
+    if (c->anti && (c->mode == DLM_NOISE || c->mode == DLM_ANOISE)) dlm_anti(c, c->in, k, d, pos0);
     if (c->F) dlm_fisher_sums(c, c->in, k, d, pos0, c->T);
     for (int r = 0; r < k; r++) {
         float *row = x + (size_t)c->at[r] * d, *p = c->buf + (size_t)r * d;
@@ -295,6 +307,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     double sums[DLM_MODES] = {0};
     bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL, gp != NULL, gp != NULL,
                           draws, draws, draws, draws, draws && gp, gpf != NULL, gpf != NULL};
+    if (on[DLM_ANOISE]) c.anti = xmalloc(sizeof(float) * td);
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
     double *ws = xcalloc((size_t)(nwin > 0 ? nwin : 1) * DLM_MODES, sizeof(double)); /* per window and mode */
@@ -355,7 +368,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
     free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
-    free(c.F), free(c.fe), free(c.grad);
+    free(c.F), free(c.fe), free(c.grad), free(c.anti);
     lm_grad_free(c.gw);
     tf_state_free(&st);
     return rc;

@@ -49,7 +49,8 @@ int gauss_prior_init_metric(gauss_prior *q, const gauss_prior *p, const double *
     double *w = xmalloc(sizeof(double) * (size_t)d), *W = xmalloc(sizeof(double) * dd);
     double *A = xmalloc(sizeof(double) * dd), *C = xmalloc(sizeof(double) * dd), *T = xmalloc(sizeof(double) * dd);
     double *mu = xmalloc(sizeof(double) * (size_t)d);
-    int rc = power > 0 && power <= 4 ? eigh_sym(M, d, w, W) : ms_seterr("the metric's power must be in (0, 4] (Gaussian prior)");
+    int rc = power > 0 && power <= 4 ? eigh_sym(M, d, w, W)
+                                     : ms_seterr("the metric's power must be in (0, 4] (Gaussian prior)");
     double top = 0;
     for (int k = 0; k < d && !rc; k++) top = w[k] > top ? w[k] : top;
     for (int k = 0; k < d && !rc; k++)
