@@ -419,7 +419,7 @@ static int eval_glp_delta(const char *glp, const glp_ode *ode, const char *model
     int layer = fc.n_hook_layers ? fc.layers[0] : -1;
     int rc = layer < 0 || layer >= m.c.n_layers
                  ? ms_seterr("the GLP's layer %d is not one of the model's (eval-glp)", layer)
-                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
+                 : eval_delta_lm(&m, &g, ode, 0.5f, NULL, NULL, NULL, NULL, NULL, 0, layer, corpus ? corpus : dc, "test",
                                  windows, (uint64_t)seed, &r);
     tf_free(&m);
     glp_free(&g);
@@ -557,7 +557,7 @@ static int cmd_eval_sae(int argc, char **argv) {
         bool has_lm = !rc, has_glp = !rc && glp && !(rc = glp_load_folder(&g, &fc, glp, -1));
         int layer = m.layer >= 0 ? m.layer : lm.c.n_layers / 2;
         if (!rc)
-            rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, NULL, 0, layer,
+            rc = eval_delta_lm(&lm, has_glp ? &g : NULL, &ode, 0.5f, &m, NULL, NULL, NULL, NULL, 0, layer,
                                corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
         if (has_glp) glp_free(&g);
         if (has_lm) tf_free(&lm);
@@ -716,13 +716,14 @@ static int cmd_fisher(int argc, char **argv) {
  * the real-vs-real floor: one table for the published comparison. */
 static int cmd_eval_recon(int argc, char **argv) {
     const char *acts = NULL, *glp = NULL, *sae = NULL, *model = NULL, *corpus = NULL, *sampler = NULL, *rho = NULL;
-    const char *us = NULL, *pw = NULL;
-    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0, draws = 0, fisher = 0;
+    const char *us = NULL, *pw = NULL, *tacts = NULL;
+    int n = 10000, windows = 64, seed = 1, threads = 0, json = 0, evals = 0, draws = 0, fisher = 0, shrink = 16;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--glp", &glp, 0, 0}, {"--sae", &sae, 0, 0}, {"--model", &model, 0, 0},
                {"--corpus", &corpus, 0, 0}, {"--n", 0, &n, 0}, {"--windows", 0, &windows, 0}, {"--seed", 0, &seed, 0},
                {"--threads", 0, &threads, 0}, {"--json", 0, 0, &json}, {"--sampler", &sampler, 0, 0},
                {"--evals", 0, &evals, 0}, {"--rho", &rho, 0, 0}, {"--u", &us, 0, 0}, {"--draws", 0, &draws, 0},
-               {"--fisher", 0, 0, &fisher}, {"--power", &pw, 0, 0}, {0}};
+               {"--fisher", 0, 0, &fisher}, {"--power", &pw, 0, 0}, {"--token-prior", &tacts, 0, 0},
+               {"--shrink", 0, &shrink, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "eval-recon")) return 2;
     double power;
     if (pw && !fisher) return fail("--power is the Fisher metric's exponent: it needs --fisher (eval-recon)");
@@ -760,6 +761,8 @@ static int cmd_eval_recon(int argc, char **argv) {
     gauss_prior gpf = {0}; /* the same prior in the LM's Fisher metric (--fisher) */
     lm_fisher_info fi = {0, NAN, NAN};
     lm_fisher fm = {0}; /* the metric itself, to predict each edit's cost from its directions */
+    token_prior tp = {0}; /* --token-prior: the Gaussian prior given each row's token, fitted to that harvest */
+    if (!rc && tacts) rc = token_prior_fit(&tp, tacts, &g, lm.c.vocab, shrink);
     if (!rc && !acts) rc = test_acts(model, corpus, layer, 2L * n, &tmp, "eval-recon");
     if (!rc) rc = acts_split(acts ? acts : tmp, split, sizeof split);
     if (!rc) rc = eval_recon_fd(&g, &ode, u, &sm, acts ? acts : tmp, n, (uint64_t)seed, &gp, &fd);
@@ -767,12 +770,16 @@ static int cmd_eval_recon(int argc, char **argv) {
         rc = lm_fisher_prior(&lm, &g, layer, corpus ? corpus : dc, "train", windows, (uint64_t)seed, power, &gp, &gpf,
                              &fi, &fm);
     if (!rc)
-        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, fisher ? &fm : NULL, draws, layer,
+        rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, tacts ? &tp : NULL, fisher ? &fm : NULL,
+                           draws, layer,
                            corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
     gauss_prior_free(&gp), gauss_prior_free(&gpf), lm_fisher_free(&fm);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
-    if (rc) return fail(ms_geterr());
+    if (rc) return token_prior_free(&tp), fail(ms_geterr());
+    long trows = tp.rows;
+    double twithin = tp.within;
+    token_prior_free(&tp);
     if (json) {
         printf("{\"layer\": %d, \"clean\": %.6f, \"dlm_glp\": %.6f, \"dlm_sae\": %.6f, \"dlm_noise\": %.6f, "
                "\"fd_glp\": %.6f, \"fd_sae\": %.6f, \"fd_noise\": %.6f, \"fd_floor\": %.6f, \"tokens\": %ld, "
@@ -808,8 +815,15 @@ static int cmd_eval_recon(int argc, char **argv) {
             dlm_quad q;
         } qs[] = {{"glp", dl.q_glp}, {"sae", dl.q_sae}, {"noise", dl.q_noise}, {"noise_negated", dl.q_anoise},
                   {"shaped", dl.q_shaped}, {"gauss", dl.q_gauss}, {"gauss_noise", dl.q_gnoise}, {"gauss_fisher", dl.q_fgauss},
-                  {"gauss_fisher_noise", dl.q_fgnoise}};
-        for (int i = 0; fisher && i < 9; i++)
+                  {"gauss_fisher_noise", dl.q_fgnoise}, {"gauss_token", dl.q_tgauss}, {"gauss_token_noise", dl.q_tgnoise}};
+        if (tacts)
+            printf(", \"token_prior_rows\": %ld, \"token_prior_shrink\": %d, \"token_prior_within\": %.6f, "
+                   "\"dlm_gauss_token\": %.6f, \"dlm_gauss_token_noise\": %.6f, \"rel_change_gauss_token\": %.6f, "
+                   "\"gauss_token_minus_noise\": %.6f, \"gauss_token_minus_noise_ci\": %.6f", trows, shrink, twithin,
+                   dl.tgauss - dl.clean, dl.tgauss_noise - dl.clean, dl.tgauss_rel_change, dl.vs_tgauss.mean,
+                   dl.vs_tgauss.half);
+        for (int i = 0; fisher && i < 11; i++)
+            if (tacts || i < 9)
             printf(", \"first_order_%s\": %.6f, \"second_order_%s\": %.6f, \"fisher_pred_%s\": %.6f", qs[i].key,
                    qs[i].q.first, qs[i].key, qs[i].q.second, qs[i].key, qs[i].q.ratio);
         printf("}\n");
@@ -839,6 +853,8 @@ static int cmd_eval_recon(int argc, char **argv) {
         {"Gaussian noise, its norm", dl.gauss_noise, fd.fd_gauss_noise, dl.gauss_rel_change, dl.q_gnoise, true},
         {fl, dl.fgauss, NAN, dl.fgauss_rel_change, dl.q_fgauss, fisher},
         {"Gaussian noise, its norm", dl.fgauss_noise, NAN, dl.fgauss_rel_change, dl.q_fgnoise, fisher},
+        {"the same prior given each row's token", dl.tgauss, NAN, dl.tgauss_rel_change, dl.q_tgauss, tacts != NULL},
+        {"Gaussian noise, its norm", dl.tgauss_noise, NAN, dl.tgauss_rel_change, dl.q_tgnoise, tacts != NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         if (!rows[i].show) continue;
@@ -870,6 +886,11 @@ static int cmd_eval_recon(int argc, char **argv) {
               {"SAE reconstruction", dl.vs_sae},
               {"noise of its norm shaped like the data", dl.vs_shaped}};
     for (int i = 0; i < 4; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
+    if (tacts) {
+        print_paired("", 46, "token-given projection minus its noise", dl.vs_tgauss);
+        printf("the prior given the token: means of %ld training rows (shrunk by %d pseudo-rows), leaving %.3f\n"
+               "of the variance to the covariance around them\n", trows, shrink, twithin);
+    }
     if (fisher) {
         print_paired("", 46, "Fisher-metric projection minus its noise", dl.vs_fgauss);
         printf("the LM's Fisher metric at layer %d (train split, %ld positions) predicts noise shaped like the\n"

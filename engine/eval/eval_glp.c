@@ -82,6 +82,7 @@ typedef enum {
     DLM_ANOISE, /* DLM_NOISE's edits negated: their mean cancels the odd orders of its cost */
     DLM_MEAN, DLM_MNOISE, DLM_SCAT, DLM_SNOISE, DLM_SDNOISE, /* the projection split (draws > 1) */
     DLM_FGAUSS, DLM_FGNOISE, /* the Gaussian prior's projection in the LM's metric, noise of its norm */
+    DLM_TGAUSS, DLM_TGNOISE, /* the Gaussian prior given the token, noise of its norm */
     DLM_MODES
 } dlm_mode;
 
@@ -94,12 +95,14 @@ typedef struct {
     float u;            /* its noise level */
     gauss_prior *gp;    /* the Gaussian prior's projection (NULL: not measured) */
     gauss_prior *gpf;   /* the same prior in the LM's metric (NULL: not measured) */
+    token_prior *tp;    /* the prior given the token (NULL: not measured) */
     dlm_mode mode;
     rng_t rng;      /* reseeded per window so every edit sees the same noise */
     const int *win; /* the window's token ids */
     int eos;
     float *in, *buf; /* [rows, d]: the rows edited, their edit */
     int *at;         /* [rows]: their positions in the hook's block */
+    int *tok;        /* [rows]: their tokens */
     int T;           /* the window's tokens */
     int draws;       /* projections averaged for the split (0: no split) */
     float *shift, *scat, *tmp; /* [rows, d]: mean projection - h, first draw - mean, a draw */
@@ -177,10 +180,12 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
     memcpy(c->buf, h, sizeof(float) * kd);
     bool glp = c->mode == DLM_GLP || c->mode == DLM_DNOISE || (c->mode == DLM_NOISE && c->g);
     if (c->mode == DLM_MEAN) dlm_split(c, h, k, d);
-    if (c->mode >= DLM_MEAN && c->mode < DLM_FGAUSS) {
+    if (c->mode == DLM_TGAUSS || c->mode == DLM_TGNOISE)
+        token_prior_project(c->tp, c->g, c->buf, c->tok, k, glp_project_sigma(c->u, 20), &c->rng);
+    else if (c->mode >= DLM_MEAN && c->mode < DLM_FGAUSS) {
         const float *e = c->mode <= DLM_MNOISE ? c->shift : c->scat;
         for (size_t i = 0; i < kd; i++) c->buf[i] += e[i];
-    } else if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE || c->mode >= DLM_FGAUSS)
+    } else if (c->mode == DLM_GAUSS || c->mode == DLM_GNOISE || c->mode == DLM_FGAUSS || c->mode == DLM_FGNOISE)
         gauss_prior_project(c->mode >= DLM_FGAUSS ? c->gpf : c->gp, c->g, c->buf, k, glp_project_sigma(c->u, 20),
                             &c->rng);
     else if (glp) glp_project_ode(c->g, c->w, c->buf, k, c->u, 20, c->ode, -1, NULL, &c->rng);
@@ -191,7 +196,7 @@ static void dlm_edit(dlm_ctx *c, const float *h, int k, int d) {
             c->pull -= ((double)h[i] - c->g->mean[i % (size_t)d]) * e, c->sq += e * e;
         }
     if (c->mode == DLM_NOISE || c->mode == DLM_GNOISE || c->mode == DLM_MNOISE || c->mode == DLM_SNOISE ||
-        c->mode == DLM_FGNOISE)
+        c->mode == DLM_FGNOISE || c->mode == DLM_TGNOISE)
         dlm_matched_noise(c, h, k, d, false);
     if (c->mode == DLM_DNOISE || c->mode == DLM_SDNOISE) dlm_matched_noise(c, h, k, d, true);
 }
@@ -218,7 +223,7 @@ static void dlm_hook(void *ctx, int layer, int pos0, int n, float *x, int d) {
     int k = 0;
     for (int t = 0; t < n; t++)
         if (pos0 + t > 0 && c->win[pos0 + t] != c->eos) {
-            c->at[k] = t;
+            c->at[k] = t, c->tok[k] = c->win[pos0 + t];
             memcpy(c->in + (size_t)k++ * d, x + (size_t)t * d, sizeof(float) * (size_t)d);
         }
     if (k == 0) return;
@@ -254,19 +259,24 @@ static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) 
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
+                  gauss_prior *gp, gauss_prior *gpf, token_prior *tp, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
                   const char *split, int windows, uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
     r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = r->pull = NAN;
     r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
     r->shaped_noise = r->scat_shaped_noise = NAN;
     r->fgauss = r->fgauss_noise = r->fgauss_rel_change = NAN;
+    r->tgauss = r->tgauss_noise = r->tgauss_rel_change = NAN;
+    r->vs_tgauss = (dlm_paired){NAN, NAN};
     r->vs_noise = r->vs_sae = r->vs_shaped = r->vs_fgauss = r->vs_noise_anti = (dlm_paired){NAN, NAN};
     r->noise_anti = NAN;
     r->q_glp = r->q_sae = r->q_noise = r->q_anoise = r->q_shaped = r->q_gauss = r->q_gnoise = r->q_fgauss = r->q_fgnoise =
-        (dlm_quad){NAN, NAN, NAN};
+        r->q_tgauss = r->q_tgnoise = (dlm_quad){NAN, NAN, NAN};
     if (fm && fm->d != lm->c.d_model) return ms_seterr("Fisher metric width differs from the model's (delta-lm)");
-    if (!g) gp = gpf = NULL, draws = 0; /* the prior lives in the GLP's normalized space */
+    if (!g) gp = gpf = NULL, tp = NULL, draws = 0; /* the priors live in the GLP's normalized space */
+    if (tp && tp->d != lm->c.d_model) return ms_seterr("token prior width differs from the model's (delta-lm)");
+    if (tp && tp->vocab < lm->c.vocab)
+        return ms_seterr("token prior covers %d tokens, the model has %d (delta-lm)", tp->vocab, lm->c.vocab);
     if (draws == 1 || draws < 0) return ms_seterr("the projection's split needs at least 2 draws (delta-lm)");
     if (gp && gp->d != lm->c.d_model) return ms_seterr("Gaussian prior width differs from the model's (delta-lm)");
     if (!lm->tok) return ms_seterr("the model has no tokenizer (delta-lm)");
@@ -282,10 +292,10 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         free(ids);
         return -1;
     }
-    dlm_ctx c = {.g = g, .ode = ode, .u = u, .gp = gp, .gpf = gpf, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
+    dlm_ctx c = {.g = g, .ode = ode, .u = u, .gp = gp, .gpf = gpf, .tp = tp, .w = g ? glp_work_new(&g->c, T) : NULL, .sae = sae, .sw = sae ? sae_work_new(sae, T) : NULL,
                  .eos = lm->c.eos_id, .in = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model),
                  .buf = xmalloc(sizeof(float) * (size_t)T * lm->c.d_model), .at = xmalloc(sizeof(int) * (size_t)T),
-                 .draws = draws};
+                 .tok = xmalloc(sizeof(int) * (size_t)T), .draws = draws};
     size_t td = (size_t)T * lm->c.d_model;
     if (draws) { /* the split's buffers */
         c.shift = xmalloc(sizeof(float) * td);
@@ -306,7 +316,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     float *nll = xmalloc(sizeof(float) * (size_t)T);
     double sums[DLM_MODES] = {0};
     bool on[DLM_MODES] = {true, g != NULL, true, sae != NULL, gp != NULL, gp != NULL, gp != NULL, gp != NULL,
-                          draws, draws, draws, draws, draws && gp, gpf != NULL, gpf != NULL};
+                          draws, draws, draws, draws, draws && gp, gpf != NULL, gpf != NULL, tp != NULL, tp != NULL};
     if (on[DLM_ANOISE]) c.anti = xmalloc(sizeof(float) * td);
     long nwin = (long)(n / (size_t)T) < windows ? (long)(n / (size_t)T) : windows;
     if (nwin < 1) rc = ms_seterr("the %s split is shorter than one window (delta-lm)", split);
@@ -342,6 +352,11 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
             r->fgauss_rel_change = c.change[DLM_FGAUSS] / (double)(c.rows[DLM_FGAUSS] ? c.rows[DLM_FGAUSS] : 1);
             r->vs_fgauss = paired(ws, nwin, DLM_FGAUSS, DLM_FGNOISE, T - 1);
         }
+        if (tp) {
+            r->tgauss = sums[DLM_TGAUSS] / tk, r->tgauss_noise = sums[DLM_TGNOISE] / tk;
+            r->tgauss_rel_change = c.change[DLM_TGAUSS] / (double)(c.rows[DLM_TGAUSS] ? c.rows[DLM_TGAUSS] : 1);
+            r->vs_tgauss = paired(ws, nwin, DLM_TGAUSS, DLM_TGNOISE, T - 1);
+        }
         if (g) r->pull = c.pull / (c.sq > 0 ? c.sq : 1);
         if (g) r->vs_noise = paired(ws, nwin, DLM_GLP, DLM_NOISE, T - 1);
         if (g && gp) r->noise_anti = (sums[DLM_NOISE] + sums[DLM_ANOISE]) / 2 / tk;
@@ -349,11 +364,11 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
         if (g && sae) r->vs_sae = paired(ws, nwin, DLM_GLP, DLM_SAE, T - 1);
         if (g && gp) r->vs_shaped = paired(ws, nwin, DLM_GLP, DLM_DNOISE, T - 1);
         if (fm) {
-            dlm_quad *q[] = {&r->q_glp,   &r->q_sae,    &r->q_noise,  &r->q_anoise,  &r->q_shaped,
-                             &r->q_gauss, &r->q_gnoise, &r->q_fgauss, &r->q_fgnoise};
-            const dlm_mode m[] = {DLM_GLP,   DLM_SAE,    DLM_NOISE,  DLM_ANOISE, DLM_DNOISE,
-                                  DLM_GAUSS, DLM_GNOISE, DLM_FGAUSS, DLM_FGNOISE};
-            for (int i = 0; i < 9; i++)
+            dlm_quad *q[] = {&r->q_glp,   &r->q_sae,    &r->q_noise,   &r->q_anoise,  &r->q_shaped,  &r->q_gauss,
+                             &r->q_gnoise, &r->q_fgauss, &r->q_fgnoise, &r->q_tgauss, &r->q_tgnoise};
+            const dlm_mode m[] = {DLM_GLP,    DLM_SAE,    DLM_NOISE,   DLM_ANOISE, DLM_DNOISE, DLM_GAUSS,
+                                  DLM_GNOISE, DLM_FGAUSS, DLM_FGNOISE, DLM_TGAUSS, DLM_TGNOISE};
+            for (int i = 0; i < 11; i++)
                 if (on[m[i]])
                     *q[i] = (dlm_quad){c.ge[m[i]] / tk, c.eFe[m[i]] / 2 / tk,
                                        lm_fisher_edit_ratio(fm, c.eFe[m[i]], c.ee[m[i]])};
@@ -367,7 +382,7 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     }
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
-    free(c.in), free(c.buf), free(c.at), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
+    free(c.in), free(c.buf), free(c.at), free(c.tok), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
     free(c.F), free(c.fe), free(c.grad), free(c.anti);
     lm_grad_free(c.gw);
     tf_state_free(&st);

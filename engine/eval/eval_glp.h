@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "gauss_prior.h"
+#include "token_prior.h"
 #include "lm_fisher.h"
 #include "glp.h"
 #include "glp_ode.h"
@@ -81,6 +82,10 @@ typedef struct {
      * noise of its norm, its size, and the first minus the second. */
     double fgauss, fgauss_noise, fgauss_rel_change;
     dlm_paired vs_fgauss;
+    /* With tp: the prior given each row's token (token_prior.h), isotropic
+     * noise of its norm, its size, and the first minus the second. */
+    double tgauss, tgauss_noise, tgauss_rel_change;
+    dlm_paired vs_tgauss;
     /* With fm, per edit (NaN for edits not made): the first two terms of
      * its ΔLM's expansion in the edit e, per token: first = g^T e summed
      * (g the gradient of the text's own loss at the row), second =
@@ -88,7 +93,7 @@ typedef struct {
      * what F predicts for e against isotropic noise of its norm (1 for
      * that noise). Noise has first ~ 0; an edit that moves rows against
      * their own text's gradient does not. q_anoise: q_noise's noise negated. */
-    dlm_quad q_glp, q_sae, q_noise, q_anoise, q_shaped, q_gauss, q_gnoise, q_fgauss, q_fgnoise;
+    dlm_quad q_glp, q_sae, q_noise, q_anoise, q_shaped, q_gauss, q_gnoise, q_fgauss, q_fgnoise, q_tgauss, q_tgnoise;
     long tokens, windows;
 } delta_lm_result;
 
@@ -96,9 +101,10 @@ typedef struct {
  * reference 0.5). draws: 0, or the projections per row averaged for the split.
  * gpf: NULL, or gp's prior in the LM's Fisher metric (gauss_prior_init_metric,
  * lm_fisher.h): a projection that knows which directions the LM reads.
+ * tp: NULL, or the Gaussian prior given the token, in g's normalized space.
  * fm: NULL, or that metric, to expand each edit's cost (q_* above). */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
+                  gauss_prior *gp, gauss_prior *gpf, token_prior *tp, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
                   const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n

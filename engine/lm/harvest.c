@@ -409,6 +409,28 @@ int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *
     return have == want ? 0 : ms_seterr("the harvest has %ld rows, fewer than the %ld needed (%s)", have, want, dir);
 }
 
+int harvest_shard_load(const char *dir, const harvest_info *h, long k, float **acts, int **tokens, long *n) {
+    char *p = harvest_shard_path(dir, k);
+    st_file f;
+    int rc = st_open(&f, p);
+    if (rc) return free(p), -1;
+    const st_tensor *a = st_find(&f, "acts"), *t = st_find(&f, "tokens");
+    if (!a || a->ndim != 2 || a->shape[1] != h->d || !t || t->dtype != ST_I32 || t->ndim != 1 ||
+        t->shape[0] != a->shape[0])
+        rc = ms_seterr("shard lacks acts [n, %d] with tokens I32 [n] (%s)", h->d, p);
+    *acts = NULL, *tokens = NULL, *n = rc ? 0 : (long)a->shape[0];
+    if (!rc) {
+        *acts = xmalloc(sizeof(float) * a->numel);
+        *tokens = xmalloc(sizeof(int) * (size_t)*n);
+        rc = st_to_f32(&f, a, *acts, a->numel);
+        memcpy(*tokens, t->data, sizeof(int) * (size_t)*n); /* I32 little-endian, as written */
+    }
+    st_close(&f);
+    free(p);
+    if (rc) free(*acts), free(*tokens), *acts = NULL, *tokens = NULL;
+    return rc;
+}
+
 /* ------------------------------------------------------------ temporary test harvests */
 
 void harvest_remove(const char *dir) {

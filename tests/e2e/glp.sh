@@ -292,6 +292,22 @@ expect_out "eval-recon --fisher: in the JSON" '"fisher_rows": [0-9]+, "fisher_po
 expect_out "eval-recon --fisher --power 1.5: the prior in the metric raised to it" '^the same prior in the Fisher metric \^1.5 +[-+][0-9.]+ +[0-9.]+ +[-+][0-9.]+ +[-+][0-9.]+$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --fisher --power 1.5
+$MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --token-prior "$tmp/acts" > "$tmp/tp.txt"
+check "eval-recon --token-prior: the prior given each row's token beside noise of its norm" \
+  grep -Eq "^the same prior given each row.s token +[-+][0-9.]+ +[0-9.]+$" "$tmp/tp.txt"
+check "eval-recon --token-prior: its paired difference with noise" \
+  grep -Eq "^token-given projection minus its noise +[-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\]$" "$tmp/tp.txt"
+check "eval-recon --token-prior: the rows fitted and the variance the tokens leave" \
+  grep -Eq "^the prior given the token: means of [0-9]+ training rows \(shrunk by 16 pseudo-rows\), leaving 0\.[0-9]+$" "$tmp/tp.txt"
+expect_out "eval-recon --token-prior --fisher: in the JSON, with both terms" '"token_prior_rows": [0-9]+, "token_prior_shrink": 4, "token_prior_within": [0-9.]+, "dlm_gauss_token": -?[0-9.]+, "dlm_gauss_token_noise": -?[0-9.]+, "rel_change_gauss_token": [0-9.]+, "gauss_token_minus_noise": -?[0-9.]+, "gauss_token_minus_noise_ci": [0-9.]+.*"first_order_gauss_token_noise": -?[0-9.]+, "second_order_gauss_token_noise": [0-9.]+, "fisher_pred_gauss_token_noise": [0-9.]+}$' \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --token-prior "$tmp/acts" --shrink 4 --fisher --json
+expect_out "eval-recon --token-prior: a missing harvest refused by name" "error: .*$tmp/nowhere" \
+  $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
+  --n 400 --windows 2 --token-prior "$tmp/nowhere"
+expect_out "eval-recon --shrink below 0 refused" "error: --shrink needs a non-negative integer, not '-1' \\(eval-recon\\)" \
+  $MS eval-recon --acts "$tmp/acts" --token-prior "$tmp/acts" --shrink -1
 expect_out "eval-recon --power without --fisher refused" 'error: --power is the Fisher metric.s exponent: it needs --fisher \(eval-recon\)' \
   $MS eval-recon --acts "$tmp/acts" --power 2
 expect_out "eval-recon on a GLP with a basis" '^noise shaped like the data, GLP.s norm +[-+][0-9.]+ +[0-9.]+ +[-+][0-9.]+ +[-+][0-9.]+$' \

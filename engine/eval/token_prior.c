@@ -1,0 +1,133 @@
+/* token_prior.c — the Gaussian prior given the token, fitted by streaming a
+ * harvest's shards twice (token means, then the covariance around them). */
+#include "token_prior.h"
+#include "harvest.h"
+#include "util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void token_prior_free(token_prior *tp) {
+    free(tp->shift), free(tp->count);
+    gauss_prior_free(&tp->gp);
+    *tp = (token_prior){0};
+}
+
+static int check_tokens(const int *tok, long n, int vocab, const char *dir) {
+    for (long i = 0; i < n; i++)
+        if (tok[i] < 0 || tok[i] >= vocab)
+            return ms_seterr("token id %d outside the vocabulary of %d (%s)", tok[i], vocab, dir);
+    return 0;
+}
+
+/* Pass 1: shift[t] = m - (sum_t + shrink m) / (n_t + shrink), m the
+ * normalizer's raw mean. */
+static int fit_means(token_prior *tp, const char *dir, const harvest_info *h, const float *m, double shrink) {
+    int d = tp->d;
+    double *sum = xcalloc((size_t)tp->vocab * d, sizeof(double));
+    int rc = 0;
+    for (long k = 0; k < h->shards && !rc; k++) {
+        float *x;
+        int *tok;
+        long n;
+        rc = harvest_shard_load(dir, h, k, &x, &tok, &n) || check_tokens(tok, n, tp->vocab, dir);
+        for (long i = 0; i < n && !rc; i++) {
+            double *s = sum + (size_t)tok[i] * d;
+            for (int j = 0; j < d; j++) s[j] += x[(size_t)i * d + j];
+            tp->count[tok[i]]++, tp->rows++;
+        }
+        free(x), free(tok);
+    }
+    for (int t = 0; t < tp->vocab && !rc; t++)
+        for (int j = 0; j < d; j++) {
+            double mu = (sum[(size_t)t * d + j] + shrink * m[j]) / ((double)tp->count[t] + shrink);
+            tp->shift[(size_t)t * d + j] = (float)(m[j] - mu);
+        }
+    free(sum);
+    return rc ? -1 : 0;
+}
+
+/* Pass 2: mean and covariance of the shifted rows, normalized; and of the
+ * rows themselves, for the share of variance the tokens leave. */
+static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, const glp_model *norm, double *mu,
+                   double *cov, double *total) {
+    int d = tp->d, rc = 0;
+    enum { CHUNK = 1024 };
+    double *c = xmalloc(sizeof(double) * CHUNK * (size_t)d), *s0 = xcalloc((size_t)d, sizeof(double));
+    double *sq0 = xcalloc((size_t)d, sizeof(double));
+    memset(mu, 0, sizeof(double) * (size_t)d);
+    memset(cov, 0, sizeof(double) * (size_t)d * d);
+    for (long k = 0; k < h->shards && !rc; k++) {
+        float *x;
+        int *tok;
+        long n;
+        rc = harvest_shard_load(dir, h, k, &x, &tok, &n);
+        for (long r0 = 0; r0 < n && !rc; r0 += CHUNK) {
+            int b = (int)(n - r0 < CHUNK ? n - r0 : CHUNK);
+            float *xb = x + (size_t)r0 * d;
+            float *y = xmalloc(sizeof(float) * (size_t)b * d);
+            glp_normalize(norm, y, xb, b); /* the rows as they are */
+            for (size_t i = 0; i < (size_t)b * d; i++) s0[i % (size_t)d] += y[i], sq0[i % (size_t)d] += (double)y[i] * y[i];
+            for (int r = 0; r < b; r++)
+                for (int j = 0; j < d; j++) xb[(size_t)r * d + j] += tp->shift[(size_t)tok[r0 + r] * d + j];
+            glp_normalize(norm, y, xb, b);
+            for (size_t i = 0; i < (size_t)b * d; i++) c[i] = y[i], mu[i % (size_t)d] += y[i];
+            /* raw second moments; centred below (normalized rows are near zero mean) */
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, b, 1.0, c, d, 1.0, cov, d);
+            free(y);
+        }
+        free(x), free(tok);
+    }
+    double n = (double)tp->rows;
+    *total = 0;
+    for (int i = 0; i < d; i++) mu[i] /= n, *total += sq0[i] / n - (s0[i] / n) * (s0[i] / n);
+    for (int i = 0; i < d && !rc; i++)
+        for (int j = i; j < d; j++)
+            cov[(size_t)j * d + i] = cov[(size_t)i * d + j] = (cov[(size_t)i * d + j] - n * mu[i] * mu[j]) / (n - 1);
+    free(c), free(s0), free(sq0);
+    return rc ? -1 : 0;
+}
+
+int token_prior_fit(token_prior *tp, const char *acts_dir, const glp_model *norm, int vocab, double shrink) {
+    *tp = (token_prior){.vocab = vocab};
+    harvest_info h;
+    if (harvest_info_load(&h, acts_dir)) return -1;
+    int d = h.d, rc = 0;
+    if (vocab < 1 || !(shrink >= 0)) rc = ms_seterr("token prior: vocabulary %d or shrink %g out of range", vocab, shrink);
+    else if (norm->c.d_input != d) rc = ms_seterr("harvest width %d differs from the GLP's %d (%s)", d, norm->c.d_input, acts_dir);
+    else if (h.rows < 2) rc = ms_seterr("the harvest has fewer than 2 rows (%s)", acts_dir);
+    tp->d = d;
+    double *mu = xmalloc(sizeof(double) * (size_t)d), *cov = xmalloc(sizeof(double) * (size_t)d * d), total = 0;
+    if (!rc) {
+        tp->shift = xmalloc(sizeof(float) * (size_t)vocab * d);
+        tp->count = xcalloc((size_t)vocab, sizeof(long));
+        rc = fit_means(tp, acts_dir, &h, norm->mean, shrink);
+    }
+    if (!rc) rc = fit_cov(tp, acts_dir, &h, norm, mu, cov, &total);
+    if (!rc) {
+        double tw = 0;
+        for (int i = 0; i < d; i++) tw += cov[(size_t)i * d + i];
+        tp->within = total > 0 ? tw / total : NAN;
+        rc = gauss_prior_init(&tp->gp, mu, cov, d);
+    }
+    free(mu), free(cov);
+    harvest_info_free(&h);
+    if (rc) token_prior_free(tp);
+    return rc;
+}
+
+void token_prior_project(token_prior *tp, const glp_model *norm, float *h, const int *tok, int N, float sigma,
+                         rng_t *r) {
+    int d = tp->d;
+    for (int n = 0; n < N; n++) {
+        const float *s = tp->shift + (size_t)tok[n] * d;
+        for (int j = 0; j < d; j++) h[(size_t)n * d + j] += s[j];
+    }
+    gauss_prior_project(&tp->gp, norm, h, N, sigma, r);
+    for (int n = 0; n < N; n++) {
+        const float *s = tp->shift + (size_t)tok[n] * d;
+        for (int j = 0; j < d; j++) h[(size_t)n * d + j] -= s[j];
+    }
+}
