@@ -10,7 +10,7 @@
 #include <string.h>
 
 void token_prior_free(token_prior *tp) {
-    free(tp->shift), free(tp->count);
+    free(tp->slot), free(tp->shift), free(tp->count);
     gauss_prior_free(&tp->gp);
     *tp = (token_prior){0};
 }
@@ -22,28 +22,44 @@ static int check_tokens(const int *tok, long n, int vocab, const char *dir) {
     return 0;
 }
 
-/* Pass 1: shift[t] = m - (sum_t + shrink m) / (n_t + shrink), m the
- * normalizer's raw mean. */
+/* The shift of token t (NULL: unseen, no shift). */
+static const float *shift_of(const token_prior *tp, int t) {
+    return tp->slot[t] < 0 ? NULL : tp->shift + (size_t)tp->slot[t] * tp->d;
+}
+
+/* Pass 1: counts and slots, then sums per seen token (the shards read
+ * twice, so that a vocabulary of 128k at d 2048 holds only the tokens seen), then
+ * shift[t] = m - (sum_t + shrink m) / (n_t + shrink), m the normalizer's raw mean. */
 static int fit_means(token_prior *tp, const char *dir, const harvest_info *h, const float *m, double shrink) {
-    int d = tp->d;
-    double *sum = xcalloc((size_t)tp->vocab * d, sizeof(double));
-    int rc = 0;
-    for (long k = 0; k < h->shards && !rc; k++) {
-        float *x;
-        int *tok;
-        long n;
-        rc = harvest_shard_load(dir, h, k, &x, &tok, &n) || check_tokens(tok, n, tp->vocab, dir);
-        for (long i = 0; i < n && !rc; i++) {
-            double *s = sum + (size_t)tok[i] * d;
-            for (int j = 0; j < d; j++) s[j] += x[(size_t)i * d + j];
-            tp->count[tok[i]]++, tp->rows++;
+    int d = tp->d, rc = 0;
+    double *sum = NULL;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        for (long k = 0; k < h->shards && !rc; k++) {
+            float *x;
+            int *tok;
+            long n;
+            rc = harvest_shard_load(dir, h, k, &x, &tok, &n) || check_tokens(tok, n, tp->vocab, dir);
+            for (long i = 0; i < n && !rc; i++) {
+                if (pass == 0) {
+                    tp->count[tok[i]]++, tp->rows++;
+                    continue;
+                }
+                double *s = sum + (size_t)tp->slot[tok[i]] * d;
+                for (int j = 0; j < d; j++) s[j] += x[(size_t)i * d + j];
+            }
+            free(x), free(tok);
         }
-        free(x), free(tok);
+        if (pass == 0 && !rc) {
+            for (int t = 0; t < tp->vocab; t++) tp->slot[t] = tp->count[t] ? tp->seen++ : -1;
+            sum = xcalloc((size_t)tp->seen * d, sizeof(double));
+            tp->shift = xmalloc(sizeof(float) * (size_t)tp->seen * d);
+        }
     }
     for (int t = 0; t < tp->vocab && !rc; t++)
-        for (int j = 0; j < d; j++) {
-            double mu = (sum[(size_t)t * d + j] + shrink * m[j]) / ((double)tp->count[t] + shrink);
-            tp->shift[(size_t)t * d + j] = (float)(m[j] - mu);
+        for (int j = 0; j < d && tp->slot[t] >= 0; j++) {
+            size_t at = (size_t)tp->slot[t] * d + j;
+            double mu = (sum[at] + shrink * m[j]) / ((double)tp->count[t] + shrink);
+            tp->shift[at] = (float)(m[j] - mu);
         }
     free(sum);
     return rc ? -1 : 0;
@@ -70,8 +86,10 @@ static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, cons
             float *y = xmalloc(sizeof(float) * (size_t)b * d);
             glp_normalize(norm, y, xb, b); /* the rows as they are */
             for (size_t i = 0; i < (size_t)b * d; i++) s0[i % (size_t)d] += y[i], sq0[i % (size_t)d] += (double)y[i] * y[i];
-            for (int r = 0; r < b; r++)
-                for (int j = 0; j < d; j++) xb[(size_t)r * d + j] += tp->shift[(size_t)tok[r0 + r] * d + j];
+            for (int r = 0; r < b; r++) {
+                const float *sh = shift_of(tp, tok[r0 + r]); /* seen in pass 1: never NULL here */
+                for (int j = 0; j < d; j++) xb[(size_t)r * d + j] += sh[j];
+            }
             glp_normalize(norm, y, xb, b);
             for (size_t i = 0; i < (size_t)b * d; i++) c[i] = y[i], mu[i % (size_t)d] += y[i];
             /* raw second moments; centred below (normalized rows are near zero mean) */
@@ -101,7 +119,7 @@ int token_prior_fit(token_prior *tp, const char *acts_dir, const glp_model *norm
     tp->d = d;
     double *mu = xmalloc(sizeof(double) * (size_t)d), *cov = xmalloc(sizeof(double) * (size_t)d * d), total = 0;
     if (!rc) {
-        tp->shift = xmalloc(sizeof(float) * (size_t)vocab * d);
+        tp->slot = xmalloc(sizeof(int) * (size_t)vocab);
         tp->count = xcalloc((size_t)vocab, sizeof(long));
         rc = fit_means(tp, acts_dir, &h, norm->mean, shrink);
     }
@@ -122,12 +140,12 @@ void token_prior_project(token_prior *tp, const glp_model *norm, float *h, const
                          rng_t *r) {
     int d = tp->d;
     for (int n = 0; n < N; n++) {
-        const float *s = tp->shift + (size_t)tok[n] * d;
-        for (int j = 0; j < d; j++) h[(size_t)n * d + j] += s[j];
+        const float *s = shift_of(tp, tok[n]);
+        for (int j = 0; j < d && s; j++) h[(size_t)n * d + j] += s[j];
     }
     gauss_prior_project(&tp->gp, norm, h, N, sigma, r);
     for (int n = 0; n < N; n++) {
-        const float *s = tp->shift + (size_t)tok[n] * d;
-        for (int j = 0; j < d; j++) h[(size_t)n * d + j] -= s[j];
+        const float *s = shift_of(tp, tok[n]);
+        for (int j = 0; j < d && s; j++) h[(size_t)n * d + j] -= s[j];
     }
 }

@@ -17,8 +17,9 @@
 #include "gauss_prior.h"
 
 typedef struct {
-    int vocab, d;
-    float *shift;   /* [vocab, d] raw units: m - mu_t */
+    int vocab, d, seen; /* seen: tokens with rows in the fit */
+    int *slot;      /* [vocab]: a token's row of shift, -1 if unseen (its mean is m: no shift) */
+    float *shift;   /* [seen, d] raw units: m - mu_t (a large vocabulary holds only the tokens seen) */
     long *count;    /* [vocab] rows of each token in the fit */
     long rows;      /* rows fitted */
     double within;  /* tr C_w / tr C (normalized space): the share of the variance tokens leave */

@@ -118,10 +118,13 @@ static void test_fit_by_hand(void **st) {
         cnt[TOK[n]]++;
         for (int i = 0; i < D; i++) sum[TOK[n]][i] += X[n * D + i];
     }
+    assert_int_equal(tp.seen, V);
+    assert_int_equal(tp.slot[3], -1); /* unseen: no row of shift, its mean is the overall one */
     for (int t = 0; t <= V; t++)
         for (int i = 0; i < D; i++) {
             mu_t[t][i] = (sum[t][i] + shrink * nmean[i]) / ((double)cnt[t] + shrink);
-            assert_true(fabs(tp.shift[t * D + i] - (nmean[i] - mu_t[t][i])) < 1e-5);
+            double got = t < V ? tp.shift[tp.slot[t] * D + i] : 0;
+            assert_true(fabs(got - (nmean[i] - mu_t[t][i])) < 1e-5);
         }
     /* the rare token borrows: its mean lies between its rows' and the overall one */
     assert_true(fabs(mu_t[2][2] - MU[2][2]) > 0.5);
@@ -169,7 +172,8 @@ static void test_projection(void **st) {
     token_prior_project(&tp, &nm, h, tok, N, 1.0f, &r);
     double m[D], C[D * D], want[D * D];
     for (int n = 0; n < N; n++) /* to the prior's normalized frame: y = (h + shift - nmean) / sd */
-        for (int i = 0; i < D; i++) h[n * D + i] = (float)((h[n * D + i] + tp.shift[i] - nmean[i]) / sqrt(nvar[i] + 1e-12));
+        for (int i = 0; i < D; i++)
+            h[n * D + i] = (float)((h[n * D + i] + tp.shift[tp.slot[0] * D + i] - nmean[i]) / sqrt(nvar[i] + 1e-12));
     assert_int_equal(gauss_fit(h, N, D, m, C), 0);
     prior_cov(&tp.gp, want);
     for (int i = 0; i < D; i++) {
