@@ -100,15 +100,21 @@ static void prior_cov(const gauss_prior *gp, double *C) {
         }
 }
 
-static void test_fit_by_hand(void **st) {
-    (void)st;
+/* The rows written as a harvest in a new folder (returned) and fitted. */
+static char *fit_fresh(token_prior *tp, const glp_model *nm, int vocab, double shrink) {
     make_rows();
     char *dir = tmpdir();
     write_harvest(dir, 0);
+    assert_int_equal(token_prior_fit(tp, dir, nm, vocab, shrink), 0);
+    return dir;
+}
+
+static void test_fit_by_hand(void **st) {
+    (void)st;
     glp_model nm = normalizer();
     token_prior tp;
     const double shrink = 16;
-    assert_int_equal(token_prior_fit(&tp, dir, &nm, V + 1, shrink), 0); /* a token never seen: shift 0 */
+    char *dir = fit_fresh(&tp, &nm, V + 1, shrink); /* a token never seen: no shift */
     assert_int_equal(tp.rows, ROWS);
     assert_int_equal(tp.count[2], RARE);
     assert_int_equal(tp.count[3], 0);
@@ -155,12 +161,9 @@ static void test_fit_by_hand(void **st) {
  * C_w); sigma 0: h kept. */
 static void test_projection(void **st) {
     (void)st;
-    make_rows();
-    char *dir = tmpdir();
-    write_harvest(dir, 0);
     glp_model nm = normalizer();
     token_prior tp;
-    assert_int_equal(token_prior_fit(&tp, dir, &nm, V, 16), 0);
+    char *dir = fit_fresh(&tp, &nm, V, 16);
     enum { N = 100000 };
     float *h = malloc(sizeof(float) * N * D), *h0 = malloc(sizeof(float) * 8 * D);
     int *tok = calloc(N, sizeof(int));
