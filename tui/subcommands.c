@@ -771,8 +771,7 @@ static int cmd_eval_recon(int argc, char **argv) {
                              &fi, &fm);
     if (!rc)
         rc = eval_delta_lm(&lm, &g, &ode, u, &sm, &gp, fisher ? &gpf : NULL, tacts ? &tp : NULL, fisher ? &fm : NULL,
-                           draws, layer,
-                           corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
+                           draws, layer, corpus ? corpus : dc, "test", windows, (uint64_t)seed, &dl);
     if (tmp) harvest_remove(tmp), free(tmp);
     gauss_prior_free(&gp), gauss_prior_free(&gpf), lm_fisher_free(&fm);
     tf_free(&lm), glp_free(&g), sae_free(&sm);
@@ -822,8 +821,7 @@ static int cmd_eval_recon(int argc, char **argv) {
                    "\"gauss_token_minus_noise\": %.6f, \"gauss_token_minus_noise_ci\": %.6f", trows, shrink, twithin,
                    dl.tgauss - dl.clean, dl.tgauss_noise - dl.clean, dl.tgauss_rel_change, dl.vs_tgauss.mean,
                    dl.vs_tgauss.half);
-        for (int i = 0; fisher && i < 11; i++)
-            if (tacts || i < 9)
+        for (int i = 0; fisher && i < (tacts ? 11 : 9); i++) /* the last two: with --token-prior */
             printf(", \"first_order_%s\": %.6f, \"second_order_%s\": %.6f, \"fisher_pred_%s\": %.6f", qs[i].key,
                    qs[i].q.first, qs[i].key, qs[i].q.second, qs[i].key, qs[i].q.ratio);
         printf("}\n");

@@ -259,8 +259,8 @@ static dlm_paired paired(const double *ws, long nwin, int a, int b, int tokens) 
 }
 
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, token_prior *tp, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
-                  const char *split, int windows, uint64_t seed, delta_lm_result *r) {
+                  gauss_prior *gp, gauss_prior *gpf, token_prior *tp, const lm_fisher *fm, int draws, int layer,
+                  const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r) {
     memset(r, 0, sizeof *r);
     r->glp = r->noise = r->sae = r->gauss = r->gauss_noise = r->gauss_rel_change = r->pull = NAN;
     r->mean = r->mean_noise = r->scat = r->scat_noise = r->mean_rel_change = r->scat_rel_change = NAN;
@@ -382,7 +382,8 @@ int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, fl
     }
     if (c.w) glp_work_free(c.w);
     if (c.sw) sae_work_free(c.sw);
-    free(c.in), free(c.buf), free(c.at), free(c.tok), free(c.shift), free(c.scat), free(c.tmp), free(nll), free(ids), free(ws);
+    free(c.in), free(c.buf), free(c.at), free(c.tok), free(c.shift), free(c.scat), free(c.tmp);
+    free(nll), free(ids), free(ws);
     free(c.F), free(c.fe), free(c.grad), free(c.anti);
     lm_grad_free(c.gw);
     tf_state_free(&st);

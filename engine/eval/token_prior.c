@@ -1,5 +1,6 @@
 /* token_prior.c — the Gaussian prior given the token, fitted by streaming a
- * harvest's shards twice (token means, then the covariance around them). */
+ * harvest's shards three times (token counts, their means, then the
+ * covariance around them), one shard in memory at a time. */
 #include "token_prior.h"
 #include "harvest.h"
 #include "util.h"
@@ -27,8 +28,8 @@ static const float *shift_of(const token_prior *tp, int t) {
     return tp->slot[t] < 0 ? NULL : tp->shift + (size_t)tp->slot[t] * tp->d;
 }
 
-/* Pass 1: counts and slots, then sums per seen token (the shards read
- * twice, so that a vocabulary of 128k at d 2048 holds only the tokens seen), then
+/* Passes 1 and 2: counts and slots, then sums per seen token (so that a
+ * vocabulary of 128k at d 2048 holds only the tokens seen), then
  * shift[t] = m - (sum_t + shrink m) / (n_t + shrink), m the normalizer's raw mean. */
 static int fit_means(token_prior *tp, const char *dir, const harvest_info *h, const float *m, double shrink) {
     int d = tp->d, rc = 0;
@@ -65,14 +66,15 @@ static int fit_means(token_prior *tp, const char *dir, const harvest_info *h, co
     return rc ? -1 : 0;
 }
 
-/* Pass 2: mean and covariance of the shifted rows, normalized; and of the
- * rows themselves, for the share of variance the tokens leave. */
+/* Pass 3: mean and covariance of the shifted rows, normalized; and the
+ * rows' own total variance, for the share of it the tokens leave. */
 static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, const glp_model *norm, double *mu,
                    double *cov, double *total) {
     int d = tp->d, rc = 0;
     enum { CHUNK = 1024 };
     double *c = xmalloc(sizeof(double) * CHUNK * (size_t)d), *s0 = xcalloc((size_t)d, sizeof(double));
     double *sq0 = xcalloc((size_t)d, sizeof(double));
+    float *y = xmalloc(sizeof(float) * CHUNK * (size_t)d);
     memset(mu, 0, sizeof(double) * (size_t)d);
     memset(cov, 0, sizeof(double) * (size_t)d * d);
     for (long k = 0; k < h->shards && !rc; k++) {
@@ -83,9 +85,9 @@ static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, cons
         for (long r0 = 0; r0 < n && !rc; r0 += CHUNK) {
             int b = (int)(n - r0 < CHUNK ? n - r0 : CHUNK);
             float *xb = x + (size_t)r0 * d;
-            float *y = xmalloc(sizeof(float) * (size_t)b * d);
             glp_normalize(norm, y, xb, b); /* the rows as they are */
-            for (size_t i = 0; i < (size_t)b * d; i++) s0[i % (size_t)d] += y[i], sq0[i % (size_t)d] += (double)y[i] * y[i];
+            for (size_t i = 0; i < (size_t)b * d; i++)
+                s0[i % (size_t)d] += y[i], sq0[i % (size_t)d] += (double)y[i] * y[i];
             for (int r = 0; r < b; r++) {
                 const float *sh = shift_of(tp, tok[r0 + r]); /* seen in pass 1: never NULL here */
                 for (int j = 0; j < d; j++) xb[(size_t)r * d + j] += sh[j];
@@ -94,7 +96,6 @@ static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, cons
             for (size_t i = 0; i < (size_t)b * d; i++) c[i] = y[i], mu[i % (size_t)d] += y[i];
             /* raw second moments; centred below (normalized rows are near zero mean) */
             cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, d, b, 1.0, c, d, 1.0, cov, d);
-            free(y);
         }
         free(x), free(tok);
     }
@@ -104,7 +105,7 @@ static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, cons
     for (int i = 0; i < d && !rc; i++)
         for (int j = i; j < d; j++)
             cov[(size_t)j * d + i] = cov[(size_t)i * d + j] = (cov[(size_t)i * d + j] - n * mu[i] * mu[j]) / (n - 1);
-    free(c), free(s0), free(sq0);
+    free(c), free(s0), free(sq0), free(y);
     return rc ? -1 : 0;
 }
 
@@ -113,8 +114,10 @@ int token_prior_fit(token_prior *tp, const char *acts_dir, const glp_model *norm
     harvest_info h;
     if (harvest_info_load(&h, acts_dir)) return -1;
     int d = h.d, rc = 0;
-    if (vocab < 1 || !(shrink >= 0)) rc = ms_seterr("token prior: vocabulary %d or shrink %g out of range", vocab, shrink);
-    else if (norm->c.d_input != d) rc = ms_seterr("harvest width %d differs from the GLP's %d (%s)", d, norm->c.d_input, acts_dir);
+    if (vocab < 1 || !(shrink >= 0))
+        rc = ms_seterr("token prior: vocabulary %d or shrink %g out of range (%s)", vocab, shrink, acts_dir);
+    else if (norm->c.d_input != d)
+        rc = ms_seterr("harvest width %d differs from the GLP's %d (%s)", d, norm->c.d_input, acts_dir);
     else if (h.rows < 2) rc = ms_seterr("the harvest has fewer than 2 rows (%s)", acts_dir);
     tp->d = d;
     double *mu = xmalloc(sizeof(double) * (size_t)d), *cov = xmalloc(sizeof(double) * (size_t)d * d), total = 0;
