@@ -778,6 +778,8 @@ static int cmd_eval_recon(int argc, char **argv) {
     if (rc) return token_prior_free(&tp), fail(ms_geterr());
     long trows = tp.rows;
     double twithin = tp.within;
+    char tsplit[64];
+    snprintf(tsplit, sizeof tsplit, "%s", tp.split[0] ? tp.split : "unknown");
     token_prior_free(&tp);
     if (json) {
         printf("{\"layer\": %d, \"clean\": %.6f, \"dlm_glp\": %.6f, \"dlm_sae\": %.6f, \"dlm_noise\": %.6f, "
@@ -816,9 +818,10 @@ static int cmd_eval_recon(int argc, char **argv) {
                   {"shaped", dl.q_shaped}, {"gauss", dl.q_gauss}, {"gauss_noise", dl.q_gnoise}, {"gauss_fisher", dl.q_fgauss},
                   {"gauss_fisher_noise", dl.q_fgnoise}, {"gauss_token", dl.q_tgauss}, {"gauss_token_noise", dl.q_tgnoise}};
         if (tacts)
-            printf(", \"token_prior_rows\": %ld, \"token_prior_shrink\": %d, \"token_prior_within\": %.6f, "
+            printf(", \"token_prior_rows\": %ld, \"token_prior_split\": \"%s\", \"token_prior_shrink\": %d, "
+                   "\"token_prior_within\": %.6f, "
                    "\"dlm_gauss_token\": %.6f, \"dlm_gauss_token_noise\": %.6f, \"rel_change_gauss_token\": %.6f, "
-                   "\"gauss_token_minus_noise\": %.6f, \"gauss_token_minus_noise_ci\": %.6f", trows, shrink, twithin,
+                   "\"gauss_token_minus_noise\": %.6f, \"gauss_token_minus_noise_ci\": %.6f", trows, tsplit, shrink, twithin,
                    dl.tgauss - dl.clean, dl.tgauss_noise - dl.clean, dl.tgauss_rel_change, dl.vs_tgauss.mean,
                    dl.vs_tgauss.half);
         for (int i = 0; fisher && i < (tacts ? 11 : 9); i++) /* the last two: with --token-prior */
@@ -886,8 +889,8 @@ static int cmd_eval_recon(int argc, char **argv) {
     for (int i = 0; i < 4; i++) print_paired("  ", 44, vs[i].name, vs[i].p);
     if (tacts) {
         print_paired("", 46, "token-given projection minus its noise", dl.vs_tgauss);
-        printf("the prior given the token: means of %ld training rows (shrunk by %d pseudo-rows), leaving %.3f\n"
-               "of the variance to the covariance around them\n", trows, shrink, twithin);
+        printf("the prior given the token: means of %ld %s-split rows (shrunk by %d pseudo-rows), leaving %.3f\n"
+               "of the variance to the covariance around them\n", trows, tsplit, shrink, twithin);
     }
     if (fisher) {
         print_paired("", 46, "Fisher-metric projection minus its noise", dl.vs_fgauss);

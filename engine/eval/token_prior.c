@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,7 @@ int token_prior_fit(token_prior *tp, const char *acts_dir, const glp_model *norm
         rc = ms_seterr("harvest width %d differs from the GLP's %d (%s)", d, norm->c.d_input, acts_dir);
     else if (h.rows < 2) rc = ms_seterr("the harvest has fewer than 2 rows (%s)", acts_dir);
     tp->d = d;
+    snprintf(tp->split, sizeof tp->split, "%s", h.split);
     double *mu = xmalloc(sizeof(double) * (size_t)d), *cov = xmalloc(sizeof(double) * (size_t)d * d), total = 0;
     if (!rc) {
         tp->slot = xmalloc(sizeof(int) * (size_t)vocab);

@@ -22,6 +22,7 @@ typedef struct {
     float *shift;   /* [seen, d] raw units: m - mu_t (a large vocabulary holds only the tokens seen) */
     long *count;    /* [vocab] rows of each token in the fit */
     long rows;      /* rows fitted */
+    char split[64]; /* the harvest's split ("" when its manifest does not say) */
     double within;  /* tr C_w / tr C (normalized space): the share of the variance tokens leave */
     gauss_prior gp; /* N(m, C_w) in norm's normalized space */
 } token_prior;

@@ -299,8 +299,8 @@ check "eval-recon --token-prior: the prior given each row's token beside noise o
 check "eval-recon --token-prior: its paired difference with noise" \
   grep -Eq "^token-given projection minus its noise +[-+][0-9.]+ \[[-+][0-9.]+, [-+][0-9.]+\]$" "$tmp/tp.txt"
 check "eval-recon --token-prior: the rows fitted and the variance the tokens leave" \
-  grep -Eq "^the prior given the token: means of [0-9]+ training rows \(shrunk by 16 pseudo-rows\), leaving 0\.[0-9]+$" "$tmp/tp.txt"
-expect_out "eval-recon --token-prior --fisher: in the JSON, with both terms" '"token_prior_rows": [0-9]+, "token_prior_shrink": 4, "token_prior_within": [0-9.]+, "dlm_gauss_token": -?[0-9.]+, "dlm_gauss_token_noise": -?[0-9.]+, "rel_change_gauss_token": [0-9.]+, "gauss_token_minus_noise": -?[0-9.]+, "gauss_token_minus_noise_ci": [0-9.]+.*"first_order_gauss_token_noise": -?[0-9.]+, "second_order_gauss_token_noise": [0-9.]+, "fisher_pred_gauss_token_noise": [0-9.]+}$' \
+  grep -Eq "^the prior given the token: means of [0-9]+ [a-z]+-split rows \(shrunk by 16 pseudo-rows\), leaving 0\.[0-9]+$" "$tmp/tp.txt"
+expect_out "eval-recon --token-prior --fisher: in the JSON, with both terms" '"token_prior_rows": [0-9]+, "token_prior_split": "[a-z]+", "token_prior_shrink": 4, "token_prior_within": [0-9.]+, "dlm_gauss_token": -?[0-9.]+, "dlm_gauss_token_noise": -?[0-9.]+, "rel_change_gauss_token": [0-9.]+, "gauss_token_minus_noise": -?[0-9.]+, "gauss_token_minus_noise_ci": [0-9.]+.*"first_order_gauss_token_noise": -?[0-9.]+, "second_order_gauss_token_noise": [0-9.]+, "fisher_pred_gauss_token_noise": [0-9.]+}$' \
   $MS eval-recon --acts "$tmp/acts" --model "$tmp/lm/model" --glp "$tmp/a/glp" --sae "$tmp/s1/sae" --corpus $CORPUS \
   --n 400 --windows 2 --token-prior "$tmp/acts" --shrink 4 --fisher --json
 expect_out "eval-recon --token-prior: a missing harvest refused by name" "error: .*$tmp/nowhere" \
