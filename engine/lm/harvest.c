@@ -410,6 +410,7 @@ int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *
 }
 
 int harvest_shard_load(const char *dir, const harvest_info *h, long k, float **acts, int **tokens, long *n) {
+    *acts = NULL, *tokens = NULL, *n = 0; /* on any error too: the caller frees them */
     char *p = harvest_shard_path(dir, k);
     st_file f;
     int rc = st_open(&f, p);
@@ -418,7 +419,7 @@ int harvest_shard_load(const char *dir, const harvest_info *h, long k, float **a
     if (!a || a->ndim != 2 || a->shape[1] != h->d || !t || t->dtype != ST_I32 || t->ndim != 1 ||
         t->shape[0] != a->shape[0])
         rc = ms_seterr("shard lacks acts [n, %d] with tokens I32 [n] (%s)", h->d, p);
-    *acts = NULL, *tokens = NULL, *n = rc ? 0 : (long)a->shape[0];
+    *n = rc ? 0 : (long)a->shape[0];
     if (!rc) {
         *acts = xmalloc(sizeof(float) * a->numel);
         *tokens = xmalloc(sizeof(int) * (size_t)*n);

@@ -65,7 +65,8 @@ int harvest_load_rows(const char *dir, const harvest_info *h, float **data);
  * only the shards that hold them. */
 int harvest_last_rows(const char *dir, const harvest_info *h, long want, float *X);
 /* Shard k's rows as f32 into *acts [*n, h->d] and their token ids into
- * *tokens [*n] (both malloc'd), checked against the manifest's width. */
+ * *tokens [*n] (both malloc'd), checked against the manifest's width. On
+ * an error both are NULL. */
 int harvest_shard_load(const char *dir, const harvest_info *h, long k, float **acts, int **tokens, long *n);
 /* Path of shard k (malloc'd). */
 char *harvest_shard_path(const char *dir, long k);

@@ -4,7 +4,7 @@
  * against sums by hand in double over the same f16 values; projecting at
  * sigma 1 draws fresh rows with the token's mean and that covariance (the
  * token's part of h kept, the rest forgotten); sigma 0 keeps h; bad token
- * ids and widths are refused by name. */
+ * ids, widths and a missing shard are refused by name. */
 #include "testutil.h"
 
 #include "frechet.h"
@@ -211,6 +211,12 @@ static void test_refusals(void **st) {
     assert_non_null(strstr(ms_geterr(), "width"));
     assert_int_equal(token_prior_fit(&tp, dir, &nm, V, -1), -1);
     assert_non_null(strstr(ms_geterr(), "shrink"));
+    char *p = harvest_shard_path(dir, 1); /* a shard the manifest counts, gone */
+    unlink(p);
+    assert_int_equal(token_prior_fit(&tp, dir, &nm, V, 16), -1);
+    assert_non_null(strstr(ms_geterr(), "shard-00001"));
+    assert_null(tp.shift);
+    free(p);
     rm_harvest(dir);
 }
 
