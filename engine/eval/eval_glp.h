@@ -104,8 +104,8 @@ typedef struct {
  * tp: NULL, or the Gaussian prior given the token, in g's normalized space.
  * fm: NULL, or that metric, to expand each edit's cost (q_* above). */
 int eval_delta_lm(const tf_model *lm, const glp_model *g, const glp_ode *ode, float u, const sae_model *sae,
-                  gauss_prior *gp, gauss_prior *gpf, token_prior *tp, const lm_fisher *fm, int draws, int layer, const char *corpus_dir,
-                  const char *split, int windows, uint64_t seed, delta_lm_result *r);
+                  gauss_prior *gp, gauss_prior *gpf, token_prior *tp, const lm_fisher *fm, int draws, int layer,
+                  const char *corpus_dir, const char *split, int windows, uint64_t seed, delta_lm_result *r);
 
 /* Fréchet distance to real activations of reconstructed ones: the last n
  * harvested rows A edited by the GLP projection (as eval_delta_lm's), by the SAE

@@ -1,6 +1,6 @@
 /* token_prior.c — the Gaussian prior given the token, fitted by streaming a
- * harvest's shards three times (token counts, their means, then the
- * covariance around them), one shard in memory at a time. */
+ * harvest's shards twice (token means, then the covariance around them),
+ * one shard in memory at a time. */
 #include "token_prior.h"
 #include "harvest.h"
 #include "util.h"
@@ -29,34 +29,35 @@ static const float *shift_of(const token_prior *tp, int t) {
     return tp->slot[t] < 0 ? NULL : tp->shift + (size_t)tp->slot[t] * tp->d;
 }
 
-/* Passes 1 and 2: counts and slots, then sums per seen token (so that a
- * vocabulary of 128k at d 2048 holds only the tokens seen), then
+/* Pass 1: counts, and sums per token in slots given on first sight (so
+ * that a vocabulary of 128k at d 2048 holds only the tokens seen), then
  * shift[t] = m - (sum_t + shrink m) / (n_t + shrink), m the normalizer's raw mean. */
 static int fit_means(token_prior *tp, const char *dir, const harvest_info *h, const float *m, double shrink) {
-    int d = tp->d, rc = 0;
+    int d = tp->d, rc = 0, cap = 0;
     double *sum = NULL;
-    for (int pass = 0; pass < 2 && !rc; pass++) {
-        for (long k = 0; k < h->shards && !rc; k++) {
-            float *x;
-            int *tok;
-            long n;
-            rc = harvest_shard_load(dir, h, k, &x, &tok, &n) || check_tokens(tok, n, tp->vocab, dir);
-            for (long i = 0; i < n && !rc; i++) {
-                if (pass == 0) {
-                    tp->count[tok[i]]++, tp->rows++;
-                    continue;
+    for (int t = 0; t < tp->vocab; t++) tp->slot[t] = -1;
+    for (long k = 0; k < h->shards && !rc; k++) {
+        float *x;
+        int *tok;
+        long n;
+        rc = harvest_shard_load(dir, h, k, &x, &tok, &n) || check_tokens(tok, n, tp->vocab, dir);
+        for (long i = 0; i < n && !rc; i++) {
+            int t = tok[i];
+            if (tp->slot[t] < 0) {
+                if (tp->seen == cap) { /* grow the slots, zeroing the new ones */
+                    cap = cap ? 2 * cap : 256;
+                    sum = xrealloc(sum, sizeof(double) * (size_t)cap * d);
+                    memset(sum + (size_t)tp->seen * d, 0, sizeof(double) * (size_t)(cap - tp->seen) * d);
                 }
-                double *s = sum + (size_t)tp->slot[tok[i]] * d;
-                for (int j = 0; j < d; j++) s[j] += x[(size_t)i * d + j];
+                tp->slot[t] = tp->seen++;
             }
-            free(x), free(tok);
+            double *s = sum + (size_t)tp->slot[t] * d;
+            for (int j = 0; j < d; j++) s[j] += x[(size_t)i * d + j];
+            tp->count[t]++, tp->rows++;
         }
-        if (pass == 0 && !rc) {
-            for (int t = 0; t < tp->vocab; t++) tp->slot[t] = tp->count[t] ? tp->seen++ : -1;
-            sum = xcalloc((size_t)tp->seen * d, sizeof(double));
-            tp->shift = xmalloc(sizeof(float) * (size_t)tp->seen * d);
-        }
+        free(x), free(tok);
     }
+    if (!rc) tp->shift = xmalloc(sizeof(float) * (size_t)tp->seen * d);
     for (int t = 0; t < tp->vocab && !rc; t++)
         for (int j = 0; j < d && tp->slot[t] >= 0; j++) {
             size_t at = (size_t)tp->slot[t] * d + j;
@@ -67,7 +68,7 @@ static int fit_means(token_prior *tp, const char *dir, const harvest_info *h, co
     return rc ? -1 : 0;
 }
 
-/* Pass 3: mean and covariance of the shifted rows, normalized; and the
+/* Pass 2: mean and covariance of the shifted rows, normalized; and the
  * rows' own total variance, for the share of it the tokens leave. */
 static int fit_cov(token_prior *tp, const char *dir, const harvest_info *h, const glp_model *norm, double *mu,
                    double *cov, double *total) {
