@@ -15,10 +15,10 @@
 # train-split rows and 20000 test-split rows, train a one-block GLP for 60
 # steps and a TopK SAE for 40 steps (eval-recon needs both; only the GLP's
 # normalizer, fitted on the train rows, enters the Gaussian rows), then run
-#   metascope eval-recon [--model M] --acts TEST --glp G --sae S --u U --fisher
-# (64 test windows, seed 1). The GLP and SAE rows of those outputs are not
-# meaningful. Every stage is skipped when its output exists, so a stopped
-# sweep resumes. Prints a markdown table. On an idle 2-core machine a cell
+#   metascope eval-recon [--model M] --acts TEST --glp G --sae S --u U --fisher --json
+# (64 test windows, seed 1). The GLP and SAE fields of those outputs are not
+# meaningful. Every stage is skipped when its output exists and the trainings
+# and harvests run with --resume, so a stopped sweep continues. Prints a markdown table. On an idle 2-core machine a cell
 # takes about 4 minutes, plus the LM's training for an lmS cell (about S/80
 # minutes: 4800 steps took 59). MS_BIN picks the binary.
 set -eu
@@ -54,15 +54,16 @@ cell() {
   d=$WORK/$1
   mkdir -p "$d"
   [ -f "$d/tr/manifest.json" ] ||
-    $MS harvest --model "$2" --out "$d/tr" --layer "$3" --tokens 200000 --split train >/dev/null
+    $MS harvest --model "$2" --out "$d/tr" --layer "$3" --tokens 200000 --split train --resume >/dev/null
   [ -f "$d/te/manifest.json" ] ||
-    $MS harvest --model "$2" --out "$d/te" --layer "$3" --tokens 20000 --split test >/dev/null
-  [ -d "$d/g/glp" ] || $MS train-glp --acts "$d/tr" --config "$WORK/glp.json" --out "$d/g" >/dev/null
-  [ -d "$d/s/sae" ] || $MS train-sae --acts "$d/tr" --config "$WORK/sae.json" --out "$d/s" >/dev/null
+    $MS harvest --model "$2" --out "$d/te" --layer "$3" --tokens 20000 --split test --resume >/dev/null
+  [ -d "$d/g/glp" ] || $MS train-glp --acts "$d/tr" --config "$WORK/glp.json" --out "$d/g" --resume >/dev/null
+  [ -d "$d/s/sae" ] || $MS train-sae --acts "$d/tr" --config "$WORK/sae.json" --out "$d/s" --resume >/dev/null
   for u in $US; do
-    [ -s "$d/r-u$u.txt" ] && continue
-    $MS eval-recon --model "$2" --acts "$d/te" --glp "$d/g/glp" --sae "$d/s/sae" --u "$u" --fisher >"$d/r-u$u.txt.tmp"
-    mv "$d/r-u$u.txt.tmp" "$d/r-u$u.txt"
+    [ -s "$d/r-u$u.json" ] && continue
+    $MS eval-recon --model "$2" --acts "$d/te" --glp "$d/g/glp" --sae "$d/s/sae" --u "$u" --fisher --json \
+      >"$d/r-u$u.json.tmp"
+    mv "$d/r-u$u.json.tmp" "$d/r-u$u.json"
     echo "prior_ratio_sweep: $1 u $u done" >&2
   done
 }
@@ -72,35 +73,33 @@ for s in $STEPS; do
   d=$WORK/lm$s
   mkdir -p "$d"
   sed "s/\"steps\": [0-9]*/\"steps\": $s/" assets/train-lm.json >"$d/train-lm.json"
-  [ -d "$d/lm/model" ] || $MS train-lm --config "$d/train-lm.json" --out "$d/lm" --resume >"$d/train-lm.log" 2>&1 ||
-    $MS train-lm --config "$d/train-lm.json" --out "$d/lm" >"$d/train-lm.log" 2>&1
+  # --resume continues a stopped run and starts a new one when there is no checkpoint
+  [ -d "$d/lm/model" ] || $MS train-lm --config "$d/train-lm.json" --out "$d/lm" --resume >>"$d/train-lm.log" 2>&1
   cell "lm$s" "$d/lm/model" 3
 done
+
+field() { # field NAME < one JSON line: the number after "NAME":
+  sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p"
+}
 
 # row FILE: clean, then ΔLM | ratio | second-order ratio for the exact prior and
 # for the same prior in the Fisher basis, then F's shaped-over-isotropic prediction
 row() {
-  awk '
-    NR == 1 { match($0, /clean [0-9.]+/); clean = substr($0, RSTART + 6, RLENGTH - 6) }
-    /^Gaussian prior.s exact projection/ { g = $(NF-4); gq = $NF; next_g = 1; next }
-    /^the same prior in the LM.s Fisher/ { f = $(NF-3); fq = $NF; next_f = 1; next }
-    /^Gaussian noise, its norm/ {
-      if (next_g) { gn = $(NF-4); gnq = $NF; next_g = 0 }
-      else if (next_f) { fn = $(NF-3); fnq = $NF; next_f = 0 }
-    }
-    /cost [0-9.]+x/ { match($0, /cost [0-9.]+x/); pred = substr($0, RSTART + 5, RLENGTH - 6) }
+  set -- "$(field clean <"$1")" "$(field dlm_gauss <"$1")" "$(field dlm_gauss_noise <"$1")" \
+    "$(field second_order_gauss <"$1")" "$(field second_order_gauss_noise <"$1")" "$(field dlm_gauss_fisher <"$1")" \
+    "$(field dlm_gauss_fisher_noise <"$1")" "$(field second_order_gauss_fisher <"$1")" \
+    "$(field second_order_gauss_fisher_noise <"$1")" "$(field fisher_shaped_over_iso <"$1")"
+  awk -v c="$1" -v g="$2" -v gn="$3" -v gq="$4" -v gnq="$5" -v f="$6" -v fn="$7" -v fq="$8" -v fnq="$9" -v p="${10}" '
     function r(a, b) { return b > 0 ? sprintf("%.2f", a / b) : "n/a" } # an LM that ignores the layer: 0/0
-    END {
-      printf "%s | %+.4f | %+.4f | **%s** | %s | %+.4f | **%s** | %s | %s", clean, g, gn, r(g, gn), r(gq, gnq),
-             f, r(f, fn), r(fq, fnq), pred
-    }' "$1"
+    BEGIN { printf "%.4f | %+.4f | %+.4f | **%s** | %s | %+.4f | **%s** | %s | %.2f", c, g, gn, r(g, gn), r(gq, gnq),
+                   f, r(f, fn), r(fq, fnq), p }'
 }
 
 echo "| run | u | clean loss | Gaussian prior's ΔLM | isotropic noise of its norm | ratio | e'Fe/2 ratio | Fisher-basis prior's ΔLM | ratio | e'Fe/2 ratio | F predicts shaped/isotropic |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for t in $(for l in $LAYERS; do echo "layer$l"; done) $(for s in $STEPS; do echo "lm$s"; done); do
   for u in $US; do
-    f=$WORK/$t/r-u$u.txt
+    f=$WORK/$t/r-u$u.json
     [ -s "$f" ] && echo "| $t | $u | $(row "$f") |"
   done
 done
