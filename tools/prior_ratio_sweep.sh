@@ -78,9 +78,7 @@ for s in $STEPS; do
   cell "lm$s" "$d/lm/model" 3
 done
 
-field() { # field NAME < one JSON line: the number after "NAME":
-  sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p"
-}
+. "$(dirname "$0")/json_field.sh"   # field NAME < JSON line
 
 # row FILE: clean, then ΔLM | ratio | second-order ratio for the exact prior and
 # for the same prior in the Fisher basis, then F's shaped-over-isotropic prediction

@@ -41,9 +41,7 @@ done
 [ -d "$ACTS" ] || $MS harvest --model assets/model --out "$ACTS" --layer 3 --tokens 60000 --split test >&2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
-field() { # field NAME < one JSON line: the number or string after "NAME":
-  sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"
-}
+. "$(dirname "$0")/json_field.sh"   # field NAME < JSON line
 
 fd_sweep() {
   for s in $SOLVERS; do
