@@ -9,6 +9,7 @@
 #
 #   tools/prior_ratio_sweep.sh [--work DIR] [--layers "1 2 3 4 5"]
 #                              [--lm-steps "300 600 1200"] [--u "0.5 0.7 0.85"]
+#                              [--models "TAG=DIR ..."]
 #
 # For each layer L of assets/model (tag layerL) and each LM trained with
 # assets/train-lm.json cut to S steps (tag lmS, layer 3): harvest 200000
@@ -20,19 +21,23 @@
 # meaningful. Every stage is skipped when its output exists and the trainings
 # and harvests run with --resume, so a stopped sweep continues. Prints a markdown table. On an idle 2-core machine a cell
 # takes about 4 minutes, plus the LM's training for an lmS cell (about S/80
-# minutes: 4800 steps took 59). MS_BIN picks the binary.
+# minutes: 4800 steps took 59). --models adds a cell at layer 3 for each model
+# folder already trained (tag TAG; e.g. a further stage from train-lm --init).
+# MS_BIN picks the binary.
 set -eu
 MS=${MS_BIN:-build/metascope}
 WORK=build/prior-sweep
 LAYERS="1 2 3 4 5"
 STEPS="300 600 1200"
 US="0.5 0.7 0.85"
+MODELS=""
 while [ $# -gt 0 ]; do
   case $1 in
     --work) WORK=$2 ;;
     --layers) LAYERS=$2 ;;
     --lm-steps) STEPS=$2 ;;
     --u) US=$2 ;;
+    --models) MODELS=$2 ;;
     *) echo "prior_ratio_sweep.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -77,6 +82,7 @@ for s in $STEPS; do
   [ -d "$d/lm/model" ] || $MS train-lm --config "$d/train-lm.json" --out "$d/lm" --resume >>"$d/train-lm.log" 2>&1
   cell "lm$s" "$d/lm/model" 3
 done
+for m in $MODELS; do cell "${m%%=*}" "${m#*=}" 3; done
 
 . "$(dirname "$0")/json_field.sh"   # field NAME < JSON line
 
@@ -95,7 +101,8 @@ row() {
 
 echo "| run | u | clean loss | Gaussian prior's ΔLM | isotropic noise of its norm | ratio | e'Fe/2 ratio | Fisher-basis prior's ΔLM | ratio | e'Fe/2 ratio | F predicts shaped/isotropic |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for t in $(for l in $LAYERS; do echo "layer$l"; done) $(for s in $STEPS; do echo "lm$s"; done); do
+for t in $(for l in $LAYERS; do echo "layer$l"; done) $(for s in $STEPS; do echo "lm$s"; done) \
+  $(for m in $MODELS; do echo "${m%%=*}"; done); do
   for u in $US; do
     f=$WORK/$t/r-u$u.json
     [ -s "$f" ] && echo "| $t | $u | $(row "$f") |"

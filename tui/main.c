@@ -23,7 +23,7 @@ const char *const MS_USAGE =
     "       metascope bench --glp [--d-in N] [--batch N] [--reps N] [--calls N] [--rows N] [--threads N]\n"
     "       metascope bench --sae [--d-in N] [--latents M] [--k K] [--rows N] [--reps N] [--threads N]\n"
     "       metascope train-bpe [--corpus DIR] [--vocab N] --out tokenizer.json\n"
-    "       metascope train-lm --config FILE --out DIR [--resume] [--max-steps N] [--threads N]\n"
+    "       metascope train-lm --config FILE --out DIR [--init MODEL] [--resume] [--max-steps N] [--threads N]\n"
     "       metascope harvest --model DIR --out DIR [--layer L] [--tokens N] [--split S] [--corpus DIR]\n"
     "                         [--shard-tokens N] [--keep-eos] [--resume] [--threads N]\n"
     "       metascope train-glp --acts DIR --config FILE --out DIR [--init GLP | --normalizer FILE] [--resume]\n"

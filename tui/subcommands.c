@@ -205,15 +205,17 @@ static void on_stop(int sig) {
 }
 
 static int cmd_train_lm(int argc, char **argv) {
-    const char *config = NULL, *out = NULL;
+    const char *config = NULL, *out = NULL, *init = NULL;
     int resume = 0, max_steps = 0, threads = 0;
     opt o[] = {{"--config", &config, 0, 0}, {"--out", &out, 0, 0}, {"--resume", 0, 0, &resume},
-               {"--max-steps", 0, &max_steps, 0}, {"--threads", 0, &threads, 0}, {0}};
+               {"--max-steps", 0, &max_steps, 0}, {"--threads", 0, &threads, 0}, {"--init", &init, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "train-lm")) return 2;
     if (!config || !out) return fail("train-lm needs --config FILE and --out DIR (train-lm)");
     ms_set_threads(threads);
     train_cfg c;
     if (train_cfg_load(&c, config)) return fail(ms_geterr());
+    if (init && strlen(init) >= sizeof c.init) return fail("--init path is too long (train-lm)");
+    if (init) snprintf(c.init, sizeof c.init, "%s", init);
     struct sigaction sa = {0};
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, NULL);

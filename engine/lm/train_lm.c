@@ -2,6 +2,7 @@
 #include "train_lm.h"
 #include "checkpoint.h"
 #include "corpus.h"
+#include "hash.h"
 #include "jsonutil.h"
 #include "optim.h"
 #include "rng.h"
@@ -124,6 +125,30 @@ static void init_params(trainer *t) {
     free(seg);
 }
 
+/* The weights of the model folder a second stage starts from: it must have
+ * the config's shape and the tokenizer's vocabulary. *hash covers the
+ * weights, for the checkpoint's signature. */
+static int load_init(trainer *t, const char *dir, uint64_t *hash) {
+    tf_model im;
+    if (tf_load(&im, dir)) return -1;
+    const tf_config *a = &im.c, *c = &t->cfg.model;
+    int rc = 0;
+    if (a->arch != ARCH_LLAMA) rc = ms_seterr("only a Llama-family model can start a stage (%s)", dir);
+    else if (a->vocab != c->vocab || a->d_model != c->d_model || a->n_layers != c->n_layers ||
+        a->n_heads != c->n_heads || a->n_kv_heads != c->n_kv_heads || a->d_ff != c->d_ff ||
+        a->max_seq < c->max_seq || a->tied != c->tied || fabs(a->rope_theta - c->rope_theta) > 1e-6 * c->rope_theta)
+        rc = ms_seterr("model is not the config's shape: it has vocab %d, d %d, %d layers, %d/%d heads, ff %d, "
+                       "ctx %d, theta %g, the config %d, %d, %d, %d/%d, %d, %d, %g (%s)",
+                       a->vocab, a->d_model, a->n_layers, a->n_heads, a->n_kv_heads, a->d_ff, a->max_seq,
+                       a->rope_theta, c->vocab, c->d_model, c->n_layers, c->n_heads, c->n_kv_heads, c->d_ff,
+                       c->max_seq, c->rope_theta, dir);
+    else rc = tf_flatten(&im, t->params);
+    tf_free(&im);
+    if (rc) return -1;
+    *hash = hash64(HASH64_INIT, t->params, sizeof(float) * t->n);
+    return 0;
+}
+
 static int trainer_init(trainer *t, const train_cfg *cfg) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
@@ -158,6 +183,8 @@ static int trainer_init(trainer *t, const train_cfg *cfg) {
     free(seg);
     rng_seed(&t->rng, cfg->seed);
     init_params(t);
+    uint64_t init_hash = 0;
+    if (cfg->init[0] && load_init(t, cfg->init, &init_hash)) return -1;
     uint64_t h = 1469598103934665603ull; /* FNV-1a over the training tokens */
     for (size_t i = 0; i < t->ntrain; i++) h = (h ^ (uint64_t)(uint32_t)t->train[i]) * 1099511628211ull;
     snprintf(t->signature, sizeof t->signature,
@@ -167,6 +194,9 @@ static int trainer_init(trainer *t, const train_cfg *cfg) {
              cfg->batch, cfg->accum, cfg->steps, cfg->warmup, cfg->lr, cfg->warm_start, cfg->final_lr,
              cfg->weight_decay, cfg->clip, cfg->beta1, cfg->beta2, cfg->eps, cfg->init_std,
              (unsigned long long)cfg->seed, t->ntrain, (unsigned long long)h);
+    size_t k = strlen(t->signature); /* appended only when used: earlier checkpoints still resume */
+    if (cfg->init[0] && k < sizeof t->signature)
+        snprintf(t->signature + k, sizeof t->signature - k, " init=%016llx", (unsigned long long)init_hash);
     t->ws = tf_train_ws_new(c, cfg->batch, c->max_seq);
     t->batch = xmalloc(sizeof(int) * (size_t)cfg->batch * (need));
     return 0;

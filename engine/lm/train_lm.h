@@ -16,6 +16,7 @@
 typedef struct {
     char corpus[512];    /* folder with train/valid/test .jsonl(.lz4) */
     char tokenizer[512]; /* tokenizer.json */
+    char init[512];      /* a model folder to start from (a second stage); "" = random */
     tf_config model;     /* vocab comes from the tokenizer */
     int batch, accum;
     long steps, warmup;
@@ -31,7 +32,9 @@ int train_cfg_load(train_cfg *c, const char *path);
 
 /* Trains into out/: ckpt.safetensors (params, AdamW moments, step, RNG),
  * loss.csv, and at the end model/ (HF folder, f32). With resume, continues
- * from out/ckpt.safetensors. */
+ * from out/ckpt.safetensors. With c->init, the weights start from that
+ * model folder (same shape and vocabulary) and the optimizer and schedule
+ * start afresh: a further stage of training. */
 int train_lm(const train_cfg *c, const char *out, bool resume, const train_opts *o);
 
 typedef struct {

@@ -52,3 +52,21 @@ expect_out "resume refuses another shape" "checkpoint was made for another model
 sed 's/"lr": 0.01/"lr": 0.02/' $CFG > "$tmp/lr.json"
 expect_out "resume refuses other settings" "checkpoint was made with other settings" \
   $MS train-lm --config "$tmp/lr.json" --out "$tmp/b" --resume
+
+# --init: a further stage from a trained model's weights, fresh optimizer.
+sed 's/"lr": 0.01/"lr": 0/' $CFG > "$tmp/lr0.json"
+check "--init with lr 0 runs" $MS train-lm --config "$tmp/lr0.json" --out "$tmp/i0" --init "$tmp/a/model"
+check "--init with lr 0 exports the init model's weights bit for bit" \
+  cmp "$tmp/a/model/model.safetensors" "$tmp/i0/model/model.safetensors"
+check "--init runs" $MS train-lm --config $CFG --out "$tmp/i1" --init "$tmp/a/model"
+check "--init starts at the trained model's loss, not a random one's" \
+  sh -c "awk -F, 'NR==2 {print \$3}' $tmp/a/loss.csv > $tmp/r1; awk -F, -v r=\$(cat $tmp/r1) 'NR==2 {exit !(\$3 < r - 1)}' $tmp/i1/loss.csv"
+check "--init stopped after 17 steps" $MS train-lm --config $CFG --out "$tmp/i2" --init "$tmp/a/model" --max-steps 17
+expect_out "resume without the run's --init is refused" "checkpoint was made with other settings" \
+  $MS train-lm --config $CFG --out "$tmp/i2" --resume
+check "resume with --init" $MS train-lm --config $CFG --out "$tmp/i2" --init "$tmp/a/model" --resume
+check "--init resumed model is bit-identical" cmp "$tmp/i1/model/model.safetensors" "$tmp/i2/model/model.safetensors"
+expect_out "--init refuses a model of another shape" "error: model is not the config's shape: it has .* d 32.*the config 600, 48.*$tmp/a/model" \
+  $MS train-lm --config "$tmp/other.json" --out "$tmp/x2" --init "$tmp/a/model"
+expect_out "--init names a missing folder" "error: .*$tmp/nothing" \
+  $MS train-lm --config $CFG --out "$tmp/x3" --init "$tmp/nothing"
