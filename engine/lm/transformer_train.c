@@ -96,7 +96,7 @@ size_t tf_train_ws_bytes(const tf_train_ws *ws) { return ws->bytes; }
 
 /* ---------------------------------------------------------------- checks */
 
-static bool same_shape(const tf_config *a, const tf_config *b) {
+bool tf_same_shape(const tf_config *a, const tf_config *b) {
     return a->d_model == b->d_model && a->n_layers == b->n_layers && a->n_heads == b->n_heads &&
            a->n_kv_heads == b->n_kv_heads && a->head_dim == b->head_dim && a->d_ff == b->d_ff &&
            a->vocab == b->vocab;
@@ -106,7 +106,7 @@ static bool same_shape(const tf_config *a, const tf_config *b) {
 static int prepare(const tf_model *m, tf_train_ws *ws, const int *tokens, int B, int T) {
     const tf_config *c = &m->c;
     if (c->arch != ARCH_LLAMA) return ms_seterr("training supports the Llama family only (train)");
-    if (!same_shape(c, &ws->c)) return ms_seterr("model shape differs from the workspace's (train)");
+    if (!tf_same_shape(c, &ws->c)) return ms_seterr("model shape differs from the workspace's (train)");
     if (B <= 0 || T <= 0 || B > ws->B || T > ws->T)
         return ms_seterr("batch %dx%d outside the workspace's %dx%d (train)", B, T, ws->B, ws->T);
     for (int b = 0; b < B; b++)
@@ -240,7 +240,7 @@ static void threads_end(int nt) {
 float tf_train_fwd_bwd(const tf_model *m, tf_model *g, tf_train_ws *ws, const int *tokens, int B, int T,
                        float grad_scale) {
     if (prepare(m, ws, tokens, B, T)) return NAN;
-    if (!same_shape(&g->c, &m->c) || g->c.tied != m->c.tied) {
+    if (!tf_same_shape(&g->c, &m->c) || g->c.tied != m->c.tied) {
         ms_seterr("gradient model's shape differs from the model's (train)");
         return NAN;
     }
@@ -277,7 +277,7 @@ double tf_train_resid_grad(const tf_model *m, tf_model *g, tf_train_ws *ws, cons
         ms_seterr("layer %d outside the model's 0..%d (resid grad)", layer, c->n_layers - 1);
         return NAN;
     }
-    if (!same_shape(&g->c, &m->c) || g->c.tied != m->c.tied) {
+    if (!tf_same_shape(&g->c, &m->c) || g->c.tied != m->c.tied) {
         ms_seterr("gradient model's shape differs from the model's (resid grad)");
         return NAN;
     }

@@ -57,6 +57,8 @@ typedef struct {
     double peak_gflops;       /* square 1024 sgemm, same threads */
     double step_gflop;        /* sgemm GFLOP per step */
 } tf_train_bench_result;
+/* Same weight shapes (width, depth, heads, head size, MLP, vocabulary). */
+bool tf_same_shape(const tf_config *a, const tf_config *b);
 int tf_train_bench(const tf_config *c, int B, int T, int reps, tf_train_bench_result *r);
 double tf_sgemm_peak_gflops(int n, int reps);
 
