@@ -40,6 +40,7 @@ const char *const MS_USAGE =
     "       metascope eval-sae [--sae DIR] [--acts DIR] [--rows N] [--delta-lm [--glp DIR] [--model DIR]]\n"
     "                          [--sampler S] [--evals E] [--rho R] [--json]\n"
     "       metascope scaling --acts DIR --out DIR [--budgets DIR] [--with-default] [--eval-rows N] [--eval-acts DIR]\n"
+    "                         [--normalizer FILE]\n"
     "       metascope eval-recon [--acts DIR] [--glp DIR] [--sae DIR] [--model DIR] [--n N] [--windows N]\n"
     "                            [--sampler S] [--evals E] [--rho R] [--u U] [--draws K] [--fisher [--power P]]\n"
     "                            [--token-prior ACTS [--shrink K]] [--json]\n"

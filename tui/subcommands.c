@@ -600,12 +600,12 @@ static int cmd_eval_sae(int argc, char **argv) {
 /* scaling: GLPs at several compute budgets and the fit of their held-out loss. */
 enum { MAX_STAGES = 8 };
 static int cmd_scaling(int argc, char **argv) {
-    const char *acts = NULL, *out = NULL, *budgets = NULL, *eval_acts = NULL, *corpus = NULL;
+    const char *acts = NULL, *out = NULL, *budgets = NULL, *eval_acts = NULL, *corpus = NULL, *norm = NULL;
     int threads = 0, rows = 10000, steps = 20, with_default = 0;
     opt o[] = {{"--acts", &acts, 0, 0}, {"--out", &out, 0, 0}, {"--budgets", &budgets, 0, 0},
                {"--eval-acts", &eval_acts, 0, 0}, {"--corpus", &corpus, 0, 0},
                {"--eval-rows", 0, &rows, 0}, {"--fd-steps", 0, &steps, 0}, {"--with-default", 0, 0, &with_default},
-               {"--threads", 0, &threads, 0}, {0}};
+               {"--threads", 0, &threads, 0}, {"--normalizer", &norm, 0, 0}, {0}};
     if (parse_opts(argc, argv, o, NULL, "scaling")) return 2;
     if (!acts || !out) return fail("scaling needs --acts DIR and --out DIR (scaling)");
     if (rows < 2 || steps < 1) return fail("--eval-rows must be at least 2 and --fd-steps at least 1 (scaling)");
@@ -623,7 +623,7 @@ static int cmd_scaling(int argc, char **argv) {
     }
     catch_stop();
     scaling_opts so = {acts,   budgets ? budgets : db, out, eval_acts, corpus, with_default ? dcfg : NULL,
-                       with_default ? dglp : NULL, stages, nst, "default", rows, steps, stderr, isatty(2), &g_stop};
+                       with_default ? dglp : NULL, stages, nst, "default", rows, steps, stderr, isatty(2), &g_stop, norm};
     scaling_point *p;
     int n;
     scaling_fit f;

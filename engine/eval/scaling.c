@@ -4,6 +4,7 @@
 #include "glp_folder.h"
 #include "glp_train.h"
 #include "harvest.h"
+#include "hash.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -103,6 +104,9 @@ static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const cha
     p->compute = 6 * stage_params(cfg, p) * p->rows;
     p->heldout_loss = r.heldout_loss, p->fd = r.fd_glp;
     p->fd_floor = r.fd_floor, p->fd_gauss = r.fd_gauss;
+    size_t d = (size_t)m.c.d_input;
+    p->space = hash64(hash64(HASH64_INIT, m.mean, sizeof(float) * d), m.var, sizeof(float) * d);
+    if (m.basis) p->space = hash64(p->space, m.basis, sizeof(float) * d * d);
     glp_free(&m);
     return rc;
 }
@@ -118,13 +122,20 @@ static int run_budget(const scaling_opts *o, const char *file, const char *name,
     if (glp_train_cfg_load(&cfg, cfgpath)) return -1;
     struct stat st;
     double before = trained_seconds(dir);
-    if (stat(done, &st)) {
-        char ck[4300];
-        snprintf(ck, sizeof ck, "%s/ckpt.safetensors", dir);
-        bool resume = stat(ck, &st) == 0;
-        fprintf(o->log, "scaling: %s: %s\n", name, resume ? "resuming" : "training");
+    char ck[4300];
+    snprintf(ck, sizeof ck, "%s/ckpt.safetensors", dir);
+    bool finished = stat(done, &st) == 0, resume = stat(ck, &st) == 0;
+    if (!finished || resume) { /* a finished run resumes too: its checkpoint checks the settings, normalizer included */
+        if (o->normalizer && strlen(o->normalizer) >= sizeof cfg.normalizer)
+            return ms_seterr("--normalizer path is too long (scaling)");
+        if (o->normalizer) snprintf(cfg.normalizer, sizeof cfg.normalizer, "%s", o->normalizer);
+        fprintf(o->log, "scaling: %s: %s\n", name, finished ? "checking" : resume ? "resuming" : "training");
         train_opts to = {o->log, o->tty, o->stop, 0};
-        if (glp_train(&cfg, o->acts, dir, resume, &to)) return -1;
+        if (glp_train(&cfg, o->acts, dir, resume, &to)) {
+            char e[1024];
+            snprintf(e, sizeof e, "%s", ms_geterr()); /* named by budget: the message lives in the error slot */
+            return ms_seterr("budget %s: %s", name, e);
+        }
         if (o->stop && *o->stop) return ms_seterr("stopped; run again to resume (scaling)");
     }
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -205,6 +216,11 @@ int scaling_run(const scaling_opts *o_in, scaling_point **pts, int *npts, scalin
         snprintf(p[n].name, sizeof p[n].name, "%s", o->extra_name ? o->extra_name : "extra");
         if (!rc) n++;
     }
+    for (int i = 1; i < n && !rc; i++)
+        if (p[i].space != p[0].space)
+            rc = ms_seterr("%s was trained with another normalizer than %s: their losses do not compare "
+                           "(a finished budget in %s keeps its own; train it again or use another --out) (scaling)",
+                           p[i].name, p[0].name, o->out);
     bool fitted = false;
     *fit = (scaling_fit){NAN, NAN, NAN, NAN};
     if (!rc && n >= 3) {

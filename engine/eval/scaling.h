@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct {
@@ -26,6 +27,7 @@ typedef struct {
     double heldout_loss, fd;      /* eval_glp on the shared held-out rows */
     double fd_floor, fd_gauss;
     double minutes;               /* training time of this run (0 if it was done) */
+    uint64_t space;               /* hash of its normalizer: losses compare only within one space */
 } scaling_point;
 
 typedef struct {
@@ -41,12 +43,14 @@ typedef struct {
     FILE *log;
     bool tty;
     volatile sig_atomic_t *stop;
+    const char *normalizer; /* the budgets' basis (train-glp --normalizer); NULL: the harvest's statistics */
 } scaling_opts;
 
 /* Trains (or resumes, or reuses when finished) out/<name>/ for every
  * <budgets>/NAME.json in name order, evaluates each on the last 2·eval_rows
  * rows of eval_acts (FD with the floor and Gaussian, as eval-glp), writes
- * out/scaling.csv and out/fit.txt. *pts is malloc'd. */
+ * out/scaling.csv and out/fit.txt. Every point must share one normalizer
+ * (held-out losses in different spaces do not compare). *pts is malloc'd. */
 int scaling_run(const scaling_opts *o, scaling_point **pts, int *n, scaling_fit *fit);
 
 #endif

@@ -144,6 +144,22 @@ rm -r "$tmp/as/glp" && cp -r "$tmp/d/glp" "$tmp/as/glp"
 check "scaling --with-default, three stages, the last grown" env METASCOPE_ASSETS="$tmp/as" $MS scaling --acts "$tmp/acts" \
   --out "$tmp/sc" --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
 check "... each stage's compute at its own size" grep -q '^default,64,128,4,146016,38400,2.3399e+10,' "$tmp/sc/scaling.csv"
+# scaling --normalizer: the budgets in the LM's Fisher basis, comparable only
+# with a default GLP trained in that basis.
+check "scaling --normalizer" $MS scaling --acts "$tmp/acts" --out "$tmp/scf" --budgets "$tmp/as/scaling" \
+  --normalizer "$tmp/fisher.safetensors" --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
+check "... each budget exports that normalizer" cmp "$tmp/fisher.safetensors" "$tmp/scf/s2/glp/rep_statistics.safetensors"
+expect_out "... beside a default in the harvest's space: refused, named" \
+  'error: default was trained with another normalizer than s1: their losses do not compare' \
+  env METASCOPE_ASSETS="$tmp/as" $MS scaling --acts "$tmp/acts" --out "$tmp/scf" --normalizer "$tmp/fisher.safetensors" \
+  --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
+mkdir -p "$tmp/asf" && cp -r "$tmp/as/scaling" "$tmp/asf/" && cp $CFG "$tmp/asf/train-glp.json" && cp -r "$tmp/fi/glp" "$tmp/asf/glp"
+check "... beside a default in the same basis: one fit" env METASCOPE_ASSETS="$tmp/asf" $MS scaling --acts "$tmp/acts" \
+  --out "$tmp/scf" --normalizer "$tmp/fisher.safetensors" --with-default --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
+check "... the fit's file is written" grep -q '^points 3' "$tmp/scf/fit.txt"
+expect_out "finished budgets reused without --normalizer: the checkpoint refuses" \
+  'error: budget s1: .*checkpoint was made with other settings' \
+  $MS scaling --acts "$tmp/acts" --out "$tmp/scf" --budgets "$tmp/as/scaling" --eval-acts "$tmp/acts" --eval-rows 400 --fd-steps 4
 
 # The trained GLP in a session: load it beside its model, read meta-neurons.
 expect_out "load glp" 'loaded GLP .*: layer 1, d_input 32, d_model 64, 2 blocks of 128 meta-neurons' \
