@@ -218,9 +218,8 @@ int scaling_run(const scaling_opts *o_in, scaling_point **pts, int *npts, scalin
     }
     for (int i = 1; i < n && !rc; i++)
         if (p[i].space != p[0].space)
-            rc = ms_seterr("%s was trained with another normalizer than %s: their losses do not compare "
-                           "(a finished budget in %s keeps its own; train it again or use another --out) (scaling)",
-                           p[i].name, p[0].name, o->out);
+            rc = ms_seterr("%s was trained with another normalizer than %s: their losses do not compare (scaling)",
+                           p[i].name, p[0].name);
     bool fitted = false;
     *fit = (scaling_fit){NAN, NAN, NAN, NAN};
     if (!rc && n >= 3) {
