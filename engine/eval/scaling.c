@@ -4,7 +4,6 @@
 #include "glp_folder.h"
 #include "glp_train.h"
 #include "harvest.h"
-#include "hash.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -104,9 +103,7 @@ static int eval_point(const scaling_opts *o, const glp_train_cfg *cfg, const cha
     p->compute = 6 * stage_params(cfg, p) * p->rows;
     p->heldout_loss = r.heldout_loss, p->fd = r.fd_glp;
     p->fd_floor = r.fd_floor, p->fd_gauss = r.fd_gauss;
-    size_t d = (size_t)m.c.d_input;
-    p->space = hash64(hash64(HASH64_INIT, m.mean, sizeof(float) * d), m.var, sizeof(float) * d);
-    if (m.basis) p->space = hash64(p->space, m.basis, sizeof(float) * d * d);
+    p->space = glp_normalizer_hash(&m);
     glp_free(&m);
     return rc;
 }

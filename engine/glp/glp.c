@@ -4,6 +4,7 @@
 #include "glp.h"
 #include "glpconfig.h"
 #include "half.h"
+#include "hash.h"
 
 #include "ops.h"
 #include "safetensors.h"
@@ -247,6 +248,12 @@ void glp_set_basis(glp_model *m, const float *basis, const float *basis_inv) {
     if (!basis || !basis_inv) return;
     m->basis = xmalloc(sizeof(float) * dd), m->basis_inv = xmalloc(sizeof(float) * dd);
     memcpy(m->basis, basis, sizeof(float) * dd), memcpy(m->basis_inv, basis_inv, sizeof(float) * dd);
+}
+
+uint64_t glp_normalizer_hash(const glp_model *m) {
+    size_t d = (size_t)m->c.d_input;
+    uint64_t h = hash64(hash64(HASH64_INIT, m->mean, sizeof(float) * d), m->var, sizeof(float) * d);
+    return m->basis ? hash64(h, m->basis, sizeof(float) * d * d) : h;
 }
 
 /* ------------------------------------------------------------ load / save */

@@ -107,6 +107,9 @@ int glp_save_as(const glp_model *m, const char *path, bool half);
 /* The basis and its inverse (copied), or NULL for none. */
 void glp_set_basis(glp_model *m, const float *basis, const float *basis_inv);
 
+/* Hash of the normalizer (mean, var, basis): equal for GLPs working in one space. */
+uint64_t glp_normalizer_hash(const glp_model *m);
+
 /* x = (h - mean)/sqrt(var + 1e-12); h = x sqrt(var) + mean; with a basis,
  * x = basis x after and x = basis_inv x before. In place allowed. */
 void glp_normalize(const glp_model *m, float *x, const float *h, int N);

@@ -202,9 +202,8 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     if (cfg->init[0] && k < sizeof t->signature)
         k += (size_t)snprintf(t->signature + k, sizeof t->signature - k, " init=%016llx", (unsigned long long)init_hash);
     if (cfg->normalizer[0] && k < sizeof t->signature) {
-        uint64_t nh = hash64(hash64(HASH64_INIT, t->m.mean, sizeof(float) * (size_t)d), t->m.var, sizeof(float) * (size_t)d);
-        if (t->m.basis) nh = hash64(nh, t->m.basis, sizeof(float) * (size_t)d * d);
-        snprintf(t->signature + k, sizeof t->signature - k, " norm=%016llx", (unsigned long long)nh);
+        snprintf(t->signature + k, sizeof t->signature - k, " norm=%016llx",
+                 (unsigned long long)glp_normalizer_hash(&t->m));
     }
     return 0;
 }

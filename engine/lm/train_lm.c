@@ -134,7 +134,8 @@ static int load_init(trainer *t, const char *dir, uint64_t *hash) {
     const tf_config *a = &im.c, *c = &t->cfg.model;
     int rc = 0;
     if (a->arch != ARCH_LLAMA) rc = ms_seterr("only a Llama-family model can start a stage (%s)", dir);
-    else if (!tf_same_shape(a, c) || a->max_seq < c->max_seq || a->tied != c->tied || fabs(a->rope_theta - c->rope_theta) > 1e-6 * c->rope_theta)
+    else if (!tf_same_shape(a, c) || a->max_seq < c->max_seq || a->tied != c->tied ||
+             fabs(a->rope_theta - c->rope_theta) > 1e-6 * c->rope_theta)
         rc = ms_seterr("model is not the config's shape: it has vocab %d, d %d, %d layers, %d/%d heads, ff %d, "
                        "ctx %d, theta %g, the config %d, %d, %d, %d/%d, %d, %d, %g (%s)",
                        a->vocab, a->d_model, a->n_layers, a->n_heads, a->n_kv_heads, a->d_ff, a->max_seq,
