@@ -22,6 +22,7 @@ WORK=${WORK:-build/train-lm}
 CONFIG=${CONFIG:-assets/train-lm.json}
 # glp-work2: harvests since EOS rows are left out (build/glp-work holds the older ones)
 GLPWORK=${GLPWORK:-build/glp-work2}
+mkdir -p "$GLPWORK" # harvest creates its folder, not the parents
 if [ ! -f assets/corpus/MANIFEST.json ]; then
   /usr/bin/python3 tools/build_corpus.py --out assets/corpus
 fi
