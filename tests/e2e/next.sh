@@ -1,0 +1,38 @@
+#!/bin/sh
+# next.sh — tools/make_next.sh, the staged rebuild of the default assets, on
+# tiny configs: every stage lands its output, a stage whose output exists is
+# skipped, the packed stage boundary changes nothing (the chain equals
+# training straight from the unpacked weights), and a bad stage name fails.
+. tests/e2e/lib.sh
+CORPUS=tests/fixtures/corpus_tiny
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$_out" "$XDG_CACHE_HOME"' EXIT
+N=$tmp/next
+mkdir -p "$N"
+cp tests/fixtures/train-tiny.json "$N/train-lm.json"
+sed 's/"lr": 0.01/"lr": 0.005/; s/"seed": 3/"seed": 4/' tests/fixtures/train-tiny.json >"$N/train-lm-2.json"
+sed 's/"n_layers": 2/"n_layers": 3/; s/"seed": 5/"seed": 6/' tests/fixtures/glp-tiny.json >"$tmp/glp3.json"
+export NEXT="$N" NEXT_WORK="$tmp/work"
+export NEXT_HARVEST="--corpus $CORPUS --layer 1 --tokens 3000"
+export NEXT_FISHER="--corpus $CORPUS --windows 3 --rows 2000"
+export NEXT_SAE_CONFIG=tests/fixtures/sae-tiny.json
+export NEXT_GLP_CONFIG1=tests/fixtures/glp-tiny.json NEXT_GLP_CONFIG2=tests/fixtures/glp-tiny.json
+export NEXT_GLP_CONFIG3="$tmp/glp3.json"
+
+expect_status "an unknown stage fails with status 2" 2 sh tools/make_next.sh lm1 glp9
+check "nothing ran before the bad stage was named" test ! -e "$NEXT_WORK/lm1"
+check "every stage runs" sh tools/make_next.sh
+for f in lm1/model.safetensors.lz4 loss.csv loss-2.csv model/model.safetensors.lz4 \
+         fisher-norm.safetensors sae sae-loss.csv glp1 glp2 glp/final.safetensors.lz4 glp3-loss.csv; do
+  check "landed: $f" test -e "$N/$f"
+done
+check "no temporary folder is left" sh -c "! ls -d '$N'/*.tmp 2>/dev/null"
+expect_out "a second run skips every stage" '^make_next.sh: glp3 is done' sh tools/make_next.sh
+check "a second run trains nothing" sh -c "[ \"\$(sh tools/make_next.sh | grep -c 'is done')\" -eq 7 ]"
+check "the second LM stage straight from the unpacked first stage" \
+  $MS train-lm --config "$N/train-lm-2.json" --out "$tmp/direct" --init "$NEXT_WORK/lm1/model"
+check "... is bit-identical to the chain through the f32 pack" \
+  cmp "$tmp/direct/model/model.safetensors" "$NEXT_WORK/lm2/model/model.safetensors"
+check "the final GLP keeps the Fisher normalizer" cmp "$N/fisher-norm.safetensors" "$N/glp/rep_statistics.safetensors"
+expect_out "the final GLP has grown to 3 blocks" 'n_layers: 3' cat "$N/glp/config.yaml"
+expect_out "the staged model, GLP and SAE load together" 'prompt: [0-9]+ tokens' \
+  $MS --model "$N/model" -c "load glp $N/glp; load sae $N/sae; prompt The"

@@ -1,0 +1,96 @@
+#!/bin/sh
+# make_next.sh — the default assets' rebuild on the two-stage LM (issue #12,
+# docs/glp-quality.md section 21), in stages that each fit one 3-hour
+# session and each land in assets/next/, so a session's end loses nothing:
+# build/ does not outlive a session here, the repository does.
+#   lm1     train-lm (assets/next/train-lm.json, 4800 steps) -> assets/next/lm1 (f32)
+#   lm2     train-lm --init lm1 (assets/next/train-lm-2.json, 4800 more) -> assets/next/model (f16)
+#   fisher  harvest of that model (build/next/acts, 2.5M EOS-free rows of layer 3),
+#           metascope fisher -> assets/next/fisher-norm.safetensors
+#   sae     train-sae -> assets/next/sae
+#   glp1    train-glp --normalizer (assets/train-glp.json) -> assets/next/glp1 (f32)
+#   glp2    train-glp --init glp1 (assets/train-glp-2.json) -> assets/next/glp2 (f32)
+#   glp3    train-glp --init glp2 (assets/train-glp-3.json, 6 blocks) -> assets/next/glp (f16)
+# Usage: sh tools/make_next.sh [STAGE...]   (default: every stage not done yet)
+# A stage is done when its output under assets/next/ exists; a stopped stage
+# resumes from its checkpoint in build/next/. The harvest is deterministic,
+# so a later session re-harvests the same rows from the committed model.
+# Stage boundaries carry weights only (--init starts a fresh optimizer), so
+# an f32 pack in between is lossless and the chain is the same as one run.
+# NEXT, NEXT_WORK and the other NEXT_* settings exist for tests/e2e/next.sh.
+set -eu
+MS=${MS_BIN:-build/metascope}
+N=${NEXT:-assets/next}
+W=${NEXT_WORK:-build/next}
+HARVEST=${NEXT_HARVEST:---layer 3 --tokens 2500000}
+FISHER=${NEXT_FISHER:-}
+SAE_CFG=${NEXT_SAE_CONFIG:-assets/train-sae.json}
+GLP_CFG1=${NEXT_GLP_CONFIG1:-assets/train-glp.json}
+GLP_CFG2=${NEXT_GLP_CONFIG2:-assets/train-glp-2.json}
+GLP_CFG3=${NEXT_GLP_CONFIG3:-assets/train-glp-3.json}
+mkdir -p "$W"
+acts() {
+  $MS harvest --model $N/model $HARVEST --out $W/acts --resume
+}
+stage_lm1() {
+  $MS train-lm --config $N/train-lm.json --out $W/lm1 --resume
+  cp $W/lm1/loss.csv $N/loss.csv
+  rm -rf $N/lm1.tmp
+  $MS pack-model $W/lm1/model --out $N/lm1.tmp
+  mv $N/lm1.tmp $N/lm1
+}
+stage_lm2() {
+  $MS train-lm --config $N/train-lm-2.json --out $W/lm2 --init $N/lm1 --resume
+  cp $W/lm2/loss.csv $N/loss-2.csv
+  rm -rf $N/model.tmp
+  $MS pack-model $W/lm2/model --out $N/model.tmp --f16
+  mv $N/model.tmp $N/model
+  $MS eval-lm $N/model --split test
+}
+stage_fisher() {
+  acts
+  $MS fisher --model $N/model --acts $W/acts $FISHER --out $W/fisher-norm.safetensors
+  cp $W/fisher-norm.safetensors $N/fisher-norm.safetensors
+}
+stage_sae() {
+  acts
+  $MS train-sae --acts $W/acts --config "$SAE_CFG" --out $W/sae --resume
+  cp $W/sae/loss.csv $N/sae-loss.csv
+  rm -rf $N/sae.tmp
+  cp -r $W/sae/sae $N/sae.tmp
+  mv $N/sae.tmp $N/sae
+}
+# glp STAGE CONFIG FROM-ARGS PACK-FLAGS OUT
+glp() {
+  acts
+  $MS train-glp --acts $W/acts --config "$2" --out $W/$1 $3 --resume
+  cp $W/$1/loss.csv $N/$1-loss.csv
+  rm -rf "$N/$5.tmp"
+  $MS pack-glp $W/$1/glp --out "$N/$5.tmp" $4
+  mv "$N/$5.tmp" "$N/$5"
+}
+stage_glp1() { glp glp1 "$GLP_CFG1" "--normalizer $N/fisher-norm.safetensors" "" glp1; }
+stage_glp2() { glp glp2 "$GLP_CFG2" "--init $N/glp1" "" glp2; }
+stage_glp3() { glp glp3 "$GLP_CFG3" "--init $N/glp2" --f16 glp; }
+done_path() {
+  case $1 in
+    lm1) echo $N/lm1 ;; lm2) echo $N/model ;; fisher) echo $N/fisher-norm.safetensors ;; sae) echo $N/sae ;;
+    glp1) echo $N/glp1 ;; glp2) echo $N/glp2 ;; glp3) echo $N/glp ;;
+  esac
+}
+[ $# -gt 0 ] || set -- lm1 lm2 fisher sae glp1 glp2 glp3
+for s in "$@"; do # every name first: a typo must not start hours of training
+  if [ -z "$(done_path "$s")" ]; then
+    echo "make_next.sh: unknown stage '$s' (lm1 lm2 fisher sae glp1 glp2 glp3)" >&2
+    exit 2
+  fi
+done
+for s in "$@"; do
+  out=$(done_path "$s")
+  if [ -e "$out" ]; then
+    echo "make_next.sh: $s is done ($out)"
+    continue
+  fi
+  echo "make_next.sh: stage $s"
+  "stage_$s"
+done
