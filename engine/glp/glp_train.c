@@ -184,12 +184,15 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     t->nranges = nt;
     free(gt);
     t->warmup = (long)lround(cfg->warmup * (double)cfg->steps);
-    /* The statistics and row count stand in for the data (hashing every row
-     * would cost a pass over gigabytes). */
+    /* The data: the harvest's source (harvest.h), which a re-harvest on
+     * another CPU keeps, so a carried checkpoint resumes there; harvests
+     * without one stand in their statistics (hashing every row would cost a
+     * pass over gigabytes). */
     uint64_t h = 1469598103934665603ull;
     const uint8_t *s[2] = {(const uint8_t *)t->info.mean, (const uint8_t *)t->info.var};
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 2 && !t->info.source[0]; k++)
         for (size_t i = 0; i < sizeof(float) * (size_t)d; i++) h = (h ^ s[k][i]) * 1099511628211ull;
+    if (t->info.source[0]) h = strtoull(t->info.source, NULL, 16);
     snprintf(t->signature, sizeof t->signature,
              "d=%d dm=%d mlp=%d L=%d B=%d steps=%ld warm=%ld lr=%g ws=%g fl=%g wd=%g clip=%g b1=%g b2=%g eps=%g "
              "seed=%llu heldout=%g data=%ld:%016llx",

@@ -2,7 +2,9 @@
 #include "harvest.h"
 #include "corpus.h"
 #include "half.h"
+#include "hash.h"
 #include "jsonutil.h"
+#include "model_digest.h"
 #include "safetensors.h"
 #include "transformer.h"
 #include "util.h"
@@ -34,6 +36,7 @@ typedef struct {
     int T, d, layer;
     long rows, S, nshards;
     char signature[1024];
+    uint64_t source; /* what the rows are, independent of the CPU that computed them (harvest.h) */
     /* one shard's buffers, reused */
     uint16_t *acts;
     int32_t *tok, *doc, *pos;
@@ -95,6 +98,10 @@ static int harvester_init(harvester *h, const harvest_opts *o) {
     snprintf(h->signature, sizeof h->signature,
              "model=%s layer=%d d=%d T=%d split=%s eos=%s shard_rows=%ld data=%zu:%016llx", o->model, h->layer, h->d,
              h->T, o->split, o->keep_eos ? "kept" : "skipped", h->S, h->n, (unsigned long long)hash);
+    uint64_t digest;
+    if (model_digest(o->model, &digest)) return -1;
+    int64_t shape[6] = {h->layer, h->d, h->T, o->keep_eos, (int64_t)h->n, h->rows};
+    h->source = hash64(hash64(hash64(HASH64_INIT, &digest, sizeof digest), shape, sizeof shape), &hash, sizeof hash);
     if (tf_state_init(&h->st, &h->m, h->T)) return -1;
     h->cap = (tf_rows){xmalloc(xmul(sizeof(float) * (size_t)h->T, (size_t)h->d)), h->d};
     if (tf_add_hook(&h->st, (tf_hook){HOOK_RESID, h->layer, tf_rows_hook, &h->cap})) return -1;
@@ -235,6 +242,9 @@ static int write_manifest(harvester *h) {
     json_object_object_add(o, "eos", json_object_new_string(h->o->keep_eos ? "kept" : "skipped"));
     json_object_object_add(o, "shard_rows", json_object_new_int64(h->S));
     json_object_object_add(o, "rows", json_object_new_int64(h->rows));
+    char src[17];
+    snprintf(src, sizeof src, "%016llx", (unsigned long long)h->source);
+    json_object_object_add(o, "source", json_object_new_string(src));
     for (long k = 0; k < h->nshards; k++) {
         char name[64];
         snprintf(name, sizeof name, "shard-%05ld.safetensors.lz4", k);
@@ -305,6 +315,12 @@ int harvest_info_load(harvest_info *h, const char *dir) {
         snprintf(h->model, sizeof h->model, "%s", json_object_get_string(x));
     if (!rc && json_object_object_get_ex(o, "split", &x) && json_object_is_type(x, json_type_string))
         snprintf(h->split, sizeof h->split, "%s", json_object_get_string(x));
+    if (!rc && json_object_object_get_ex(o, "source", &x)) {
+        const char *v = json_object_is_type(x, json_type_string) ? json_object_get_string(x) : "";
+        if (strlen(v) != 16 || strspn(v, "0123456789abcdef") != 16)
+            rc = ms_seterr("manifest's source is not 16 hex digits (%s)", p);
+        else memcpy(h->source, v, 17);
+    }
     if (o) json_object_put(o);
     free(p);
     if (rc) return -1;

@@ -16,7 +16,11 @@
  * out/stats.safetensors: mean, var F32 [d] (double sums over every stored
  *   row, as stored in f16; population variance)
  * out/manifest.json: model, layer, d, split, window, eos ("skipped" or
- *   "kept"), shard_rows, rows, shards. */
+ *   "kept"), shard_rows, rows, shards, and source: a hash of the model's
+ *   digest (model_digest.h), the layer, window, EOS policy, the split's
+ *   tokens and the row count. It names what the rows are activations of,
+ *   which another CPU reproduces only up to the last bit of the f32 math
+ *   (other BLAS kernels), so training checkpoints key their data on it. */
 #ifndef MS_HARVEST_H
 #define MS_HARVEST_H
 
@@ -52,6 +56,7 @@ int harvest(const harvest_opts *o, harvest_result *r);
 typedef struct {
     char model[1024];
     char split[64]; /* "" when the manifest does not say */
+    char source[17]; /* 16 hex digits; "" in harvests made before it was recorded */
     int layer, d;
     long rows, shards, shard_rows;
     float *mean, *var;
