@@ -74,6 +74,7 @@ join "$S/sae/sparsify" tests/fixtures/sae/sparsify/layers.0/cfg.json - tests/fix
   --shard-tokens 30 --out "$tmp/acts" >/dev/null
 join "$S/harvest/two_shards" "$tmp/acts/manifest.json" "$tmp/acts/stats.safetensors" \
   "$tmp/acts/shard-00000.safetensors.lz4" "$tmp/acts/shard-00001.safetensors.lz4"
+LC_ALL=C sed 's/"source":"[0-9a-f]*"/"source":"c74f4e02zz"/' "$S/harvest/two_shards" >"$S/harvest/bad_source"
 printf '{"d_model": 8, "d_mlp": 16, "n_layers": 1, "batch": 8, "steps": 3, "heldout": 0.1, "eval_rows": 4}\n' >"$tmp/g.json"
 "$MS" train-glp --acts "$tmp/acts" --config "$tmp/g.json" --out "$tmp/g" --max-steps 2 >/dev/null 2>&1
 cp "$tmp/g/ckpt.safetensors" "$S/checkpoint/glp_tiny"
