@@ -104,6 +104,7 @@ glp() {
 stage_glp1() { glp glp1 "$GLP_CFG1" "--normalizer $N/fisher-norm.safetensors" "" glp1; }
 stage_glp2() { glp glp2 "$GLP_CFG2" "--init $N/glp1" "" glp2; }
 stage_glp3() { glp glp3 "$GLP_CFG3" "--init $N/glp2" --f16 glp; }
+STAGES="lm1 lm2 fisher sae glp1 glp2 glp3"
 done_path() {
   case $1 in
     lm1) echo $N/lm1 ;; lm2) echo $N/model ;; fisher) echo $N/fisher-norm.safetensors ;; sae) echo $N/sae ;;
@@ -126,10 +127,10 @@ if [ "${1:-}" = save ]; then
   save
   exit 0
 fi
-[ $# -gt 0 ] || set -- lm1 lm2 fisher sae glp1 glp2 glp3
+[ $# -gt 0 ] || set -- $STAGES
 for s in "$@"; do # every name first: a typo must not start hours of training
   if [ -z "$(done_path "$s")" ]; then
-    echo "make_next.sh: unknown stage '$s' (lm1 lm2 fisher sae glp1 glp2 glp3)" >&2
+    echo "make_next.sh: unknown stage '$s' ($STAGES)" >&2
     exit 2
   fi
 done

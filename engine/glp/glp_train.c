@@ -131,6 +131,20 @@ static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, co
     return 0;
 }
 
+/* The checkpoint's key for the data: the harvest's source (harvest.h), which
+ * a re-harvest on another CPU keeps, so a carried checkpoint resumes there.
+ * Harvests made before it was recorded stand in their statistics (hashing
+ * every row would cost a pass over gigabytes), with the offset basis their
+ * checkpoints were made with. */
+static uint64_t data_key(const harvest_info *info) {
+    if (info->source[0]) return strtoull(info->source, NULL, 16);
+    uint64_t h = 1469598103934665603ull;
+    const uint8_t *s[2] = {(const uint8_t *)info->mean, (const uint8_t *)info->var};
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sizeof(float) * (size_t)info->d; i++) h = (h ^ s[k][i]) * 1099511628211ull;
+    return h;
+}
+
 static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
@@ -184,15 +198,7 @@ static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts
     t->nranges = nt;
     free(gt);
     t->warmup = (long)lround(cfg->warmup * (double)cfg->steps);
-    /* The data: the harvest's source (harvest.h), which a re-harvest on
-     * another CPU keeps, so a carried checkpoint resumes there; harvests
-     * without one stand in their statistics (hashing every row would cost a
-     * pass over gigabytes). */
-    uint64_t h = 1469598103934665603ull;
-    const uint8_t *s[2] = {(const uint8_t *)t->info.mean, (const uint8_t *)t->info.var};
-    for (int k = 0; k < 2 && !t->info.source[0]; k++)
-        for (size_t i = 0; i < sizeof(float) * (size_t)d; i++) h = (h ^ s[k][i]) * 1099511628211ull;
-    if (t->info.source[0]) h = strtoull(t->info.source, NULL, 16);
+    uint64_t h = data_key(&t->info);
     snprintf(t->signature, sizeof t->signature,
              "d=%d dm=%d mlp=%d L=%d B=%d steps=%ld warm=%ld lr=%g ws=%g fl=%g wd=%g clip=%g b1=%g b2=%g eps=%g "
              "seed=%llu heldout=%g data=%ld:%016llx",
