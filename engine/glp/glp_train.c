@@ -138,11 +138,8 @@ static int load_init(glp_model *im, glp_config *gc, const glp_train_cfg *cfg, co
  * checkpoints were made with. */
 static uint64_t data_key(const harvest_info *info) {
     if (info->source[0]) return strtoull(info->source, NULL, 16);
-    uint64_t h = 1469598103934665603ull;
-    const uint8_t *s[2] = {(const uint8_t *)info->mean, (const uint8_t *)info->var};
-    for (int k = 0; k < 2; k++)
-        for (size_t i = 0; i < sizeof(float) * (size_t)info->d; i++) h = (h ^ s[k][i]) * 1099511628211ull;
-    return h;
+    uint64_t h = hash64(1469598103934665603ull, info->mean, sizeof(float) * (size_t)info->d);
+    return hash64(h, info->var, sizeof(float) * (size_t)info->d);
 }
 
 static int gtrainer_init(gtrainer *t, const glp_train_cfg *cfg, const char *acts) {
