@@ -83,11 +83,14 @@ stage_fisher() {
 }
 stage_sae() {
   acts
-  $MS train-sae --acts $W/acts --config "$SAE_CFG" --out $W/sae --resume
+  restore sae
+  $MS train-sae --acts $W/acts --config "$SAE_CFG" --out $W/sae --resume $MAX
+  finished $W/sae/sae sae || exit 0
   cp $W/sae/loss.csv $N/sae-loss.csv
   rm -rf $N/sae.tmp
   cp -r $W/sae/sae $N/sae.tmp
   mv $N/sae.tmp $N/sae
+  landed sae
 }
 # glp STAGE CONFIG FROM-ARGS PACK-FLAGS OUT
 glp() {
@@ -113,7 +116,7 @@ done_path() {
 }
 # save: copy each training stage in progress (a checkpoint, no output yet)
 save() {
-  for s in lm1 lm2 glp1 glp2 glp3; do
+  for s in lm1 lm2 sae glp1 glp2 glp3; do
     [ -f "$W/$s/ckpt.safetensors" ] && [ ! -e "$(done_path $s)" ] || continue
     mkdir -p "$N/carry"
     rm -rf "$N/carry/$s.tmp"

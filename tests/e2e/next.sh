@@ -35,11 +35,18 @@ check "the carry is gone once lm1 landed" test ! -e "$N/carry"
 check "an uninterrupted first stage" $MS train-lm --config "$N/train-lm.json" --out "$tmp/direct1"
 check "... equals the stopped, carried and resumed one" \
   cmp "$tmp/direct1/model/model.safetensors" "$NEXT_WORK/lm1/model/model.safetensors"
-check "lm2, fisher, sae" sh tools/make_next.sh lm2 fisher sae
+check "lm2, fisher" sh tools/make_next.sh lm2 fisher
 check "the second LM stage straight from the unpacked first stage" \
   $MS train-lm --config "$N/train-lm-2.json" --out "$tmp/direct2" --init "$tmp/direct1/model"
 check "... is bit-identical to the chain through the f32 pack" \
   cmp "$tmp/direct2/model/model.safetensors" "$NEXT_WORK/lm2/model/model.safetensors"
+check "sae stops at --max-steps" env NEXT_MAX_STEPS=5 sh tools/make_next.sh sae
+check "... and has not landed" test ! -e "$N/sae"
+expect_out "save carries the SAE's checkpoint" "saved sae to $N/carry/sae" sh tools/make_next.sh save
+rm -rf "$NEXT_WORK"
+expect_out "sae resumes from the carry on a fresh harvest" "sae resumes from $N/carry/sae" sh tools/make_next.sh sae
+check "an uninterrupted SAE" $MS train-sae --acts "$NEXT_WORK/acts" --config tests/fixtures/sae-tiny.json --out "$tmp/directs"
+check "... equals the carried one" cmp "$tmp/directs/sae/sae_weights.safetensors" "$NEXT_WORK/sae/sae/sae_weights.safetensors"
 check "glp1 stops at --max-steps" env NEXT_MAX_STEPS=20 sh tools/make_next.sh glp1
 check "save glp1" sh tools/make_next.sh save
 rm -rf "$NEXT_WORK"
