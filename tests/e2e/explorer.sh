@@ -69,7 +69,7 @@ keys Tab Tab Tab Tab Down Enter
 check "Enter on a latents row selects it everywhere" wait_for 'activations sae:1 '
 check "... and the top examples pane follows it" wait_for 'top examples sae:1 *$'
 v=$(printf '%.2f' "$($MS --json -c 'top sae:1 1' | grep -o '"maxValue":[0-9.e+-]*' | head -1 | cut -d: -f2)")
-check "... showing its top context" wait_for "│ +$v [^ ]"
+check "... showing its top context" wait_for "│ +$v +[^ ]"
 check "... the activating token highlighted" sh -c "$T capture-pane -p -e -t ms | grep -F ' $v ' | grep -q '43m'"
 keys Escape 'latents sort max filter plant' Enter
 check "'latents sort max filter plant' sorts and filters the pane" wait_for 'SAE latents [0-9]+/[0-9]+ · sort max ▼ · filter plant'

@@ -29,14 +29,16 @@ for size in "80 24" "200 50"; do
   check "$W: the examples pane lists its best held-out tokens" wait_for 'score +best [0-9]+ of [0-9]+ held-out'
   [ "$W" = 200 ] && check "$W: ... by its classifier" wait_for 'top examples concept flower · resid@3 AUC [01]\.[0-9]{2}'
 
-  check "$W: ... score, label and context per row" wait_for '│1\.000 \+ .*flowers'
+  check "$W: ... score, label and context per row" wait_for '│[01]\.[0-9]{3} \+ .*flowers'
   keys Tab Tab Tab Tab Tab
   check "$W: focused, the list's position and keys" wait_hint '^examples 1/[0-9]+ Enter prompt c unit jk move'
   keys j j
   check "$W: j moves" wait_hint '^examples 3/'
-  keys / d a i s y Enter
+  keys g
+  check "$W: g goes to the top" wait_hint '^examples 1/'
+  keys G / d a i s y Enter # from the last row, the search wraps to the first daisy row
   check "$W: / searches the contexts" wait_status '/daisy: row [0-9]+ of [0-9]+'
-  keys g Enter
+  keys Enter
   check "$W: Enter makes the token's context the prompt" wait_status 'prompt: the context of " flowers" \(row [0-9]+ of the activations pane\)'
   check "$W: ... a prompt command, in the output pane" wait_for '> prompt "'
   check "$W: ... whose tokens get labels and scores" wait_for '^ +[0-9]+  flowers +[-+][0-9]+\.[0-9]{3} \+ [01]\.[0-9]{2}'
