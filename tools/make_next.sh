@@ -11,6 +11,8 @@
 #   glp1    train-glp --normalizer (assets/train-glp.json) -> assets/next/glp1 (f32)
 #   glp2    train-glp --init glp1 (assets/train-glp-2.json) -> assets/next/glp2 (f32)
 #   glp3    train-glp --init glp2 (assets/train-glp-3.json, 6 blocks) -> assets/next/glp (f16)
+#   glp4    train-glp --init glp3 (assets/train-glp-4.json, 3000 more steps at lr 5e-4)
+#           -> assets/next/glp4 (f16), from glp3's f32 pack assets/next/glp3
 # Usage: sh tools/make_next.sh [STAGE...]   (default: every stage not done yet)
 #        sh tools/make_next.sh save         (a training stage too long for one session)
 # A stage is done when its output under assets/next/ exists; a stopped stage
@@ -34,6 +36,7 @@ SAE_CFG=${NEXT_SAE_CONFIG:-assets/train-sae.json}
 GLP_CFG1=${NEXT_GLP_CONFIG1:-assets/train-glp.json}
 GLP_CFG2=${NEXT_GLP_CONFIG2:-assets/train-glp-2.json}
 GLP_CFG3=${NEXT_GLP_CONFIG3:-assets/train-glp-3.json}
+GLP_CFG4=${NEXT_GLP_CONFIG4:-assets/train-glp-4.json}
 mkdir -p "$W"
 acts() {
   $MS harvest --model $N/model $HARVEST --out $W/acts --resume
@@ -107,16 +110,24 @@ glp() {
 stage_glp1() { glp glp1 "$GLP_CFG1" "--normalizer $N/fisher-norm.safetensors" "" glp1; }
 stage_glp2() { glp glp2 "$GLP_CFG2" "--init $N/glp1" "" glp2; }
 stage_glp3() { glp glp3 "$GLP_CFG3" "--init $N/glp2" --f16 glp; }
-STAGES="lm1 lm2 fisher sae glp1 glp2 glp3"
+stage_glp4() { # from glp3's weights in f32 (lossless), packed here if not yet
+  if [ ! -e $N/glp3 ]; then
+    rm -rf $N/glp3.tmp
+    $MS pack-glp $W/glp3/glp --out $N/glp3.tmp
+    mv $N/glp3.tmp $N/glp3
+  fi
+  glp glp4 "$GLP_CFG4" "--init $N/glp3" --f16 glp4
+}
+STAGES="lm1 lm2 fisher sae glp1 glp2 glp3 glp4"
 done_path() {
   case $1 in
     lm1) echo $N/lm1 ;; lm2) echo $N/model ;; fisher) echo $N/fisher-norm.safetensors ;; sae) echo $N/sae ;;
-    glp1) echo $N/glp1 ;; glp2) echo $N/glp2 ;; glp3) echo $N/glp ;;
+    glp1) echo $N/glp1 ;; glp2) echo $N/glp2 ;; glp3) echo $N/glp ;; glp4) echo $N/glp4 ;;
   esac
 }
 # save: copy each training stage in progress (a checkpoint, no output yet)
 save() {
-  for s in lm1 lm2 sae glp1 glp2 glp3; do
+  for s in lm1 lm2 sae glp1 glp2 glp3 glp4; do
     [ -f "$W/$s/ckpt.safetensors" ] && [ ! -e "$(done_path $s)" ] || continue
     mkdir -p "$N/carry"
     rm -rf "$N/carry/$s.tmp"

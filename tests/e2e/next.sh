@@ -19,6 +19,8 @@ export NEXT_FISHER="--corpus $CORPUS --windows 3 --rows 2000"
 export NEXT_SAE_CONFIG=tests/fixtures/sae-tiny.json
 export NEXT_GLP_CONFIG1=tests/fixtures/glp-tiny.json NEXT_GLP_CONFIG2=tests/fixtures/glp-tiny.json
 export NEXT_GLP_CONFIG3="$tmp/glp3.json"
+sed 's/"seed": 6/"seed": 7/' "$tmp/glp3.json" >"$tmp/glp4.json"
+export NEXT_GLP_CONFIG4="$tmp/glp4.json"
 
 expect_status "an unknown stage fails with status 2" 2 sh tools/make_next.sh lm1 glp9
 check "nothing ran before the bad stage was named" test ! -e "$NEXT_WORK/lm1"
@@ -56,13 +58,15 @@ check "an uninterrupted glp1" $MS train-glp --acts "$NEXT_WORK/acts" --config te
 check "... equals the carried one" cmp "$tmp/directg/glp/final.safetensors" "$NEXT_WORK/glp1/glp/final.safetensors"
 check "every other stage runs" sh tools/make_next.sh
 for f in lm1/model.safetensors.lz4 loss.csv loss-2.csv model/model.safetensors.lz4 \
-         fisher-norm.safetensors sae sae-loss.csv glp1 glp2 glp/final.safetensors.lz4 glp3-loss.csv; do
+         fisher-norm.safetensors sae sae-loss.csv glp1 glp2 glp/final.safetensors.lz4 glp3-loss.csv glp3 glp4/final.safetensors.lz4 glp4-loss.csv; do
   check "landed: $f" test -e "$N/$f"
 done
 check "no temporary folder is left" sh -c "! ls -d '$N'/*.tmp 2>/dev/null"
-expect_out "a second run skips every stage" '^make_next.sh: glp3 is done' sh tools/make_next.sh
-check "a second run trains nothing" sh -c "[ \"\$(sh tools/make_next.sh | grep -c 'is done')\" -eq 7 ]"
+expect_out "a second run skips every stage" '^make_next.sh: glp4 is done' sh tools/make_next.sh
+check "a second run trains nothing" sh -c "[ \"\$(sh tools/make_next.sh | grep -c 'is done')\" -eq 8 ]"
 check "the final GLP keeps the Fisher normalizer" cmp "$N/fisher-norm.safetensors" "$N/glp/rep_statistics.safetensors"
+check "... and so does the fourth stage" cmp "$N/fisher-norm.safetensors" "$N/glp4/rep_statistics.safetensors"
+expect_out "the fourth stage keeps 3 blocks" 'n_layers: 3' cat "$N/glp4/config.yaml"
 expect_out "the final GLP has grown to 3 blocks" 'n_layers: 3' cat "$N/glp/config.yaml"
 expect_out "the staged model, GLP and SAE load together" 'prompt: [0-9]+ tokens' \
   $MS --model "$N/model" -c "load glp $N/glp; load sae $N/sae; prompt The"
