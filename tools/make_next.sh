@@ -10,9 +10,10 @@
 #   sae     train-sae -> assets/next/sae
 #   glp1    train-glp --normalizer (assets/train-glp.json) -> assets/next/glp1 (f32)
 #   glp2    train-glp --init glp1 (assets/train-glp-2.json) -> assets/next/glp2 (f32)
-#   glp3    train-glp --init glp2 (assets/train-glp-3.json, 6 blocks) -> assets/next/glp (f16)
+#   glp3    train-glp --init glp2 (assets/train-glp-3.json, 6 blocks) -> assets/next/glp3 (f32),
+#           and packed again -> assets/next/glp (f16)
 #   glp4    train-glp --init glp3 (assets/train-glp-4.json, 3000 more steps at lr 5e-4)
-#           -> assets/next/glp4 (f16), from glp3's f32 pack assets/next/glp3
+#           -> assets/next/glp4 (f16)
 # Usage: sh tools/make_next.sh [STAGE...]   (default: every stage not done yet)
 #        sh tools/make_next.sh save         (a training stage too long for one session)
 # A stage is done when its output under assets/next/ exists; a stopped stage
@@ -102,22 +103,22 @@ glp() {
   $MS train-glp --acts $W/acts --config "$2" --out $W/$1 $3 --resume $MAX
   finished $W/$1/glp $1 || exit 0
   cp $W/$1/loss.csv $N/$1-loss.csv
-  rm -rf "$N/$5.tmp"
-  $MS pack-glp $W/$1/glp --out "$N/$5.tmp" $4
-  mv "$N/$5.tmp" "$N/$5"
+  pack_glp $W/$1/glp "$N/$5" $4
   landed $1
+}
+# pack_glp SRC OUT [--f16]: through OUT.tmp, so OUT is never half-written
+pack_glp() {
+  rm -rf "$2.tmp"
+  $MS pack-glp "$1" --out "$2.tmp" ${3:-}
+  mv "$2.tmp" "$2"
 }
 stage_glp1() { glp glp1 "$GLP_CFG1" "--normalizer $N/fisher-norm.safetensors" "" glp1; }
 stage_glp2() { glp glp2 "$GLP_CFG2" "--init $N/glp1" "" glp2; }
-stage_glp3() { glp glp3 "$GLP_CFG3" "--init $N/glp2" --f16 glp; }
-stage_glp4() { # from glp3's weights in f32 (lossless), packed here if not yet
-  if [ ! -e $N/glp3 ]; then
-    rm -rf $N/glp3.tmp
-    $MS pack-glp $W/glp3/glp --out $N/glp3.tmp
-    mv $N/glp3.tmp $N/glp3
-  fi
-  glp glp4 "$GLP_CFG4" "--init $N/glp3" --f16 glp4
+stage_glp3() { # f32 for glp4 to start from exactly, f16 to ship
+  [ -e $N/glp3 ] || glp glp3 "$GLP_CFG3" "--init $N/glp2" "" glp3
+  pack_glp $N/glp3 $N/glp --f16
 }
+stage_glp4() { glp glp4 "$GLP_CFG4" "--init $N/glp3" --f16 glp4; }
 STAGES="lm1 lm2 fisher sae glp1 glp2 glp3 glp4"
 done_path() {
   case $1 in

@@ -4,7 +4,8 @@
 # (--resume; a finished one returns at once), so an interrupted run just
 # continues. Minutes are a 2-core AMD EPYC (AVX2).
 # (Staged in assets/next/ for issue #12: it becomes tools/make_assets.sh when
-# assets/next/ becomes assets/.)
+# assets/next/ becomes assets/; if glp4 is what ships, it gains that stage,
+# train-glp-4.json from glp3, as in tools/make_next.sh.)
 #   1. corpus      tools/build_corpus.py                 -> assets/corpus/
 #   2. tokenizer   metascope train-bpe                   -> assets/tokenizer.json
 #   3. LM stage 1  metascope train-lm (assets/train-lm.json, 4800 steps; 150 min) -> $WORK/lm1
